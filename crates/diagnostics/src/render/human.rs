@@ -1,0 +1,129 @@
+use std::fmt::Write;
+
+use super::FileDiagnostics;
+use crate::{Label, Severity, SourceFile};
+
+/// Options of the human renderer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HumanOptions {
+    /// ANSI colours (the CLI decides from `--color` and the terminal).
+    pub color: bool,
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn severity(&self, severity: Severity) -> String {
+        let code = match severity {
+            Severity::Error => "1;31",
+            Severity::Warning => "1;33",
+            Severity::Info => "1;36",
+        };
+        self.paint(code, severity.as_str())
+    }
+    fn gutter(&self, text: &str) -> String {
+        self.paint("1;34", text)
+    }
+}
+
+/// rustc-style text: a first line `path:line:col: severity[CODE]: message [rule]`
+/// that editors and terminals can jump to, then the source lines with carets
+/// under every label, then help.
+pub fn render_human(files: &[FileDiagnostics], options: HumanOptions) -> String {
+    let paint = Paint { on: options.color };
+    let mut out = String::new();
+    for file in files {
+        for d in &file.diagnostics {
+            let start = file.source.line_col(d.primary.span.start);
+            let _ = writeln!(
+                out,
+                "{}:{}:{}: {}[{}]: {} [{}]",
+                file.display_path,
+                start.line,
+                start.column,
+                paint.severity(d.severity),
+                d.code,
+                paint.paint("1", &d.message),
+                d.rule
+            );
+            let mut labels: Vec<(&Label, bool)> = vec![(&d.primary, true)];
+            labels.extend(d.labels.iter().map(|l| (l, false)));
+            render_snippet(&mut out, &file.source, &labels, &paint);
+            if let Some(help) = &d.help {
+                let _ = writeln!(out, "  {} {}", paint.paint("1;32", "help:"), help);
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Source lines with carets. Labels are shown in line order; a label spanning
+/// several lines is drawn at its first line, to the end of that line.
+fn render_snippet(out: &mut String, source: &SourceFile, labels: &[(&Label, bool)], paint: &Paint) {
+    let mut located: Vec<(usize, usize, usize, &Label, bool)> = labels
+        .iter()
+        .map(|(label, primary)| {
+            let start = source.line_col(label.span.start);
+            let end = source.line_col(label.span.end);
+            let width = if end.line == start.line { end.column.saturating_sub(start.column).max(1) } else {
+                source.line_text(start.line).chars().count().saturating_sub(start.column - 1).max(1)
+            };
+            (start.line, start.column, width, *label, *primary)
+        })
+        .collect();
+    located.sort_by_key(|&(line, col, ..)| (line, col));
+    let gutter_width = located.iter().map(|l| l.0).max().unwrap_or(1).to_string().len();
+    let pad = " ".repeat(gutter_width);
+    let _ = writeln!(out, "{pad} {}", paint.gutter("|"));
+    let mut previous_line = 0;
+    for (line, column, width, label, primary) in located {
+        if previous_line != 0 && line > previous_line + 1 {
+            let _ = writeln!(out, "{pad} {}", paint.gutter("..."));
+        }
+        if line != previous_line {
+            let number = format!("{line:>gutter_width$}");
+            let text = source.line_text(line).replace('\t', "    ");
+            let _ = writeln!(out, "{} {}", paint.gutter(&format!("{number} |")), text);
+        }
+        previous_line = line;
+        let prefix_width = source.line_text(line).chars().take(column - 1).map(|c| if c == '\t' { 4 } else { 1 }).sum::<usize>();
+        let marker = if primary { "^" } else { "-" };
+        let underline = paint.paint(if primary { "1;31" } else { "1;34" }, &marker.repeat(width));
+        let message = if label.message.is_empty() { String::new() } else { format!(" {}", label.message) };
+        let _ = writeln!(out, "{pad} {} {}{}{}", paint.gutter("|"), " ".repeat(prefix_width), underline, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Diagnostic, Span};
+
+    #[test]
+    fn renders_location_first_then_snippet() {
+        let source = SourceFile::new("x.yaml", "workers:\n  - id: a\n    depends_on: [zz]\n");
+        let start = source.text().find("zz").unwrap();
+        let diagnostic = Diagnostic::error("L201", "unknown-reference", "unknown worker `zz`", Span::new(start, start + 2))
+            .with_label("no worker has this id")
+            .with_secondary(Span::new(17, 18), "in this worker")
+            .with_help("known workers: a");
+        let text = render_human(
+            &[FileDiagnostics { source, display_path: "x.yaml".into(), diagnostics: vec![diagnostic] }],
+            HumanOptions::default(),
+        );
+        assert_eq!(
+            text,
+            "x.yaml:3:18: error[L201]: unknown worker `zz` [unknown-reference]\n  |\n2 |   - id: a\n  |         - in this worker\n3 |     depends_on: [zz]\n  |                  ^^ no worker has this id\n  help: known workers: a\n\n"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! LES 1.0 scoring (see crate docs in lib.rs once written).

@@ -1,0 +1,291 @@
+//! Build the spanned tree from saphyr's event stream.
+//!
+//! The builder keeps an explicit stack (no recursion, so deep input cannot
+//! overflow ours) and checks every limit as events arrive, so a hostile file
+//! is refused after reading only as much of it as proves the point.
+
+use std::collections::HashMap;
+
+use loopc_diagnostics::{Diagnostic, SourceFile, Span};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
+
+use crate::codes::{ALIAS_LIMIT, DUPLICATE_KEY, EMPTY_FILE, MULTIPLE_DOCUMENTS, ROOT_NOT_MAPPING, TOO_DEEP, UNSUPPORTED_NODE, YAML_SYNTAX};
+use crate::scalar::resolve_plain;
+use crate::tree::{Entry, Map, Node, Value};
+use crate::Limits;
+
+/// Parse one document. Returns the root (a mapping) when there is one, and
+/// every problem found; a fatal problem stops the parse and yields no root.
+pub fn parse(source: &SourceFile, limits: &Limits) -> (Option<Node>, Vec<Diagnostic>) {
+    let mut builder = Builder { source, limits, stack: Vec::new(), anchors: HashMap::new(), alias_nodes: 0, diagnostics: Vec::new(), documents: 0, root: None };
+    match builder.run() {
+        Ok(()) => {}
+        Err(fatal) => {
+            builder.diagnostics.push(fatal);
+            return (None, builder.diagnostics);
+        }
+    }
+    let Some(root) = builder.root.take() else {
+        let d = Diagnostic::error(EMPTY_FILE.0, EMPTY_FILE.1, "empty file: no YAML document", Span::point(0))
+            .with_help("an LSS file is one YAML mapping with `loop_name`, `version`, `objective`, ...");
+        return (None, vec![d]);
+    };
+    if root.as_map().is_none() {
+        let d = Diagnostic::error(ROOT_NOT_MAPPING.0, ROOT_NOT_MAPPING.1, format!("the document root is {} {}, not a mapping", article(root.type_name()), root.type_name()), root.span)
+            .with_label("expected a mapping of LSS fields here")
+            .with_help("an LSS file is one YAML mapping with `loop_name`, `version`, `objective`, ...");
+        builder.diagnostics.push(d);
+        return (None, builder.diagnostics);
+    }
+    (Some(root), builder.diagnostics)
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+}
+
+enum Frame {
+    Seq { start: usize, anchor: usize, items: Vec<Node> },
+    Map { start: usize, anchor: usize, entries: Vec<Entry>, key: Option<(String, Span)>, index: Option<HashMap<String, usize>> },
+}
+
+struct Builder<'s> {
+    source: &'s SourceFile,
+    limits: &'s Limits,
+    stack: Vec<Frame>,
+    /// Completed anchored nodes by saphyr's anchor id, with their node count.
+    anchors: HashMap<usize, (Node, usize)>,
+    alias_nodes: usize,
+    diagnostics: Vec<Diagnostic>,
+    documents: usize,
+    root: Option<Node>,
+}
+
+/// Maps with more keys than this get a hash index for duplicate detection;
+/// smaller ones are scanned, which is faster for the usual handful of keys.
+const LINEAR_SCAN_KEYS: usize = 12;
+
+impl Builder<'_> {
+    fn offset(&self, marker: &Marker) -> usize {
+        self.source.offset_of(marker.line(), marker.col())
+    }
+
+    fn run(&mut self) -> Result<(), Diagnostic> {
+        let mut parser = Parser::new_from_str(self.source.text());
+        loop {
+            let (event, span) = match parser.next_event() {
+                None => return Ok(()),
+                Some(Ok(pair)) => pair,
+                Some(Err(error)) => {
+                    let at = self.offset(error.marker());
+                    if error.info() == "recursion limit exceeded" {
+                        // saphyr caps flow nesting (`[[[`…) itself, while scanning ahead.
+                        return Err(Diagnostic::error(TOO_DEEP.0, TOO_DEEP.1, "flow collections nested deeper than the YAML parser allows (255 levels)", Span::point(at))
+                            .with_label("limit reached here"));
+                    }
+                    return Err(Diagnostic::error(YAML_SYNTAX.0, YAML_SYNTAX.1, format!("invalid YAML: {}", error.info()), Span::point(at)).with_label("here"));
+                }
+            };
+            let start = self.offset(&span.start);
+            let end = self.offset(&span.end).max(start);
+            match event {
+                Event::StreamStart | Event::Nothing | Event::DocumentEnd => {}
+                Event::StreamEnd => return Ok(()),
+                Event::DocumentStart(_) => {
+                    self.documents += 1;
+                    if self.documents > 1 {
+                        return Err(Diagnostic::error(MULTIPLE_DOCUMENTS.0, MULTIPLE_DOCUMENTS.1, "a second YAML document starts here; an LSS file holds exactly one", Span::new(start, end.max(start + 1).min(self.source.text().len())))
+                            .with_label("second document")
+                            .with_help("split the documents into separate files, or remove the `---` separator"));
+                    }
+                }
+                Event::Alias(id) => {
+                    let node = self.expand_alias(id, Span::new(start, end))?;
+                    self.push_node(node)?;
+                }
+                Event::Scalar(text, style, anchor, tag) => {
+                    let value = self.scalar_value(&text, style, tag.as_deref(), Span::new(start, end))?;
+                    let node = Node { span: Span::new(start, end), value };
+                    self.remember(anchor, &node)?;
+                    self.push_node(node)?;
+                }
+                Event::SequenceStart(anchor, tag) => {
+                    self.check_collection_tag(tag.as_deref(), "seq", Span::new(start, end))?;
+                    self.open(Frame::Seq { start, anchor, items: Vec::new() }, start)?;
+                }
+                Event::MappingStart(anchor, tag) => {
+                    self.check_collection_tag(tag.as_deref(), "map", Span::new(start, end))?;
+                    self.open(Frame::Map { start, anchor, entries: Vec::new(), key: None, index: None }, start)?;
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let frame = self.stack.pop().expect("saphyr balances collection events");
+                    let (node, anchor) = self.close(frame, start, end);
+                    self.remember(anchor, &node)?;
+                    self.push_node(node)?;
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, frame: Frame, at: usize) -> Result<(), Diagnostic> {
+        if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
+            return Err(Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, "a sequence or mapping used as a mapping key", Span::point(at))
+                .with_label("complex key")
+                .with_help("LSS keys are plain strings"));
+        }
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(Diagnostic::error(TOO_DEEP.0, TOO_DEEP.1, format!("nesting deeper than {} levels", self.limits.max_depth), Span::point(at))
+                .with_label("limit reached here")
+                .with_help("raise `limits.max_depth` in loopc.toml if this is intended"));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn close(&self, frame: Frame, end_start: usize, end_end: usize) -> (Node, usize) {
+        let text = self.source.text().as_bytes();
+        // A flow collection's end event spans its `]` or `}`; a block
+        // collection's end event sits at the next token, which may be lines
+        // later, so block spans end at their last child.
+        let closes_flow = matches!(text.get(end_start), Some(b']' | b'}'));
+        let (start, anchor, value, last_end) = match frame {
+            Frame::Seq { start, anchor, items } => {
+                let last = items.last().map(|n| n.span.end);
+                (start, anchor, Value::Seq(items), last)
+            }
+            Frame::Map { start, anchor, entries, .. } => {
+                let last = entries.last().map(|e| e.value.span.end);
+                (start, anchor, Value::Map(Map { entries }), last)
+            }
+        };
+        let end = if closes_flow { end_end } else { last_end.unwrap_or(end_end) };
+        (Node { span: Span::new(start, end.max(start)), value }, anchor)
+    }
+
+    fn push_node(&mut self, node: Node) -> Result<(), Diagnostic> {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(node);
+                }
+                Ok(())
+            }
+            Some(Frame::Seq { items, .. }) => {
+                items.push(node);
+                Ok(())
+            }
+            Some(Frame::Map { entries, key, index, .. }) => {
+                let Some((name, key_span)) = key.take() else {
+                    let name = match &node.value {
+                        Value::String(s) => s.clone(),
+                        // Non-string scalar keys keep their spelling, as JSON would need.
+                        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => self.source.text()[node.span.start..node.span.end].to_owned(),
+                        Value::Seq(_) | Value::Map(_) => unreachable!("collection keys are refused in open()"),
+                    };
+                    *key = Some((name, node.span));
+                    return Ok(());
+                };
+                let previous = match index {
+                    Some(index) => index.get(&name).copied(),
+                    None => entries.iter().position(|e| e.key == name),
+                };
+                if let Some(previous) = previous {
+                    let first = entries[previous].key_span;
+                    self.diagnostics.push(
+                        Diagnostic::error(DUPLICATE_KEY.0, DUPLICATE_KEY.1, format!("duplicate key `{name}`"), key_span)
+                            .with_label("defined again here")
+                            .with_secondary(first, "first defined here")
+                            .with_help("YAML 1.2 requires unique keys; remove or rename one of them"),
+                    );
+                    return Ok(());
+                }
+                if let Some(index) = index {
+                    index.insert(name.clone(), entries.len());
+                } else if entries.len() >= LINEAR_SCAN_KEYS {
+                    let mut built: HashMap<String, usize> = entries.iter().enumerate().map(|(i, e)| (e.key.clone(), i)).collect();
+                    built.insert(name.clone(), entries.len());
+                    *index = Some(built);
+                }
+                entries.push(Entry { key: name, key_span, value: node });
+                Ok(())
+            }
+        }
+    }
+
+    fn remember(&mut self, anchor: usize, node: &Node) -> Result<(), Diagnostic> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), node.count()));
+        }
+        Ok(())
+    }
+
+    fn expand_alias(&mut self, id: usize, span: Span) -> Result<Node, Diagnostic> {
+        let Some((node, count)) = self.anchors.get(&id) else {
+            // saphyr reports unknown anchors itself; an anchor still open
+            // (a recursive alias) lands here.
+            return Err(Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, "alias refers to an anchor that encloses it (a recursive structure)", span).with_label("recursive alias"));
+        };
+        self.alias_nodes = self.alias_nodes.saturating_add(*count);
+        if self.alias_nodes > self.limits.max_alias_nodes {
+            return Err(Diagnostic::error(
+                ALIAS_LIMIT.0,
+                ALIAS_LIMIT.1,
+                format!("aliases expand to more than {} nodes (an alias bomb?)", self.limits.max_alias_nodes),
+                span,
+            )
+            .with_label("expansion limit reached at this alias")
+            .with_help("raise `limits.max_alias_nodes` in loopc.toml if this document is legitimate"));
+        }
+        let mut node = node.clone();
+        node.span = span;
+        Ok(node)
+    }
+
+    fn check_collection_tag(&self, tag: Option<&Tag>, expected: &str, span: Span) -> Result<(), Diagnostic> {
+        match tag {
+            None => Ok(()),
+            Some(tag) if tag.is_yaml_core_schema() && tag.suffix == expected => Ok(()),
+            Some(tag) => Err(unsupported_tag(tag, span)),
+        }
+    }
+
+    fn scalar_value(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Result<Value, Diagnostic> {
+        let value = match tag {
+            None if style == ScalarStyle::Plain => resolve_plain(text),
+            None => Value::String(text.to_owned()),
+            Some(tag) if tag.is_yaml_core_schema() => match tag.suffix.as_str() {
+                "str" => Value::String(text.to_owned()),
+                "null" | "bool" | "int" | "float" => {
+                    let value = resolve_plain(text);
+                    let fits = matches!(
+                        (tag.suffix.as_str(), &value),
+                        ("null", Value::Null) | ("bool", Value::Bool(_)) | ("int", Value::Int(_)) | ("float", Value::Float(_) | Value::Int(_))
+                    );
+                    if !fits {
+                        return Err(Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, format!("`{text}` is not a valid !!{}", tag.suffix), span).with_label("tag and value disagree"));
+                    }
+                    match value {
+                        Value::Int(i) if tag.suffix == "float" => Value::Float(i as f64),
+                        v => v,
+                    }
+                }
+                _ => return Err(unsupported_tag(tag, span)),
+            },
+            Some(tag) => return Err(unsupported_tag(tag, span)),
+        };
+        if let Value::Float(f) = value {
+            if !f.is_finite() {
+                return Err(Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, format!("`{text}` is not a finite number, which JSON and LSS cannot represent"), span)
+                    .with_label("infinite or NaN")
+                    .with_help("quote it to make it a string, or use a finite number"));
+            }
+        }
+        Ok(value)
+    }
+}
+
+fn unsupported_tag(tag: &Tag, span: Span) -> Diagnostic {
+    Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, format!("unsupported YAML tag `{tag}`"), span)
+        .with_label("tag")
+        .with_help("LSS uses plain JSON data; remove the tag")
+}

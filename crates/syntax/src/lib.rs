@@ -1,0 +1,42 @@
+//! YAML 1.2 and JSON into a tree where every key and value keeps its span.
+//!
+//! This is the only loopc crate that knows YAML. It refuses what a linter
+//! must not silently accept (duplicate keys, several documents, alias bombs,
+//! runaway nesting, non-UTF-8 and NUL bytes) with a diagnostic that points at
+//! the offending byte, and resolves plain scalars by the YAML 1.2 core schema,
+//! so `no`, `yes`, `on` and `off` stay strings.
+
+mod build;
+mod codes;
+mod decode;
+mod limits;
+mod scalar;
+mod tree;
+
+pub use build::parse;
+pub use codes::SYNTAX_RULES;
+pub use decode::decode;
+pub use limits::Limits;
+pub use tree::{Entry, Map, Node, PathStep, Value};
+
+use loopc_diagnostics::{Diagnostic, SourceFile};
+
+/// The result of reading one file: its source (for rendering), the tree if
+/// one could be built, and what was wrong on the way.
+#[derive(Debug)]
+pub struct Parsed {
+    pub source: SourceFile,
+    pub root: Option<Node>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Decode `bytes` read from `path` and parse them: the whole front door.
+pub fn load(path: impl Into<std::path::PathBuf>, bytes: &[u8], limits: &Limits) -> Parsed {
+    match decode(path, bytes, limits) {
+        Ok(source) => {
+            let (root, diagnostics) = parse(&source, limits);
+            Parsed { source, root, diagnostics }
+        }
+        Err((source, diagnostic)) => Parsed { source, root: None, diagnostics: vec![diagnostic] },
+    }
+}

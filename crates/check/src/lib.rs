@@ -1,1 +1,158 @@
-//! wip
+//! The checks behind `loopc check`: schema validation and semantic rules
+//! over one parsed LSS document, with the rule registry and its docs.
+
+mod children;
+pub mod registry;
+pub mod rules;
+pub mod schema;
+mod suggest;
+pub mod syntax_rules;
+
+use std::path::{Path, PathBuf};
+
+use children::ChildCache;
+pub use children::{candidates, ChildOutcome};
+use loopc_diagnostics::{Diagnostic, Severity, SourceFile};
+use loopc_ir::Spec;
+pub use loopc_syntax::Limits;
+use loopc_syntax::Node;
+pub use registry::{all_rules, find_rule, rule_metas, RuleInfo};
+
+/// What a rule sees.
+pub struct Context<'a> {
+    pub spec: &'a Spec,
+    pub root: &'a Node,
+    /// The file being checked (composition `ref`s are relative to it).
+    pub path: &'a Path,
+    pub(crate) children: &'a ChildScope<'a>,
+}
+
+/// The result of checking one file.
+#[derive(Debug)]
+pub struct CheckedFile {
+    pub source: SourceFile,
+    /// Sorted by position, then code.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CheckedFile {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Checks files; one per process, shared by the threads checking in parallel.
+pub struct Checker {
+    limits: Limits,
+    children: ChildCache,
+}
+
+/// How deep compositions may nest through `ref` before we stop following.
+const MAX_COMPOSITION_DEPTH: usize = 16;
+
+impl Checker {
+    pub fn new(limits: Limits) -> Self {
+        schema::warm_up();
+        Checker {
+            limits,
+            children: ChildCache::default(),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Check the contents of one file.
+    pub fn check_bytes(&self, path: &Path, bytes: &[u8]) -> CheckedFile {
+        self.check_inner(path, bytes, &[])
+    }
+
+    fn check_inner(&self, path: &Path, bytes: &[u8], ancestors: &[PathBuf]) -> CheckedFile {
+        let parsed = loopc_syntax::load(path, bytes, &self.limits);
+        let mut diagnostics = parsed.diagnostics;
+        if let Some(root) = &parsed.root {
+            let json = root.to_json();
+            diagnostics.extend(schema::validate(root, &json));
+            let spec = loopc_ir::lower(root);
+            let mut chain = ancestors.to_vec();
+            chain.push(canonical(path));
+            let scope = ChildScope {
+                checker: self,
+                ancestors: &chain,
+            };
+            let cx = Context {
+                spec: &spec,
+                root,
+                path,
+                children: &scope,
+            };
+            for rule in rules::RULES {
+                rule.check(&cx, &mut diagnostics);
+            }
+        }
+        diagnostics.sort_by(|a, b| (a.primary.span.start, a.code, &a.message).cmp(&(b.primary.span.start, b.code, &b.message)));
+        CheckedFile {
+            source: parsed.source,
+            diagnostics,
+        }
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Child resolution from one file, knowing which specs enclose it.
+pub(crate) struct ChildScope<'a> {
+    checker: &'a Checker,
+    ancestors: &'a [PathBuf],
+}
+
+impl ChildScope<'_> {
+    pub(crate) fn resolve(&self, base_file: &Path, reference: &str) -> ChildOutcome {
+        let tried = candidates(base_file, reference);
+        let Some(found) = tried.iter().find(|p| p.is_file()) else {
+            return ChildOutcome::Missing { tried };
+        };
+        let key = canonical(found);
+        if self.ancestors.contains(&key) {
+            return ChildOutcome::Cycle { path: found.clone() };
+        }
+        if let Some(outcome) = self.checker.children.get(&key) {
+            return outcome;
+        }
+        let outcome = if self.ancestors.len() >= MAX_COMPOSITION_DEPTH {
+            ChildOutcome::Invalid {
+                path: found.clone(),
+                errors: 1,
+                first: format!("compositions nest deeper than {MAX_COMPOSITION_DEPTH} levels"),
+            }
+        } else {
+            match std::fs::read(found) {
+                Err(e) => ChildOutcome::Invalid {
+                    path: found.clone(),
+                    errors: 1,
+                    first: format!("cannot read {}: {e}", found.display()),
+                },
+                Ok(bytes) => {
+                    let checked = self.checker.check_inner(found, &bytes, self.ancestors);
+                    let errors: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+                    match errors.first() {
+                        None => ChildOutcome::Valid { path: found.clone() },
+                        Some(first) => {
+                            let at = checked.source.line_col(first.primary.span.start);
+                            ChildOutcome::Invalid {
+                                path: found.clone(),
+                                errors: errors.len(),
+                                first: format!("{}:{}:{}: {} [{}]", found.display(), at.line, at.column, first.message, first.rule),
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        self.checker.children.put(key, outcome.clone());
+        outcome
+    }
+}

@@ -63,7 +63,10 @@ impl Diagnostic {
             rule,
             severity,
             message: message.into(),
-            primary: Label { span, message: String::new() },
+            primary: Label {
+                span,
+                message: String::new(),
+            },
             labels: Vec::new(),
             help: None,
         }
@@ -89,7 +92,10 @@ impl Diagnostic {
 
     /// A secondary location.
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { span, message: message.into() });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 

@@ -26,7 +26,11 @@ impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
         let text = text.into();
         let line_starts = compute_line_starts(&text).into();
-        SourceFile { path: path.into(), text, line_starts }
+        SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -43,16 +47,17 @@ impl SourceFile {
 
     /// Byte offset of the first character of 1-based `line`.
     pub fn line_start(&self, line: usize) -> usize {
-        self.line_starts
-            .get(line.saturating_sub(1))
-            .copied()
-            .unwrap_or(self.text.len())
+        self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(self.text.len())
     }
 
     /// The text of 1-based `line` without its line break.
     pub fn line_text(&self, line: usize) -> &str {
         let start = self.line_start(line);
-        let end = if line < self.line_starts.len() { self.line_starts[line] } else { self.text.len() };
+        let end = if line < self.line_starts.len() {
+            self.line_starts[line]
+        } else {
+            self.text.len()
+        };
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
@@ -80,7 +85,10 @@ impl SourceFile {
         };
         let start = self.line_starts[line_index];
         let column = self.text[start..offset].chars().count() + 1;
-        LineCol { line: line_index + 1, column }
+        LineCol {
+            line: line_index + 1,
+            column,
+        }
     }
 }
 

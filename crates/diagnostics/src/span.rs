@@ -17,7 +17,10 @@ impl Span {
 
     /// An empty span at `offset`, for "here" positions such as end of file.
     pub const fn point(offset: usize) -> Self {
-        Span { start: offset, end: offset }
+        Span {
+            start: offset,
+            end: offset,
+        }
     }
 
     pub const fn len(&self) -> usize {

@@ -17,7 +17,16 @@ use crate::Limits;
 /// Parse one document. Returns the root (a mapping) when there is one, and
 /// every problem found; a fatal problem stops the parse and yields no root.
 pub fn parse(source: &SourceFile, limits: &Limits) -> (Option<Node>, Vec<Diagnostic>) {
-    let mut builder = Builder { source, limits, stack: Vec::new(), anchors: HashMap::new(), alias_nodes: 0, diagnostics: Vec::new(), documents: 0, root: None };
+    let mut builder = Builder {
+        source,
+        limits,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        alias_nodes: 0,
+        diagnostics: Vec::new(),
+        documents: 0,
+        root: None,
+    };
     match builder.run() {
         Ok(()) => {}
         Err(fatal) => {
@@ -31,9 +40,18 @@ pub fn parse(source: &SourceFile, limits: &Limits) -> (Option<Node>, Vec<Diagnos
         return (None, vec![d]);
     };
     if root.as_map().is_none() {
-        let d = Diagnostic::error(ROOT_NOT_MAPPING.0, ROOT_NOT_MAPPING.1, format!("the document root is {} {}, not a mapping", article(root.type_name()), root.type_name()), root.span)
-            .with_label("expected a mapping of LSS fields here")
-            .with_help("an LSS file is one YAML mapping with `loop_name`, `version`, `objective`, ...");
+        let d = Diagnostic::error(
+            ROOT_NOT_MAPPING.0,
+            ROOT_NOT_MAPPING.1,
+            format!(
+                "the document root is {} {}, not a mapping",
+                article(root.type_name()),
+                root.type_name()
+            ),
+            root.span,
+        )
+        .with_label("expected a mapping of LSS fields here")
+        .with_help("an LSS file is one YAML mapping with `loop_name`, `version`, `objective`, ...");
         builder.diagnostics.push(d);
         return (None, builder.diagnostics);
     }
@@ -41,12 +59,26 @@ pub fn parse(source: &SourceFile, limits: &Limits) -> (Option<Node>, Vec<Diagnos
 }
 
 fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 enum Frame {
-    Seq { start: usize, anchor: usize, items: Vec<Node> },
-    Map { start: usize, anchor: usize, entries: Vec<Entry>, key: Option<(String, Span)>, index: Option<HashMap<String, usize>> },
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<(String, Span)>,
+        index: Option<HashMap<String, usize>>,
+    },
 }
 
 struct Builder<'s> {
@@ -80,10 +112,21 @@ impl Builder<'_> {
                     let at = self.offset(error.marker());
                     if error.info() == "recursion limit exceeded" {
                         // saphyr caps flow nesting (`[[[`…) itself, while scanning ahead.
-                        return Err(Diagnostic::error(TOO_DEEP.0, TOO_DEEP.1, "flow collections nested deeper than the YAML parser allows (255 levels)", Span::point(at))
-                            .with_label("limit reached here"));
+                        return Err(Diagnostic::error(
+                            TOO_DEEP.0,
+                            TOO_DEEP.1,
+                            "flow collections nested deeper than the YAML parser allows (255 levels)",
+                            Span::point(at),
+                        )
+                        .with_label("limit reached here"));
                     }
-                    return Err(Diagnostic::error(YAML_SYNTAX.0, YAML_SYNTAX.1, format!("invalid YAML: {}", error.info()), Span::point(at)).with_label("here"));
+                    return Err(Diagnostic::error(
+                        YAML_SYNTAX.0,
+                        YAML_SYNTAX.1,
+                        format!("invalid YAML: {}", error.info()),
+                        Span::point(at),
+                    )
+                    .with_label("here"));
                 }
             };
             let start = self.offset(&span.start);
@@ -94,9 +137,14 @@ impl Builder<'_> {
                 Event::DocumentStart(_) => {
                     self.documents += 1;
                     if self.documents > 1 {
-                        return Err(Diagnostic::error(MULTIPLE_DOCUMENTS.0, MULTIPLE_DOCUMENTS.1, "a second YAML document starts here; an LSS file holds exactly one", Span::new(start, end.max(start + 1).min(self.source.text().len())))
-                            .with_label("second document")
-                            .with_help("split the documents into separate files, or remove the `---` separator"));
+                        return Err(Diagnostic::error(
+                            MULTIPLE_DOCUMENTS.0,
+                            MULTIPLE_DOCUMENTS.1,
+                            "a second YAML document starts here; an LSS file holds exactly one",
+                            Span::new(start, end.max(start + 1).min(self.source.text().len())),
+                        )
+                        .with_label("second document")
+                        .with_help("split the documents into separate files, or remove the `---` separator"));
                     }
                 }
                 Event::Alias(id) => {
@@ -105,17 +153,36 @@ impl Builder<'_> {
                 }
                 Event::Scalar(text, style, anchor, tag) => {
                     let value = self.scalar_value(&text, style, tag.as_deref(), Span::new(start, end))?;
-                    let node = Node { span: Span::new(start, end), value };
+                    let node = Node {
+                        span: Span::new(start, end),
+                        value,
+                    };
                     self.remember(anchor, &node)?;
                     self.push_node(node)?;
                 }
                 Event::SequenceStart(anchor, tag) => {
                     self.check_collection_tag(tag.as_deref(), "seq", Span::new(start, end))?;
-                    self.open(Frame::Seq { start, anchor, items: Vec::new() }, start)?;
+                    self.open(
+                        Frame::Seq {
+                            start,
+                            anchor,
+                            items: Vec::new(),
+                        },
+                        start,
+                    )?;
                 }
                 Event::MappingStart(anchor, tag) => {
                     self.check_collection_tag(tag.as_deref(), "map", Span::new(start, end))?;
-                    self.open(Frame::Map { start, anchor, entries: Vec::new(), key: None, index: None }, start)?;
+                    self.open(
+                        Frame::Map {
+                            start,
+                            anchor,
+                            entries: Vec::new(),
+                            key: None,
+                            index: None,
+                        },
+                        start,
+                    )?;
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let frame = self.stack.pop().expect("saphyr balances collection events");
@@ -129,14 +196,24 @@ impl Builder<'_> {
 
     fn open(&mut self, frame: Frame, at: usize) -> Result<(), Diagnostic> {
         if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
-            return Err(Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, "a sequence or mapping used as a mapping key", Span::point(at))
-                .with_label("complex key")
-                .with_help("LSS keys are plain strings"));
+            return Err(Diagnostic::error(
+                UNSUPPORTED_NODE.0,
+                UNSUPPORTED_NODE.1,
+                "a sequence or mapping used as a mapping key",
+                Span::point(at),
+            )
+            .with_label("complex key")
+            .with_help("LSS keys are plain strings"));
         }
         if self.stack.len() >= self.limits.max_depth {
-            return Err(Diagnostic::error(TOO_DEEP.0, TOO_DEEP.1, format!("nesting deeper than {} levels", self.limits.max_depth), Span::point(at))
-                .with_label("limit reached here")
-                .with_help("raise `limits.max_depth` in loopc.toml if this is intended"));
+            return Err(Diagnostic::error(
+                TOO_DEEP.0,
+                TOO_DEEP.1,
+                format!("nesting deeper than {} levels", self.limits.max_depth),
+                Span::point(at),
+            )
+            .with_label("limit reached here")
+            .with_help("raise `limits.max_depth` in loopc.toml if this is intended"));
         }
         self.stack.push(frame);
         Ok(())
@@ -153,13 +230,21 @@ impl Builder<'_> {
                 let last = items.last().map(|n| n.span.end);
                 (start, anchor, Value::Seq(items), last)
             }
-            Frame::Map { start, anchor, entries, .. } => {
+            Frame::Map {
+                start, anchor, entries, ..
+            } => {
                 let last = entries.last().map(|e| e.value.span.end);
                 (start, anchor, Value::Map(Map { entries }), last)
             }
         };
         let end = if closes_flow { end_end } else { last_end.unwrap_or(end_end) };
-        (Node { span: Span::new(start, end.max(start)), value }, anchor)
+        (
+            Node {
+                span: Span::new(start, end.max(start)),
+                value,
+            },
+            anchor,
+        )
     }
 
     fn push_node(&mut self, node: Node) -> Result<(), Diagnostic> {
@@ -179,8 +264,12 @@ impl Builder<'_> {
                     let name = match &node.value {
                         Value::String(s) => s.clone(),
                         // Non-string scalar keys keep their spelling, as JSON would need.
-                        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => self.source.text()[node.span.start..node.span.end].to_owned(),
-                        Value::Seq(_) | Value::Map(_) => unreachable!("collection keys are refused in open()"),
+                        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
+                            self.source.text()[node.span.start..node.span.end].to_owned()
+                        }
+                        Value::Seq(_) | Value::Map(_) => {
+                            unreachable!("collection keys are refused in open()")
+                        }
                     };
                     *key = Some((name, node.span));
                     return Ok(());
@@ -206,7 +295,11 @@ impl Builder<'_> {
                     built.insert(name.clone(), entries.len());
                     *index = Some(built);
                 }
-                entries.push(Entry { key: name, key_span, value: node });
+                entries.push(Entry {
+                    key: name,
+                    key_span,
+                    value: node,
+                });
                 Ok(())
             }
         }
@@ -223,7 +316,13 @@ impl Builder<'_> {
         let Some((node, count)) = self.anchors.get(&id) else {
             // saphyr reports unknown anchors itself; an anchor still open
             // (a recursive alias) lands here.
-            return Err(Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, "alias refers to an anchor that encloses it (a recursive structure)", span).with_label("recursive alias"));
+            return Err(Diagnostic::error(
+                UNSUPPORTED_NODE.0,
+                UNSUPPORTED_NODE.1,
+                "alias refers to an anchor that encloses it (a recursive structure)",
+                span,
+            )
+            .with_label("recursive alias"));
         };
         self.alias_nodes = self.alias_nodes.saturating_add(*count);
         if self.alias_nodes > self.limits.max_alias_nodes {
@@ -259,10 +358,19 @@ impl Builder<'_> {
                     let value = resolve_plain(text);
                     let fits = matches!(
                         (tag.suffix.as_str(), &value),
-                        ("null", Value::Null) | ("bool", Value::Bool(_)) | ("int", Value::Int(_)) | ("float", Value::Float(_) | Value::Int(_))
+                        ("null", Value::Null)
+                            | ("bool", Value::Bool(_))
+                            | ("int", Value::Int(_))
+                            | ("float", Value::Float(_) | Value::Int(_))
                     );
                     if !fits {
-                        return Err(Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, format!("`{text}` is not a valid !!{}", tag.suffix), span).with_label("tag and value disagree"));
+                        return Err(Diagnostic::error(
+                            UNSUPPORTED_NODE.0,
+                            UNSUPPORTED_NODE.1,
+                            format!("`{text}` is not a valid !!{}", tag.suffix),
+                            span,
+                        )
+                        .with_label("tag and value disagree"));
                     }
                     match value {
                         Value::Int(i) if tag.suffix == "float" => Value::Float(i as f64),
@@ -275,9 +383,14 @@ impl Builder<'_> {
         };
         if let Value::Float(f) = value {
             if !f.is_finite() {
-                return Err(Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, format!("`{text}` is not a finite number, which JSON and LSS cannot represent"), span)
-                    .with_label("infinite or NaN")
-                    .with_help("quote it to make it a string, or use a finite number"));
+                return Err(Diagnostic::error(
+                    UNSUPPORTED_NODE.0,
+                    UNSUPPORTED_NODE.1,
+                    format!("`{text}` is not a finite number, which JSON and LSS cannot represent"),
+                    span,
+                )
+                .with_label("infinite or NaN")
+                .with_help("quote it to make it a string, or use a finite number"));
             }
         }
         Ok(value)
@@ -285,7 +398,12 @@ impl Builder<'_> {
 }
 
 fn unsupported_tag(tag: &Tag, span: Span) -> Diagnostic {
-    Diagnostic::error(UNSUPPORTED_NODE.0, UNSUPPORTED_NODE.1, format!("unsupported YAML tag `{tag}`"), span)
-        .with_label("tag")
-        .with_help("LSS uses plain JSON data; remove the tag")
+    Diagnostic::error(
+        UNSUPPORTED_NODE.0,
+        UNSUPPORTED_NODE.1,
+        format!("unsupported YAML tag `{tag}`"),
+        span,
+    )
+    .with_label("tag")
+    .with_help("LSS uses plain JSON data; remove the tag")
 }

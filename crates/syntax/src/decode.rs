@@ -15,7 +15,11 @@ pub fn decode(path: impl Into<PathBuf>, bytes: &[u8], limits: &Limits) -> Result
         let d = Diagnostic::error(
             FILE_TOO_LARGE.0,
             FILE_TOO_LARGE.1,
-            format!("file is {} bytes, more than the limit of {} bytes", bytes.len(), limits.max_file_bytes),
+            format!(
+                "file is {} bytes, more than the limit of {} bytes",
+                bytes.len(),
+                limits.max_file_bytes
+            ),
             Span::point(0),
         )
         .with_help("raise `limits.max_file_bytes` in loopc.toml (or --max-file-bytes) if this file is meant to be this large");
@@ -43,9 +47,14 @@ pub fn decode(path: impl Into<PathBuf>, bytes: &[u8], limits: &Limits) -> Result
     };
     let source = SourceFile::new(path, text);
     if let Some(offset) = text.bytes().position(|b| b == 0) {
-        let d = Diagnostic::error(NUL_BYTE.0, NUL_BYTE.1, format!("NUL byte at byte offset {offset}"), Span::new(offset, offset + 1))
-            .with_label("NUL byte")
-            .with_help("YAML does not allow NUL characters; the file may be binary or UTF-16 encoded");
+        let d = Diagnostic::error(
+            NUL_BYTE.0,
+            NUL_BYTE.1,
+            format!("NUL byte at byte offset {offset}"),
+            Span::new(offset, offset + 1),
+        )
+        .with_label("NUL byte")
+        .with_help("YAML does not allow NUL characters; the file may be binary or UTF-16 encoded");
         return Err((source, d));
     }
     Ok(source)

@@ -37,6 +37,10 @@ pub fn load(path: impl Into<std::path::PathBuf>, bytes: &[u8], limits: &Limits) 
             let (root, diagnostics) = parse(&source, limits);
             Parsed { source, root, diagnostics }
         }
-        Err((source, diagnostic)) => Parsed { source, root: None, diagnostics: vec![diagnostic] },
+        Err((source, diagnostic)) => Parsed {
+            source,
+            root: None,
+            diagnostics: vec![diagnostic],
+        },
     }
 }

@@ -14,6 +14,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_file_bytes: 16 * 1024 * 1024, max_depth: 128, max_alias_nodes: 100_000 }
+        Limits {
+            max_file_bytes: 16 * 1024 * 1024,
+            max_depth: 128,
+            max_alias_nodes: 100_000,
+        }
     }
 }

@@ -38,12 +38,19 @@ fn resolve_int(text: &str) -> Option<Value> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(text.parse::<i64>().map_or_else(|_| Value::Float(text.parse::<f64>().unwrap_or(f64::INFINITY)), Value::Int))
+    Some(
+        text.parse::<i64>()
+            .map_or_else(|_| Value::Float(text.parse::<f64>().unwrap_or(f64::INFINITY)), Value::Int),
+    )
 }
 
 /// Integers beyond i64 become floats: JSON Schema still counts them as integers.
 fn big(digits: &str, radix: u32) -> Value {
-    Value::Float(digits.chars().fold(0.0, |acc, c| acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))))
+    Value::Float(
+        digits
+            .chars()
+            .fold(0.0, |acc, c| acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))),
+    )
 }
 
 /// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?` and the infinities.

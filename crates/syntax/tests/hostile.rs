@@ -109,7 +109,10 @@ fn alias_bomb_is_refused() {
 fn ordinary_aliases_expand() {
     let parsed = load("t.yaml", b"m: &m {provider: openai, name: x}\nw: *m\n", &Limits::default());
     assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-    assert_eq!(parsed.root.unwrap().get("w").unwrap().get("provider").unwrap().as_str(), Some("openai"));
+    assert_eq!(
+        parsed.root.unwrap().get("w").unwrap().get("provider").unwrap().as_str(),
+        Some("openai")
+    );
 }
 
 #[test]
@@ -126,9 +129,16 @@ fn spans_cover_keys_and_values() {
 
 #[test]
 fn json_documents_parse() {
-    let parsed = load("t.json", br#"{"a": [1, 2.5, true, null, "no"], "b": {"c": -3}}"#, &Limits::default());
+    let parsed = load(
+        "t.json",
+        br#"{"a": [1, 2.5, true, null, "no"], "b": {"c": -3}}"#,
+        &Limits::default(),
+    );
     assert!(parsed.diagnostics.is_empty());
-    assert_eq!(parsed.root.unwrap().to_json(), serde_json::json!({"a": [1, 2.5, true, null, "no"], "b": {"c": -3}}));
+    assert_eq!(
+        parsed.root.unwrap().to_json(),
+        serde_json::json!({"a": [1, 2.5, true, null, "no"], "b": {"c": -3}})
+    );
 }
 
 #[test]

@@ -75,7 +75,9 @@ fn render_snippet(out: &mut String, source: &SourceFile, labels: &[(&Label, bool
         .map(|(label, primary)| {
             let start = source.line_col(label.span.start);
             let end = source.line_col(label.span.end);
-            let width = if end.line == start.line { end.column.saturating_sub(start.column).max(1) } else {
+            let width = if end.line == start.line {
+                end.column.saturating_sub(start.column).max(1)
+            } else {
                 source.line_text(start.line).chars().count().saturating_sub(start.column - 1).max(1)
             };
             (start.line, start.column, width, *label, *primary)
@@ -96,11 +98,27 @@ fn render_snippet(out: &mut String, source: &SourceFile, labels: &[(&Label, bool
             let _ = writeln!(out, "{} {}", paint.gutter(&format!("{number} |")), text);
         }
         previous_line = line;
-        let prefix_width = source.line_text(line).chars().take(column - 1).map(|c| if c == '\t' { 4 } else { 1 }).sum::<usize>();
+        let prefix_width = source
+            .line_text(line)
+            .chars()
+            .take(column - 1)
+            .map(|c| if c == '\t' { 4 } else { 1 })
+            .sum::<usize>();
         let marker = if primary { "^" } else { "-" };
         let underline = paint.paint(if primary { "1;31" } else { "1;34" }, &marker.repeat(width));
-        let message = if label.message.is_empty() { String::new() } else { format!(" {}", label.message) };
-        let _ = writeln!(out, "{pad} {} {}{}{}", paint.gutter("|"), " ".repeat(prefix_width), underline, message);
+        let message = if label.message.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", label.message)
+        };
+        let _ = writeln!(
+            out,
+            "{pad} {} {}{}{}",
+            paint.gutter("|"),
+            " ".repeat(prefix_width),
+            underline,
+            message
+        );
     }
 }
 
@@ -118,7 +136,11 @@ mod tests {
             .with_secondary(Span::new(17, 18), "in this worker")
             .with_help("known workers: a");
         let text = render_human(
-            &[FileDiagnostics { source, display_path: "x.yaml".into(), diagnostics: vec![diagnostic] }],
+            &[FileDiagnostics {
+                source,
+                display_path: "x.yaml".into(),
+                diagnostics: vec![diagnostic],
+            }],
             HumanOptions::default(),
         );
         assert_eq!(

@@ -64,7 +64,13 @@ fn json_diagnostics(file: &FileDiagnostics) -> impl Iterator<Item = JsonDiagnost
                 .chain(&d.labels)
                 .map(|label| {
                     let (s, e) = (file.source.line_col(label.span.start), file.source.line_col(label.span.end));
-                    JsonLabel { line: s.line, column: s.column, end_line: e.line, end_column: e.column, message: label.message.clone() }
+                    JsonLabel {
+                        line: s.line,
+                        column: s.column,
+                        end_line: e.line,
+                        end_column: e.column,
+                        message: label.message.clone(),
+                    }
                 })
                 .collect(),
         }

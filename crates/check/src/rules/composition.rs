@@ -1,0 +1,292 @@
+//! LSS 1.1 composition: children that must exist and be valid, unique child
+//! ids, and the structural rules of each composition type.
+
+use loopc_diagnostics::{Diagnostic, Span};
+use loopc_ir::{Composition, CompositionKind};
+
+use super::duplicates::duplicates;
+use super::Rule;
+use crate::children::ChildOutcome;
+use crate::registry::declare_rule;
+use crate::Context;
+
+declare_rule! {
+    /// ## What it does
+    /// Resolves each composition child's `ref` and reports one that does not
+    /// exist. A `ref` is looked up relative to the composing file first, then
+    /// relative to each enclosing directory up to the repository root (the
+    /// nearest directory with `.git` or `loopc.toml`), since the standard
+    /// allows paths "relative to repo root or composition file".
+    ///
+    /// ## Example
+    /// ```yaml
+    /// composition:
+    ///   type: sequential
+    ///   children:
+    ///     - { id: research, ref: ./research-agnt.yaml }   # L301: no such file
+    /// ```
+    pub struct ChildRefMissing { code: "L301", name: "child-ref-missing", group: "composition", severity: Error, summary: "A composition child's `ref` names a file that does not exist." }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Checks each composition child's spec as `loopc check` would and
+    /// reports a child with errors (or that cannot be read, or that composes
+    /// its parent again), quoting the child's first error.
+    ///
+    /// ## Why
+    /// A composition is only as valid as its children; the runtime would
+    /// fail when it reaches the broken stage.
+    pub struct ChildRefInvalid { code: "L302", name: "child-ref-invalid", group: "composition", severity: Error, summary: "A composition child's `ref` is not itself a valid LSS spec." }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Reports two composition children with the same `id`.
+    ///
+    /// ## Why
+    /// Adapters and triggers address children as `children.<id>`; a repeated
+    /// id makes them ambiguous.
+    pub struct DuplicateChildId { code: "L303", name: "duplicate-child-id", group: "composition", severity: Error, summary: "Two composition children share an id." }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// A `nested` composition needs exactly one child with `role: outer`, at
+    /// least one with `role: inner`, and at least one adapter.
+    ///
+    /// ## Why
+    /// The outer loop drives the inner loops; adapters are how the outer
+    /// loop's output reaches the inner loop's inputs. Without them the inner
+    /// loop runs on nothing (LSS 1.1 composition rules).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// composition:
+    ///   type: nested
+    ///   children:
+    ///     - { id: plan, ref: plan.yaml, role: outer }
+    ///     - { id: code, ref: code.yaml, role: inner }
+    ///   adapters: []        # L304: no adapter
+    /// ```
+    pub struct NestedStructure { code: "L304", name: "nested-structure", group: "composition", severity: Error, summary: "A nested composition lacks its one outer child, an inner child or an adapter." }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// A `sequential` composition of N children needs at least N−1 adapters,
+    /// one for each hand-off between consecutive stages.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// composition:
+    ///   type: sequential
+    ///   children: [{ id: a, ref: a.yaml }, { id: b, ref: b.yaml }, { id: c, ref: c.yaml }]
+    ///   adapters:
+    ///     - { from: children.a.outputs.x, to: children.b.inputs.task }   # L305: 1 of 2
+    /// ```
+    pub struct SequentialAdapters { code: "L305", name: "sequential-adapters", group: "composition", severity: Error, summary: "A sequential composition has fewer than children − 1 adapters." }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// A `parallel` composition needs at least two children with
+    /// `role: branch`, and `merge.min_branches_pass` may not exceed the
+    /// number of branches. (`merge` itself is required by the schema, L102.)
+    ///
+    /// ## Why
+    /// With fewer than two branches nothing runs in parallel; a pass quorum
+    /// larger than the branch count can never be met.
+    pub struct ParallelBranches { code: "L306", name: "parallel-branches", group: "composition", severity: Error, summary: "A parallel composition has fewer than two branches, or a pass quorum above the branch count." }
+}
+
+fn composition<'a>(cx: &'a Context) -> Option<&'a Composition> {
+    cx.spec.composition.as_ref()
+}
+
+/// Where to point for a problem with the composition as a whole: its `type`.
+fn type_span(c: &Composition) -> Span {
+    c.kind.as_ref().map_or(c.span, |k| k.span)
+}
+
+impl Rule for ChildRefMissing {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let Some(c) = composition(cx) else { return };
+        for child in &c.children {
+            let Some(reference) = &child.reference else {
+                continue;
+            };
+            let name = child
+                .id
+                .as_ref()
+                .map_or_else(|| "child".to_owned(), |id| format!("child `{}`", id.as_str()));
+            match cx.children.resolve(cx.path, reference) {
+                ChildOutcome::Valid { .. } => {}
+                ChildOutcome::Missing { tried } => out.push(
+                    Diagnostic::error(
+                        ChildRefMissing::CODE,
+                        ChildRefMissing::NAME,
+                        format!("{name}: `{}` does not exist", reference.as_str()),
+                        reference.span,
+                    )
+                    .with_label("no such file")
+                    .with_help(format!(
+                        "looked for {}",
+                        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    )),
+                ),
+                ChildOutcome::Invalid { path, errors, first } => out.push(
+                    Diagnostic::error(
+                        ChildRefInvalid::CODE,
+                        ChildRefInvalid::NAME,
+                        format!(
+                            "{name}: `{}` is not a valid spec ({errors} error{})",
+                            reference.as_str(),
+                            if errors == 1 { "" } else { "s" }
+                        ),
+                        reference.span,
+                    )
+                    .with_label("invalid child spec")
+                    .with_help(format!("first error: {first}; run `loopc check {}`", path.display())),
+                ),
+                ChildOutcome::Cycle { path } => out.push(
+                    Diagnostic::error(
+                        ChildRefInvalid::CODE,
+                        ChildRefInvalid::NAME,
+                        format!("{name}: `{}` composes this spec again (a composition cycle)", reference.as_str()),
+                        reference.span,
+                    )
+                    .with_label("cycle")
+                    .with_help(format!("{} is already being composed above this child", path.display())),
+                ),
+            }
+        }
+    }
+}
+
+impl Rule for DuplicateChildId {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let Some(c) = composition(cx) else { return };
+        for (first, repeat) in duplicates(c.children.iter().filter_map(|ch| ch.id.as_ref())) {
+            out.push(
+                Diagnostic::error(
+                    DuplicateChildId::CODE,
+                    DuplicateChildId::NAME,
+                    format!("duplicate composition child id `{}`", repeat.as_str()),
+                    repeat.span,
+                )
+                .with_label("defined again here")
+                .with_secondary(first.span, "first defined here"),
+            );
+        }
+    }
+}
+
+fn count_role(c: &Composition, role: &str) -> usize {
+    c.children.iter().filter(|ch| ch.role() == role).count()
+}
+
+impl Rule for NestedStructure {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let Some(c) = composition(cx) else { return };
+        if !matches!(c.kind.as_deref(), Some(CompositionKind::Nested)) {
+            return;
+        }
+        let at = type_span(c);
+        let error = |message: String, label: &str, help: &str| {
+            Diagnostic::error(NestedStructure::CODE, NestedStructure::NAME, message, at)
+                .with_label(label.to_owned())
+                .with_help(help.to_owned())
+        };
+        let outer = count_role(c, "outer");
+        if outer != 1 {
+            out.push(error(
+                format!("a nested composition needs exactly one `outer` child, found {outer}"),
+                "nested composition",
+                "mark the driving loop with `role: outer`",
+            ));
+        }
+        if count_role(c, "inner") == 0 {
+            out.push(error(
+                "a nested composition needs at least one `inner` child".to_owned(),
+                "nested composition",
+                "mark the loops run inside the outer one with `role: inner`",
+            ));
+        }
+        if c.adapters.is_empty() {
+            out.push(error(
+                "a nested composition needs at least one adapter".to_owned(),
+                "no adapter connects outer and inner",
+                "add `adapters: [{from: children.<outer>.outputs.<x>, to: children.<inner>.inputs.<y>}]`",
+            ));
+        }
+    }
+}
+
+impl Rule for SequentialAdapters {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let Some(c) = composition(cx) else { return };
+        if !matches!(c.kind.as_deref(), Some(CompositionKind::Sequential)) || c.children.is_empty() {
+            return;
+        }
+        let needed = c.children.len() - 1;
+        if c.adapters.len() < needed {
+            out.push(
+                Diagnostic::error(
+                    SequentialAdapters::CODE,
+                    SequentialAdapters::NAME,
+                    format!(
+                        "a sequential composition of {} children needs at least {needed} adapter{}, found {}",
+                        c.children.len(),
+                        if needed == 1 { "" } else { "s" },
+                        c.adapters.len()
+                    ),
+                    type_span(c),
+                )
+                .with_label("sequential composition")
+                .with_help("add one adapter per hand-off: `{from: children.<stage>.outputs.<x>, to: children.<next>.inputs.<y>}`"),
+            );
+        }
+    }
+}
+
+impl Rule for ParallelBranches {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let Some(c) = composition(cx) else { return };
+        if !matches!(c.kind.as_deref(), Some(CompositionKind::Parallel)) {
+            return;
+        }
+        let branches = count_role(c, "branch");
+        if branches < 2 {
+            out.push(
+                Diagnostic::error(
+                    ParallelBranches::CODE,
+                    ParallelBranches::NAME,
+                    format!("a parallel composition needs at least two `branch` children, found {branches}"),
+                    type_span(c),
+                )
+                .with_label("parallel composition")
+                .with_help("mark each parallel child with `role: branch`"),
+            );
+        }
+        if let Some(quorum) = c.merge.as_ref().and_then(|m| m.min_branches_pass.as_ref()) {
+            if quorum.value > branches as i64 {
+                out.push(
+                    Diagnostic::error(
+                        ParallelBranches::CODE,
+                        ParallelBranches::NAME,
+                        format!(
+                            "`min_branches_pass` is {} but there {} only {branches} branch{}",
+                            quorum.value,
+                            if branches == 1 { "is" } else { "are" },
+                            if branches == 1 { "" } else { "es" }
+                        ),
+                        quorum.span,
+                    )
+                    .with_label("can never be met")
+                    .with_help(format!("use a value from 1 to {}", branches.max(1))),
+                );
+            }
+        }
+    }
+}

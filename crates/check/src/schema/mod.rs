@@ -1,0 +1,141 @@
+//! Validation against the canonical LSS JSON Schemas, with every error
+//! mapped back to the YAML node it is about.
+//!
+//! The verdict is exactly the canonical schemas' (both must hold for a
+//! document): we only rewrite messages and locations, never drop an error,
+//! except an identical one reported twice through `allOf` branches.
+
+mod messages;
+mod path;
+
+use std::sync::OnceLock;
+
+use jsonschema::{ValidationError, Validator};
+use loopc_diagnostics::Diagnostic;
+use loopc_syntax::Node;
+
+use crate::registry::declare_rule;
+
+declare_rule! {
+    /// ## What it does
+    /// Validates the document against the canonical LSS 1.0 JSON Schema
+    /// (`schemas/lss-1.0.schema.json`, byte-identical to the standard) and
+    /// reports each violation at the node it is about: a wrong type or value
+    /// at the value, an unknown field at its key, a missing field at the
+    /// mapping that lacks it. For evaluators, whose schema is a `oneOf` of
+    /// three kinds, the errors are those of the kind that `type` selects.
+    ///
+    /// ## Why
+    /// The schema is the contract every LSS tool shares; a spec that fails it
+    /// is not portable between tools, whatever else is right about it.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// workers:
+    ///   - id: Planner          # L101: ids are lowercase
+    ///     role: plan
+    ///     model: { provider: openai }   # L101: missing required field `name`
+    /// ```
+    pub struct LssSchema { code: "L101", name: "schema", group: "schema", severity: Error, summary: "The document violates the canonical LSS 1.0 JSON Schema." }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Validates the `composition` block against the canonical LSS 1.1
+    /// composition schema (`schemas/lss-1.1-composition.schema.json`). An LSS
+    /// 1.1 document must satisfy this schema *and* the LSS 1.0 schema.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// composition:
+    ///   type: parallel          # L102: a parallel composition needs `merge`
+    ///   children: [{ id: a, ref: a.yaml, role: branch }, { id: b, ref: b.yaml, role: branch }]
+    /// ```
+    pub struct CompositionSchema { code: "L102", name: "composition-schema", group: "schema", severity: Error, summary: "The composition block violates the canonical LSS 1.1 composition schema." }
+}
+
+pub(crate) const LSS_1_0: &str = include_str!("../../../../schemas/lss-1.0.schema.json");
+pub(crate) const LSS_1_1_COMPOSITION: &str = include_str!("../../../../schemas/lss-1.1-composition.schema.json");
+
+struct Validators {
+    lss: Validator,
+    composition: Validator,
+    /// Every property name the LSS schemas know, for "did you mean".
+    vocabulary: Vec<String>,
+}
+
+fn validators() -> &'static Validators {
+    static VALIDATORS: OnceLock<Validators> = OnceLock::new();
+    VALIDATORS.get_or_init(|| {
+        let compile = |text: &str| {
+            let schema: serde_json::Value = serde_json::from_str(text).expect("bundled schema is JSON");
+            let validator = jsonschema::draft202012::options().build(&schema).expect("bundled schema compiles");
+            (schema, validator)
+        };
+        let (lss_schema, lss) = compile(LSS_1_0);
+        let (composition_schema, composition) = compile(LSS_1_1_COMPOSITION);
+        let mut vocabulary = Vec::new();
+        collect_property_names(&lss_schema, &mut vocabulary);
+        collect_property_names(&composition_schema, &mut vocabulary);
+        vocabulary.sort();
+        vocabulary.dedup();
+        Validators {
+            lss,
+            composition,
+            vocabulary,
+        }
+    })
+}
+
+fn collect_property_names(schema: &serde_json::Value, out: &mut Vec<String>) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                out.extend(props.keys().cloned());
+            }
+            map.values().for_each(|v| collect_property_names(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_property_names(v, out)),
+        _ => {}
+    }
+}
+
+/// Compile the schemas now rather than on first use (for benchmarks and
+/// for parallel checking, so that no worker thread waits on another).
+pub fn warm_up() {
+    validators();
+}
+
+/// Whether `json` satisfies both canonical schemas: the verdict alone.
+pub fn is_valid(json: &serde_json::Value) -> bool {
+    let v = validators();
+    v.lss.is_valid(json) && v.composition.is_valid(json)
+}
+
+/// Validate a document and map every error to a diagnostic.
+pub fn validate(root: &Node, json: &serde_json::Value) -> Vec<Diagnostic> {
+    let v = validators();
+    let mut out = Vec::new();
+    let mapper = messages::Mapper {
+        root,
+        vocabulary: &v.vocabulary,
+    };
+    for error in v.lss.iter_errors(json) {
+        mapper.map(&error, LssSchema::CODE, LssSchema::NAME, &mut out);
+    }
+    if json.get("composition").is_some() {
+        for error in v.composition.iter_errors(json) {
+            mapper.map(&error, CompositionSchema::CODE, CompositionSchema::NAME, &mut out);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|d: &Diagnostic| seen.insert((d.primary.span, d.message.clone())));
+    out
+}
+
+/// For tests and tools: the raw error count of the canonical validators.
+pub fn raw_error_count(json: &serde_json::Value) -> usize {
+    let v = validators();
+    let errors: Vec<ValidationError> = v.lss.iter_errors(json).chain(v.composition.iter_errors(json)).collect();
+    errors.len()
+}

@@ -1,0 +1,273 @@
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use loopc_check::{find_rule, rule_metas, Checker, Limits};
+use loopc_diagnostics::render::{render_github, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions};
+use loopc_diagnostics::Severity;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use crate::config::{self, Config, Level};
+use crate::files::{self, FileFilter};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Source snippets with labels and help; `file:line:col` first.
+    Human,
+    /// One JSON object with a `diagnostics` array and a `summary`.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Files or directories (recursive). Defaults to the working directory.
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Configuration file (default: the nearest loopc.toml upward from the working directory).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Ignore any loopc.toml.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+    /// Make a rule (code or name) an error; `--deny warnings` fails on any warning.
+    #[arg(short = 'D', long = "deny", value_name = "RULE|warnings")]
+    pub deny: Vec<String>,
+    /// Make a rule a warning.
+    #[arg(short = 'W', long = "warn", value_name = "RULE")]
+    pub warn: Vec<String>,
+    /// Silence a rule.
+    #[arg(short = 'A', long = "allow", value_name = "RULE")]
+    pub allow: Vec<String>,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print only diagnostics, no summary line (human format).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Largest file accepted, in bytes.
+    #[arg(long)]
+    pub max_file_bytes: Option<usize>,
+    /// Deepest nesting of sequences and mappings.
+    #[arg(long)]
+    pub max_depth: Option<usize>,
+    /// Most nodes alias expansion may add.
+    #[arg(long)]
+    pub max_alias_nodes: Option<usize>,
+}
+
+#[derive(Serialize, Default, Debug)]
+struct Summary {
+    files: usize,
+    files_with_errors: usize,
+    errors: usize,
+    warnings: usize,
+    infos: usize,
+}
+
+/// Severity overrides from the config file, then the command line (later wins).
+struct Levels {
+    overrides: Vec<(&'static str, Level)>,
+    deny_warnings: bool,
+}
+
+impl Levels {
+    fn apply(&self, code: &str, severity: Severity) -> Option<Severity> {
+        let level = self.overrides.iter().rev().find(|(c, _)| *c == code).map(|(_, l)| *l);
+        let severity = match level {
+            Some(Level::Allow) => return None,
+            Some(Level::Warn) => Severity::Warning,
+            Some(Level::Deny) => Severity::Error,
+            None => severity,
+        };
+        Some(if self.deny_warnings && severity == Severity::Warning {
+            Severity::Error
+        } else {
+            severity
+        })
+    }
+}
+
+fn levels(config: &Config, args: &CheckArgs) -> Result<Levels, String> {
+    let mut overrides = Vec::new();
+    let resolve = |key: &str| {
+        find_rule(key)
+            .map(|r| r.code)
+            .ok_or_else(|| format!("unknown rule `{key}`; `loopc explain --list` lists them"))
+    };
+    for (key, level) in &config.rules {
+        overrides.push((resolve(key)?, *level));
+    }
+    let mut deny_warnings = false;
+    for (keys, level) in [(&args.allow, Level::Allow), (&args.warn, Level::Warn), (&args.deny, Level::Deny)] {
+        for key in keys {
+            if level == Level::Deny && key == "warnings" {
+                deny_warnings = true;
+            } else {
+                overrides.push((resolve(key)?, level));
+            }
+        }
+    }
+    Ok(Levels { overrides, deny_warnings })
+}
+
+fn load_config(args: &CheckArgs) -> Result<Config, String> {
+    if args.no_config {
+        return Ok(Config::default());
+    }
+    let path = match &args.config {
+        Some(path) => Some(path.clone()),
+        None => std::env::current_dir().ok().and_then(|cwd| config::discover(&cwd)),
+    };
+    path.map_or_else(|| Ok(Config::default()), |p| config::load(&p))
+}
+
+pub fn run(args: CheckArgs) -> u8 {
+    let config = match load_config(&args) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let levels = match levels(&config, &args) {
+        Ok(l) => l,
+        Err(e) => return usage_error(e),
+    };
+    let filter = match FileFilter::new(&config.files.include, &config.files.exclude) {
+        Ok(f) => f,
+        Err(e) => return usage_error(format!("loopc.toml [files]: {e}")),
+    };
+    let mut limits = Limits::default();
+    config.limits.apply(&mut limits);
+    limits.max_file_bytes = args.max_file_bytes.unwrap_or(limits.max_file_bytes);
+    limits.max_depth = args.max_depth.unwrap_or(limits.max_depth);
+    limits.max_alias_nodes = args.max_alias_nodes.unwrap_or(limits.max_alias_nodes);
+
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let (files, mut io_errors) = files::collect(&paths, &filter);
+    let checker = Checker::new(limits);
+
+    let results: Vec<Result<FileDiagnostics, String>> = files
+        .par_iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let checked = checker.check_bytes(path, &bytes);
+            let diagnostics = checked
+                .diagnostics
+                .into_iter()
+                .filter_map(|mut d| {
+                    d.severity = levels.apply(d.code, d.severity)?;
+                    Some(d)
+                })
+                .collect();
+            Ok(FileDiagnostics {
+                source: checked.source,
+                display_path: files::display_path(path),
+                diagnostics,
+            })
+        })
+        .collect();
+
+    let mut reports = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(report) => reports.push(report),
+            Err(e) => io_errors.push(e),
+        }
+    }
+
+    let mut summary = Summary {
+        files: reports.len(),
+        ..Summary::default()
+    };
+    for report in &reports {
+        let mut has_error = false;
+        for d in &report.diagnostics {
+            match d.severity {
+                Severity::Error => {
+                    summary.errors += 1;
+                    has_error = true;
+                }
+                Severity::Warning => summary.warnings += 1,
+                Severity::Info => summary.infos += 1,
+            }
+        }
+        summary.files_with_errors += usize::from(has_error);
+    }
+
+    let output = match args.format {
+        Format::Human => {
+            let color = match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
+            let mut text = render_human(&reports, HumanOptions { color });
+            if !args.quiet {
+                text.push_str(&human_summary(&summary));
+            }
+            text
+        }
+        Format::Json => render_json(&reports, &summary),
+        Format::Sarif => render_sarif(
+            &reports,
+            &rule_metas(),
+            env!("CARGO_PKG_VERSION"),
+            "https://github.com/loopc/loopc/blob/main/docs/rules.md",
+        ),
+        Format::Github => render_github(&reports),
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`loopc check | head`) is not an error worth a panic.
+    let _ = stdout.write_all(output.as_bytes());
+    let _ = stdout.flush();
+
+    for e in &io_errors {
+        eprintln!("loopc: error: {e}");
+    }
+    if !io_errors.is_empty() {
+        return EXIT_USAGE;
+    }
+    if files.is_empty() {
+        eprintln!(
+            "loopc: warning: no files to check in {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if summary.errors > 0 {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}
+
+fn human_summary(s: &Summary) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if s.errors + s.warnings + s.infos == 0 {
+        return format!("checked {}: no problems\n", plural(s.files, "file"));
+    }
+    let mut parts = vec![plural(s.errors, "error"), plural(s.warnings, "warning")];
+    if s.infos > 0 {
+        parts.push(plural(s.infos, "info"));
+    }
+    format!(
+        "checked {}: {} ({} with errors)\n",
+        plural(s.files, "file"),
+        parts.join(", "),
+        plural(s.files_with_errors, "file")
+    )
+}

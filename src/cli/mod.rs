@@ -1,0 +1,39 @@
+//! Command-line interface: argument definitions and one module per command.
+
+pub mod check;
+pub mod explain;
+
+use clap::{Parser, Subcommand};
+
+/// Exit statuses shared by every command.
+pub const EXIT_OK: u8 = 0;
+/// Findings at error level (or warnings under `--deny warnings`), or a gate failed.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Usage or I/O errors.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "loopc",
+    version,
+    about = "Compiler and linter for LSS agent-loop specifications",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check LSS files: syntax, schema and semantic rules.
+    Check(check::CheckArgs),
+    /// Print the documentation of a rule (`loopc explain L201`), or list all rules.
+    Explain(explain::ExplainArgs),
+}
+
+/// Print a usage/I-O error the way every command does.
+pub fn usage_error(message: impl std::fmt::Display) -> u8 {
+    eprintln!("loopc: error: {message}");
+    EXIT_USAGE
+}

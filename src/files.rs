@@ -1,0 +1,93 @@
+//! Which files a `check` run reads.
+//!
+//! A path given as a file is always checked. A directory is walked
+//! recursively; a file in it counts when it matches an `include` glob and no
+//! `exclude` glob (relative to the directory given), and hidden directories,
+//! `target/` and `node_modules/` are skipped.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+pub struct FileFilter {
+    include: GlobSet,
+    exclude: GlobSet,
+}
+
+fn build(globs: &[String]) -> Result<GlobSet, String> {
+    let mut builder = GlobSetBuilder::new();
+    for glob in globs {
+        builder.add(Glob::new(glob).map_err(|e| format!("bad glob `{glob}`: {e}"))?);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+impl FileFilter {
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Self, String> {
+        Ok(FileFilter {
+            include: build(include)?,
+            exclude: build(exclude)?,
+        })
+    }
+
+    fn wants(&self, relative: &Path) -> bool {
+        self.include.is_match(relative) && !self.exclude.is_match(relative)
+    }
+}
+
+const SKIPPED_DIRS: &[&str] = &["target", "node_modules"];
+
+/// Expand `paths` into files, sorted and without repeats. Errors are paths
+/// that do not exist or cannot be read.
+pub fn collect(paths: &[PathBuf], filter: &FileFilter) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Err(e) => errors.push(format!("{}: {e}", path.display())),
+            Ok(meta) if meta.is_dir() => walk(path, path, filter, &mut files, &mut errors),
+            Ok(_) => files.push(path.clone()),
+        }
+    }
+    files.sort();
+    files.dedup();
+    (files, errors)
+}
+
+fn walk(root: &Path, dir: &Path, filter: &FileFilter, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return errors.push(format!("{}: {e}", dir.display())),
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name.as_ref()) {
+                walk(root, &path, filter, files, errors);
+            }
+        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            if filter.wants(relative) {
+                files.push(path);
+            }
+        }
+    }
+}
+
+/// The path as users should see it: relative to the working directory when
+/// it is inside it, with `/` separators.
+pub fn display_path(path: &Path) -> String {
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf());
+    let text = shown.to_string_lossy().replace('\\', "/");
+    text.strip_prefix("./").map(str::to_owned).unwrap_or(text)
+}

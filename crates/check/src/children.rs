@@ -1,7 +1,7 @@
 //! Resolving and checking the specs that a composition's children name.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
 /// What became of one child `ref`.
@@ -69,4 +69,26 @@ impl ChildCache {
     pub(crate) fn put(&self, path: PathBuf, outcome: ChildOutcome) {
         self.outcomes.lock().expect("cache lock").insert(path, outcome);
     }
+}
+
+/// A path for messages: `..` folded away lexically and, when inside the
+/// working directory, relative to it, so output does not depend on where
+/// the checkout lives.
+pub fn shown(path: &Path) -> String {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir if matches!(normal.components().next_back(), Some(Component::Normal(_))) => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Ok(relative) = normal.strip_prefix(&cwd) {
+            normal = relative.to_path_buf();
+        }
+    }
+    normal.to_string_lossy().replace('\\', "/")
 }

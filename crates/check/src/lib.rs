@@ -11,7 +11,7 @@ pub mod syntax_rules;
 use std::path::{Path, PathBuf};
 
 use children::ChildCache;
-pub use children::{candidates, ChildOutcome};
+pub use children::{candidates, shown, ChildOutcome};
 use loopc_diagnostics::{Diagnostic, Severity, SourceFile};
 use loopc_ir::Spec;
 pub use loopc_syntax::Limits;
@@ -145,7 +145,14 @@ impl ChildScope<'_> {
                             ChildOutcome::Invalid {
                                 path: found.clone(),
                                 errors: errors.len(),
-                                first: format!("{}:{}:{}: {} [{}]", found.display(), at.line, at.column, first.message, first.rule),
+                                first: format!(
+                                    "{}:{}:{}: {} [{}]",
+                                    children::shown(found),
+                                    at.line,
+                                    at.column,
+                                    first.message,
+                                    first.rule
+                                ),
                             }
                         }
                     }

@@ -48,6 +48,18 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The JSON kind of a value, for notes (`a number`, `a string`, ...).
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
 /// Rounds like Python's `round(x, digits)` (exact binary value, ties to even).
 pub(crate) fn round_to(x: f64, digits: usize) -> f64 {
     if !x.is_finite() {
@@ -240,10 +252,9 @@ impl Cx {
                 }
             }
             other => {
-                let t = type_name(other);
                 self.ill(
-                    format!("TypeError: object of type '{t}' has no len() ({what})"),
-                    format!("`{what}` is a {t}, not a list: ignored"),
+                    format!("TypeError: object of type '{}' has no len() ({what})", type_name(other)),
+                    format!("`{what}` is {}, not a list: ignored", kind(other)),
                 )?;
                 Ok(0)
             }
@@ -264,10 +275,12 @@ impl Cx {
                     match item {
                         Value::Object(m) => out.push(m),
                         other => {
-                            let t = type_name(other);
                             self.ill(
-                                format!("AttributeError: '{t}' object has no attribute 'get' (an item of {what})"),
-                                format!("an item of `{what}` is a {t}, not a mapping: skipped"),
+                                format!(
+                                    "AttributeError: '{}' object has no attribute 'get' (an item of {what})",
+                                    type_name(other)
+                                ),
+                                format!("an item of `{what}` is {}, not a mapping: skipped", kind(other)),
                             )?;
                         }
                     }
@@ -292,10 +305,9 @@ impl Cx {
                 )?;
             }
             other => {
-                let t = type_name(other);
                 self.ill(
-                    format!("TypeError: '{t}' object is not iterable ({what})"),
-                    format!("`{what}` is a {t}, not a list: ignored"),
+                    format!("TypeError: '{}' object is not iterable ({what})", type_name(other)),
+                    format!("`{what}` is {}, not a list: ignored", kind(other)),
                 )?;
             }
         }
@@ -310,10 +322,9 @@ impl Cx {
         match v.expect("truthy") {
             Value::Object(m) => Ok(Some(m)),
             other => {
-                let t = type_name(other);
                 self.ill(
-                    format!("AttributeError: '{t}' object has no attribute 'get' ({what})"),
-                    format!("`{what}` is a {t}, not a mapping: ignored"),
+                    format!("AttributeError: '{}' object has no attribute 'get' ({what})", type_name(other)),
+                    format!("`{what}` is {}, not a mapping: ignored", kind(other)),
                 )?;
                 Ok(None)
             }
@@ -358,10 +369,12 @@ impl Cx {
             Some(Value::Number(n)) => Ok(n.as_f64().unwrap_or(1.0)),
             Some(Value::Bool(b)) if self.parity => Ok(f64::from(u8::from(*b))),
             Some(other) => {
-                let t = type_name(other);
                 self.ill(
-                    format!("TypeError: '>=' not supported between instances of '{t}' and 'int' (taxonomy_level)"),
-                    format!("`taxonomy_level` is a {t}, not a number: level 1 assumed"),
+                    format!(
+                        "TypeError: '>=' not supported between instances of '{}' and 'int' (taxonomy_level)",
+                        type_name(other)
+                    ),
+                    format!("`taxonomy_level` is {}, not a number: level 1 assumed", kind(other)),
                 )?;
                 Ok(1.0)
             }

@@ -6,7 +6,7 @@ use loopc_ir::{Composition, CompositionKind};
 
 use super::duplicates::duplicates;
 use super::Rule;
-use crate::children::ChildOutcome;
+use crate::children::{shown, ChildOutcome};
 use crate::registry::declare_rule;
 use crate::Context;
 
@@ -130,10 +130,18 @@ impl Rule for ChildRefMissing {
                         reference.span,
                     )
                     .with_label("no such file")
-                    .with_help(format!(
-                        "looked for {}",
-                        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-                    )),
+                    .with_help(match tried.as_slice() {
+                        [only] => format!("looked for {}", shown(only)),
+                        [first, .., last] => {
+                            format!(
+                                "looked for {}, and in {} enclosing directories up to {}",
+                                shown(first),
+                                tried.len() - 1,
+                                shown(last)
+                            )
+                        }
+                        [] => "the reference is empty".to_owned(),
+                    }),
                 ),
                 ChildOutcome::Invalid { path, errors, first } => out.push(
                     Diagnostic::error(
@@ -147,7 +155,7 @@ impl Rule for ChildRefMissing {
                         reference.span,
                     )
                     .with_label("invalid child spec")
-                    .with_help(format!("first error: {first}; run `loopc check {}`", path.display())),
+                    .with_help(format!("first error: {first}; run `loopc check {}`", shown(&path))),
                 ),
                 ChildOutcome::Cycle { path } => out.push(
                     Diagnostic::error(
@@ -157,7 +165,7 @@ impl Rule for ChildRefMissing {
                         reference.span,
                     )
                     .with_label("cycle")
-                    .with_help(format!("{} is already being composed above this child", path.display())),
+                    .with_help(format!("{} is already being composed above this child", shown(&path))),
                 ),
             }
         }

@@ -67,9 +67,16 @@ pub fn render_human(files: &[FileDiagnostics], options: HumanOptions) -> String 
     out
 }
 
+/// Longest source line shown whole; longer lines (minified JSON) are shown
+/// as a window around the labels.
+const MAX_LINE_CHARS: usize = 120;
+
 /// Source lines with carets. Labels are shown in line order; a label spanning
 /// several lines is drawn at its first line, to the end of that line.
 fn render_snippet(out: &mut String, source: &SourceFile, labels: &[(&Label, bool)], paint: &Paint) {
+    if source.text().is_empty() {
+        return;
+    }
     let mut located: Vec<(usize, usize, usize, &Label, bool)> = labels
         .iter()
         .map(|(label, primary)| {
@@ -88,22 +95,18 @@ fn render_snippet(out: &mut String, source: &SourceFile, labels: &[(&Label, bool
     let pad = " ".repeat(gutter_width);
     let _ = writeln!(out, "{pad} {}", paint.gutter("|"));
     let mut previous_line = 0;
+    let mut window = Window::default();
     for (line, column, width, label, primary) in located {
         if previous_line != 0 && line > previous_line + 1 {
             let _ = writeln!(out, "{pad} {}", paint.gutter("..."));
         }
         if line != previous_line {
+            window = Window::around(source.line_text(line), column);
             let number = format!("{line:>gutter_width$}");
-            let text = source.line_text(line).replace('\t', "    ");
-            let _ = writeln!(out, "{} {}", paint.gutter(&format!("{number} |")), text);
+            let _ = writeln!(out, "{} {}", paint.gutter(&format!("{number} |")), window.text);
         }
         previous_line = line;
-        let prefix_width = source
-            .line_text(line)
-            .chars()
-            .take(column - 1)
-            .map(|c| if c == '\t' { 4 } else { 1 })
-            .sum::<usize>();
+        let (offset, width) = window.place(column, width);
         let marker = if primary { "^" } else { "-" };
         let underline = paint.paint(if primary { "1;31" } else { "1;34" }, &marker.repeat(width));
         let message = if label.message.is_empty() {
@@ -111,14 +114,65 @@ fn render_snippet(out: &mut String, source: &SourceFile, labels: &[(&Label, bool
         } else {
             format!(" {}", label.message)
         };
-        let _ = writeln!(
-            out,
-            "{pad} {} {}{}{}",
-            paint.gutter("|"),
-            " ".repeat(prefix_width),
-            underline,
-            message
-        );
+        let _ = writeln!(out, "{pad} {} {}{}{}", paint.gutter("|"), " ".repeat(offset), underline, message);
+    }
+}
+
+/// The part of a source line that is shown, with tabs expanded.
+#[derive(Default)]
+struct Window {
+    text: String,
+    /// Display columns (0-based) of each shown character's start, by the
+    /// character's 0-based index in the full line.
+    first_char: usize,
+    columns: Vec<usize>,
+}
+
+impl Window {
+    fn around(line: &str, column: usize) -> Self {
+        let chars: Vec<char> = line.chars().collect();
+        let (start, end) = if chars.len() <= MAX_LINE_CHARS {
+            (0, chars.len())
+        } else {
+            let start = column
+                .saturating_sub(1 + MAX_LINE_CHARS / 3)
+                .min(chars.len().saturating_sub(MAX_LINE_CHARS));
+            (start, (start + MAX_LINE_CHARS).min(chars.len()))
+        };
+        let mut text = String::new();
+        let mut columns = Vec::with_capacity(end - start + 1);
+        if start > 0 {
+            text.push_str("...");
+        }
+        let mut width = text.len();
+        for &c in &chars[start..end] {
+            columns.push(width);
+            if c == '\t' {
+                text.push_str("    ");
+                width += 4;
+            } else {
+                text.push(c);
+                width += 1;
+            }
+        }
+        columns.push(width);
+        if end < chars.len() {
+            text.push_str("...");
+        }
+        Window {
+            text,
+            first_char: start,
+            columns,
+        }
+    }
+
+    /// Display offset and width of a label at 1-based `column`, `width` characters wide.
+    fn place(&self, column: usize, width: usize) -> (usize, usize) {
+        let last = self.columns.len() - 1;
+        let index = |c: usize| c.saturating_sub(self.first_char).min(last);
+        let from = self.columns[index(column - 1)];
+        let to = self.columns[index(column - 1 + width)];
+        (from, (to - from).max(1))
     }
 }
 

@@ -1,4 +1,4 @@
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -8,7 +8,7 @@ use loopc_diagnostics::Severity;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::config::{self, Config, Level};
 use crate::files::{self, FileFilter};
 
@@ -231,10 +231,7 @@ pub fn run(args: CheckArgs) -> u8 {
         ),
         Format::Github => render_github(&reports),
     };
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`loopc check | head`) is not an error worth a panic.
-    let _ = stdout.write_all(output.as_bytes());
-    let _ = stdout.flush();
+    emit(&output);
 
     for e in &io_errors {
         eprintln!("loopc: error: {e}");

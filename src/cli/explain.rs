@@ -1,7 +1,7 @@
 use clap::Args;
 use loopc_check::{all_rules, find_rule, RuleInfo};
 
-use super::{usage_error, EXIT_OK};
+use super::{emit, usage_error, EXIT_OK};
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
@@ -18,19 +18,21 @@ pub struct ExplainArgs {
 
 pub fn run(args: ExplainArgs) -> u8 {
     if args.markdown {
-        print!("{}", rules_markdown());
+        emit(&rules_markdown());
         return EXIT_OK;
     }
     if args.list {
-        for rule in all_rules() {
-            println!("{:<5} {:<24} {:<8} {}", rule.code, rule.name, rule.default_severity, rule.summary);
-        }
+        let list: String = all_rules()
+            .iter()
+            .map(|rule| format!("{:<5} {:<24} {:<8} {}\n", rule.code, rule.name, rule.default_severity.as_str(), rule.summary))
+            .collect();
+        emit(&list);
         return EXIT_OK;
     }
     let key = args.code.unwrap_or_default();
     match find_rule(&key) {
         Some(rule) => {
-            print!("{}", explain(rule));
+            emit(&explain(rule));
             EXIT_OK
         }
         None => usage_error(format!("no rule `{key}`; `loopc explain --list` lists them")),

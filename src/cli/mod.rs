@@ -32,6 +32,14 @@ pub enum Command {
     Explain(explain::ExplainArgs),
 }
 
+/// Write command output to stdout. A closed pipe (`loopc … | head`) ends
+/// the output quietly instead of panicking like `print!` would.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
 /// Print a usage/I-O error the way every command does.
 pub fn usage_error(message: impl std::fmt::Display) -> u8 {
     eprintln!("loopc: error: {message}");

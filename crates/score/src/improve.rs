@@ -13,6 +13,9 @@ use serde_json::{json, Map, Value};
 
 type Doc = Map<String, Value>;
 
+/// Registers one candidate: its description and the edit to apply.
+type AddFn<'a> = dyn FnMut(String, &dyn Fn(&mut Doc) -> Option<()>) + 'a;
+
 /// The best single change, or `None` when no candidate raises the LES by at
 /// least 0.05 display points.
 pub(crate) fn best(doc: &Value, parity: bool, base: &Evaluation) -> Option<Improvement> {
@@ -312,7 +315,7 @@ fn lower_bound(current: Option<f64>, bounds: &[f64]) -> Option<f64> {
 }
 
 /// Declares or tightens the iteration budget to the next speed band.
-fn budget_candidate(doc: &Doc, add: &mut dyn FnMut(String, &dyn Fn(&mut Doc) -> Option<()>)) {
+fn budget_candidate(doc: &Doc, add: &mut AddFn<'_>) {
     let mut cx = Cx::new(false);
     let current = speed::budget(doc, &mut cx)
         .ok()

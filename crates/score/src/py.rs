@@ -68,7 +68,9 @@ pub(crate) fn round_to(x: f64, digits: usize) -> f64 {
     format!("{x:.digits$}").parse().unwrap_or(x)
 }
 
-/// `max(0.0, min(1.0, x))`.
+/// `max(0.0, min(1.0, x))`, where NaN becomes 1.0 as in Python (`clamp`
+/// would keep NaN).
+#[allow(clippy::manual_clamp)]
 pub(crate) fn clamp01(x: f64) -> f64 {
     f64::max(0.0, f64::min(1.0, x))
 }

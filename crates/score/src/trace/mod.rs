@@ -124,16 +124,15 @@ pub(crate) fn classify(reason: Option<&str>, success: Option<bool>) -> &'static 
         "complete",
         "done",
         "solved",
-    ]) {
-        "goal_met"
-    } else if success == Some(true) {
+    ]) || success == Some(true)
+    {
         "goal_met"
     } else {
         "unknown"
     }
 }
 
-fn obj<'a>(v: Option<&'a Value>) -> Option<&'a Map<String, Value>> {
+fn obj(v: Option<&Value>) -> Option<&Map<String, Value>> {
     v.and_then(Value::as_object)
 }
 

@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(parse_datetime("2026-06-25T12:00:01Z").map(|x| x as i64), Some(1_782_388_801));
         assert_eq!(parse_datetime("1970-01-01T01:00:00+01:00"), Some(0.0));
         assert_eq!(parse_datetime("1970-01-01T00:00:00.25z"), Some(0.25));
-        assert_eq!(parse_datetime("2024-02-29T00:00:00Z").is_some(), true);
+        assert!(parse_datetime("2024-02-29T00:00:00Z").is_some());
         assert_eq!(parse_datetime("2023-02-29T00:00:00Z"), None);
         assert_eq!(parse_datetime("2026-06-25 12:00:01Z"), None);
         assert_eq!(parse_datetime("2026-06-25T12:00:01"), None);

@@ -1,0 +1,271 @@
+//! `loopc check` and `loopc explain` as a user runs them: exit codes, the
+//! four output formats, configuration, and hostile input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn loopc(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loopc")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().expect("loopc runs")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn conformance() -> PathBuf {
+    let dir = repo().join("../shared/conformance/public");
+    assert!(dir.is_dir(), "the conformance corpus must sit beside the repo at {}", dir.display());
+    dir
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const VALID: &str = include_str!("fixtures/rules/L101-schema/ok/minimal.yaml");
+
+#[test]
+fn loop_library_checks_clean() {
+    let out = loopc(&["check", "loop-library/"], &repo());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("no problems"), "{}", stdout(&out));
+}
+
+#[test]
+fn conformance_corpus_verdicts() {
+    let out = loopc(&["check", "--format", "json", "--no-config", "."], &conformance());
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut failing: Vec<String> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| d["file"].as_str().unwrap().to_owned())
+        .collect();
+    failing.sort();
+    failing.dedup();
+    assert_eq!(
+        failing,
+        [
+            "docs/submission-dry-run/partner/agentless-lb-cr-1.yaml",
+            "docs/submission-dry-run/partner/aider-lb-cr-1.yaml",
+            "docs/submission-dry-run/partner/openhands-lb-cr-1.yaml",
+            "examples/specs/runtime-minimal.yaml",
+            "loop-library/compositions/flat/debug-repair-flat.yaml",
+            "loop-library/compositions/flat/research-to-writing-flat.yaml",
+            "loop-library/compositions/flat/scenario-swarm-rehearsal-flat.yaml",
+            "loop-library/compositions/scenario-swarm-rehearsal.yaml",
+            "standards/examples/composition-counterexamples/nested-no-adapters.yaml",
+            "standards/examples/composition-counterexamples/parallel-first-wins.yaml",
+            "standards/examples/composition-counterexamples/sequential-no-adapters.yaml",
+        ]
+    );
+    let codes_of = |file: &str| -> Vec<String> {
+        report["diagnostics"].as_array().unwrap().iter().filter(|d| d["file"] == file).map(|d| d["code"].as_str().unwrap().to_owned()).collect()
+    };
+    // The flat compositions repeat ids and declare several primary metrics.
+    for flat in ["debug-repair-flat", "research-to-writing-flat", "scenario-swarm-rehearsal-flat"] {
+        let codes = codes_of(&format!("loop-library/compositions/flat/{flat}.yaml"));
+        assert!(codes.iter().any(|c| c == "L202"), "{flat}: {codes:?}");
+        assert!(codes.iter().any(|c| c == "L204"), "{flat}: {codes:?}");
+    }
+    // The counterexamples break the LSS 1.1 adapter rules.
+    assert!(codes_of("standards/examples/composition-counterexamples/nested-no-adapters.yaml").contains(&"L304".to_owned()));
+    assert!(codes_of("standards/examples/composition-counterexamples/sequential-no-adapters.yaml").contains(&"L305".to_owned()));
+}
+
+#[test]
+fn json_contract() {
+    let dir = scratch("json_contract");
+    std::fs::write(dir.join("spec.yaml"), VALID.replace("depends_on: [planner]", "depends_on: [planer]")).unwrap();
+    let out = loopc(&["check", "--format", "json", "spec.yaml"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["file"], "spec.yaml");
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(22), Some(18)));
+    assert_eq!((d["end_line"].as_u64(), d["end_column"].as_u64()), (Some(22), Some(24)));
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["code"], "L201");
+    assert_eq!(d["help"], "did you mean `planner`?");
+    assert!(d["message"].as_str().unwrap().contains("planer"));
+    assert_eq!(report["summary"]["errors"], 1);
+}
+
+#[test]
+fn human_output_leads_with_file_line_col() {
+    let dir = scratch("human");
+    std::fs::write(dir.join("spec.yaml"), VALID.replace("depends_on: [planner]", "depends_on: [planer]")).unwrap();
+    let out = loopc(&["check", "spec.yaml"], &dir);
+    let text = stdout(&out);
+    assert!(text.starts_with("spec.yaml:22:18: error[L201]: unknown worker `planer`"), "{text}");
+    assert!(text.contains("help: did you mean `planner`?"));
+    assert!(text.contains("checked 1 file: 1 error, 0 warnings"));
+}
+
+#[test]
+fn sarif_output_is_what_code_scanning_reads() {
+    let dir = scratch("sarif");
+    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    std::fs::write(dir.join("specs/spec.yaml"), VALID.replace("  type: ephemeral", "  type: ephemral")).unwrap();
+    let out = loopc(&["check", "--format", "sarif", "specs"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.len() >= 20);
+    assert!(rules.iter().all(|r| r["shortDescription"]["text"].is_string() && r["helpUri"].is_string()));
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "L101");
+    assert_eq!(rules[result["ruleIndex"].as_u64().unwrap() as usize]["id"], "L101");
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "specs/spec.yaml");
+    assert_eq!(location["artifactLocation"]["uriBaseId"], "%SRCROOT%");
+    assert_eq!(location["region"]["startLine"], 11);
+    assert_eq!(location["region"]["startColumn"], 9);
+}
+
+#[test]
+fn github_annotations() {
+    let dir = scratch("github");
+    std::fs::write(dir.join("spec.yaml"), VALID.replace("    primary: true\n", "")).unwrap();
+    let out = loopc(&["check", "--format", "github", "spec.yaml"], &dir);
+    assert_eq!(out.status.code(), Some(0), "a warning alone passes");
+    let text = stdout(&out);
+    assert!(text.starts_with("::warning file=spec.yaml,line=48,col=1,endLine=48,endColumn=8,title=L204 primary-metric::no metric"), "{text}");
+}
+
+#[test]
+fn severity_overrides_and_exit_codes() {
+    let dir = scratch("levels");
+    std::fs::write(dir.join("spec.yaml"), VALID.replace("    primary: true\n", "")).unwrap();
+    assert_eq!(loopc(&["check", "spec.yaml"], &dir).status.code(), Some(0));
+    assert_eq!(loopc(&["check", "--deny", "warnings", "spec.yaml"], &dir).status.code(), Some(1));
+    assert_eq!(loopc(&["check", "-D", "primary-metric", "spec.yaml"], &dir).status.code(), Some(1));
+    let silenced = loopc(&["check", "-A", "L204", "spec.yaml"], &dir);
+    assert_eq!(silenced.status.code(), Some(0));
+    assert!(stdout(&silenced).contains("no problems"));
+    let unknown = loopc(&["check", "-A", "L999", "spec.yaml"], &dir);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown rule `L999`"));
+    assert_eq!(loopc(&["check", "--format", "yaml", "spec.yaml"], &dir).status.code(), Some(2));
+    let missing = loopc(&["check", "nowhere.yaml"], &dir);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere.yaml"));
+}
+
+#[test]
+fn config_file_levels_and_excludes() {
+    let dir = scratch("config");
+    std::fs::create_dir_all(dir.join("specs/generated")).unwrap();
+    std::fs::write(dir.join("specs/spec.yaml"), VALID.replace("    primary: true\n", "")).unwrap();
+    std::fs::write(dir.join("specs/generated/broken.yaml"), "a: [").unwrap();
+    std::fs::write(dir.join("specs/notes.txt"), "not a spec").unwrap();
+    std::fs::write(dir.join("loopc.toml"), "[rules]\nprimary-metric = \"deny\"\n\n[files]\nexclude = [\"generated/**\"]\n").unwrap();
+    let out = loopc(&["check", "--format", "json", "specs"], &dir);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["files"], 1, "generated/ excluded, .txt not included");
+    assert_eq!(report["diagnostics"][0]["severity"], "error", "primary-metric denied by loopc.toml");
+    assert_eq!(out.status.code(), Some(1));
+    // Found upward from a subdirectory, too.
+    let from_sub = loopc(&["check", "--format", "json", "."], &dir.join("specs"));
+    assert_eq!(serde_json::from_slice::<Value>(&from_sub.stdout).unwrap()["summary"]["files"], 1);
+    // --no-config ignores it; a bad config is a usage error.
+    assert_eq!(loopc(&["check", "--no-config", "specs/spec.yaml"], &dir).status.code(), Some(0));
+    std::fs::write(dir.join("loopc.toml"), "[rules]\nprimary-metric = \"sometimes\"\n").unwrap();
+    assert_eq!(loopc(&["check", "specs/spec.yaml"], &dir).status.code(), Some(2));
+}
+
+#[test]
+fn output_is_deterministic() {
+    let first = loopc(&["check", "--format", "json", "--no-config", "."], &conformance());
+    let second = loopc(&["check", "--format", "json", "--no-config", "."], &conformance());
+    assert_eq!(first.stdout, second.stdout);
+}
+
+/// Every hostile input gets exit 1 and a `file:line:col` error, never a panic.
+#[test]
+fn hostile_inputs_fail_cleanly() {
+    let dir = scratch("hostile");
+    let bomb = {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9 {
+            text.push_str(&format!("a{level}: &a{level} [{}]\n", vec![format!("*a{}", level - 1); 9].join(", ")));
+        }
+        text
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.yaml", Vec::new(), "L004"),
+        ("list.yaml", b"- a\n- b\n".to_vec(), "L005"),
+        ("broken.yaml", b"a: [1, 2\nb: 3\n".to_vec(), "L001"),
+        ("dup.yaml", b"a: 1\na: 2\n".to_vec(), "L002"),
+        ("multi.yaml", b"a: 1\n---\nb: 2\n".to_vec(), "L003"),
+        ("nul.yaml", b"a: \0\n".to_vec(), "L007"),
+        ("latin1.yaml", b"a: caf\xe9\n".to_vec(), "L006"),
+        ("deep.yaml", "[".repeat(100_000).into_bytes(), "L008"),
+        ("bomb.yaml", bomb.into_bytes(), "L009"),
+    ];
+    for (name, bytes, code) in &cases {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        let out = loopc(&["check", name], &dir);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {text}");
+        let expected = format!("{name}:");
+        assert!(text.starts_with(&expected) && text.contains(&format!("[{code}]")), "{name}: {text}");
+        let line_col: Vec<&str> = text.splitn(4, ':').collect();
+        assert!(line_col[1].parse::<usize>().is_ok() && line_col[2].parse::<usize>().is_ok(), "{name}: {text}");
+        assert!(out.stderr.is_empty(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn large_spec_with_many_workers_checks() {
+    let dir = scratch("large");
+    let mut text = VALID.replace("workers:\n", "workers:\n__MORE__");
+    let mut more = String::new();
+    for i in 0..17_000 {
+        more.push_str(&format!(
+            "  - id: w{i}\n    role: Generated worker {i}\n    model: {{provider: openai, name: gpt-4.1-mini}}\n    inputs:\n      - from: inputs.task\n    outputs: {{name: out{i}, format: text}}\n"
+        ));
+    }
+    text = text.replace("__MORE__", &more);
+    assert!(text.len() > 3_000_000);
+    std::fs::write(dir.join("big.yaml"), &text).unwrap();
+    let out = loopc(&["check", "big.yaml"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn explain_prints_rule_docs_and_rules_md_is_current() {
+    let out = loopc(&["explain", "L201"], &repo());
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.starts_with("L201 unknown-reference"));
+    assert!(text.contains("## What it does") && text.contains("## Example"));
+    assert_eq!(loopc(&["explain", "dependency-cycle"], &repo()).status.code(), Some(0));
+    assert_eq!(loopc(&["explain", "L999"], &repo()).status.code(), Some(2));
+    let generated = stdout(&loopc(&["explain", "--markdown"], &repo()));
+    let committed = std::fs::read_to_string(repo().join("docs/rules.md")).unwrap();
+    assert!(generated == committed, "docs/rules.md is stale: run `cargo run -- explain --markdown > docs/rules.md`");
+}
+
+#[test]
+fn bundled_schemas_are_the_canonical_ones() {
+    for name in ["lss-1.0.schema.json", "lss-1.1-composition.schema.json", "loop-trace-1.0.schema.json"] {
+        let ours = std::fs::read(repo().join("schemas").join(name)).unwrap();
+        let canonical = std::fs::read(repo().join("../shared/standards").join(name)).expect("../shared/standards beside the repo");
+        assert!(ours == canonical, "schemas/{name} differs from ../shared/standards/{name}");
+    }
+}

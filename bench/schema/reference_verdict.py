@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference schema verdict for LSS files: the answer loopc's L101/L102 must match.
 
-    python bench/schema/reference_verdict.py FILE...
+    python bench/schema/reference_verdict.py [--python-regex] FILE...
 
 prints one JSON line per file, in the order given:
 
@@ -16,6 +16,24 @@ schemas/lss-1.1-composition.schema.json always too (it only constrains a
 the number of errors `iter_errors` yields, both schemas added up. A file that
 cannot be loaded as one JSON-model document gets `load_error` (and loopc is
 expected to refuse it with a syntax diagnostic, L001-L011).
+
+Regular expressions: Draft 2020-12 says `pattern` is an ECMA-262 regular
+expression, but jsonschema (Python) runs it through Python's `re`, which
+differs on exactly the constructs the LSS schemas use: `$` also matches
+before a final "\n" (so `"my-loop\n"` would pass `^[a-z][a-z0-9-]*$`), and
+`\d` matches any Unicode digit (so `"1.0.1\u0663"` would pass the semver
+pattern). The JSON-Schema-Test-Suite checks both (optional/ecmascript-regex)
+and python-jsonschema is known to fail them. So the reference validators are
+Draft202012Validator with ONE keyword replaced: `pattern` compiles the
+ECMA-262 pattern into an equivalent Python one (`$` -> `\Z`, `\d` ->
+`[0-9]`, `\w` -> `[A-Za-z0-9_]`, `\s` -> ECMA white space and line
+terminators, `.` -> not a line terminator; see `ecma_to_python`). Every
+other keyword is jsonschema's own. `patternProperties` and
+`additionalProperties` keep Python's `re`: the schemas' only such pattern,
+`^x_`, means the same in both dialects (asserted at start-up). Each verdict
+line carries `"regex_dialect": k` when k pattern checks on that file would
+have gone the other way under Python's `re`; `--python-regex` restores
+jsonschema's own `pattern` (to reproduce the difference).
 
 Loading: ruamel.yaml's pure-Python parser, `YAML(typ="safe", pure=True)`,
 with its resolver and constructor replaced so that the result is exactly the
@@ -61,6 +79,17 @@ the same way (JSON is YAML 1.2). Every normalisation, with the reason:
     mapping is a load error (loopc: L004, L003, L005).
  8. Aliases are expanded (the same Python object appears twice), which is
     what validating the JSON equivalent means.
+ 9. A `%YAML 1.1` directive does not switch to YAML 1.1 rules (nor does it
+    in loopc): the core schema always applies.
+10. Speed only, same result: a `.json` file that is strict JSON (RFC 8259,
+    no duplicate keys, no NaN/Infinity) is read with Python's `json` module
+    instead of ruamel, ~50x faster. JSON is YAML 1.2, and every JSON scalar
+    resolves under the core schema exactly as `json` reads it (`1.0` float,
+    `10` int, `true` bool, `null` None, big integers exact). A `.json` file
+    that is not strict JSON goes through ruamel like any YAML file.
+    bench/schema/differential.py re-reads a sample of the mutants through
+    ruamel and fails if the two loaders ever disagree (strict equality: 1,
+    1.0 and true are all different).
 """
 from __future__ import annotations
 
@@ -69,9 +98,9 @@ import math
 import pathlib
 import re
 import sys
-from typing import Any
+from typing import Any, Iterator
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import YAMLError
@@ -233,7 +262,43 @@ def load_text(text: str) -> Any:
     return root
 
 
-def load_file(path: str | pathlib.Path) -> Any:
+# The fast path's hooks raise ValueError ("not strict JSON"): the file is then
+# read as YAML, which decides (`NaN` unquoted, for one, is a YAML string).
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"`{name}` is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"`{text}` is not a finite number")
+    return value
+
+
+def _unique_pairs(pairs: list) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key `{key}`")
+        out[key] = value
+    return out
+
+
+def load_json_strict(text: str) -> Any:
+    """Strict JSON with the YAML 1.2 core schema's result, or ValueError if not strict JSON."""
+    root = json.loads(
+        text,
+        object_pairs_hook=_unique_pairs,
+        parse_constant=_reject_constant,
+        parse_float=_finite_float,
+    )
+    if not isinstance(root, dict):
+        raise ValueError("root is not a mapping")
+    return root
+
+
+def load_file(path: str | pathlib.Path, yaml_only: bool = False) -> Any:
+    """Load a file (see the header); `yaml_only` skips the strict-JSON fast path."""
     data = pathlib.Path(path).read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -243,18 +308,120 @@ def load_file(path: str | pathlib.Path) -> Any:
         raise LoadError(f"not UTF-8: {e}") from None
     if "\0" in text:
         raise LoadError("NUL byte")
+    if str(path).endswith(".json") and not yaml_only:
+        try:
+            return load_json_strict(text)
+        except (ValueError, RecursionError):
+            pass  # not strict JSON: read it as YAML, as loopc does
     return load_text(text)
+
+
+# --------------------------------------------------------------------------
+# ECMA-262 `pattern`
+
+# ECMA-262 WhiteSpace and LineTerminator code points (what `\s` matches).
+ECMA_SPACE = "\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_ESCAPES_OUTSIDE = {
+    "d": "[0-9]",
+    "D": "[^0-9]",
+    "w": "[A-Za-z0-9_]",
+    "W": "[^A-Za-z0-9_]",
+    "s": f"[{ECMA_SPACE}]",
+    "S": f"[^{ECMA_SPACE}]",
+}
+_ESCAPES_INSIDE = {"d": "0-9", "w": "A-Za-z0-9_", "s": ECMA_SPACE}
+
+
+def ecma_to_python(pattern: str) -> str:
+    """An ECMA-262 (non-multiline, non-unicode) pattern as a Python `re` pattern
+    that matches the same strings, for the constructs where the two differ:
+    `$`, `.`, `\d \D \w \W \s \S`. Raises ValueError on one it cannot
+    translate faithfully (`\b`, `\B`, `\D \W \S` inside a class, `\Z`)."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= len(pattern):
+                raise ValueError(f"trailing backslash in {pattern!r}")
+            n = pattern[i + 1]
+            if in_class and n in _ESCAPES_INSIDE:
+                out.append(_ESCAPES_INSIDE[n])
+            elif not in_class and n in _ESCAPES_OUTSIDE:
+                out.append(_ESCAPES_OUTSIDE[n])
+            elif n in "bBDWSZAz" :
+                raise ValueError(f"cannot translate `\\{n}` in {pattern!r}")
+            else:
+                out.append(c + n)
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+            out.append(c)
+        elif c == "[":
+            in_class = True
+            out.append(c)
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("^")
+                i += 1
+            if pattern[i + 1 : i + 2] == "]":  # ECMA: `[]` is an empty class
+                raise ValueError(f"cannot translate an empty class in {pattern!r}")
+        elif c == "$":
+            out.append(r"\Z")
+        elif c == ".":
+            out.append("[^\n\r\u2028\u2029]")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+_ECMA_CACHE: dict[str, tuple[re.Pattern, re.Pattern]] = {}
+DIALECT_HITS = [0]  # pattern checks where Python's `re` would have answered otherwise
+
+
+def _ecma_pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+    if not validator.is_type(instance, "string"):
+        return
+    compiled = _ECMA_CACHE.get(patrn)
+    if compiled is None:
+        compiled = _ECMA_CACHE[patrn] = (re.compile(ecma_to_python(patrn)), re.compile(patrn))
+    ecma = compiled[0].search(instance) is not None
+    if ecma != (compiled[1].search(instance) is not None):
+        DIALECT_HITS[0] += 1
+    if not ecma:
+        yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+EcmaDraft202012Validator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+
+
+def _pattern_property_keys(schema: Any) -> Iterator[str]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "patternProperties" and isinstance(value, dict):
+                yield from value
+            yield from _pattern_property_keys(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _pattern_property_keys(value)
 
 
 class Reference:
     """Both canonical validators, compiled once."""
 
-    def __init__(self) -> None:
+    def __init__(self, python_regex: bool = False) -> None:
+        cls = Draft202012Validator if python_regex else EcmaDraft202012Validator
         self.validators = []
         for path in SCHEMA_FILES:
             schema = json.loads(path.read_text(encoding="utf-8"))
             Draft202012Validator.check_schema(schema)
-            self.validators.append(Draft202012Validator(schema))
+            for key in _pattern_property_keys(schema):
+                # patternProperties/additionalProperties use Python's `re`: only
+                # sound while the pattern means the same in both dialects.
+                assert ecma_to_python(key) == key, f"{path.name}: patternProperties {key!r} differs in ECMA-262"
+            self.validators.append(cls(schema))
 
     def errors(self, document: Any) -> list:
         return [e for v in self.validators for e in v.iter_errors(document)]
@@ -264,17 +431,23 @@ class Reference:
             document = load_file(path)
         except LoadError as e:
             return {"file": str(path), "valid": False, "errors": 0, "load_error": str(e)}
+        DIALECT_HITS[0] = 0
         n = len(self.errors(document))
-        return {"file": str(path), "valid": n == 0, "errors": n}
+        out = {"file": str(path), "valid": n == 0, "errors": n}
+        if DIALECT_HITS[0]:
+            out["regex_dialect"] = DIALECT_HITS[0]
+        return out
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv else 2
-    reference = Reference()
+    python_regex = "--python-regex" in argv
+    reference = Reference(python_regex=python_regex)
     for path in argv:
-        print(json.dumps(reference.verdict(path), ensure_ascii=False), flush=False)
+        if path != "--python-regex":
+            print(json.dumps(reference.verdict(path), ensure_ascii=False))
     return 0
 
 

@@ -7,9 +7,7 @@ use std::sync::Mutex;
 /// What became of one child `ref`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ChildOutcome {
-    Valid {
-        path: PathBuf,
-    },
+    Valid { path: PathBuf, bounds: crate::graph::LoopBounds },
     Missing {
         tried: Vec<PathBuf>,
     },

@@ -5,6 +5,8 @@ mod children;
 pub mod registry;
 pub mod rules;
 pub mod schema;
+pub mod graph;
+pub mod level;
 mod suggest;
 pub mod syntax_rules;
 
@@ -22,6 +24,8 @@ pub use registry::{all_rules, find_rule, rule_metas, RuleInfo};
 pub struct Context<'a> {
     pub spec: &'a Spec,
     pub root: &'a Node,
+    pub source_text: &'a str,
+    pub graph: &'a graph::PhaseGraph,
     /// The file being checked (composition `ref`s are relative to it).
     pub path: &'a Path,
     pub(crate) children: &'a ChildScope<'a>,
@@ -33,6 +37,10 @@ pub struct CheckedFile {
     pub source: SourceFile,
     /// Sorted by position, then code.
     pub diagnostics: Vec<Diagnostic>,
+    /// The conformance level reached (at default rule severities).
+    pub conformance: level::Conformance,
+    /// The loop's bounds, when the file parsed.
+    pub bounds: Option<graph::LoopBounds>,
 }
 
 impl CheckedFile {
@@ -71,31 +79,24 @@ impl Checker {
     fn check_inner(&self, path: &Path, bytes: &[u8], ancestors: &[PathBuf]) -> CheckedFile {
         let parsed = loopc_syntax::load(path, bytes, &self.limits);
         let mut diagnostics = parsed.diagnostics;
+        let mut analysed = None;
         if let Some(root) = &parsed.root {
             let json = root.to_json();
             diagnostics.extend(schema::validate(root, &json));
             let spec = loopc_ir::lower(root);
+            let graph = graph::build(&spec);
             let mut chain = ancestors.to_vec();
             chain.push(canonical(path));
-            let scope = ChildScope {
-                checker: self,
-                ancestors: &chain,
-            };
-            let cx = Context {
-                spec: &spec,
-                root,
-                path,
-                children: &scope,
-            };
+            let scope = ChildScope { checker: self, ancestors: &chain };
+            let cx = Context { spec: &spec, root, source_text: parsed.source.text(), graph: &graph, path, children: &scope };
             for rule in rules::RULES {
                 rule.check(&cx, &mut diagnostics);
             }
+            analysed = Some((spec, json, graph.bounds));
         }
         diagnostics.sort_by(|a, b| (a.primary.span.start, a.code, &a.message).cmp(&(b.primary.span.start, b.code, &b.message)));
-        CheckedFile {
-            source: parsed.source,
-            diagnostics,
-        }
+        let conformance = level::conformance(analysed.as_ref().map(|a| &a.0), analysed.as_ref().map(|a| &a.1), &diagnostics);
+        CheckedFile { source: parsed.source, diagnostics, conformance, bounds: analysed.map(|a| a.2) }
     }
 }
 
@@ -139,7 +140,7 @@ impl ChildScope<'_> {
                     let checked = self.checker.check_inner(found, &bytes, self.ancestors);
                     let errors: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
                     match errors.first() {
-                        None => ChildOutcome::Valid { path: found.clone() },
+                        None => ChildOutcome::Valid { path: found.clone(), bounds: checked.bounds.unwrap_or_default() },
                         Some(first) => {
                             let at = checked.source.line_col(first.primary.span.start);
                             ChildOutcome::Invalid {

@@ -103,6 +103,22 @@ pub fn all_rules() -> &'static [RuleInfo] {
         NestedStructure::INFO,
         SequentialAdapters::INFO,
         ParallelBranches::INFO,
+        UnboundedCycle::INFO,
+        MoneyOnlyBound::INFO,
+        CompositionBudget::INFO,
+        UncheckedMaker::INFO,
+        SelfGrading::INFO,
+        UnreachableSuccess::INFO,
+        SuccessWithoutEvaluator::INFO,
+        BudgetContradiction::INFO,
+        WorkerBudgets::INFO,
+        RubricWeights::INFO,
+        InvalidWhen::INFO,
+        UnusedWorker::INFO,
+        UnusedEvaluator::INFO,
+        UnreadMetric::INFO,
+        UnenforceableSafety::INFO,
+        NoHumanPath::INFO,
     ];
     RULES
 }

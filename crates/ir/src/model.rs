@@ -118,6 +118,16 @@ impl EvaluatorKind {
             other => Self::Other(other.to_owned()),
         }
     }
+
+    /// The spelling in LSS.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Deterministic => "deterministic",
+            Self::LlmRubric => "llm_rubric",
+            Self::Human => "human",
+            Self::Other(s) => s,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -16,6 +16,8 @@
 //! The crate is pure: callers parse YAML/JSON into a [`serde_json::Value`].
 //! See the crate README for the formulas and the reference defects.
 
+#![warn(missing_docs)]
+
 mod categories;
 mod improve;
 pub mod observed;

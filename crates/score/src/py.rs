@@ -218,9 +218,18 @@ impl Cx {
         Cx { parity, notes: Vec::new() }
     }
 
-    /// Records a note once.
+    /// Records a note once; a second note about the same `` `field` `` is
+    /// dropped.
     pub(crate) fn note(&mut self, msg: String) {
-        if !self.notes.contains(&msg) {
+        let subject = |m: &str| {
+            m.strip_prefix('`')
+                .and_then(|rest| rest.find('`').map(|end| rest[..end].to_string()))
+        };
+        let dup = match subject(&msg) {
+            Some(field) => self.notes.iter().any(|n| subject(n).as_deref() == Some(field.as_str())),
+            None => self.notes.contains(&msg),
+        };
+        if !dup {
             self.notes.push(msg);
         }
     }
@@ -247,9 +256,7 @@ impl Cx {
                 if self.parity {
                     Ok(s.chars().count())
                 } else {
-                    self.note(format!(
-                        "`{what}` is a string, not a list: counted as empty (the reference counts its characters)"
-                    ));
+                    self.note(format!("`{what}` is a string, not a list: counted as empty"));
                     Ok(0)
                 }
             }

@@ -1,17 +1,33 @@
 //! Semantic rules: what the schema cannot say. Each rule is a unit struct
 //! (see [`crate::registry::declare_rule`]) implementing [`Rule`].
 
+mod boundedness;
+mod budgets;
 mod composition;
 mod cycles;
+mod dead_parts;
 mod duplicates;
+mod maker_checker;
 mod primary_metric;
 mod references;
+mod rubric;
+mod runtime_support;
+mod success;
+mod when_condition;
 
 pub use composition::{ChildRefInvalid, ChildRefMissing, DuplicateChildId, NestedStructure, ParallelBranches, SequentialAdapters};
 pub use cycles::DependencyCycle;
 pub use duplicates::DuplicateId;
 pub use primary_metric::PrimaryMetric;
 pub use references::UnknownReference;
+pub use boundedness::{CompositionBudget, MoneyOnlyBound, UnboundedCycle};
+pub use budgets::{BudgetContradiction, WorkerBudgets};
+pub use dead_parts::{UnreadMetric, UnusedEvaluator, UnusedWorker};
+pub use maker_checker::{SelfGrading, UncheckedMaker};
+pub use rubric::RubricWeights;
+pub use runtime_support::{NoHumanPath, UnenforceableSafety, ENFORCED_SAFETY_TYPES};
+pub use success::{SuccessWithoutEvaluator, UnreachableSuccess};
+pub use when_condition::InvalidWhen;
 
 use loopc_diagnostics::Diagnostic;
 
@@ -33,4 +49,19 @@ pub(crate) const RULES: &[&dyn Rule] = &[
     &NestedStructure,
     &SequentialAdapters,
     &ParallelBranches,
+    &UnboundedCycle,
+    &CompositionBudget,
+    &UncheckedMaker,
+    &SelfGrading,
+    &UnreachableSuccess,
+    &SuccessWithoutEvaluator,
+    &BudgetContradiction,
+    &WorkerBudgets,
+    &RubricWeights,
+    &InvalidWhen,
+    &UnusedWorker,
+    &UnusedEvaluator,
+    &UnreadMetric,
+    &UnenforceableSafety,
+    &NoHumanPath,
 ];

@@ -271,13 +271,13 @@ pub fn score_trace(trace: &Value, spec: Option<&Value>) -> TraceScore {
     let target = target(meta, spec_map);
     let budget = budget(meta, spec_map);
     if budget.is_none() {
-        if spec.is_some() {
+        if spec_map.is_some() {
             notes.push("unbounded loop: neither the spec nor the trace declares an iteration budget; LES 1.0 section 5 does not accept it as a scoring subject (declare max_iterations)".to_string());
         } else {
             notes.push("iteration budget unknown: pass the spec or set metadata.max_iterations".to_string());
         }
     }
-    let unbounded = budget.is_none() && spec.is_some();
+    let unbounded = budget.is_none() && spec_map.is_some();
 
     // Times.
     let started = m.get("started_at").and_then(Value::as_str).and_then(parse_datetime);

@@ -1,0 +1,117 @@
+//! Parts of a spec that nothing uses.
+
+use loopc_diagnostics::Diagnostic;
+
+use super::Rule;
+use crate::graph::when;
+use crate::registry::declare_rule;
+use crate::Context;
+
+declare_rule! {
+    /// ## What it does
+    /// Warns about a worker whose output goes nowhere the loop looks: no
+    /// other worker consumes it (`inputs: from: workers.<id>`) or runs after
+    /// it (`depends_on`), no evaluator checks it, and no feedback channel or
+    /// metric reads it.
+    ///
+    /// ## Why
+    /// Such a worker costs money every iteration and influences nothing —
+    /// usually a leftover from a refactor, or a missing `runs_after`.
+    pub struct UnusedWorker { code: "L419", name: "unused-worker", group: "readiness", severity: Warning, summary: "A worker's output is used by nothing: no worker, evaluator, feedback channel or metric." }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Warns about an evaluator that no metric takes as its `source` and no
+    /// feedback channel takes as its `source`.
+    ///
+    /// ## Why
+    /// Its verdict cannot influence success, stall detection or the next
+    /// iteration: it only spends time and money.
+    pub struct UnusedEvaluator { code: "L420", name: "unused-evaluator", group: "readiness", severity: Warning, summary: "An evaluator's result is used by no metric and no feedback channel." }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Notes a metric computed from a worker or an evaluator that nothing
+    /// reads: not primary, not in a success or stall condition, not named by
+    /// a `when` condition, and with no `regression_threshold` to alert on.
+    /// Telemetry metrics (`telemetry.*`) are exempt: they are for dashboards.
+    ///
+    /// ## Why
+    /// Usually a forgotten termination condition; it is an `info` because a
+    /// metric kept for reports is legitimate.
+    pub struct UnreadMetric { code: "L421", name: "unread-metric", group: "readiness", severity: Info, summary: "A metric is read by no termination condition, alert or feedback condition." }
+}
+
+impl Rule for UnusedWorker {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let spec = cx.spec;
+        if spec.workers.len() < 2 {
+            return;
+        }
+        for w in &spec.workers {
+            let Some(id) = &w.id else { continue };
+            let id_str = id.as_str();
+            let as_source = format!("workers.{id_str}");
+            let used = spec.workers.iter().any(|o| o.depends_on.iter().any(|d| d.as_str() == id_str) || o.inputs.iter().any(|i| i.as_str() == as_source))
+                || spec.evaluators.iter().any(|e| e.runs_after.iter().any(|t| t.as_str() == "*" || t.as_str() == id_str))
+                || spec.feedback_channels.iter().any(|f| f.source.as_deref().map(String::as_str) == Some(as_source.as_str()))
+                || spec.metrics.iter().any(|m| m.source.as_deref().map(String::as_str) == Some(as_source.as_str()));
+            if !used {
+                out.push(
+                    Diagnostic::warning(UnusedWorker::CODE, UnusedWorker::NAME, format!("nothing uses the output of worker `{id_str}`"), id.span)
+                        .with_label("unused output")
+                        .with_help("check it with an evaluator (`runs_after`), feed it to another worker, or remove the worker"),
+                );
+            }
+        }
+    }
+}
+
+impl Rule for UnusedEvaluator {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for e in &cx.spec.evaluators {
+            let Some(id) = &e.id else { continue };
+            let source = format!("evaluators.{}", id.as_str());
+            let used = cx.spec.metrics.iter().any(|m| m.source.as_deref().map(String::as_str) == Some(source.as_str()))
+                || cx.spec.feedback_channels.iter().any(|f| f.source.as_deref().map(String::as_str) == Some(source.as_str()));
+            if !used {
+                out.push(
+                    Diagnostic::warning(UnusedEvaluator::CODE, UnusedEvaluator::NAME, format!("no metric or feedback channel uses evaluator `{}`", id.as_str()), id.span)
+                        .with_label("result never used")
+                        .with_help(format!("add a metric with `source: {source}`, or a feedback channel from it")),
+                );
+            }
+        }
+    }
+}
+
+impl Rule for UnreadMetric {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let spec = cx.spec;
+        let in_when: Vec<String> = spec
+            .feedback_channels
+            .iter()
+            .filter_map(|f| f.when.as_ref().and_then(|w| when::parse(w).ok()))
+            .flat_map(|e| when::names(&e).into_iter().map(|(p, _)| p.last().cloned().unwrap_or_default()).collect::<Vec<_>>())
+            .collect();
+        for m in &spec.metrics {
+            let Some(name) = &m.name else { continue };
+            if m.source.as_deref().is_some_and(|s| s.starts_with("telemetry.")) {
+                continue;
+            }
+            let read = m.primary.as_ref().is_some_and(|p| p.value)
+                || m.regression_threshold.is_some()
+                || spec.termination.iter().any(|t| t.success.iter().filter_map(|c| c.metric.as_ref()).chain(t.stall.iter().filter_map(|c| c.metric.as_ref())).any(|n| n.as_str() == name.as_str()))
+                || in_when.iter().any(|n| n == name.as_str());
+            if !read {
+                out.push(
+                    Diagnostic::info(UnreadMetric::CODE, UnreadMetric::NAME, format!("metric `{}` is collected but nothing reads it", name.as_str()), name.span)
+                        .with_label("unread")
+                        .with_help("use it in a success or stall condition, or give it a regression_threshold to alert on"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Every maker's output is checked, and not only by itself (F2).
+
+use std::collections::HashSet;
+
+use loopc_diagnostics::Diagnostic;
+use loopc_ir::{EvaluatorKind, Evaluator, Spec, Worker};
+
+use super::Rule;
+use crate::registry::declare_rule;
+use crate::Context;
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a worker whose output reaches the loop's result with no
+    /// evaluator checking it: no evaluator runs after it (by id or `*`),
+    /// nor after any worker downstream of it.
+    ///
+    /// ## Why
+    /// The maker–checker principle: an agent's output is trusted only after
+    /// an independent check. An unchecked maker ships whatever it produced.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// workers: [{id: writer, ...}, {id: publisher, depends_on: [writer], ...}]
+    /// evaluators:
+    ///   - {id: style, type: llm_rubric, runs_after: [writer], ...}
+    /// # L411: publisher's output is never checked
+    /// ```
+    pub struct UncheckedMaker { code: "L411", name: "unchecked-maker", group: "readiness", severity: Warning, summary: "A worker's output reaches the result without any evaluator checking it." }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Warns when the only checks of a worker are LLM rubrics run by the same
+    /// provider and model as the worker itself.
+    ///
+    /// ## Why
+    /// A model grading its own output shares its blind spots and tends to
+    /// approve it: failure mode F2 (`fail.self_grade`). Use a deterministic
+    /// check, a different model, or a human.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// workers: [{id: writer, model: {provider: openai, name: gpt-4.1}, ...}]
+    /// evaluators:
+    ///   - {id: judge, type: llm_rubric, runs_after: [writer], model: {provider: openai, name: gpt-4.1}, ...}
+    /// ```
+    pub struct SelfGrading { code: "L412", name: "self-grading", group: "readiness", severity: Warning, summary: "A worker is checked only by LLM rubrics on its own provider and model (F2 fail.self_grade)." }
+}
+
+fn checks<'a>(spec: &'a Spec, worker: &str) -> Vec<&'a Evaluator> {
+    spec.evaluators.iter().filter(|e| e.runs_after.iter().any(|t| t.as_str() == "*" || t.as_str() == worker)).collect()
+}
+
+fn id(w: &Worker) -> Option<&str> {
+    w.id.as_ref().map(|i| i.as_str())
+}
+
+/// Workers that consume `worker`'s output or run after it.
+fn downstream<'a>(spec: &'a Spec, worker: &str) -> Vec<&'a str> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut stack = vec![worker.to_owned()];
+    while let Some(current) = stack.pop() {
+        for w in &spec.workers {
+            let Some(wid) = id(w) else { continue };
+            let uses = w.depends_on.iter().any(|d| d.as_str() == current) || w.inputs.iter().any(|i| i.strip_prefix("workers.") == Some(current.as_str()));
+            if uses && seen.insert(wid) {
+                stack.push(wid.to_owned());
+            }
+        }
+    }
+    seen.into_iter().collect()
+}
+
+impl Rule for UncheckedMaker {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for w in &cx.spec.workers {
+            let Some(wid) = w.id.as_ref() else { continue };
+            if !checks(cx.spec, wid).is_empty() || downstream(cx.spec, wid).iter().any(|d| !checks(cx.spec, d).is_empty()) {
+                continue;
+            }
+            out.push(
+                Diagnostic::warning(UncheckedMaker::CODE, UncheckedMaker::NAME, format!("no evaluator checks the output of worker `{}`", wid.as_str()), wid.span)
+                    .with_label("unchecked maker")
+                    .with_help(format!("add `{}` to the `runs_after` of an evaluator (or check a worker downstream of it)", wid.as_str())),
+            );
+        }
+    }
+}
+
+impl Rule for SelfGrading {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for w in &cx.spec.workers {
+            let (Some(wid), Some(model)) = (&w.id, &w.model) else { continue };
+            let (Some(provider), Some(name)) = (&model.provider, &model.name) else { continue };
+            let evaluators = checks(cx.spec, wid);
+            let same_model = |e: &&Evaluator| {
+                matches!(e.kind.as_deref(), Some(EvaluatorKind::LlmRubric))
+                    && e.model.as_ref().is_some_and(|m| m.provider.as_deref() == Some(provider) && m.name.as_deref() == Some(name))
+            };
+            if evaluators.is_empty() || !evaluators.iter().all(same_model) {
+                continue;
+            }
+            let mut d = Diagnostic::warning(
+                SelfGrading::CODE,
+                SelfGrading::NAME,
+                format!("worker `{}` is graded only by its own model ({}/{})", wid.as_str(), provider.as_str(), name.as_str()),
+                wid.span,
+            )
+            .with_label("graded by the same model")
+            .with_help("add a deterministic evaluator, use a different model for the rubric, or add a human check (F2 fail.self_grade)");
+            for e in evaluators {
+                if let Some(m) = &e.model {
+                    d = d.with_secondary(m.span, format!("evaluator `{}` uses the same model", e.id.as_ref().map_or("?", |i| i.as_str())));
+                }
+            }
+            out.push(d);
+        }
+    }
+}

@@ -12,7 +12,9 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let code = match args.command {
         cli::Command::Check(check) => cli::check::run(check),
+        cli::Command::Diagram(diagram) => cli::diagram::run(diagram),
         cli::Command::Explain(explain) => cli::explain::run(explain),
+        cli::Command::Score(score) => cli::score::run(score),
     };
     ExitCode::from(code)
 }

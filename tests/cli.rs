@@ -7,7 +7,12 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn loopc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loopc")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().expect("loopc runs")
+    Command::new(env!("CARGO_BIN_EXE_loopc"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("loopc runs")
 }
 
 fn repo() -> PathBuf {
@@ -74,7 +79,13 @@ fn conformance_corpus_verdicts() {
         ]
     );
     let codes_of = |file: &str| -> Vec<String> {
-        report["diagnostics"].as_array().unwrap().iter().filter(|d| d["file"] == file).map(|d| d["code"].as_str().unwrap().to_owned()).collect()
+        report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["file"] == file)
+            .map(|d| d["code"].as_str().unwrap().to_owned())
+            .collect()
     };
     // The flat compositions repeat ids and declare several primary metrics.
     for flat in ["debug-repair-flat", "research-to-writing-flat", "scenario-swarm-rehearsal-flat"] {
@@ -90,7 +101,11 @@ fn conformance_corpus_verdicts() {
 #[test]
 fn json_contract() {
     let dir = scratch("json_contract");
-    std::fs::write(dir.join("spec.yaml"), VALID.replace("depends_on: [planner]", "depends_on: [planer]")).unwrap();
+    std::fs::write(
+        dir.join("spec.yaml"),
+        VALID.replace("depends_on: [planner]", "depends_on: [planer]"),
+    )
+    .unwrap();
     let out = loopc(&["check", "--format", "json", "spec.yaml"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -108,7 +123,11 @@ fn json_contract() {
 #[test]
 fn human_output_leads_with_file_line_col() {
     let dir = scratch("human");
-    std::fs::write(dir.join("spec.yaml"), VALID.replace("depends_on: [planner]", "depends_on: [planer]")).unwrap();
+    std::fs::write(
+        dir.join("spec.yaml"),
+        VALID.replace("depends_on: [planner]", "depends_on: [planer]"),
+    )
+    .unwrap();
     let out = loopc(&["check", "spec.yaml"], &dir);
     let text = stdout(&out);
     assert!(text.starts_with("spec.yaml:22:18: error[L201]: unknown worker `planer`"), "{text}");
@@ -128,7 +147,9 @@ fn sarif_output_is_what_code_scanning_reads() {
     let run = &log["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     assert!(rules.len() >= 20);
-    assert!(rules.iter().all(|r| r["shortDescription"]["text"].is_string() && r["helpUri"].is_string()));
+    assert!(rules
+        .iter()
+        .all(|r| r["shortDescription"]["text"].is_string() && r["helpUri"].is_string()));
     let result = &run["results"][0];
     assert_eq!(result["ruleId"], "L101");
     assert_eq!(rules[result["ruleIndex"].as_u64().unwrap() as usize]["id"], "L101");
@@ -146,7 +167,10 @@ fn github_annotations() {
     let out = loopc(&["check", "--format", "github", "spec.yaml"], &dir);
     assert_eq!(out.status.code(), Some(0), "a warning alone passes");
     let text = stdout(&out);
-    assert!(text.starts_with("::warning file=spec.yaml,line=48,col=1,endLine=48,endColumn=8,title=L204 primary-metric::no metric"), "{text}");
+    assert!(
+        text.starts_with("::warning file=spec.yaml,line=48,col=1,endLine=48,endColumn=8,title=L204 primary-metric::no metric"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -175,7 +199,11 @@ fn config_file_levels_and_excludes() {
     std::fs::write(dir.join("specs/spec.yaml"), VALID.replace("    primary: true\n", "")).unwrap();
     std::fs::write(dir.join("specs/generated/broken.yaml"), "a: [").unwrap();
     std::fs::write(dir.join("specs/notes.txt"), "not a spec").unwrap();
-    std::fs::write(dir.join("loopc.toml"), "[rules]\nprimary-metric = \"deny\"\n\n[files]\nexclude = [\"generated/**\"]\n").unwrap();
+    std::fs::write(
+        dir.join("loopc.toml"),
+        "[rules]\nprimary-metric = \"deny\"\n\n[files]\nexclude = [\"generated/**\"]\n",
+    )
+    .unwrap();
     let out = loopc(&["check", "--format", "json", "specs"], &dir);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["summary"]["files"], 1, "generated/ excluded, .txt not included");
@@ -204,7 +232,10 @@ fn hostile_inputs_fail_cleanly() {
     let bomb = {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
         for level in 1..9 {
-            text.push_str(&format!("a{level}: &a{level} [{}]\n", vec![format!("*a{}", level - 1); 9].join(", ")));
+            text.push_str(&format!(
+                "a{level}: &a{level} [{}]\n",
+                vec![format!("*a{}", level - 1); 9].join(", ")
+            ));
         }
         text
     };
@@ -227,7 +258,10 @@ fn hostile_inputs_fail_cleanly() {
         let expected = format!("{name}:");
         assert!(text.starts_with(&expected) && text.contains(&format!("[{code}]")), "{name}: {text}");
         let line_col: Vec<&str> = text.splitn(4, ':').collect();
-        assert!(line_col[1].parse::<usize>().is_ok() && line_col[2].parse::<usize>().is_ok(), "{name}: {text}");
+        assert!(
+            line_col[1].parse::<usize>().is_ok() && line_col[2].parse::<usize>().is_ok(),
+            "{name}: {text}"
+        );
         assert!(out.stderr.is_empty(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
@@ -260,14 +294,94 @@ fn explain_prints_rule_docs_and_rules_md_is_current() {
     assert_eq!(loopc(&["explain", "L999"], &repo()).status.code(), Some(2));
     let generated = stdout(&loopc(&["explain", "--markdown"], &repo()));
     let committed = std::fs::read_to_string(repo().join("docs/rules.md")).unwrap();
-    assert!(generated == committed, "docs/rules.md is stale: run `cargo run -- explain --markdown > docs/rules.md`");
+    assert!(
+        generated == committed,
+        "docs/rules.md is stale: run `cargo run -- explain --markdown > docs/rules.md`"
+    );
 }
 
 #[test]
 fn bundled_schemas_are_the_canonical_ones() {
-    for name in ["lss-1.0.schema.json", "lss-1.1-composition.schema.json", "loop-trace-1.0.schema.json"] {
+    for name in [
+        "lss-1.0.schema.json",
+        "lss-1.1-composition.schema.json",
+        "loop-trace-1.0.schema.json",
+    ] {
         let ours = std::fs::read(repo().join("schemas").join(name)).unwrap();
         let canonical = std::fs::read(repo().join("../shared/standards").join(name)).expect("../shared/standards beside the repo");
         assert!(ours == canonical, "schemas/{name} differs from ../shared/standards/{name}");
     }
+}
+
+#[test]
+fn diagram_mermaid_and_json() {
+    let dir = scratch("diagram");
+    let out = loopc(&["diagram", "loop-library/ci-self-healing.yaml"], &repo());
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.starts_with("flowchart TD\n"));
+    assert!(text.contains("worker: patcher") && text.contains("check: ci_tests"));
+    assert!(
+        text.contains("-.->|\"review_to_patcher when score #lt; pass_threshold\"|"),
+        "feedback is a dashed back edge labelled with its when"
+    );
+    assert!(text.contains("at most 6 iterations"));
+
+    let json = loopc(&["diagram", "--format", "json", "loop-library/ci-self-healing.yaml"], &repo());
+    let graph: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(graph["loop_name"], "ci-self-healing");
+    let ids: Vec<&str> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "worker:diagnoser",
+        "worker:patcher",
+        "evaluator:ci_tests",
+        "decide",
+        "exit:success",
+        "exit:halt",
+        "exit:escalate",
+    ] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    assert!(!graph["cycles"].as_array().unwrap().is_empty());
+    assert_eq!(graph["bounds"]["max_iterations"], 6);
+
+    let target = dir.join("out.mmd");
+    assert_eq!(
+        loopc(
+            &["diagram", "loop-library/code-repair.yaml", "-o", target.to_str().unwrap()],
+            &repo()
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    assert!(std::fs::read_to_string(&target).unwrap().starts_with("flowchart TD"));
+
+    std::fs::write(dir.join("broken.yaml"), "a: [").unwrap();
+    let broken = loopc(&["diagram", "broken.yaml"], &dir);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("broken.yaml:1:"));
+    assert_eq!(loopc(&["diagram", "missing.yaml"], &dir).status.code(), Some(2));
+}
+
+#[test]
+fn check_reports_conformance_levels() {
+    let out = loopc(&["check", "--levels", "loop-library/"], &repo());
+    let text = stdout(&out);
+    assert!(
+        text.contains("loop-library/code-repair.yaml: LSS-Operational (next level needs:"),
+        "{text}"
+    );
+    assert!(text.contains("conformance: 4 LSS-Operational"), "{text}");
+    let json = loopc(&["check", "--format", "json", "--no-config", "."], &conformance());
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let levels = &report["summary"]["levels"];
+    assert_eq!(levels["none"], 8, "{levels}");
+    assert_eq!(levels["LSS-Parseable"], 3, "the flat compositions");
+    assert_eq!(levels["LSS-Operational"], 17);
 }

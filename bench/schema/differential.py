@@ -216,7 +216,7 @@ def main(argv: list[str]) -> int:
             for line in manifest_path.read_text(encoding="utf-8").splitlines():
                 entry = json.loads(line)
                 manifest[entry["file"]] = entry
-        files = sorted(directory.glob("*.json"))
+        files = sorted(list(directory.glob("*.json")) + list(directory.glob("*.yaml")))
         got = run_loopc(loopc, directory, ["."])
         if got["__summary__"]["files"] != len(files):  # type: ignore[index]
             failures.append(f"loopc checked {got['__summary__']['files']} mutant files, expected {len(files)}")  # type: ignore[index]
@@ -230,7 +230,7 @@ def main(argv: list[str]) -> int:
             mutants_compared += 1
             if not ok:
                 failures.append(describe_failure(f, ref, diags, mutation, reference))
-            if args.loader_sample and i % args.loader_sample == 0:
+            if args.loader_sample and i % args.loader_sample == 0 and f.suffix == ".json":
                 loader_checked += 1
                 try:
                     fast: Any = load_file(f)

@@ -39,14 +39,22 @@ the constraints that apply there. Kinds:
   empty                "" / [] / {} in place of a value
   evaluator-type-swap  an evaluator's `type` set to each other evaluator type
   duplicate-item       a list with uniqueItems gets a copy of its first item
+  yaml-scalar          one value (or an added key) written as an unquoted YAML
+                       scalar whose meaning depends on the YAML schema: `yes`,
+                       `on`, `0o17`, `0777`, `1_000`, `0b101`, `1:30`, `.inf`,
+                       `1e400`, `2024-01-01`, `<<`, `=` ... (these mutants are
+                       .yaml: JSON text with one plain scalar, so YAML 1.2 only)
 
 Candidates are gathered for every source and kind, shuffled with --seed, and
-taken round-robin over kinds (and over sources within a kind) until --count
-mutants are written; a kind with fewer candidates gives all it has. A
+taken round-robin over kinds until --count mutants are written; a kind with
+fewer candidates gives all it has. Within a kind, round-robin over the
+mutation details (so every probe, e.g. each bad semver, is used) and within
+a detail over the sources, those valid under the schemas first. A
 mutant identical to its source or to an earlier mutant is dropped.
 Deterministic: the same sources, --count and --seed give the same files.
 
-Output: DIR/<source-stem>__<kind>__<n>.json (JSON, which is also YAML 1.2)
+Output: DIR/<source-stem>__<kind>__<n>.json (JSON, which is also YAML 1.2;
+.yaml for yaml-scalar)
 and DIR/manifest.jsonl, one line per mutant: file, source, kind, op
 (set/delete/add), pointer (RFC 6901), detail, old and new value.
 """
@@ -83,6 +91,7 @@ KINDS = [
     "empty",
     "evaluator-type-swap",
     "duplicate-item",
+    "yaml-scalar",
 ]
 
 EVALUATOR_TYPES = ["deterministic", "llm_rubric", "human"]
@@ -282,19 +291,40 @@ def pointer(path: tuple) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
+class Raw:
+    """A plain (unquoted) YAML scalar, written as is: such a mutant is YAML
+    (a JSON text with one unquoted scalar), saved as .yaml."""
+
+    PLACEHOLDER = "\u2063raw-scalar\u2063"  # INVISIBLE SEPARATOR: in no source
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"plain `{self.text}`"
+
+
 class Candidate:
     __slots__ = ("kind", "op", "path", "key", "value", "detail")
 
     def __init__(self, kind: str, op: str, path: tuple, value: Any, detail: str, key: Any = None) -> None:
         self.kind, self.op, self.path, self.value, self.detail, self.key = kind, op, path, value, detail, key
 
+    @property
+    def raw(self) -> Raw | None:
+        for x in (self.value, self.key):
+            if isinstance(x, Raw):
+                return x
+        return None
+
     def apply(self, document: dict) -> dict:
         doc = copy.deepcopy(document)
+        value = Raw.PLACEHOLDER if isinstance(self.value, Raw) else copy.deepcopy(self.value)
         if self.op == "add":
             target = doc
             for p in self.path:
                 target = target[p]
-            target[self.key] = copy.deepcopy(self.value)
+            target[Raw.PLACEHOLDER if isinstance(self.key, Raw) else self.key] = value
             return doc
         parent = doc
         for p in self.path[:-1]:
@@ -303,8 +333,30 @@ class Candidate:
         if self.op == "delete":
             del parent[last]
         else:
-            parent[last] = copy.deepcopy(self.value)
+            parent[last] = value
         return doc
+
+    def render(self, mutant: dict) -> str:
+        text = json.dumps(mutant, ensure_ascii=False, indent=1) + "\n"
+        raw = self.raw
+        if raw is not None:
+            quoted = json.dumps(Raw.PLACEHOLDER, ensure_ascii=False)
+            assert text.count(quoted) == 1, "placeholder must occur once"
+            text = text.replace(quoted, raw.text)
+        return text
+
+
+# Plain scalars whose meaning differs between YAML 1.1, ruamel's "1.2" and the
+# YAML 1.2 core schema, or that are not JSON numbers at all.
+YAML_VALUE_SPELLINGS = [
+    "yes", "no", "on", "off", "y", "n", "Yes", "NO", "True", "FALSE", "tRUE",
+    "~", "Null", "NULL",
+    "0o17", "0x1F", "0777", "+12", "-0", "1_000", "0b101", "-0x1F", "0X1F", "0o8", "1:30",
+    "1.", ".5", "+.5", "1e3", "1E3", "12e03", "1.0", "-1.5e-3",
+    ".inf", "-.inf", ".NaN", "1e400",
+    "2024-01-01", "2024-01-01T10:00:00Z", "2024-1-1", "=", "<<",
+]
+YAML_KEY_SPELLINGS = ["<<", "1", "true", "~", "on", "1.0", "2024-01-01"]
 
 
 def type_samples(value: Any) -> list[tuple[str, Any]]:
@@ -515,14 +567,21 @@ def candidates_for(document: dict, schemas: Schemas) -> list[Candidate]:
                 for t in EVALUATOR_TYPES:
                     if t != v:
                         out.append(Candidate("evaluator-type-swap", "set", path, t, f"{v} -> {t}"))
+            if not isinstance(v, (list, dict)):
+                for spelling in YAML_VALUE_SPELLINGS:
+                    out.append(Candidate("yaml-scalar", "set", path, Raw(spelling), f"plain `{spelling}`"))
         if isinstance(v, dict):
+            for spelling in YAML_KEY_SPELLINGS:
+                if spelling not in v:
+                    value = {"p": 1} if spelling == "<<" else "x"
+                    out.append(Candidate("yaml-scalar", "add", path, value, f"plain key `{spelling}`", key=Raw(spelling)))
             required = site.required
             for k in v:
                 kind = "remove-required" if k in required else "remove-optional"
                 out.append(Candidate(kind, "delete", path + (k,), None, f"delete `{k}`"))
             for key, val, detail in extra_keys(site):
                 out.append(Candidate("extra-property", "add", path, val, f"add `{key}`: {detail}", key=key))
-    return [c for c in out if not (c.op == "set" and same(c.value, lookup(document, c.path)))]
+    return [c for c in out if not (c.op == "set" and c.raw is None and same(c.value, lookup(document, c.path)))]
 
 
 def lookup(doc: Any, path: tuple) -> Any:
@@ -569,25 +628,45 @@ def main(argv: list[str]) -> int:
         print("mutate: no source loaded", file=sys.stderr)
         return 1
 
-    # Per kind: shuffle each source's candidates, then interleave the sources
-    # (in a shuffled order) so that every source contributes.
-    queues: dict[str, collections.deque] = {}
-    for kind in KINDS:
-        per_source = []
-        for p in sorted(pool[kind]):
-            items = pool[kind][p][:]
-            rng.shuffle(items)
-            per_source.append([(p, c) for c in items])
-        rng.shuffle(per_source)
+    # Per kind: group the candidates by their detail ("trailing newline",
+    # "bad semver '1.0'", ...) so that every probe gets its turn, and within a
+    # group interleave the sources, the schema-valid ones first (a mutation of
+    # a valid spec shows whether that one change is caught; of an invalid one,
+    # mostly that the verdict stays "invalid").
+    from reference_verdict import Reference
+
+    reference = Reference()
+    valid_source = {p: not reference.errors(d) for p, d in docs.items()}
+
+    def interleave(lists: list[list]) -> list:
         merged = []
-        while any(per_source):
-            for lst in per_source:
+        lists = [lst[:] for lst in lists]
+        while any(lists):
+            for lst in lists:
                 if lst:
                     merged.append(lst.pop(0))
-        queues[kind] = collections.deque(merged)
+        return merged
+
+    queues: dict[str, collections.deque] = {}
+    for kind in KINDS:
+        groups: dict[str, dict[pathlib.Path, list[Candidate]]] = collections.defaultdict(dict)
+        for p in sorted(pool[kind]):
+            for c in pool[kind][p]:
+                groups[c.detail].setdefault(p, []).append(c)
+        ordered_groups = []
+        for detail in sorted(groups):
+            per_source = {p: [(p, c) for c in cs] for p, cs in groups[detail].items()}
+            for lst in per_source.values():
+                rng.shuffle(lst)
+            order = sorted(per_source)
+            rng.shuffle(order)
+            order.sort(key=lambda p: not valid_source[p])  # stable: valid sources first
+            ordered_groups.append(interleave([per_source[p] for p in order]))
+        rng.shuffle(ordered_groups)
+        queues[kind] = collections.deque(interleave(ordered_groups))
 
     args.out.mkdir(parents=True, exist_ok=True)
-    for old in list(args.out.glob("*__*__*.json")) + [args.out / "manifest.jsonl"]:
+    for old in list(args.out.glob("*__*__*.json")) + list(args.out.glob("*__*__*.yaml")) + [args.out / "manifest.jsonl"]:
         old.unlink(missing_ok=True)
 
     written = 0
@@ -602,13 +681,14 @@ def main(argv: list[str]) -> int:
             while queues[kind]:
                 p, c = queues[kind].popleft()
                 mutant = c.apply(docs[p])
-                key = json.dumps(mutant, sort_keys=True)
+                text = c.render(mutant)
+                key = text if c.raw is not None else json.dumps(mutant, sort_keys=True)
                 if key in seen:
                     continue
                 seen.add(key)
                 per_name[(names[p], kind)] += 1
-                name = f"{names[p]}__{kind}__{per_name[(names[p], kind)]:03d}.json"
-                text = json.dumps(mutant, ensure_ascii=False, indent=1) + "\n"
+                ext = "yaml" if c.raw is not None else "json"
+                name = f"{names[p]}__{kind}__{per_name[(names[p], kind)]:03d}.{ext}"
                 (args.out / name).write_text(text, encoding="utf-8")
                 pointer_path = c.path + ((c.key,) if c.op == "add" else ())
                 manifest.append(
@@ -620,7 +700,7 @@ def main(argv: list[str]) -> int:
                         "pointer": pointer(pointer_path),
                         "detail": c.detail,
                         "old": show(lookup(docs[p], c.path)) if c.op != "add" else None,
-                        "new": show(c.value) if c.op != "delete" else None,
+                        "new": (repr(c.value) if isinstance(c.value, Raw) else show(c.value)) if c.op != "delete" else None,
                     }
                 )
                 written += 1

@@ -358,12 +358,32 @@ def run_ref(loopctl, path):
     return json.loads(p.stdout)["les"], None
 
 
+def score_with_cli(loopc, directory, files):
+    """Score every file with the real CLI, once in default and once in
+    reference-parity mode, as the same records the example binary prints."""
+    def run(*extra):
+        p = subprocess.run([loopc, "score", "--format", "json", *extra, str(directory)], capture_output=True, text=True)
+        if p.returncode not in (0, 1):
+            raise SystemExit(f"loopc score failed ({p.returncode}): {p.stderr}")
+        return {str(pathlib.Path(s["file"]).resolve()): s for s in json.loads(p.stdout)["scores"]}
+    default, parity = run(), run("--reference-parity")
+    records = []
+    for f in files:
+        key = str(pathlib.Path(f).resolve())
+        d, q = default[key], parity[key]
+        records.append({"file": str(f), "les": d["les"], "notes": d.get("notes", []),
+                        "parity_les": None if q.get("reference_error") else q["les"],
+                        "reference_error": q.get("reference_error")})
+    return records
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=400, help="mutated variants (besides the sources)")
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--loopctl", default=str(pathlib.Path(sys.executable).parent / "loopctl"))
     ap.add_argument("--score-json", default="/work/target-score/debug/examples/score_json")
+    ap.add_argument("--loopc", help="score with this loopc binary's CLI (`loopc score --format json`) instead of --score-json")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
 
@@ -398,8 +418,11 @@ def main() -> int:
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         refs = list(pool.map(lambda fn: run_ref(args.loopctl, fn[0]), files))
-    out = subprocess.run([args.score_json, *[str(f) for f, _ in files]], capture_output=True, text=True, check=True)
-    ours = [json.loads(line) for line in out.stdout.splitlines()]
+    if args.loopc:
+        ours = score_with_cli(args.loopc, tmp, [f for f, _ in files])
+    else:
+        out = subprocess.run([args.score_json, *[str(f) for f, _ in files]], capture_output=True, text=True, check=True)
+        ours = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(ours) == len(files)
 
     passed = failed = exact = both_fail = differs = 0

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -57,6 +58,9 @@ pub struct CheckArgs {
     /// Print only diagnostics, no summary line (human format).
     #[arg(short, long)]
     pub quiet: bool,
+    /// List each file's LSS conformance level (human format; JSON always has them).
+    #[arg(long)]
+    pub levels: bool,
     /// Largest file accepted, in bytes.
     #[arg(long)]
     pub max_file_bytes: Option<usize>,
@@ -75,6 +79,17 @@ struct Summary {
     errors: usize,
     warnings: usize,
     infos: usize,
+    /// How many files reach each LSS conformance level.
+    levels: BTreeMap<&'static str, usize>,
+    /// Each file's level and what the next level still needs.
+    conformance: Vec<FileLevel>,
+}
+
+#[derive(Serialize, Debug)]
+struct FileLevel {
+    file: String,
+    level: &'static str,
+    missing_for_next: Vec<String>,
 }
 
 /// Severity overrides from the config file, then the command line (later wins).
@@ -161,7 +176,7 @@ pub fn run(args: CheckArgs) -> u8 {
     let (files, mut io_errors) = files::collect(&paths, &filter);
     let checker = Checker::new(limits);
 
-    let results: Vec<Result<FileDiagnostics, String>> = files
+    let results: Vec<Result<(FileDiagnostics, FileLevel), String>> = files
         .par_iter()
         .map(|path| {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -174,26 +189,35 @@ pub fn run(args: CheckArgs) -> u8 {
                     Some(d)
                 })
                 .collect();
-            Ok(FileDiagnostics {
-                source: checked.source,
-                display_path: files::display_path(path),
-                diagnostics,
-            })
+            let level = FileLevel {
+                file: files::display_path(path),
+                level: checked.conformance.level.label(),
+                missing_for_next: checked.conformance.missing,
+            };
+            Ok((
+                FileDiagnostics {
+                    source: checked.source,
+                    display_path: files::display_path(path),
+                    diagnostics,
+                },
+                level,
+            ))
         })
         .collect();
 
     let mut reports = Vec::with_capacity(results.len());
+    let mut summary = Summary::default();
     for result in results {
         match result {
-            Ok(report) => reports.push(report),
+            Ok((report, level)) => {
+                reports.push(report);
+                *summary.levels.entry(level.level).or_default() += 1;
+                summary.conformance.push(level);
+            }
             Err(e) => io_errors.push(e),
         }
     }
-
-    let mut summary = Summary {
-        files: reports.len(),
-        ..Summary::default()
-    };
+    summary.files = reports.len();
     for report in &reports {
         let mut has_error = false;
         for d in &report.diagnostics {
@@ -217,6 +241,16 @@ pub fn run(args: CheckArgs) -> u8 {
                 ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
             let mut text = render_human(&reports, HumanOptions { color });
+            if args.levels {
+                for f in &summary.conformance {
+                    let next = if f.missing_for_next.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (next level needs: {})", f.missing_for_next.join(", "))
+                    };
+                    text.push_str(&format!("{}: {}{next}\n", f.file, f.level));
+                }
+            }
             if !args.quiet {
                 text.push_str(&human_summary(&summary));
             }
@@ -254,8 +288,17 @@ pub fn run(args: CheckArgs) -> u8 {
 
 fn human_summary(s: &Summary) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let levels: Vec<String> = ["LSS-Production", "LSS-Operational", "LSS-Parseable", "none"]
+        .iter()
+        .filter_map(|l| s.levels.get(l).map(|n| format!("{n} {l}")))
+        .collect();
+    let levels = if levels.is_empty() {
+        String::new()
+    } else {
+        format!("conformance: {}\n", levels.join(", "))
+    };
     if s.errors + s.warnings + s.infos == 0 {
-        return format!("checked {}: no problems\n", plural(s.files, "file"));
+        return format!("checked {}: no problems\n{levels}", plural(s.files, "file"));
     }
     let mut parts = vec![plural(s.errors, "error"), plural(s.warnings, "warning")];
     if s.infos > 0 {

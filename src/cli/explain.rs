@@ -24,7 +24,15 @@ pub fn run(args: ExplainArgs) -> u8 {
     if args.list {
         let list: String = all_rules()
             .iter()
-            .map(|rule| format!("{:<5} {:<24} {:<8} {}\n", rule.code, rule.name, rule.default_severity.as_str(), rule.summary))
+            .map(|rule| {
+                format!(
+                    "{:<5} {:<24} {:<8} {}\n",
+                    rule.code,
+                    rule.name,
+                    rule.default_severity.as_str(),
+                    rule.summary
+                )
+            })
             .collect();
         emit(&list);
         return EXIT_OK;

@@ -1,7 +1,9 @@
 //! Command-line interface: argument definitions and one module per command.
 
 pub mod check;
+pub mod diagram;
 pub mod explain;
+pub mod score;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +30,10 @@ pub struct Cli {
 pub enum Command {
     /// Check LSS files: syntax, schema and semantic rules.
     Check(check::CheckArgs),
+    /// Draw the loop's phase graph as a Mermaid flowchart (or JSON).
+    Diagram(diagram::DiagramArgs),
+    /// LES 1.0 effectiveness score of specs (structural estimate) or of a run's trace; a CI gate with --min.
+    Score(score::ScoreArgs),
     /// Print the documentation of a rule (`loopc explain L201`), or list all rules.
     Explain(explain::ExplainArgs),
 }

@@ -7,7 +7,10 @@ use std::sync::Mutex;
 /// What became of one child `ref`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ChildOutcome {
-    Valid { path: PathBuf, bounds: crate::graph::LoopBounds },
+    Valid {
+        path: PathBuf,
+        bounds: crate::graph::LoopBounds,
+    },
     Missing {
         tried: Vec<PathBuf>,
     },

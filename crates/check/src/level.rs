@@ -5,8 +5,6 @@ use loopc_diagnostics::{Diagnostic, Severity};
 use loopc_ir::Spec;
 use serde::Serialize;
 
-use crate::rules::ENFORCED_SAFETY_TYPES;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Level {
     /// Does not parse or fails the schemas.
@@ -16,8 +14,8 @@ pub enum Level {
     /// + metrics with a collectable source, cost limits the runtime enforces
     ///   (a halting `on_exceed`), and a bounded loop with no semantic errors.
     Operational,
-    /// + non-empty safety constraints that the runtime enforces, evaluator
-    ///   calibration and a runbook (declared under `extensions` or an `x_` key).
+    /// + non-empty safety constraints, evaluator calibration and a runbook
+    ///   (the last two declared under `extensions` or as `x_` keys).
     Production,
 }
 
@@ -46,29 +44,46 @@ fn declared(root: &serde_json::Value, key: &str) -> bool {
 /// `diagnostics` are the file's findings at default severity.
 pub fn conformance(spec: Option<&Spec>, root: Option<&serde_json::Value>, diagnostics: &[Diagnostic]) -> Conformance {
     let (Some(spec), Some(root)) = (spec, root) else {
-        return Conformance { level: Level::None, missing: vec!["a parseable YAML mapping".into()] };
+        return Conformance {
+            level: Level::None,
+            missing: vec!["a parseable YAML mapping".into()],
+        };
     };
-    let errors = |prefix: &str| diagnostics.iter().any(|d| d.severity == Severity::Error && d.code.starts_with(prefix));
+    let errors = |prefix: &str| {
+        diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.code.starts_with(prefix))
+    };
     if errors("L0") || errors("L1") {
-        return Conformance { level: Level::None, missing: vec!["schema validity".into()] };
+        return Conformance {
+            level: Level::None,
+            missing: vec!["schema validity".into()],
+        };
     }
     let mut missing = Vec::new();
     if !spec.metrics.iter().any(|m| m.source.is_some()) {
         missing.push("a metric with a source".into());
     }
-    if spec.cost_limits.as_ref().and_then(|c| c.on_exceed_action.as_deref()).map(String::as_str) != Some("halt") {
+    if spec
+        .cost_limits
+        .as_ref()
+        .and_then(|c| c.on_exceed_action.as_deref())
+        .map(String::as_str)
+        != Some("halt")
+    {
         missing.push("cost_limits.on_exceed.action: halt".into());
     }
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         missing.push("no semantic errors".into());
     }
     if !missing.is_empty() {
-        return Conformance { level: Level::Parseable, missing };
+        return Conformance {
+            level: Level::Parseable,
+            missing,
+        };
     }
     if spec.safety_constraints.is_empty() {
         missing.push("non-empty safety_constraints".into());
-    } else if !spec.safety_constraints.iter().all(|s| s.kind.as_deref().is_some_and(|k| ENFORCED_SAFETY_TYPES.contains(&k.as_str()))) {
-        missing.push("safety constraints the runtime enforces".into());
     }
     if !declared(root, "calibration") {
         missing.push("evaluator calibration (extensions.calibration)".into());
@@ -77,8 +92,14 @@ pub fn conformance(spec: Option<&Spec>, root: Option<&serde_json::Value>, diagno
         missing.push("a runbook (extensions.runbook)".into());
     }
     if missing.is_empty() {
-        Conformance { level: Level::Production, missing }
+        Conformance {
+            level: Level::Production,
+            missing,
+        }
     } else {
-        Conformance { level: Level::Operational, missing }
+        Conformance {
+            level: Level::Operational,
+            missing,
+        }
     }
 }

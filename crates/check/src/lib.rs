@@ -2,11 +2,12 @@
 //! over one parsed LSS document, with the rule registry and its docs.
 
 mod children;
+pub mod diagram;
+pub mod graph;
+pub mod level;
 pub mod registry;
 pub mod rules;
 pub mod schema;
-pub mod graph;
-pub mod level;
 mod suggest;
 pub mod syntax_rules;
 
@@ -49,6 +50,13 @@ impl CheckedFile {
     }
 }
 
+/// A checked file with its IR, JSON data and phase graph (when it parsed).
+#[derive(Debug)]
+pub struct Analysis {
+    pub checked: CheckedFile,
+    pub spec: Option<(Spec, serde_json::Value, graph::PhaseGraph)>,
+}
+
 /// Checks files; one per process, shared by the threads checking in parallel.
 pub struct Checker {
     limits: Limits,
@@ -73,10 +81,16 @@ impl Checker {
 
     /// Check the contents of one file.
     pub fn check_bytes(&self, path: &Path, bytes: &[u8]) -> CheckedFile {
+        self.check_inner(path, bytes, &[]).checked
+    }
+
+    /// Check one file and keep what the analysis built: the IR and the
+    /// phase graph (for `diagram`, `compile`, `score`).
+    pub fn analyse(&self, path: &Path, bytes: &[u8]) -> Analysis {
         self.check_inner(path, bytes, &[])
     }
 
-    fn check_inner(&self, path: &Path, bytes: &[u8], ancestors: &[PathBuf]) -> CheckedFile {
+    fn check_inner(&self, path: &Path, bytes: &[u8], ancestors: &[PathBuf]) -> Analysis {
         let parsed = loopc_syntax::load(path, bytes, &self.limits);
         let mut diagnostics = parsed.diagnostics;
         let mut analysed = None;
@@ -87,16 +101,35 @@ impl Checker {
             let graph = graph::build(&spec);
             let mut chain = ancestors.to_vec();
             chain.push(canonical(path));
-            let scope = ChildScope { checker: self, ancestors: &chain };
-            let cx = Context { spec: &spec, root, source_text: parsed.source.text(), graph: &graph, path, children: &scope };
+            let scope = ChildScope {
+                checker: self,
+                ancestors: &chain,
+            };
+            let cx = Context {
+                spec: &spec,
+                root,
+                source_text: parsed.source.text(),
+                graph: &graph,
+                path,
+                children: &scope,
+            };
             for rule in rules::RULES {
                 rule.check(&cx, &mut diagnostics);
             }
-            analysed = Some((spec, json, graph.bounds));
+            analysed = Some((spec, json, graph));
         }
         diagnostics.sort_by(|a, b| (a.primary.span.start, a.code, &a.message).cmp(&(b.primary.span.start, b.code, &b.message)));
         let conformance = level::conformance(analysed.as_ref().map(|a| &a.0), analysed.as_ref().map(|a| &a.1), &diagnostics);
-        CheckedFile { source: parsed.source, diagnostics, conformance, bounds: analysed.map(|a| a.2) }
+        let bounds = analysed.as_ref().map(|a| a.2.bounds.clone());
+        Analysis {
+            checked: CheckedFile {
+                source: parsed.source,
+                diagnostics,
+                conformance,
+                bounds,
+            },
+            spec: analysed.map(|(spec, json, graph)| (spec, json, graph)),
+        }
     }
 }
 
@@ -137,10 +170,13 @@ impl ChildScope<'_> {
                     first: format!("cannot read {}: {e}", found.display()),
                 },
                 Ok(bytes) => {
-                    let checked = self.checker.check_inner(found, &bytes, self.ancestors);
+                    let checked = self.checker.check_inner(found, &bytes, self.ancestors).checked;
                     let errors: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
                     match errors.first() {
-                        None => ChildOutcome::Valid { path: found.clone(), bounds: checked.bounds.unwrap_or_default() },
+                        None => ChildOutcome::Valid {
+                            path: found.clone(),
+                            bounds: checked.bounds.unwrap_or_default(),
+                        },
                         Some(first) => {
                             let at = checked.source.line_col(first.primary.span.start);
                             ChildOutcome::Invalid {

@@ -174,7 +174,13 @@ fn candidates(doc: &Doc) -> Vec<(String, Doc)> {
     }
 
     // Evaluators and metrics.
-    add("add a rubric evaluator (dimensions and pass_threshold)".into(), &|d| {
+    let has_evaluators = matches!(doc.get("evaluators"), Some(Value::Array(evs)) if !evs.is_empty());
+    let rubric_change = if has_evaluators {
+        "add another evaluator, an LLM rubric with dimensions and a pass_threshold"
+    } else {
+        "add an evaluator, an LLM rubric with dimensions and a pass_threshold"
+    };
+    add(rubric_change.into(), &|d| {
         push(
             d,
             "evaluators",

@@ -266,6 +266,6 @@ fn table_is_compact_and_deterministic() {
     assert!(lines[1].contains("0.78  0.70  0.75  0.77  0.65  0.67  0.60  0.59"));
     assert!(lines[2].contains("56.2"));
     assert!(a.contains("  weakest: "));
-    assert!(a.contains("  best change: add a rubric evaluator"));
+    assert!(a.contains("  best change: add another evaluator, an LLM rubric"));
     assert_eq!(render_table(&[]).lines().count(), 1);
 }

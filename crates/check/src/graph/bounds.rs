@@ -68,14 +68,22 @@ pub(crate) fn loop_bounds(spec: &Spec) -> LoopBounds {
                 continue;
             }
             if let Some(v) = c.value.as_ref().filter(|v| v.value >= 1.0) {
-                bounds.push(Bound { kind: BoundKind::MaxIterations, iterations: Some(v.value.ceil() as u64), usd: None, detail: format!("max_iterations {}", v.value), span: v.span });
+                bounds.push(Bound {
+                    kind: BoundKind::MaxIterations,
+                    iterations: Some(v.value.ceil() as u64),
+                    usd: None,
+                    detail: format!("max_iterations {}", v.value),
+                    span: v.span,
+                });
             }
         }
         for c in &t.stall {
             if !stops(c.action.as_deref().map(String::as_str)) {
                 continue;
             }
-            let (Some(metric), Some(window), Some(min)) = (&c.metric, &c.window_iterations, &c.min_improvement) else { continue };
+            let (Some(metric), Some(window), Some(min)) = (&c.metric, &c.window_iterations, &c.min_improvement) else {
+                continue;
+            };
             let range = spec.metric(metric).and_then(|m| m.unit.as_deref()).and_then(|u| unit_range(u));
             if let Some((lo, hi)) = range.filter(|_| min.value > 0.0 && window.value >= 1) {
                 let steps = ((hi - lo) / min.value).ceil() as u64 + 1;
@@ -91,20 +99,42 @@ pub(crate) fn loop_bounds(spec: &Spec) -> LoopBounds {
         }
     }
     if let Some(o) = &spec.optimization_strategy {
-        let every_iteration = spec.feedback_channels.iter().any(|f| f.when.is_none() && f.destination.as_deref().is_some_and(|d| d.starts_with("optimization_strategy")));
+        let every_iteration = spec
+            .feedback_channels
+            .iter()
+            .any(|f| f.when.is_none() && f.destination.as_deref().is_some_and(|d| d.starts_with("optimization_strategy")));
         if let (true, Some(steps)) = (every_iteration, o.max_steps.as_ref().filter(|s| s.value >= 1)) {
-            bounds.push(Bound { kind: BoundKind::OptimizerSteps, iterations: Some(steps.value as u64 + 1), usd: None, detail: format!("optimizer max_steps {}", steps.value), span: steps.span });
+            bounds.push(Bound {
+                kind: BoundKind::OptimizerSteps,
+                iterations: Some(steps.value as u64 + 1),
+                usd: None,
+                detail: format!("optimizer max_steps {}", steps.value),
+                span: steps.span,
+            });
         }
     }
     let models = spec.workers.iter().any(|w| w.model.is_some()) || spec.evaluators.iter().any(|e| e.model.is_some());
     if let Some(c) = &spec.cost_limits {
-        let halts_on_exceed = c.on_exceed_action.as_deref().map(String::as_str) == Some("halt")
-            || spec.termination.iter().flat_map(|t| &t.failure).any(|f| f.kind.as_deref().map(String::as_str) == Some("cost_exceeded") && stops(f.action.as_deref().map(String::as_str)));
+        let halts_on_exceed =
+            c.on_exceed_action.as_deref().map(String::as_str) == Some("halt")
+                || spec.termination.iter().flat_map(|t| &t.failure).any(|f| {
+                    f.kind.as_deref().map(String::as_str) == Some("cost_exceeded") && stops(f.action.as_deref().map(String::as_str))
+                });
         if let (true, true, Some(cap)) = (models, halts_on_exceed, &c.cumulative_usd) {
-            bounds.push(Bound { kind: BoundKind::CostCap, iterations: None, usd: Some(cap.value), detail: format!("cumulative_usd {}", cap.value), span: cap.span });
+            bounds.push(Bound {
+                kind: BoundKind::CostCap,
+                iterations: None,
+                usd: Some(cap.value),
+                detail: format!("cumulative_usd {}", cap.value),
+                span: cap.span,
+            });
         }
     }
     let max_iterations = bounds.iter().filter_map(|b| b.iterations).min();
     let max_cost_usd = bounds.iter().filter_map(|b| b.usd).reduce(f64::min);
-    LoopBounds { bounds, max_iterations, max_cost_usd }
+    LoopBounds {
+        bounds,
+        max_iterations,
+        max_cost_usd,
+    }
 }

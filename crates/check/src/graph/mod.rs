@@ -16,18 +16,35 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Phase {
-    Input { name: String },
-    Memory { memory_type: String },
-    Worker { id: String, model: Option<String> },
-    Evaluator { id: String, evaluator_type: String },
-    Optimizer { strategy: String, max_steps: Option<i64> },
+    Input {
+        name: String,
+    },
+    Memory {
+        memory_type: String,
+    },
+    Worker {
+        id: String,
+        model: Option<String>,
+    },
+    Evaluator {
+        id: String,
+        evaluator_type: String,
+    },
+    Optimizer {
+        strategy: String,
+        max_steps: Option<i64>,
+    },
     /// The termination check at the end of each iteration.
     Decide,
     Success,
     Halt,
     Escalate,
     /// A composition child: a whole loop of its own.
-    Child { id: String, role: String, reference: String },
+    Child {
+        id: String,
+        role: String,
+        reference: String,
+    },
 }
 
 impl Phase {
@@ -111,7 +128,11 @@ impl PhaseGraph {
                 v
             })
             .collect();
-        let cycles: Vec<Vec<String>> = self.cycles.iter().map(|c| c.iter().map(|&n| self.graph[n].key()).collect()).collect();
+        let cycles: Vec<Vec<String>> = self
+            .cycles
+            .iter()
+            .map(|c| c.iter().map(|&n| self.graph[n].key()).collect())
+            .collect();
         serde_json::json!({ "nodes": nodes, "edges": edges, "cycles": cycles, "bounds": self.bounds })
     }
 }

@@ -85,21 +85,31 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
             b'>' => Token::Op(CompareOp::Gt),
             b'!' => Token::Not,
             b'"' | b'\'' => {
-                let close = text[i + 1..].find(c as char).ok_or(ParseError { offset: i, message: "unterminated string".into() })?;
+                let close = text[i + 1..].find(c as char).ok_or(ParseError {
+                    offset: i,
+                    message: "unterminated string".into(),
+                })?;
                 let s = text[i + 1..i + 1 + close].to_owned();
                 i += close + 2;
                 tokens.push((Token::Text(s), start));
                 continue;
             }
             b'0'..=b'9' | b'-' | b'.' => {
-                let end = text[i..].find(|ch: char| !(ch.is_ascii_digit() || ch == '.' || ch == '-' || ch == 'e' || ch == 'E')).map_or(text.len(), |n| i + n);
-                let n = text[i..end].parse::<f64>().map_err(|_| ParseError { offset: i, message: format!("`{}` is not a number", &text[i..end]) })?;
+                let end = text[i..]
+                    .find(|ch: char| !(ch.is_ascii_digit() || ch == '.' || ch == '-' || ch == 'e' || ch == 'E'))
+                    .map_or(text.len(), |n| i + n);
+                let n = text[i..end].parse::<f64>().map_err(|_| ParseError {
+                    offset: i,
+                    message: format!("`{}` is not a number", &text[i..end]),
+                })?;
                 i = end;
                 tokens.push((Token::Number(n), start));
                 continue;
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
-                let end = text[i..].find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-')).map_or(text.len(), |n| i + n);
+                let end = text[i..]
+                    .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '-'))
+                    .map_or(text.len(), |n| i + n);
                 let word = &text[i..end];
                 i = end;
                 let token = match word {
@@ -111,7 +121,12 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
                 tokens.push((token, start));
                 continue;
             }
-            other => return Err(ParseError { offset: i, message: format!("unexpected character `{}`", other as char) }),
+            other => {
+                return Err(ParseError {
+                    offset: i,
+                    message: format!("unexpected character `{}`", other as char),
+                })
+            }
         };
         i += match token {
             Token::Op(CompareOp::Lt | CompareOp::Gt) | Token::Not | Token::Open | Token::Close => 1,
@@ -136,7 +151,10 @@ impl Parser {
         self.tokens.get(self.position).map_or(self.end, |(_, o)| *o)
     }
     fn error<T>(&self, message: impl Into<String>) -> Result<T, ParseError> {
-        Err(ParseError { offset: self.offset(), message: message.into() })
+        Err(ParseError {
+            offset: self.offset(),
+            message: message.into(),
+        })
     }
     fn or(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.and()?;
@@ -172,7 +190,9 @@ impl Parser {
     }
     fn operand(&mut self) -> Result<Expr, ParseError> {
         let offset = self.offset();
-        let Some(token) = self.peek().cloned() else { return self.error("expected a value, found the end of the condition") };
+        let Some(token) = self.peek().cloned() else {
+            return self.error("expected a value, found the end of the condition");
+        };
         self.position += 1;
         Ok(match token {
             Token::Number(n) => Expr::Number(n),
@@ -209,9 +229,16 @@ impl Parser {
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
     let tokens = tokenize(text)?;
     if tokens.is_empty() {
-        return Err(ParseError { offset: 0, message: "the condition is empty".into() });
+        return Err(ParseError {
+            offset: 0,
+            message: "the condition is empty".into(),
+        });
     }
-    let mut parser = Parser { tokens, position: 0, end: text.len() };
+    let mut parser = Parser {
+        tokens,
+        position: 0,
+        end: text.len(),
+    };
     let expr = parser.or()?;
     if parser.position < parser.tokens.len() {
         return parser.error("unexpected text after the condition");

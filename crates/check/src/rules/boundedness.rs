@@ -74,23 +74,36 @@ impl Rule for UnboundedCycle {
         let at = termination_span(cx);
         if !bounds.is_bounded() {
             out.push(
-                Diagnostic::error(UnboundedCycle::CODE, UnboundedCycle::NAME, "nothing bounds this loop: no iteration limit, halting stall rule, optimizer budget or halting cost cap", at)
-                    .with_label("the loop may never terminate")
-                    .with_help("add `failure: [{type: max_iterations, value: 10, action: halt}]` to termination_conditions"),
+                Diagnostic::error(
+                    UnboundedCycle::CODE,
+                    UnboundedCycle::NAME,
+                    "nothing bounds this loop: no iteration limit, halting stall rule, optimizer budget or halting cost cap",
+                    at,
+                )
+                .with_label("the loop may never terminate")
+                .with_help("add `failure: [{type: max_iterations, value: 10, action: halt}]` to termination_conditions"),
             );
         } else if bounds.money_only() {
             let cap = bounds.max_cost_usd.map_or_else(String::new, |c| format!(" (${c})"));
             out.push(
-                Diagnostic::warning(MoneyOnlyBound::CODE, MoneyOnlyBound::NAME, format!("only the cumulative cost cap{cap} bounds this loop"), at)
-                    .with_label("no iteration bound")
-                    .with_help("add `{type: max_iterations, value: N, action: halt}` to `failure` (F4 fail.tau_omission)"),
+                Diagnostic::warning(
+                    MoneyOnlyBound::CODE,
+                    MoneyOnlyBound::NAME,
+                    format!("only the cumulative cost cap{cap} bounds this loop"),
+                    at,
+                )
+                .with_label("no iteration bound")
+                .with_help("add `{type: max_iterations, value: N, action: halt}` to `failure` (F4 fail.tau_omission)"),
             );
         }
     }
 }
 
 fn termination_span(cx: &Context) -> Span {
-    cx.root.as_map().and_then(|m| m.entry("termination_conditions")).map_or(cx.spec.span, |e| e.key_span)
+    cx.root
+        .as_map()
+        .and_then(|m| m.entry("termination_conditions"))
+        .map_or(cx.spec.span, |e| e.key_span)
 }
 
 impl Rule for CompositionBudget {
@@ -103,13 +116,20 @@ impl Rule for CompositionBudget {
         let mut inner: Vec<(Option<u64>, Option<f64>)> = Vec::new();
         for child in &c.children {
             let Some(reference) = &child.reference else { continue };
-            let ChildOutcome::Valid { bounds, .. } = cx.children.resolve(cx.path, reference) else { return };
+            let ChildOutcome::Valid { bounds, .. } = cx.children.resolve(cx.path, reference) else {
+                return;
+            };
             let name = child.id.as_ref().map_or("child", |i| i.as_str());
             if bounds.max_iterations.is_none() && bounds.max_cost_usd.is_none() {
                 out.push(
-                    Diagnostic::warning(CompositionBudget::CODE, CompositionBudget::NAME, format!("child `{name}` has no bound of its own"), reference.span)
-                        .with_label("unbounded child loop")
-                        .with_help("give the child spec a max_iterations failure rule"),
+                    Diagnostic::warning(
+                        CompositionBudget::CODE,
+                        CompositionBudget::NAME,
+                        format!("child `{name}` has no bound of its own"),
+                        reference.span,
+                    )
+                    .with_label("unbounded child loop")
+                    .with_help("give the child spec a max_iterations failure rule"),
                 );
             }
             let pair = (bounds.max_iterations, bounds.max_cost_usd);
@@ -137,7 +157,11 @@ impl Rule for CompositionBudget {
                     Diagnostic::warning(
                         CompositionBudget::CODE,
                         CompositionBudget::NAME,
-                        format!("the children can spend up to ${}{iterations} per parent iteration, more than the parent's cumulative_usd ${}", crate::graph::number(cost), crate::graph::number(cap.value)),
+                        format!(
+                            "the children can spend up to ${}{iterations} per parent iteration, more than the parent's cumulative_usd ${}",
+                            crate::graph::number(cost),
+                            crate::graph::number(cap.value)
+                        ),
                         cap.span,
                     )
                     .with_label("parent budget")

@@ -46,10 +46,19 @@ impl Rule for BudgetContradiction {
         if let (Some(per), Some(total)) = (&limits.per_iteration_usd, &limits.cumulative_usd) {
             if per.value > total.value {
                 out.push(
-                    Diagnostic::error(BudgetContradiction::CODE, BudgetContradiction::NAME, format!("per_iteration_usd ({}) is above cumulative_usd ({})", number(per.value), number(total.value)), per.span)
-                        .with_label("one iteration may cost more than the whole run")
-                        .with_secondary(total.span, "the run's cap")
-                        .with_help("lower per_iteration_usd or raise cumulative_usd"),
+                    Diagnostic::error(
+                        BudgetContradiction::CODE,
+                        BudgetContradiction::NAME,
+                        format!(
+                            "per_iteration_usd ({}) is above cumulative_usd ({})",
+                            number(per.value),
+                            number(total.value)
+                        ),
+                        per.span,
+                    )
+                    .with_label("one iteration may cost more than the whole run")
+                    .with_secondary(total.span, "the run's cap")
+                    .with_help("lower per_iteration_usd or raise cumulative_usd"),
                 );
             }
         }
@@ -66,7 +75,11 @@ impl Rule for WorkerBudgets {
             let mut d = Diagnostic::warning(
                 WorkerBudgets::CODE,
                 WorkerBudgets::NAME,
-                format!("workers' cost_budget_usd add up to {}, above per_iteration_usd ({})", number((sum * 1e6).round() / 1e6), number(per.value)),
+                format!(
+                    "workers' cost_budget_usd add up to {}, above per_iteration_usd ({})",
+                    number((sum * 1e6).round() / 1e6),
+                    number(per.value)
+                ),
                 per.span,
             )
             .with_label("the iteration cap is smaller than its workers' budgets")

@@ -54,15 +54,32 @@ impl Rule for UnusedWorker {
             let Some(id) = &w.id else { continue };
             let id_str = id.as_str();
             let as_source = format!("workers.{id_str}");
-            let used = spec.workers.iter().any(|o| o.depends_on.iter().any(|d| d.as_str() == id_str) || o.inputs.iter().any(|i| i.as_str() == as_source))
-                || spec.evaluators.iter().any(|e| e.runs_after.iter().any(|t| t.as_str() == "*" || t.as_str() == id_str))
-                || spec.feedback_channels.iter().any(|f| f.source.as_deref().map(String::as_str) == Some(as_source.as_str()))
-                || spec.metrics.iter().any(|m| m.source.as_deref().map(String::as_str) == Some(as_source.as_str()));
+            let used = spec
+                .workers
+                .iter()
+                .any(|o| o.depends_on.iter().any(|d| d.as_str() == id_str) || o.inputs.iter().any(|i| i.as_str() == as_source))
+                || spec
+                    .evaluators
+                    .iter()
+                    .any(|e| e.runs_after.iter().any(|t| t.as_str() == "*" || t.as_str() == id_str))
+                || spec
+                    .feedback_channels
+                    .iter()
+                    .any(|f| f.source.as_deref().map(String::as_str) == Some(as_source.as_str()))
+                || spec
+                    .metrics
+                    .iter()
+                    .any(|m| m.source.as_deref().map(String::as_str) == Some(as_source.as_str()));
             if !used {
                 out.push(
-                    Diagnostic::warning(UnusedWorker::CODE, UnusedWorker::NAME, format!("nothing uses the output of worker `{id_str}`"), id.span)
-                        .with_label("unused output")
-                        .with_help("check it with an evaluator (`runs_after`), feed it to another worker, or remove the worker"),
+                    Diagnostic::warning(
+                        UnusedWorker::CODE,
+                        UnusedWorker::NAME,
+                        format!("nothing uses the output of worker `{id_str}`"),
+                        id.span,
+                    )
+                    .with_label("unused output")
+                    .with_help("check it with an evaluator (`runs_after`), feed it to another worker, or remove the worker"),
                 );
             }
         }
@@ -74,13 +91,26 @@ impl Rule for UnusedEvaluator {
         for e in &cx.spec.evaluators {
             let Some(id) = &e.id else { continue };
             let source = format!("evaluators.{}", id.as_str());
-            let used = cx.spec.metrics.iter().any(|m| m.source.as_deref().map(String::as_str) == Some(source.as_str()))
-                || cx.spec.feedback_channels.iter().any(|f| f.source.as_deref().map(String::as_str) == Some(source.as_str()));
+            let used = cx
+                .spec
+                .metrics
+                .iter()
+                .any(|m| m.source.as_deref().map(String::as_str) == Some(source.as_str()))
+                || cx
+                    .spec
+                    .feedback_channels
+                    .iter()
+                    .any(|f| f.source.as_deref().map(String::as_str) == Some(source.as_str()));
             if !used {
                 out.push(
-                    Diagnostic::warning(UnusedEvaluator::CODE, UnusedEvaluator::NAME, format!("no metric or feedback channel uses evaluator `{}`", id.as_str()), id.span)
-                        .with_label("result never used")
-                        .with_help(format!("add a metric with `source: {source}`, or a feedback channel from it")),
+                    Diagnostic::warning(
+                        UnusedEvaluator::CODE,
+                        UnusedEvaluator::NAME,
+                        format!("no metric or feedback channel uses evaluator `{}`", id.as_str()),
+                        id.span,
+                    )
+                    .with_label("result never used")
+                    .with_help(format!("add a metric with `source: {source}`, or a feedback channel from it")),
                 );
             }
         }
@@ -94,7 +124,12 @@ impl Rule for UnreadMetric {
             .feedback_channels
             .iter()
             .filter_map(|f| f.when.as_ref().and_then(|w| when::parse(w).ok()))
-            .flat_map(|e| when::names(&e).into_iter().map(|(p, _)| p.last().cloned().unwrap_or_default()).collect::<Vec<_>>())
+            .flat_map(|e| {
+                when::names(&e)
+                    .into_iter()
+                    .map(|(p, _)| p.last().cloned().unwrap_or_default())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         for m in &spec.metrics {
             let Some(name) = &m.name else { continue };
@@ -103,13 +138,24 @@ impl Rule for UnreadMetric {
             }
             let read = m.primary.as_ref().is_some_and(|p| p.value)
                 || m.regression_threshold.is_some()
-                || spec.termination.iter().any(|t| t.success.iter().filter_map(|c| c.metric.as_ref()).chain(t.stall.iter().filter_map(|c| c.metric.as_ref())).any(|n| n.as_str() == name.as_str()))
+                || spec.termination.iter().any(|t| {
+                    t.success
+                        .iter()
+                        .filter_map(|c| c.metric.as_ref())
+                        .chain(t.stall.iter().filter_map(|c| c.metric.as_ref()))
+                        .any(|n| n.as_str() == name.as_str())
+                })
                 || in_when.iter().any(|n| n == name.as_str());
             if !read {
                 out.push(
-                    Diagnostic::info(UnreadMetric::CODE, UnreadMetric::NAME, format!("metric `{}` is collected but nothing reads it", name.as_str()), name.span)
-                        .with_label("unread")
-                        .with_help("use it in a success or stall condition, or give it a regression_threshold to alert on"),
+                    Diagnostic::info(
+                        UnreadMetric::CODE,
+                        UnreadMetric::NAME,
+                        format!("metric `{}` is collected but nothing reads it", name.as_str()),
+                        name.span,
+                    )
+                    .with_label("unread")
+                    .with_help("use it in a success or stall condition, or give it a regression_threshold to alert on"),
                 );
             }
         }

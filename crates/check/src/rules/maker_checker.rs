@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use loopc_diagnostics::Diagnostic;
-use loopc_ir::{EvaluatorKind, Evaluator, Spec, Worker};
+use loopc_ir::{Evaluator, EvaluatorKind, Spec, Worker};
 
 use super::Rule;
 use crate::registry::declare_rule;
@@ -49,7 +49,10 @@ declare_rule! {
 }
 
 fn checks<'a>(spec: &'a Spec, worker: &str) -> Vec<&'a Evaluator> {
-    spec.evaluators.iter().filter(|e| e.runs_after.iter().any(|t| t.as_str() == "*" || t.as_str() == worker)).collect()
+    spec.evaluators
+        .iter()
+        .filter(|e| e.runs_after.iter().any(|t| t.as_str() == "*" || t.as_str() == worker))
+        .collect()
 }
 
 fn id(w: &Worker) -> Option<&str> {
@@ -63,7 +66,8 @@ fn downstream<'a>(spec: &'a Spec, worker: &str) -> Vec<&'a str> {
     while let Some(current) = stack.pop() {
         for w in &spec.workers {
             let Some(wid) = id(w) else { continue };
-            let uses = w.depends_on.iter().any(|d| d.as_str() == current) || w.inputs.iter().any(|i| i.strip_prefix("workers.") == Some(current.as_str()));
+            let uses = w.depends_on.iter().any(|d| d.as_str() == current)
+                || w.inputs.iter().any(|i| i.strip_prefix("workers.") == Some(current.as_str()));
             if uses && seen.insert(wid) {
                 stack.push(wid.to_owned());
             }
@@ -80,9 +84,17 @@ impl Rule for UncheckedMaker {
                 continue;
             }
             out.push(
-                Diagnostic::warning(UncheckedMaker::CODE, UncheckedMaker::NAME, format!("no evaluator checks the output of worker `{}`", wid.as_str()), wid.span)
-                    .with_label("unchecked maker")
-                    .with_help(format!("add `{}` to the `runs_after` of an evaluator (or check a worker downstream of it)", wid.as_str())),
+                Diagnostic::warning(
+                    UncheckedMaker::CODE,
+                    UncheckedMaker::NAME,
+                    format!("no evaluator checks the output of worker `{}`", wid.as_str()),
+                    wid.span,
+                )
+                .with_label("unchecked maker")
+                .with_help(format!(
+                    "add `{}` to the `runs_after` of an evaluator (or check a worker downstream of it)",
+                    wid.as_str()
+                )),
             );
         }
     }
@@ -92,11 +104,15 @@ impl Rule for SelfGrading {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for w in &cx.spec.workers {
             let (Some(wid), Some(model)) = (&w.id, &w.model) else { continue };
-            let (Some(provider), Some(name)) = (&model.provider, &model.name) else { continue };
+            let (Some(provider), Some(name)) = (&model.provider, &model.name) else {
+                continue;
+            };
             let evaluators = checks(cx.spec, wid);
             let same_model = |e: &&Evaluator| {
                 matches!(e.kind.as_deref(), Some(EvaluatorKind::LlmRubric))
-                    && e.model.as_ref().is_some_and(|m| m.provider.as_deref() == Some(provider) && m.name.as_deref() == Some(name))
+                    && e.model
+                        .as_ref()
+                        .is_some_and(|m| m.provider.as_deref() == Some(provider) && m.name.as_deref() == Some(name))
             };
             if evaluators.is_empty() || !evaluators.iter().all(same_model) {
                 continue;
@@ -104,14 +120,22 @@ impl Rule for SelfGrading {
             let mut d = Diagnostic::warning(
                 SelfGrading::CODE,
                 SelfGrading::NAME,
-                format!("worker `{}` is graded only by its own model ({}/{})", wid.as_str(), provider.as_str(), name.as_str()),
+                format!(
+                    "worker `{}` is graded only by its own model ({}/{})",
+                    wid.as_str(),
+                    provider.as_str(),
+                    name.as_str()
+                ),
                 wid.span,
             )
             .with_label("graded by the same model")
             .with_help("add a deterministic evaluator, use a different model for the rubric, or add a human check (F2 fail.self_grade)");
             for e in evaluators {
                 if let Some(m) = &e.model {
-                    d = d.with_secondary(m.span, format!("evaluator `{}` uses the same model", e.id.as_ref().map_or("?", |i| i.as_str())));
+                    d = d.with_secondary(
+                        m.span,
+                        format!("evaluator `{}` uses the same model", e.id.as_ref().map_or("?", |i| i.as_str())),
+                    );
                 }
             }
             out.push(d);

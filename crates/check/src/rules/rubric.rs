@@ -31,7 +31,11 @@ impl Rule for RubricWeights {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for e in &cx.spec.evaluators {
             let Some(rubric) = &e.rubric else { continue };
-            let weights: Vec<f64> = rubric.dimensions.iter().filter_map(|d| d.weight.as_ref().map(|w| w.value)).collect();
+            let weights: Vec<f64> = rubric
+                .dimensions
+                .iter()
+                .filter_map(|d| d.weight.as_ref().map(|w| w.value))
+                .collect();
             if weights.is_empty() || weights.len() != rubric.dimensions.len() {
                 continue;
             }
@@ -41,7 +45,11 @@ impl Rule for RubricWeights {
                     Diagnostic::warning(
                         RubricWeights::CODE,
                         RubricWeights::NAME,
-                        format!("the weights of rubric `{}` sum to {}, not 1", e.id.as_ref().map_or("?", |i| i.as_str()), number((sum * 1e6).round() / 1e6)),
+                        format!(
+                            "the weights of rubric `{}` sum to {}, not 1",
+                            e.id.as_ref().map_or("?", |i| i.as_str()),
+                            number((sum * 1e6).round() / 1e6)
+                        ),
                         rubric.span,
                     )
                     .with_label("weights do not sum to 1")

@@ -5,7 +5,14 @@ use crate::registry::declare_rule;
 use crate::Context;
 
 /// Safety constraint types the included interpreter enforces (semantics §7).
-pub const ENFORCED_SAFETY_TYPES: &[&str] = &["tool_allowlist", "secret_scan", "output_bounds", "schema_enforce", "human_gate", "rate_limit"];
+pub const ENFORCED_SAFETY_TYPES: &[&str] = &[
+    "tool_allowlist",
+    "secret_scan",
+    "output_bounds",
+    "schema_enforce",
+    "human_gate",
+    "rate_limit",
+];
 
 declare_rule! {
     /// ## What it does
@@ -41,39 +48,86 @@ impl Rule for UnenforceableSafety {
                 continue;
             }
             out.push(
-                Diagnostic::info(UnenforceableSafety::CODE, UnenforceableSafety::NAME, format!("loopc's runtime cannot enforce `{}` constraints", kind.as_str()), kind.span)
-                    .with_label("needs an external enforcer")
-                    .with_help(format!("the runtime enforces {}; bind an external checker for this one", crate::suggest::list(ENFORCED_SAFETY_TYPES, 6))),
+                Diagnostic::info(
+                    UnenforceableSafety::CODE,
+                    UnenforceableSafety::NAME,
+                    format!("loopc's runtime cannot enforce `{}` constraints", kind.as_str()),
+                    kind.span,
+                )
+                .with_label("needs an external enforcer")
+                .with_help(format!(
+                    "the runtime enforces {}; bind an external checker for this one",
+                    crate::suggest::list(ENFORCED_SAFETY_TYPES, 6)
+                )),
             );
         }
     }
 }
 
-const WRITE_TOOLS: &[&str] = &["apply_patch", "write_file", "edit_file", "git_commit", "git_push", "create_pull_request", "shell", "bash"];
+const WRITE_TOOLS: &[&str] = &[
+    "apply_patch",
+    "write_file",
+    "edit_file",
+    "git_commit",
+    "git_push",
+    "create_pull_request",
+    "shell",
+    "bash",
+];
 
 impl Rule for NoHumanPath {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         let spec = cx.spec;
-        let edits_code = spec.workers.iter().any(|w| w.output_format.as_deref().map(String::as_str) == Some("code") || w.tools.iter().any(|t| WRITE_TOOLS.contains(&t.as_str())));
+        let edits_code = spec.workers.iter().any(|w| {
+            w.output_format.as_deref().map(String::as_str) == Some("code") || w.tools.iter().any(|t| WRITE_TOOLS.contains(&t.as_str()))
+        });
         let spends = spec.workers.iter().any(|w| w.model.is_some());
-        let deterministic_gate = spec.evaluators.iter().any(|e| matches!(e.kind.as_deref(), Some(loopc_ir::EvaluatorKind::Deterministic)));
+        let deterministic_gate = spec
+            .evaluators
+            .iter()
+            .any(|e| matches!(e.kind.as_deref(), Some(loopc_ir::EvaluatorKind::Deterministic)));
         if !(edits_code || spends) || deterministic_gate {
             return;
         }
-        let human_evaluator = spec.evaluators.iter().any(|e| matches!(e.kind.as_deref(), Some(loopc_ir::EvaluatorKind::Human)));
-        let human_gate = spec.safety_constraints.iter().any(|s| s.kind.as_deref().map(String::as_str) == Some("human_gate") || s.action.as_deref().map(String::as_str) == Some("escalate_human"));
-        let escalates = spec.termination.iter().any(|t| {
-            t.failure.iter().filter_map(|c| c.action.as_deref()).chain(t.stall.iter().filter_map(|c| c.action.as_deref())).any(|a| a == "escalate_human")
+        let human_evaluator = spec
+            .evaluators
+            .iter()
+            .any(|e| matches!(e.kind.as_deref(), Some(loopc_ir::EvaluatorKind::Human)));
+        let human_gate = spec.safety_constraints.iter().any(|s| {
+            s.kind.as_deref().map(String::as_str) == Some("human_gate") || s.action.as_deref().map(String::as_str) == Some("escalate_human")
         });
-        let manual = spec.optimization_strategy.as_ref().and_then(|o| o.kind.as_deref()).is_some_and(|k| k == "manual");
+        let escalates = spec.termination.iter().any(|t| {
+            t.failure
+                .iter()
+                .filter_map(|c| c.action.as_deref())
+                .chain(t.stall.iter().filter_map(|c| c.action.as_deref()))
+                .any(|a| a == "escalate_human")
+        });
+        let manual = spec
+            .optimization_strategy
+            .as_ref()
+            .and_then(|o| o.kind.as_deref())
+            .is_some_and(|k| k == "manual");
         if human_evaluator || human_gate || escalates || manual {
             return;
         }
-        let at = cx.root.as_map().and_then(|m| m.entry("evaluators")).map_or(spec.span, |e| e.key_span);
+        let at = cx
+            .root
+            .as_map()
+            .and_then(|m| m.entry("evaluators"))
+            .map_or(spec.span, |e| e.key_span);
         out.push(
-            Diagnostic::info(NoHumanPath::CODE, NoHumanPath::NAME, format!("this loop {} with no deterministic gate and no path to a human", if edits_code { "edits code" } else { "spends money" }), at)
-                .with_label("only model judges")
-                .with_help("add a deterministic evaluator, a human evaluator, a `human_gate` constraint or an `escalate_human` action"),
+            Diagnostic::info(
+                NoHumanPath::CODE,
+                NoHumanPath::NAME,
+                format!(
+                    "this loop {} with no deterministic gate and no path to a human",
+                    if edits_code { "edits code" } else { "spends money" }
+                ),
+                at,
+            )
+            .with_label("only model judges")
+            .with_help("add a deterministic evaluator, a human evaluator, a `human_gate` constraint or an `escalate_human` action"),
         );
     }
 }

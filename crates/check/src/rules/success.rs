@@ -70,20 +70,34 @@ impl Rule for UnreachableSuccess {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         let Some(t) = &cx.spec.termination else { return };
         for c in &t.success {
-            let (Some(metric), Some(op), Some(value)) = (&c.metric, &c.operator, &c.value) else { continue };
-            let Some(unit) = cx.spec.metric(metric).and_then(|m| m.unit.as_ref()) else { continue };
+            let (Some(metric), Some(op), Some(value)) = (&c.metric, &c.operator, &c.value) else {
+                continue;
+            };
+            let Some(unit) = cx.spec.metric(metric).and_then(|m| m.unit.as_ref()) else {
+                continue;
+            };
             let Some((lo, hi)) = unit_bounds(unit) else { continue };
             let count_fraction = unit.as_str() == "count" && op.as_str() == "eq" && value.value.fract() != 0.0;
             if satisfiable(op, value.value, lo, hi) && !count_fraction {
                 continue;
             }
-            let range = if hi.is_finite() { format!("[{}, {}]", number(lo), number(hi)) } else { format!("≥ {}", number(lo)) };
+            let range = if hi.is_finite() {
+                format!("[{}, {}]", number(lo), number(hi))
+            } else {
+                format!("≥ {}", number(lo))
+            };
             let range = if count_fraction { "whole numbers".to_owned() } else { range };
             out.push(
                 Diagnostic::error(
                     UnreachableSuccess::CODE,
                     UnreachableSuccess::NAME,
-                    format!("success needs `{} {} {}` but a {} metric is {range}", metric.as_str(), op.as_str(), number(value.value), unit.as_str()),
+                    format!(
+                        "success needs `{} {} {}` but a {} metric is {range}",
+                        metric.as_str(),
+                        op.as_str(),
+                        number(value.value),
+                        unit.as_str()
+                    ),
                     value.span,
                 )
                 .with_label("can never hold")
@@ -99,15 +113,26 @@ impl Rule for SuccessWithoutEvaluator {
         let Some(t) = &cx.spec.termination else { return };
         for c in &t.success {
             let Some(metric) = &c.metric else { continue };
-            let Some(source) = cx.spec.metric(metric).and_then(|m| m.source.as_ref()) else { continue };
+            let Some(source) = cx.spec.metric(metric).and_then(|m| m.source.as_ref()) else {
+                continue;
+            };
             if source.starts_with("evaluators.") {
                 continue;
             }
             out.push(
-                Diagnostic::warning(SuccessWithoutEvaluator::CODE, SuccessWithoutEvaluator::NAME, format!("success tests `{}`, which comes from `{}`, not from an evaluator", metric.as_str(), source.as_str()), metric.span)
-                    .with_label("not judged by an evaluator")
-                    .with_secondary(source.span, "metric source")
-                    .with_help("base success on a metric whose source is `evaluators.<id>`"),
+                Diagnostic::warning(
+                    SuccessWithoutEvaluator::CODE,
+                    SuccessWithoutEvaluator::NAME,
+                    format!(
+                        "success tests `{}`, which comes from `{}`, not from an evaluator",
+                        metric.as_str(),
+                        source.as_str()
+                    ),
+                    metric.span,
+                )
+                .with_label("not judged by an evaluator")
+                .with_secondary(source.span, "metric source")
+                .with_help("base success on a metric whose source is `evaluators.<id>`"),
             );
         }
     }

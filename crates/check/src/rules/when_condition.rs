@@ -45,9 +45,14 @@ impl Rule for InvalidWhen {
             let channel = f.id.as_ref().map_or("?", |i| i.as_str());
             match when::parse(condition) {
                 Err(error) => out.push(
-                    Diagnostic::error(InvalidWhen::CODE, InvalidWhen::NAME, format!("the `when` of feedback channel `{channel}` does not parse: {}", error.message), inner_span(cx, condition.span, condition, error.offset, 1))
-                        .with_label(error.message)
-                        .with_help("e.g. `score < pass_threshold`, `passed == false`, `not passed and iteration >= 2`"),
+                    Diagnostic::error(
+                        InvalidWhen::CODE,
+                        InvalidWhen::NAME,
+                        format!("the `when` of feedback channel `{channel}` does not parse: {}", error.message),
+                        inner_span(cx, condition.span, condition, error.offset, 1),
+                    )
+                    .with_label(error.message)
+                    .with_help("e.g. `score < pass_threshold`, `passed == false`, `not passed and iteration >= 2`"),
                 ),
                 Ok(expr) => {
                     for (path, offset) in when::names(&expr) {
@@ -65,9 +70,14 @@ impl Rule for InvalidWhen {
                             None => format!("a condition can read {} and the spec's metrics", suggest::list(RESULT_FIELDS, 10)),
                         };
                         out.push(
-                            Diagnostic::error(InvalidWhen::CODE, InvalidWhen::NAME, format!("the `when` of feedback channel `{channel}` reads unknown name `{name}`"), inner_span(cx, condition.span, condition, offset, name.len()))
-                                .with_label("unknown name")
-                                .with_help(help),
+                            Diagnostic::error(
+                                InvalidWhen::CODE,
+                                InvalidWhen::NAME,
+                                format!("the `when` of feedback channel `{channel}` reads unknown name `{name}`"),
+                                inner_span(cx, condition.span, condition, offset, name.len()),
+                            )
+                            .with_label("unknown name")
+                            .with_help(help),
                         );
                     }
                 }

@@ -1,0 +1,92 @@
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use loopc_check::{diagram, Checker, Limits};
+use loopc_diagnostics::render::{render_human, FileDiagnostics, HumanOptions};
+use loopc_diagnostics::Severity;
+
+use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK};
+use crate::files::display_path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiagramFormat {
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// The phase graph itself: nodes, edges, cycles and bounds.
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct DiagramArgs {
+    /// The LSS file to draw.
+    pub spec: PathBuf,
+    /// Write here instead of standard output (replaced atomically).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = DiagramFormat::Mermaid)]
+    pub format: DiagramFormat,
+}
+
+pub fn run(args: DiagramArgs) -> u8 {
+    let bytes = match std::fs::read(&args.spec) {
+        Ok(b) => b,
+        Err(e) => return usage_error(format!("cannot read {}: {e}", args.spec.display())),
+    };
+    let analysis = Checker::new(Limits::default()).analyse(&args.spec, &bytes);
+    let errors: Vec<_> = analysis
+        .checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .cloned()
+        .collect();
+    let Some((spec, _, graph)) = analysis.spec else {
+        let report = FileDiagnostics {
+            source: analysis.checked.source,
+            display_path: display_path(&args.spec),
+            diagnostics: errors,
+        };
+        eprint!("{}", render_human(&[report], HumanOptions::default()));
+        return EXIT_FINDINGS;
+    };
+    if !errors.is_empty() {
+        eprintln!(
+            "loopc: warning: {} has {} error{}; the diagram shows what could be read (run `loopc check {}`)",
+            display_path(&args.spec),
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            display_path(&args.spec)
+        );
+    }
+    let text = match args.format {
+        DiagramFormat::Mermaid => diagram::mermaid(&spec, &graph),
+        DiagramFormat::Json => {
+            let mut json = graph.to_json();
+            json["loop_name"] = spec.loop_name.as_ref().map(|n| n.value.clone()).into();
+            serde_json::to_string_pretty(&json).expect("graph serializes") + "\n"
+        }
+    };
+    match &args.output {
+        None => emit(&text),
+        Some(path) => {
+            if let Err(e) = write_atomically(path, text.as_bytes()) {
+                return usage_error(format!("cannot write {}: {e}", path.display()));
+            }
+        }
+    }
+    EXIT_OK
+}
+
+/// Write to a temporary file beside `path`, then rename it over `path`, so a
+/// failure never leaves a half-written diagram behind.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    let temp = dir.join(format!(".{name}.loopc-{}.tmp", std::process::id()));
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
+}

@@ -1,0 +1,242 @@
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use loopc_check::Limits;
+use loopc_diagnostics::render::{render_human, FileDiagnostics, HumanOptions};
+use loopc_score::{render_table, score_spec, score_trace, SpecScore, SpecScoreOptions, TraceScore};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use crate::files::{self, FileFilter};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScoreFormat {
+    /// A compact table, then per spec its weakest category and best change.
+    Human,
+    /// `les`, `les_normalized`, categories with weights and explanations.
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Spec files or directories (recursive: *.yaml, *.yml, *.json).
+    #[arg(required_unless_present = "trace")]
+    pub paths: Vec<PathBuf>,
+    /// Score a run instead: a Loop Trace 1.0 file.
+    #[arg(long, conflicts_with = "paths")]
+    pub trace: Option<PathBuf>,
+    /// The spec the traced run executed (targets, iteration budget).
+    #[arg(long, requires = "trace")]
+    pub spec: Option<PathBuf>,
+    /// Exit 1 when any score is below this LES (0–100): a CI gate.
+    #[arg(long, value_name = "LES")]
+    pub min: Option<f64>,
+    #[arg(long, value_enum, default_value_t = ScoreFormat::Human)]
+    pub format: ScoreFormat,
+    /// Reproduce `loopctl score` 0.5.0 exactly, defects included (e.g. a
+    /// top-level `les_scores` key overriding the computed categories).
+    #[arg(long)]
+    pub reference_parity: bool,
+}
+
+/// Read a YAML or JSON file as plain data, reporting syntax errors the way `check` does.
+fn read_document(path: &std::path::Path) -> Result<serde_json::Value, (u8, String)> {
+    let bytes = std::fs::read(path).map_err(|e| (EXIT_USAGE, format!("loopc: error: cannot read {}: {e}\n", path.display())))?;
+    let parsed = loopc_syntax::load(path, &bytes, &Limits::default());
+    match parsed.root {
+        Some(root) if parsed.diagnostics.is_empty() => Ok(root.to_json()),
+        _ => {
+            let report = FileDiagnostics {
+                source: parsed.source,
+                display_path: files::display_path(path),
+                diagnostics: parsed.diagnostics,
+            };
+            Err((EXIT_FINDINGS, render_human(&[report], HumanOptions::default())))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ScoredFile {
+    file: String,
+    #[serde(flatten)]
+    score: SpecScore,
+}
+
+#[derive(Serialize)]
+struct SpecReport<'a> {
+    scores: &'a [ScoredFile],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min: Option<f64>,
+    below_min: Vec<&'a str>,
+}
+
+pub fn run(args: ScoreArgs) -> u8 {
+    if let Some(min) = args.min {
+        if !(0.0..=100.0).contains(&min) {
+            return usage_error(format!("--min takes an LES from 0 to 100, not {min}"));
+        }
+    }
+    match &args.trace {
+        Some(trace) => run_trace(trace, args.spec.as_deref(), args.min, args.format),
+        None => run_specs(&args),
+    }
+}
+
+fn run_specs(args: &ScoreArgs) -> u8 {
+    let filter = FileFilter::new(&["**/*.yaml".into(), "**/*.yml".into(), "**/*.json".into()], &[]).expect("default globs compile");
+    let (paths, io_errors) = files::collect(&args.paths, &filter);
+    for e in &io_errors {
+        eprintln!("loopc: error: {e}");
+    }
+    let options = SpecScoreOptions {
+        reference_parity: args.reference_parity,
+    };
+    let results: Vec<Result<ScoredFile, (u8, String)>> = paths
+        .par_iter()
+        .map(|path| {
+            Ok(ScoredFile {
+                file: files::display_path(path),
+                score: score_spec(&read_document(path)?, &options),
+            })
+        })
+        .collect();
+    let mut status = if io_errors.is_empty() { EXIT_OK } else { EXIT_USAGE };
+    let mut scored = Vec::new();
+    for result in results {
+        match result {
+            Ok(s) => scored.push(s),
+            Err((code, message)) => {
+                eprint!("{message}");
+                status = status.max(code);
+            }
+        }
+    }
+    let below: Vec<&str> = match args.min {
+        Some(min) => scored.iter().filter(|s| s.score.les < min).map(|s| s.file.as_str()).collect(),
+        None => Vec::new(),
+    };
+    match args.format {
+        ScoreFormat::Json => emit(
+            &(serde_json::to_string_pretty(&SpecReport {
+                scores: &scored,
+                min: args.min,
+                below_min: below.clone(),
+            })
+            .expect("scores serialize")
+                + "\n"),
+        ),
+        ScoreFormat::Human => {
+            let rows: Vec<(String, SpecScore)> = scored.iter().map(|s| (s.file.clone(), s.score.clone())).collect();
+            let mut text = render_table(&rows);
+            if !args.reference_parity && scored.iter().any(|s| !s.score.notes.is_empty()) {
+                text.push_str("\n(default scoring corrects known defects of loopctl 0.5.0; --reference-parity reproduces it exactly)\n");
+            }
+            if let Some(min) = args.min {
+                text.push('\n');
+                for s in scored.iter().filter(|s| s.score.les < min) {
+                    let _ = writeln!(text, "FAIL {}: LES {:.1} is below --min {min}", s.file, s.score.les);
+                }
+                let _ = writeln!(
+                    text,
+                    "{} of {} specs at or above LES {min}",
+                    scored.len() - below.len(),
+                    scored.len()
+                );
+            }
+            emit(&text);
+        }
+    }
+    if !below.is_empty() {
+        status = status.max(EXIT_FINDINGS);
+    }
+    status
+}
+
+fn run_trace(trace_path: &std::path::Path, spec_path: Option<&std::path::Path>, min: Option<f64>, format: ScoreFormat) -> u8 {
+    let trace = match read_document(trace_path) {
+        Ok(t) => t,
+        Err((code, message)) => {
+            eprint!("{message}");
+            return code;
+        }
+    };
+    let spec = match spec_path.map(read_document).transpose() {
+        Ok(s) => s,
+        Err((code, message)) => {
+            eprint!("{message}");
+            return code;
+        }
+    };
+    let score = score_trace(&trace, spec.as_ref());
+    match format {
+        ScoreFormat::Json => emit(&(serde_json::to_string_pretty(&score).expect("trace score serializes") + "\n")),
+        ScoreFormat::Human => emit(&render_trace(&files::display_path(trace_path), &score)),
+    }
+    if !score.valid || score.les.is_none() {
+        return EXIT_FINDINGS;
+    }
+    match (min, score.les) {
+        (Some(min), Some(les)) if les < min => {
+            eprintln!("FAIL {}: LES {les:.1} is below --min {min}", files::display_path(trace_path));
+            EXIT_FINDINGS
+        }
+        _ => EXIT_OK,
+    }
+}
+
+fn render_trace(file: &str, s: &TraceScore) -> String {
+    let mut out = String::new();
+    if !s.errors.is_empty() {
+        let _ = writeln!(out, "{file}: not a valid Loop Trace 1.0 file; not scored");
+        for e in &s.errors {
+            let _ = writeln!(out, "  error: {e}");
+        }
+        return out;
+    }
+    match s.les {
+        Some(les) => {
+            let _ = writeln!(out, "{file}: {} {les:.1}", s.label);
+        }
+        None => {
+            let _ = writeln!(out, "{file}: {} (no score)", s.label);
+        }
+    }
+    for c in &s.categories {
+        let _ = writeln!(
+            out,
+            "  {:<14} {:>5.2}  weight {:.2} (effective {:.3})",
+            c.name, c.score, c.weight, c.effective_weight
+        );
+        for line in &c.explanation {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+    for m in &s.missing {
+        let _ = writeln!(out, "  {:<14}   n/a  {}", m.name, m.reason);
+    }
+    if let Some(d) = &s.diagnostics {
+        let opt = |v: Option<f64>, digits: usize| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"));
+        let _ = writeln!(out, "  diagnostics:");
+        let _ = writeln!(out, "    iterations           {}", d.iterations);
+        let _ = writeln!(out, "    convergence rate     {}", opt(d.convergence_rate, 4));
+        let _ = writeln!(out, "    iteration efficiency {}", opt(d.iteration_efficiency, 3));
+        let _ = writeln!(
+            out,
+            "    cost per iteration   {}",
+            d.cost_per_iteration.map_or_else(|| "n/a".to_owned(), |c| format!("${c:.4}"))
+        );
+        let _ = writeln!(
+            out,
+            "    regressions          {}",
+            d.regression_count.map_or_else(|| "n/a".to_owned(), |r| r.to_string())
+        );
+        let _ = writeln!(out, "    termination          {}", d.termination_reason);
+    }
+    for n in &s.notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    out
+}

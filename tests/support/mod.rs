@@ -1,0 +1,70 @@
+//! Shared by the integration tests that compare loopc with the reference
+//! Python tools: a venv with the pinned reference toolchain.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Serialises venv creation between test binaries' threads of one process.
+static VENV: Mutex<()> = Mutex::new(());
+
+/// The Python of `target/refvenv`, created from `bench/requirements.txt`
+/// (PyPI) on first use, or `$LOOPC_REFERENCE_PYTHON` when set.
+pub fn reference_python() -> PathBuf {
+    if let Some(python) = std::env::var_os("LOOPC_REFERENCE_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let _guard = VENV.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = repo().join("target/refvenv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join(".requirements-installed");
+    let requirements = repo().join("bench/requirements.txt");
+    let wanted = requirements_text(&requirements);
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
+        return python;
+    }
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3 -m venv {} failed: the differential tests need python3 (3.9+)",
+        venv.display()
+    );
+    let ok = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&requirements)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "pip install -r {} failed (PyPI must be reachable)", requirements.display());
+    std::fs::write(&stamp, wanted).expect("write venv stamp");
+    python
+}
+
+/// The requirement files' contents, so that a changed pin rebuilds the venv.
+fn requirements_text(top: &Path) -> String {
+    let mut text = std::fs::read_to_string(top).unwrap_or_default();
+    for line in text.clone().lines() {
+        if let Some(included) = line.strip_prefix("-r ") {
+            text.push_str(&std::fs::read_to_string(top.parent().unwrap().join(included.trim())).unwrap_or_default());
+        }
+    }
+    text
+}
+
+/// The conformance corpus beside the repository.
+pub fn conformance() -> PathBuf {
+    let dir = repo().join("../shared/conformance/public");
+    assert!(dir.is_dir(), "the conformance corpus must sit beside the repo at {}", dir.display());
+    dir
+}

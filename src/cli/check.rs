@@ -305,7 +305,7 @@ fn human_summary(s: &Summary) -> String {
         parts.push(plural(s.infos, "info"));
     }
     format!(
-        "checked {}: {} ({} with errors)\n",
+        "checked {}: {} ({} with errors)\n{levels}",
         plural(s.files, "file"),
         parts.join(", "),
         plural(s.files_with_errors, "file")

@@ -27,6 +27,11 @@ pub struct Config {
     pub files: FilesConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Runtime bindings for `loopc run` (see crates/runtime/src/bindings.rs).
+    /// Declared so that `check` accepts the table; `run` parses it itself.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub run: Option<toml::Value>,
     /// Where the file was found; globs are relative to its directory.
     #[serde(skip)]
     pub root: Option<PathBuf>,

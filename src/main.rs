@@ -15,6 +15,13 @@ fn main() -> ExitCode {
         cli::Command::Diagram(diagram) => cli::diagram::run(diagram),
         cli::Command::Explain(explain) => cli::explain::run(explain),
         cli::Command::Score(score) => cli::score::run(score),
+        cli::Command::Compile(a) => cli::run::compile(a),
+        cli::Command::Run(a) => cli::run::run(a),
+        cli::Command::Resume(a) => cli::run::resume(a),
+        cli::Command::Approve(a) => cli::run::decide(a, true),
+        cli::Command::Reject(a) => cli::run::decide(a, false),
+        cli::Command::Runs(a) => cli::run::runs(a),
+        cli::Command::Status(a) => cli::run::status(a),
     };
     ExitCode::from(code)
 }

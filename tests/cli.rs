@@ -325,7 +325,7 @@ fn diagram_mermaid_and_json() {
         text.contains("-.->|\"review_to_patcher when score #lt; pass_threshold\"|"),
         "feedback is a dashed back edge labelled with its when"
     );
-    assert!(text.contains("at most 6 iterations"));
+    assert!(text.contains("≤ 6 iterations"));
 
     let json = loopc(&["diagram", "--format", "json", "loop-library/ci-self-healing.yaml"], &repo());
     let graph: Value = serde_json::from_slice(&json.stdout).unwrap();

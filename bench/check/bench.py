@@ -88,21 +88,38 @@ def machine() -> dict:
         "uptime": sh(["uptime"]),
         "hyperfine": sh(["hyperfine", "--version"]),
         "python": platform.python_version(),
+        "git_head": sh(["git", "-C", str(Path(__file__).resolve().parents[2]), "rev-parse", "--short", "HEAD"]),
+        "git_dirty_files": len(sh(["git", "-C", str(Path(__file__).resolve().parents[2]), "status", "--short", "--", "crates", "src"]).splitlines()),
     }
 
 
 # ---------------------------------------------------------------- running
 
+GNU_TIME = "/usr/bin/time"
+
+
 def run_once(cmd: list[str], timeout: float | None = None, as_limit: int | None = None) -> dict:
-    """Run cmd once; wall seconds, max RSS (KiB), exit status, output heads."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run cmd once: wall seconds, CPU seconds, max RSS (KiB), exit status, output.
+
+    The max RSS is GNU time's %M: a child forked from this Python process
+    would report Python's own resident set (the high-water mark survives
+    exec), so /usr/bin/time, a small process, forks and measures the command.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as rss:
 
         def limits() -> None:
             if as_limit:
                 resource.setrlimit(resource.RLIMIT_AS, (as_limit, as_limit))
 
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=limits, start_new_session=True)
+        p = subprocess.Popen(
+            [GNU_TIME, "-f", "%M", "-o", rss.name, *cmd],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            preexec_fn=limits,
+            start_new_session=True,
+        )
         killed = threading.Event()
 
         def kill() -> None:
@@ -124,14 +141,23 @@ def run_once(cmd: list[str], timeout: float | None = None, as_limit: int | None 
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
+        rss_lines = [ln for ln in rss.read().split("\n") if ln.strip()]
+    rss_kib = int(rss_lines[-1]) if rss_lines and rss_lines[-1].strip().isdigit() else 0
+    if rss_lines and not rss_lines[-1].strip().isdigit():
+        stderr += "\n" + "\n".join(rss_lines)
+    exit_code = p.returncode
+    m = re.search(r"Command (?:terminated by signal|exited with non-zero status) (\d+)", "\n".join(rss_lines))
+    if m and "signal" in m.group(0):
+        exit_code = -int(m.group(1))
     return {
         "wall": wall,
+        # wait4 on GNU time counts time itself plus the command (time's share is tiny).
         "cpu": ru.ru_utime + ru.ru_stime,
-        "rss_kib": ru.ru_maxrss,
-        "exit": p.returncode,
+        "rss_kib": rss_kib,
+        "exit": exit_code,
         "timed_out": killed.is_set(),
-        "stdout": stdout[-4000:],
-        "stderr": stderr[-4000:],
+        "stdout": stdout if len(stdout) < 64_000_000 else stdout[:10000] + "\n...\n" + stdout[-10000:],
+        "stderr": stderr if len(stderr) < 20000 else stderr[:10000] + "\n...\n" + stderr[-10000:],
     }
 
 
@@ -209,16 +235,20 @@ def t2(a, out: Path) -> dict:
     runs = 3 if a.quick else 5
     hf = hyperfine("t2", out, [" ".join(loopc), " ".join(fn), " ".join(cached)], warmup=1, runs=runs)
     # One more run of each for max RSS and the batch's own counts.
-    c = run_once(loopc)
+    c = run_once([a.loopc, "check", "--no-config", "--format", "json", corpus])
     f = run_once(fn, timeout=600, as_limit=LOOPCTL_AS_LIMIT)
     k = run_once(cached, timeout=600, as_limit=LOOPCTL_AS_LIMIT)
     best = min((hf[1], f, "function"), (hf[2], k, "cached"), key=lambda x: x[0]["median"])
     nfiles = sum(1 for p in Path(corpus).rglob("*") if p.is_file())
-    summary = re.search(r"checked \d+ files?[^\n]*", c["stdout"])
+    try:
+        sm = json.loads(c["stdout"])["summary"]
+        summary = ", ".join(f"{k} {sm[k]}" for k in ("files", "files_with_errors", "errors", "warnings", "infos") if k in sm)
+    except (ValueError, KeyError):
+        summary = c["stdout"][-200:]
     return {
         "files": nfiles,
         "bytes": sum(p.stat().st_size for p in Path(corpus).rglob("*") if p.is_file()),
-        "loopc": hf[0] | {"rss_max_kib": c["rss_kib"], "exit": c["exit"], "summary": summary.group(0) if summary else c["stdout"][-200:]},
+        "loopc": hf[0] | {"rss_max_kib": c["rss_kib"], "exit": c["exit"], "summary": summary},
         "loopctl_function": hf[1] | {"rss_max_kib": f["rss_kib"], "counts": f["stdout"].strip()},
         "loopctl_cached": hf[2] | {"rss_max_kib": k["rss_kib"], "counts": k["stdout"].strip()},
         "loopctl_best": best[2],
@@ -247,7 +277,8 @@ def t3(a, out: Path) -> dict:
 
 
 LINE_COL = re.compile(r":(\d+):(\d+): (error|warning)\[(L\d+)\]: ([^\n]*)")
-PY_LINE = re.compile(r"line (\d+)")
+PY_EXC = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
+PY_MARK = re.compile(r'", line (\d+), column (\d+)')
 
 
 def t4(a, out: Path) -> dict:
@@ -258,22 +289,27 @@ def t4(a, out: Path) -> dict:
         p = run_once([a.loopctl, "validate", str(path)], timeout=LOOPCTL_TIMEOUT, as_limit=LOOPCTL_AS_LIMIT)
         m = LINE_COL.search(c["stdout"])
         clean = bool(m) and c["exit"] == 1 and not c["stderr"].strip()
-        err_lines = [ln for ln in p["stderr"].strip().splitlines() if ln.strip()]
         traceback = "Traceback (most recent call last)" in p["stderr"]
+        exc = [ln for ln in p["stderr"].splitlines() if PY_EXC.match(ln)]
+        marks = PY_MARK.findall(p["stderr"])
+        first_line = next((ln.strip() for ln in (p["stderr"] + "\n" + p["stdout"]).splitlines() if ln.strip()), "")
         if p["timed_out"]:
             verdict = f"killed after {LOOPCTL_TIMEOUT:.0f} s"
+        elif p["exit"] < 0:
+            verdict = f"killed by signal {-p['exit']}"
         elif traceback:
-            verdict = "traceback: " + (err_lines[-1][:90] if err_lines else "?")
+            verdict = "traceback: " + (exc[-1][:80] if exc else "?")
         elif p["exit"] == 0:
-            verdict = "accepted: " + p["stdout"].strip()[:60]
+            verdict = "accepted (exit 0): " + first_line[:60]
         else:
-            verdict = (err_lines[0][:90] if err_lines else p["stdout"].strip()[:90]) or f"exit {p['exit']}"
+            verdict = f"exit {p['exit']}: " + first_line[:80]
         rows.append(
             {
                 "input": path.stem,
                 "bytes": path.stat().st_size,
                 "loopc": {
                     "wall_median": c["wall_median"],
+                    "cpu_median": c["cpu_median"],
                     "rss_max_kib": c["rss_max_kib"],
                     "exit": c["exit"],
                     "line": int(m.group(1)) if m else None,
@@ -286,7 +322,7 @@ def t4(a, out: Path) -> dict:
                     "exit": p["exit"],
                     "timed_out": p["timed_out"],
                     "traceback": traceback,
-                    "line": int(PY_LINE.findall(p["stderr"])[-1]) if (PY_LINE.search(p["stderr"]) and not traceback) else None,
+                    "line": int(marks[-1][0]) if marks else None,
                     "verdict": verdict,
                 },
                 "pass": clean and c["wall_median"] < 0.1 and c["rss_max_kib"] < 50 * 1024,
@@ -327,6 +363,7 @@ def summary(r: dict) -> str:
     L = []
     m = r["machine"]
     L.append(f"machine: {m['nproc']} cores, {m['cpu']}, {m['mem']}; load at start {r['load_start']}, at end {r['load_end']}")
+    L.append(f"loopc at {m['git_head']} (+{m['git_dirty_files']} uncommitted files in crates/ src/), {r['started']}")
     if r.get("busy_start"):
         L.append(f"other processes at start: {', '.join(r['busy_start'])}")
     L.append("")
@@ -393,14 +430,14 @@ def summary(r: dict) -> str:
         t = r["t4"]
         L.append("### Target 4 — hostile inputs (loopc: median of runs; loopctl: one run, capped at 60 s and 4 GiB)")
         L.append("")
-        L.append("| input | loopc wall | loopc RSS | loopc says | line | verdict | loopctl wall | loopctl RSS | loopctl says |")
-        L.append("|---|---|---|---|---|---|---|---|---|")
+        L.append("| input | loopc wall (CPU) | loopc RSS | loopc says | line | verdict | loopctl wall | loopctl RSS | loopctl says | line |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
         for row in t["rows"]:
             c, p = row["loopc"], row["loopctl"]
             msg = c["message"].replace("|", "\\|")
             L.append(
-                f"| {row['input']} | {ms(c['wall_median'])} | {mib(c['rss_max_kib'])} | {msg[:70]} | {c['line']} | {verdict(row['pass'])} | "
-                f"{ms(p['wall'])} | {mib(p['rss_kib'])} | {p['verdict'].replace('|', '/')} |"
+                f"| {row['input']} | {ms(c['wall_median'])} ({ms(c['cpu_median'])}) | {mib(c['rss_max_kib'])} | {msg[:70]} | {c['line']} | "
+                f"{verdict(row['pass'])} | {ms(p['wall'])} | {mib(p['rss_kib'])} | {p['verdict'].replace('|', '/')} | {p['line'] or '—'} |"
             )
         L.append("")
         L.append(f"target (< 100 ms, < 50 MiB, error with a line number, every input): {verdict(t['pass'])}")

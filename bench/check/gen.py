@@ -73,7 +73,6 @@ WORKER = """\
     model:
       provider: {provider}
       name: {model}
-      temperature: 0.{t}
     depends_on: [localizer]
     inputs:
       - from: workers.localizer
@@ -93,8 +92,19 @@ def gen_huge(out: Path, repo: Path) -> dict:
     parts = [head.rstrip("\n") + "\n"]
     for i in range(HUGE_WORKERS):
         provider, model = MODELS[i % len(MODELS)]
-        parts.append(WORKER.format(i=i, provider=provider, model=model, t=i % 10, timeout=120 + i % 600))
+        parts.append(WORKER.format(i=i, provider=provider, model=model, timeout=120 + i % 600))
     parts.append(marker)
+    # One gate evaluator checks every reviewer, so that none is an unchecked
+    # or unused worker (L411/L419): the spec is clean, not a warning flood.
+    parts.append("  - id: review_gate\n    type: deterministic\n    runs_after:\n")
+    parts.extend(f"      - reviewer_{i:05d}\n" for i in range(HUGE_WORKERS))
+    parts.append("    implementation: evaluators.review_gate\n    aggregation: min\n")
+    metric = (
+        "  - name: review_pass_rate\n    definition: Share of the review shards that pass\n"
+        "    source: evaluators.review_gate\n    unit: ratio\n    target: 1\n"
+    )
+    assert "\nmetrics:\n" in tail
+    tail = tail.replace("\nmetrics:\n", "\nmetrics:\n" + metric, 1)
     text = "".join(parts) + tail
     path = out / "huge.yaml"
     path.write_text(text, encoding="utf-8")

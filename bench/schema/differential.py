@@ -4,7 +4,7 @@
 How to run (from the repo root):
 
     python3 -m venv target/refvenv
-    target/refvenv/bin/pip install -r bench/schema/requirements.txt
+    target/refvenv/bin/pip install -r bench/schema/requirements.txt   # or bench/requirements.txt
     CARGO_TARGET_DIR=/work/target-diff cargo build --release -j1
     target/refvenv/bin/python bench/schema/mutate.py --out target/schema-mutants
     target/refvenv/bin/python bench/schema/differential.py \\
@@ -13,7 +13,8 @@ How to run (from the repo root):
 (`cargo test --test schema_differential` does all of this.)
 
 Two corpora, each checked by ONE `loopc check --format json --no-config`
-run and validated in this one Python process (reference_verdict.Reference):
+run and validated by this one Python run (reference_verdict.Reference, in
+--jobs worker processes, default one per core):
   - the corpus: every ../shared/conformance/public/**/*.yaml (28 files) and
     loop-library/**/*.y*ml of this repo, as they are;
   - the mutants written by mutate.py (--mutants DIR, with its manifest.jsonl).
@@ -28,6 +29,11 @@ its mutation (from the manifest), both verdicts, the reference's first
 errors and loopc's L1xx/L0xx messages. As a check on the reference's
 strict-JSON fast path, every --loader-sample-th mutant is also read through
 ruamel and must give the identical value (a mismatch is a failure).
+
+The reference validates `pattern` as ECMA-262 (see reference_verdict.py);
+the summary's `ecma-regex` column counts the files on which Python's `re`
+would have answered a pattern check differently, and --python-regex
+validates with jsonschema's own `pattern` instead, to show what changes.
 
 Ends with the line `schema-differential: N passed, M failed`; exits 1 if M > 0
 (or if fewer than --min-mutants mutants were compared), 2 on a usage error.

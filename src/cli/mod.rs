@@ -3,6 +3,7 @@
 pub mod check;
 pub mod diagram;
 pub mod explain;
+pub mod run;
 pub mod score;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,20 @@ pub enum Command {
     Diagram(diagram::DiagramArgs),
     /// LES 1.0 effectiveness score of specs (structural estimate) or of a run's trace; a CI gate with --min.
     Score(score::ScoreArgs),
+    /// Lower a spec into a runtime plan (JSON).
+    Compile(run::CompileArgs),
+    /// Execute specs or plans with the included interpreter.
+    Run(run::RunArgs),
+    /// Continue an interrupted run at its first unfinished step.
+    Resume(run::ResumeArgs),
+    /// Approve what a waiting run asks a person for, and continue it.
+    Approve(run::DecideArgs),
+    /// Reject what a waiting run asks a person for; the run ends.
+    Reject(run::DecideArgs),
+    /// List runs in the state directory.
+    Runs(run::RunsArgs),
+    /// Show where a run stands.
+    Status(run::StatusArgs),
     /// Print the documentation of a rule (`loopc explain L201`), or list all rules.
     Explain(explain::ExplainArgs),
 }

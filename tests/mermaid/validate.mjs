@@ -1,16 +1,27 @@
 // Parse Mermaid files with the real `mermaid` package, as a renderer would.
 //
-//   node validate.mjs FILE.mmd...
+//   node validate.mjs [--forbid-config] [--dump] FILE.mmd...
 //
 // Prints `ok FILE` or `FAIL FILE: error` per file, then exactly
 // `mermaid-parse: N passed, M failed`, and exits 1 when M > 0 (2 on usage
 // errors). Used by tests/diagram_mermaid.rs on every `loopc diagram` output.
-import { readFile } from 'node:fs/promises';
+//
+// --forbid-config  fail a diagram that sets Mermaid configuration (front
+//                  matter or a `%%{init: …}%%` directive): loopc never emits
+//                  one, so one in its output came from spec text.
+// --dump           write FILE.parsed.json beside each file that parses: the
+//                  flowchart's vertices, edges and subgraphs as Mermaid read
+//                  them, labels decoded to the text a reader sees.
+import { readFile, writeFile } from 'node:fs/promises';
 import { JSDOM } from 'jsdom';
 
-const files = process.argv.slice(2);
-if (files.length === 0) {
-  console.error('usage: node validate.mjs FILE.mmd...');
+const args = process.argv.slice(2);
+const forbidConfig = args.includes('--forbid-config');
+const dump = args.includes('--dump');
+const files = args.filter((a) => !a.startsWith('--'));
+const unknown = args.filter((a) => a.startsWith('--') && a !== '--forbid-config' && a !== '--dump');
+if (files.length === 0 || unknown.length > 0) {
+  console.error('usage: node validate.mjs [--forbid-config] [--dump] FILE.mmd...');
   process.exit(2);
 }
 
@@ -24,6 +35,26 @@ for (const name of ['window', 'document', 'navigator', 'Element', 'HTMLElement',
 const { default: mermaid } = await import('mermaid');
 mermaid.initialize({ startOnLoad: false, securityLevel: 'strict' });
 
+// Mermaid keeps `#name;` / `#123;` entity codes as placeholders until it
+// renders; turn them into the characters the browser would show.
+const textarea = dom.window.document.createElement('textarea');
+function shown(text) {
+  const html = String(text ?? '').replaceAll('ﬂ°°', '&#').replaceAll('ﬂ°', '&').replaceAll('¶ß', ';');
+  textarea.innerHTML = html;
+  return textarea.value;
+}
+
+async function structure(text) {
+  const diagram = await mermaid.mermaidAPI.getDiagramFromText(text);
+  const db = diagram.db;
+  if (typeof db.getVertices !== 'function') return null;
+  return {
+    vertices: [...db.getVertices().values()].map((v) => ({ id: v.id, text: shown(v.text), classes: v.classes ?? [] })),
+    edges: db.getEdges().map((e) => ({ start: e.start, end: e.end, text: shown(e.text) })),
+    subgraphs: db.getSubGraphs().map((s) => ({ id: s.id, title: shown(s.title), nodes: s.nodes })),
+  };
+}
+
 let passed = 0;
 let failed = 0;
 for (const file of files) {
@@ -36,9 +67,16 @@ for (const file of files) {
     continue;
   }
   try {
-    // Rejects on a syntax error; resolves to { diagramType } otherwise.
+    // Rejects on a syntax error; resolves to { diagramType, config } otherwise.
     const result = await mermaid.parse(text);
     if (!result || !result.diagramType) throw new Error(`parse returned ${JSON.stringify(result)}`);
+    if (forbidConfig && result.config && Object.keys(result.config).length > 0) {
+      throw new Error(`diagram sets Mermaid configuration ${JSON.stringify(result.config)}`);
+    }
+    if (dump) {
+      const parsed = { diagramType: result.diagramType, config: result.config ?? {}, ...(await structure(text)) };
+      await writeFile(`${file}.parsed.json`, JSON.stringify(parsed, null, 1) + '\n');
+    }
     passed++;
     console.log(`ok ${file}`);
   } catch (e) {

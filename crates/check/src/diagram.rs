@@ -12,8 +12,12 @@ use petgraph::visit::EdgeRef;
 
 use crate::graph::{number, Flow, Phase, PhaseGraph};
 
+/// Longest label line shown; the full text stays in `--format json`.
+const MAX_LABEL_CHARS: usize = 60;
+
 /// Escape text for a quoted Mermaid label: entity codes for the characters
-/// that end a label or start markup.
+/// that end a label, start markup, or that Mermaid's style rewriting eats
+/// (`:` followed by `#…;`). Control characters become spaces.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -25,21 +29,55 @@ pub fn escape(text: &str) -> String {
             '`' => out.push_str("#96;"),
             '&' => out.push_str("#amp;"),
             '|' => out.push_str("#124;"),
-            '\n' | '\r' => out.push(' '),
+            ':' => out.push_str("#58;"),
+            c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
     }
     out
 }
 
-/// Lines of a node label, escaped and joined with `<br/>`.
+/// Cut a label line to [`MAX_LABEL_CHARS`], marking the cut.
+fn clip(text: &str) -> String {
+    if text.chars().count() <= MAX_LABEL_CHARS {
+        return text.to_owned();
+    }
+    text.chars().take(MAX_LABEL_CHARS - 1).collect::<String>() + "…"
+}
+
+/// Lines of a node label, clipped, escaped and joined with `<br/>`.
 fn label(lines: &[String]) -> String {
     lines
         .iter()
         .filter(|l| !l.is_empty())
-        .map(|l| escape(l))
+        .map(|l| escape(&clip(l)))
         .collect::<Vec<_>>()
         .join("<br/>")
+}
+
+/// An edge, with a quoted label when there is text for one.
+fn edge(from: &str, arrow: &str, text: &str, to: &str) -> String {
+    if text.trim().is_empty() {
+        format!("{from} {arrow} {to}")
+    } else {
+        format!("{from} {arrow}|\"{}\"| {to}", escape(&clip(text)))
+    }
+}
+
+/// Termination rules, one per line under the diamond.
+fn rule_label(rule: &str) -> String {
+    rule.split(" or ")
+        .flat_map(|r| r.split(" and "))
+        .map(|part| escape(&clip(part)))
+        .collect::<Vec<_>>()
+        .join("<br/>")
+}
+
+/// A comment line may not carry line breaks or Mermaid directives (`%%{…}%%`).
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() || matches!(c, '%' | '{' | '}') { ' ' } else { c })
+        .collect()
 }
 
 /// The Mermaid source of a spec's phase graph.
@@ -51,8 +89,11 @@ pub fn mermaid(spec: &Spec, graph: &PhaseGraph) -> String {
         spec.loop_name.as_ref().map_or("loop", |n| n.as_str()),
         spec.version.as_ref().map_or("", |v| v.as_str())
     );
-    let _ = writeln!(out, "  %% {}", title.trim().replace('\n', " "));
+    let _ = writeln!(out, "  %% {}", comment(title.trim()));
     let id = |n: petgraph::graph::NodeIndex| format!("n{}", n.index());
+
+    // An optimizer that nothing feeds and that refines nothing is left out.
+    let idle = |n: petgraph::graph::NodeIndex| matches!(g[n], Phase::Optimizer { .. }) && g.neighbors_undirected(n).next().is_none();
 
     let node_line = |n: petgraph::graph::NodeIndex| -> String {
         let phase = &g[n];
@@ -71,7 +112,7 @@ pub fn mermaid(spec: &Spec, graph: &PhaseGraph) -> String {
                 "/]",
                 label(&[
                     format!("optimizer: {strategy}"),
-                    max_steps.map_or_else(String::new, |s| format!("max {s} steps")),
+                    max_steps.map_or_else(String::new, |s| format!("at most {s} step{}", if s == 1 { "" } else { "s" })),
                 ]),
                 "optimizer",
             ),
@@ -79,9 +120,14 @@ pub fn mermaid(spec: &Spec, graph: &PhaseGraph) -> String {
                 let b = &graph.bounds;
                 let iterations = b
                     .max_iterations
-                    .map_or_else(|| "no iteration bound".to_owned(), |i| format!("at most {i} iterations"));
-                let money = b.max_cost_usd.map_or_else(String::new, |c| format!("cap ${}", number(c)));
-                ("{", "}", label(&["terminate?".to_owned(), iterations, money]), "decide")
+                    .map_or_else(|| "unbounded iterations".to_owned(), |i| format!("≤ {i} iterations"));
+                let money = b.max_cost_usd.map_or_else(String::new, |c| format!(" · ≤ ${}", number(c)));
+                (
+                    "{",
+                    "}",
+                    label(&["terminate?".to_owned(), format!("{iterations}{money}")]),
+                    "decide",
+                )
             }
             Phase::Success => ("([", "])", label(&["success".to_owned()]), "success"),
             Phase::Halt => ("([", "])", label(&["halt".to_owned()]), "halt"),
@@ -97,7 +143,7 @@ pub fn mermaid(spec: &Spec, graph: &PhaseGraph) -> String {
         for &n in &inputs {
             let _ = writeln!(out, "    {}", node_line(n));
         }
-        out.push_str("  end\n");
+        out.push_str("  end\n  style inputs fill:#f7fbff,stroke:#5b8def\n");
     }
     let children: Vec<_> = g.node_indices().filter(|&n| matches!(g[n], Phase::Child { .. })).collect();
     if !children.is_empty() {
@@ -111,31 +157,58 @@ pub fn mermaid(spec: &Spec, graph: &PhaseGraph) -> String {
         for &n in &children {
             let _ = writeln!(out, "    {}", node_line(n));
         }
-        out.push_str("  end\n");
+        out.push_str("  end\n  style composition fill:#f6f8fb,stroke:#51627a\n");
     }
-    for n in g.node_indices().filter(|n| !inputs.contains(n) && !children.contains(n)) {
+    for n in g
+        .node_indices()
+        .filter(|n| !inputs.contains(n) && !children.contains(n) && !idle(*n))
+    {
         let _ = writeln!(out, "  {}", node_line(n));
     }
 
+    // Memory reads and writes of a worker are drawn as one edge, which keeps
+    // the memory node beside the inputs instead of in the middle of the flow.
+    let memory = g.node_indices().find(|&n| matches!(g[n], Phase::Memory { .. }));
+    let mut memory_edges: Vec<(petgraph::graph::NodeIndex, bool, bool)> = Vec::new();
     for e in g.edge_references() {
         let (a, b) = (id(e.source()), id(e.target()));
-        let edge = match e.weight() {
+        let line = match e.weight() {
+            Flow::Data if Some(e.source()) == memory => {
+                note_memory(&mut memory_edges, e.target(), true, false);
+                continue;
+            }
+            Flow::Write => {
+                note_memory(&mut memory_edges, e.source(), false, true);
+                continue;
+            }
             Flow::Data => format!("{a} --> {b}"),
-            Flow::Order => format!("{a} -->|\"after\"| {b}"),
+            Flow::Order => edge(&a, "-->", "after", &b),
             Flow::Check => format!("{a} ==> {b}"),
-            Flow::Measure { metrics } if metrics.is_empty() => format!("{a} --> {b}"),
-            Flow::Measure { metrics } => format!("{a} -->|\"{}\"| {b}", escape(&metrics.join(", "))),
+            Flow::Measure { metrics } => edge(&a, "-->", &metrics.join(", "), &b),
             Flow::Feedback { channel, when } => match when {
-                Some(w) => format!("{a} -.->|\"{}\"| {b}", escape(&format!("{channel} when {w}"))),
-                None => format!("{a} -.->|\"{}\"| {b}", escape(channel)),
+                Some(w) => edge(&a, "-.->", &format!("{channel} when {w}"), &b),
+                None => edge(&a, "-.->", channel, &b),
             },
-            Flow::Refine => format!("{a} -.->|\"refines\"| {b}"),
-            Flow::Terminate { rule } => format!("{a} -->|\"{}\"| {b}", escape(rule)),
-            Flow::NextIteration => format!("{a} -.->|\"next iteration\"| {b}"),
-            Flow::Write => format!("{a} -.->|\"writes\"| {b}"),
-            Flow::Adapter { to, .. } => format!("{a} -->|\"{}\"| {b}", escape(to.rsplit('.').next().unwrap_or(to))),
+            Flow::Refine => edge(&a, "-.->", "refines", &b),
+            Flow::Terminate { rule } if !rule.trim().is_empty() => format!("{a} -->|\"{}\"| {b}", rule_label(rule)),
+            Flow::Terminate { .. } => format!("{a} --> {b}"),
+            Flow::NextIteration => edge(&a, "-.->", "next iteration", &b),
+            Flow::Adapter { from, to } => {
+                let last = |path: &str| path.rsplit('.').find(|s| !s.is_empty()).unwrap_or("").to_owned();
+                edge(&a, "-->", &format!("{} → {}", last(from), last(to)), &b)
+            }
         };
-        let _ = writeln!(out, "  {edge}");
+        let _ = writeln!(out, "  {line}");
+    }
+    if let Some(m) = memory {
+        for (worker, reads, writes) in memory_edges {
+            let line = match (reads, writes) {
+                (true, true) => edge(&id(m), "<-.->", "reads, writes", &id(worker)),
+                (true, false) => edge(&id(m), "-.->", "reads", &id(worker)),
+                _ => edge(&id(worker), "-.->", "writes", &id(m)),
+            };
+            let _ = writeln!(out, "  {line}");
+        }
     }
     out.push_str(concat!(
         "  classDef input fill:#eef6ff,stroke:#5b8def\n",
@@ -150,6 +223,16 @@ pub fn mermaid(spec: &Spec, graph: &PhaseGraph) -> String {
         "  classDef child fill:#eef2f7,stroke:#51627a\n",
     ));
     out
+}
+
+fn note_memory(edges: &mut Vec<(petgraph::graph::NodeIndex, bool, bool)>, worker: petgraph::graph::NodeIndex, reads: bool, writes: bool) {
+    match edges.iter_mut().find(|(w, ..)| *w == worker) {
+        Some(entry) => {
+            entry.1 |= reads;
+            entry.2 |= writes;
+        }
+        None => edges.push((worker, reads, writes)),
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,11 @@
 mod lower;
 mod model;
 mod spanned;
+mod to_plan;
+pub mod when;
 
+pub use loopc_plan::ENFORCED_SAFETY_TYPES;
 pub use lower::lower;
 pub use model::*;
 pub use spanned::Sp;
+pub use to_plan::to_plan;

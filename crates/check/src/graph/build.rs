@@ -269,6 +269,10 @@ pub fn build(spec: &Spec) -> PhaseGraph {
                 .all(|p| !matches!(g[p], Phase::Worker { .. }))
         })
         .collect();
+    // The next iteration starts with the composition's first children when
+    // there are any (children run before the parent's workers), else with
+    // the workers that depend on no other worker.
+    let mut starts = roots.clone();
     if let Some(c) = &spec.composition {
         let mut children: HashMap<&str, NodeIndex> = HashMap::new();
         let mut order = Vec::new();
@@ -312,14 +316,22 @@ pub fn build(spec: &Spec) -> PhaseGraph {
                 }
             }
         }
-        for child in feeding {
+        for &child in &feeding {
             for &root in &roots {
                 g.add_edge(child, root, Flow::Data);
             }
         }
+        let first: Vec<NodeIndex> = match c.kind.as_deref() {
+            Some(CompositionKind::Sequential) => order.first().map(|(n, _)| *n).into_iter().collect(),
+            _ => feeding,
+        };
+        if !first.is_empty() {
+            starts = first;
+        }
     }
-    for root in roots {
-        g.add_edge(decide, root, Flow::NextIteration);
+
+    for start in starts {
+        g.add_edge(decide, start, Flow::NextIteration);
     }
 
     let mut cycles: Vec<Vec<NodeIndex>> = tarjan_scc(&g)

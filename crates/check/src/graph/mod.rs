@@ -4,7 +4,6 @@
 
 pub mod bounds;
 mod build;
-pub mod when;
 
 pub use bounds::{Bound, BoundKind, LoopBounds};
 pub use build::{build, number};

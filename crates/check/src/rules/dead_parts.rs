@@ -3,9 +3,9 @@
 use loopc_diagnostics::Diagnostic;
 
 use super::Rule;
-use crate::graph::when;
 use crate::registry::declare_rule;
 use crate::Context;
+use loopc_ir::when;
 
 declare_rule! {
     /// ## What it does

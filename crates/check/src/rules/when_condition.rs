@@ -1,9 +1,9 @@
 use loopc_diagnostics::{Diagnostic, Span};
 
 use super::Rule;
-use crate::graph::when::{self, RESULT_FIELDS};
 use crate::registry::declare_rule;
 use crate::{suggest, Context};
+use loopc_ir::when::{self, RESULT_FIELDS};
 
 declare_rule! {
     /// ## What it does

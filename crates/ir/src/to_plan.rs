@@ -1,0 +1,431 @@
+//! IR → runtime plan (docs/semantics.md): resolve references, expand `*`,
+//! order workers, compile `when`, apply the defaults the semantics choose.
+//!
+//! Run on specs that `loopc check` passed; what is still missing is
+//! reported as an error rather than guessed.
+
+use std::collections::{BTreeSet, HashMap};
+
+use loopc_plan::*;
+
+use crate::model::{self as ir, Spec};
+use crate::when;
+
+fn text(t: &ir::Text) -> Option<String> {
+    t.as_ref().map(|s| s.value.clone())
+}
+
+fn model(m: &Option<ir::Model>, owner: &str, errors: &mut Vec<String>) -> ModelRef {
+    let m = m.as_ref();
+    let provider = m.and_then(|m| text(&m.provider));
+    let name = m.and_then(|m| text(&m.name));
+    if provider.is_none() || name.is_none() {
+        errors.push(format!("{owner} has no complete model (provider and name)"));
+    }
+    ModelRef {
+        provider: provider.unwrap_or_default(),
+        name: name.unwrap_or_default(),
+        temperature: m.and_then(|m| m.temperature.as_ref().map(|t| t.value)),
+        max_tokens: m.and_then(|m| m.max_tokens.as_ref().map(|t| t.value.max(0) as u64)),
+    }
+}
+
+fn action(a: &ir::Text) -> Action {
+    match a.as_deref().map(String::as_str) {
+        Some("escalate_human") => Action::EscalateHuman,
+        Some("retry_iteration") => Action::RetryIteration,
+        _ => Action::Halt,
+    }
+}
+
+fn endpoint(path: &str) -> Option<Endpoint> {
+    if let Some(id) = path.strip_prefix("workers.") {
+        Some(Endpoint::Worker(id.to_owned()))
+    } else if let Some(id) = path.strip_prefix("evaluators.") {
+        Some(Endpoint::Evaluator(id.to_owned()))
+    } else if path.starts_with("optimization_strategy") {
+        Some(Endpoint::Optimizer)
+    } else {
+        None
+    }
+}
+
+/// Lower a checked spec. `source` is the spec's path as given.
+pub fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
+    let mut errors = Vec::new();
+    let worker_ids: Vec<String> = spec.workers.iter().filter_map(|w| text(&w.id)).collect();
+
+    let inputs = spec
+        .inputs
+        .iter()
+        .flat_map(|i| &i.fields)
+        .map(|f| InputDecl {
+            name: f.name.value.clone(),
+            kind: text(&f.kind).unwrap_or_else(|| "string".into()),
+            required: f.required.as_ref().is_some_and(|r| r.value),
+            values: f.values.iter().map(|v| serde_json::Value::String(v.value.clone())).collect(),
+            default: None,
+            pattern: None,
+            minimum: None,
+            maximum: None,
+            max_length: None,
+        })
+        .collect();
+
+    let memory = match &spec.memory {
+        Some(m) => MemoryPlan {
+            kind: text(&m.kind).unwrap_or_else(|| "ephemeral".into()),
+            allowed_writers: expand(&m.allowed_writers, &worker_ids),
+            max_entries: m.max_entries.as_ref().map(|n| n.value.max(0) as u64),
+            read_policy: m
+                .read_policy
+                .iter()
+                .map(|(w, keys)| ReadRule {
+                    worker: w.value.clone(),
+                    keys: keys.iter().map(|k| k.value.clone()).collect(),
+                })
+                .collect(),
+        },
+        None => MemoryPlan {
+            kind: "ephemeral".into(),
+            allowed_writers: Vec::new(),
+            max_entries: None,
+            read_policy: Vec::new(),
+        },
+    };
+
+    let mut workers: Vec<WorkerStep> = Vec::new();
+    for w in &spec.workers {
+        let Some(id) = text(&w.id) else { continue };
+        let bindings: Vec<Binding> = w
+            .inputs
+            .iter()
+            .filter_map(|from| {
+                let (kind, rest) = from.split_once('.')?;
+                Some(match kind {
+                    "inputs" => Binding::Input(rest.to_owned()),
+                    "memory" => Binding::Memory(rest.to_owned()),
+                    _ => Binding::Worker(rest.to_owned()),
+                })
+            })
+            .collect();
+        // A `workers.X` input implies ordering after X (semantics §2).
+        let mut depends_on: BTreeSet<String> = w.depends_on.iter().map(|d| d.value.clone()).collect();
+        depends_on.extend(bindings.iter().filter_map(|b| match b {
+            Binding::Worker(x) => Some(x.clone()),
+            _ => None,
+        }));
+        workers.push(WorkerStep {
+            model: model(&w.model, &format!("worker `{id}`"), &mut errors),
+            role: text(&w.role).unwrap_or_default(),
+            inputs: bindings,
+            depends_on: depends_on.into_iter().collect(),
+            output_name: text(&w.output_name).unwrap_or_else(|| id.clone()),
+            output_format: text(&w.output_format).unwrap_or_else(|| "text".into()),
+            output_schema_ref: text(&w.output_schema_ref),
+            tools: w.tools.iter().map(|t| t.value.clone()).collect(),
+            timeout_seconds: w.timeout_seconds.as_ref().map(|t| t.value.max(1) as u64),
+            retries: w.retries.as_ref().map_or(0, |r| r.value.clamp(0, 100) as u32),
+            cost_budget_usd: w.cost_budget_usd.as_ref().map(|c| c.value),
+            id,
+        });
+    }
+    let groups = match levels(&workers) {
+        Ok(groups) => groups,
+        Err(cycle) => {
+            errors.push(format!("workers {cycle} depend on each other"));
+            Vec::new()
+        }
+    };
+    let order: HashMap<&str, usize> = groups.iter().flatten().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    workers.sort_by_key(|w| order.get(w.id.as_str()).copied().unwrap_or(usize::MAX));
+
+    let evaluators = spec
+        .evaluators
+        .iter()
+        .filter_map(|e| {
+            let id = text(&e.id)?;
+            let kind = match e.kind.as_deref() {
+                Some(ir::EvaluatorKind::Deterministic) => EvaluatorKind::Deterministic {
+                    implementation: text(&e.implementation).unwrap_or_default(),
+                },
+                Some(ir::EvaluatorKind::LlmRubric) => {
+                    let rubric = e.rubric.as_ref();
+                    EvaluatorKind::LlmRubric {
+                        model: model(&e.model, &format!("evaluator `{id}`"), &mut errors),
+                        dimensions: rubric
+                            .map(|r| {
+                                r.dimensions
+                                    .iter()
+                                    .map(|d| RubricDimension {
+                                        name: text(&d.name).unwrap_or_default(),
+                                        weight: d.weight.as_ref().map_or(0.0, |w| w.value),
+                                        scale: d.scale.as_ref().map_or((0.0, 1.0), |s| s.value),
+                                        criteria: text(&d.criteria).unwrap_or_default(),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        pass_threshold: rubric.and_then(|r| r.pass_threshold.as_ref()).map_or(1.0, |t| t.value),
+                    }
+                }
+                Some(ir::EvaluatorKind::Human) => EvaluatorKind::Human {
+                    timeout_seconds: e.timeout_seconds.as_ref().map_or(86_400, |t| t.value.max(1) as u64),
+                    queue: text(&e.queue),
+                    instructions: text(&e.instructions),
+                },
+                _ => {
+                    errors.push(format!("evaluator `{id}` has no known type"));
+                    return None;
+                }
+            };
+            Some(EvaluatorStep {
+                runs_after: expand(&e.runs_after, &worker_ids),
+                aggregation: text(&e.aggregation),
+                kind,
+                id,
+            })
+        })
+        .collect();
+
+    let metrics = spec
+        .metrics
+        .iter()
+        .filter_map(|m| {
+            let source = text(&m.source)?;
+            let (kind, id) = source.split_once('.')?;
+            Some(MetricPlan {
+                name: text(&m.name)?,
+                source: match kind {
+                    "evaluators" => MetricSource::Evaluator(id.to_owned()),
+                    "workers" => MetricSource::Worker(id.to_owned()),
+                    _ => MetricSource::Telemetry(id.to_owned()),
+                },
+                unit: text(&m.unit).unwrap_or_else(|| "ratio".into()),
+                primary: m.primary.as_ref().is_some_and(|p| p.value),
+                target: m.target.as_ref().map(|t| t.value),
+            })
+        })
+        .collect();
+
+    let feedback = spec
+        .feedback_channels
+        .iter()
+        .filter_map(|f| {
+            let id = text(&f.id)?;
+            let source = endpoint(f.source.as_deref()?)?;
+            let destination = endpoint(f.destination.as_deref()?)?;
+            let when = match &f.when {
+                None => None,
+                Some(w) => match when::parse(w) {
+                    Ok(e) => Some(e.to_plan()),
+                    Err(e) => {
+                        errors.push(format!("feedback channel `{id}`: `when` does not parse: {}", e.message));
+                        None
+                    }
+                },
+            };
+            Some(FeedbackRoute {
+                id,
+                source,
+                destination,
+                fields: f.fields.iter().map(|x| x.value.clone()).collect(),
+                max_tokens: f.max_tokens.as_ref().map(|t| t.value.max(1) as u64),
+                when,
+                when_text: text(&f.when),
+            })
+        })
+        .collect();
+
+    let termination = match &spec.termination {
+        None => TerminationPlan {
+            success: Vec::new(),
+            failure: Vec::new(),
+            stall: Vec::new(),
+        },
+        Some(t) => {
+            let success: Vec<SuccessRule> = t
+                .success
+                .iter()
+                .filter_map(|c| {
+                    Some(SuccessRule {
+                        metric: text(&c.metric)?,
+                        op: CompareOp::from_lss(c.operator.as_deref()?)?,
+                        value: c.value.as_ref()?.value,
+                        consecutive: c.consecutive.as_ref().map_or(1, |n| n.value.max(1) as u32),
+                    })
+                })
+                .collect();
+            let failure = t
+                .failure
+                .iter()
+                .filter_map(|c| {
+                    Some(FailureRule {
+                        kind: text(&c.kind)?,
+                        action: action(&c.action),
+                        value: c.value.as_ref().map(|v| v.value),
+                        consecutive: c.consecutive.as_ref().map_or(1, |n| n.value.max(1) as u32),
+                    })
+                })
+                .collect();
+            let stall = t
+                .stall
+                .iter()
+                .filter_map(|c| {
+                    let metric = text(&c.metric)?;
+                    // Improving means moving towards the success condition on the metric (semantics §5).
+                    let direction = match success.iter().find(|s| s.metric == metric).map(|s| s.op) {
+                        Some(CompareOp::Lt | CompareOp::Le) => -1.0,
+                        _ => 1.0,
+                    };
+                    Some(StallRule {
+                        metric,
+                        window_iterations: c.window_iterations.as_ref().map_or(1, |w| w.value.max(1) as u32),
+                        min_improvement: c.min_improvement.as_ref().map_or(0.0, |m| m.value),
+                        action: action(&c.action),
+                        direction,
+                    })
+                })
+                .collect();
+            TerminationPlan { success, failure, stall }
+        }
+    };
+
+    let optimizer = match &spec.optimization_strategy {
+        Some(o) => OptimizerPlan {
+            kind: text(&o.kind).unwrap_or_else(|| "manual".into()),
+            max_steps: o.max_steps.as_ref().map_or(0, |s| s.value.max(0) as u32),
+            targets: o
+                .refinement_target
+                .iter()
+                .chain(&o.secondary_targets)
+                .filter_map(|t| t.strip_prefix("workers.").map(str::to_owned))
+                .collect(),
+            rollback_on_metric_drop: o.rollback_on_metric_drop.as_ref().map(|r| r.value),
+            rollback_on_safety_failure: o.rollback_on_safety_failure.as_ref().is_some_and(|r| r.value),
+        },
+        None => OptimizerPlan {
+            kind: "manual".into(),
+            max_steps: 0,
+            targets: Vec::new(),
+            rollback_on_metric_drop: None,
+            rollback_on_safety_failure: false,
+        },
+    };
+
+    let budgets = match &spec.cost_limits {
+        Some(c) => Budgets {
+            per_iteration_usd: c.per_iteration_usd.as_ref().map_or(f64::INFINITY, |v| v.value),
+            cumulative_usd: c.cumulative_usd.as_ref().map_or(f64::INFINITY, |v| v.value),
+            token_soft_cap: c.token_soft_cap.as_ref().map(|t| t.value.max(1) as u64),
+            on_approach_percent: c.on_approach_threshold_percent.as_ref().map(|t| t.value),
+            on_approach: text(&c.on_approach_action),
+            on_exceed: text(&c.on_exceed_action).unwrap_or_else(|| "halt".into()),
+        },
+        None => {
+            errors.push("the spec has no cost_limits".into());
+            Budgets {
+                per_iteration_usd: 0.0,
+                cumulative_usd: 0.0,
+                token_soft_cap: None,
+                on_approach_percent: None,
+                on_approach: None,
+                on_exceed: "halt".into(),
+            }
+        }
+    };
+
+    let safety = spec
+        .safety_constraints
+        .iter()
+        .filter_map(|s| {
+            Some(SafetyCheck {
+                id: text(&s.id)?,
+                kind: text(&s.kind)?,
+                scope: text(&s.scope)?,
+                applies_to: if s.applies_to.is_empty() {
+                    worker_ids.clone()
+                } else {
+                    expand(&s.applies_to, &worker_ids)
+                },
+                action: text(&s.action).unwrap_or_else(|| "halt".into()),
+                on_error: text(&s.on_error).unwrap_or_else(|| "halt".into()),
+                config: s.config.clone().unwrap_or(serde_json::Value::Object(Default::default())),
+            })
+        })
+        .collect();
+
+    if spec.composition.is_some() {
+        errors.push(
+            "compositions (LSS 1.1) are checked and drawn but not executed by this runtime yet; run each child spec on its own".into(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // JSON cannot hold infinity; an absent cap was reported above.
+    Ok(Plan {
+        plan_version: PLAN_VERSION.into(),
+        loop_name: text(&spec.loop_name).unwrap_or_default(),
+        spec_version: text(&spec.version).unwrap_or_default(),
+        objective: text(&spec.objective).unwrap_or_default(),
+        source: source.to_owned(),
+        inputs,
+        memory,
+        workers,
+        groups,
+        evaluators,
+        metrics,
+        feedback,
+        termination,
+        optimizer,
+        budgets,
+        safety,
+    })
+}
+
+/// `*` → every worker; ids kept in order, without repeats.
+fn expand(ids: &[crate::Sp<String>], workers: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in ids {
+        let add: Vec<String> = if id.as_str() == "*" {
+            workers.to_vec()
+        } else {
+            vec![id.value.clone()]
+        };
+        for a in add {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
+/// Kahn's algorithm by levels: each level's workers depend only on earlier
+/// levels. Within a level, declaration order. Err names a cycle's members.
+fn levels(workers: &[WorkerStep]) -> Result<Vec<Vec<String>>, String> {
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut groups = Vec::new();
+    while done.len() < workers.len() {
+        let ready: Vec<String> = workers
+            .iter()
+            .filter(|w| {
+                !done.contains(w.id.as_str())
+                    && w.depends_on
+                        .iter()
+                        .all(|d| done.contains(d.as_str()) || !workers.iter().any(|o| &o.id == d))
+            })
+            .map(|w| w.id.clone())
+            .collect();
+        if ready.is_empty() {
+            let left: Vec<&str> = workers.iter().map(|w| w.id.as_str()).filter(|id| !done.contains(id)).collect();
+            return Err(left.join(", "));
+        }
+        for id in &ready {
+            done.insert(workers.iter().find(|w| &w.id == id).map(|w| w.id.as_str()).unwrap_or_default());
+        }
+        groups.push(ready);
+    }
+    Ok(groups)
+}

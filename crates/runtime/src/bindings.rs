@@ -1,0 +1,264 @@
+//! Bindings: what the providers, models, tools and deterministic evaluator
+//! implementations named in a spec mean on this machine. Specs stay pure
+//! LSS; a bindings file (or the `[run]` table of loopc.toml) maps each step
+//! to an executor and sets the sandbox.
+//!
+//! ```toml
+//! [sandbox]
+//! root = "."                      # relative to this file; tool paths may not leave it
+//! allow_programs = ["python3", "pytest"]
+//! deny_commands = ["rm -rf", "git push --force"]
+//!
+//! [executors.replay]
+//! kind = "script"
+//! file = "responses.json"
+//!
+//! [executors.tests]
+//! kind = "command"
+//! argv = ["python3", "-m", "pytest", "-q"]
+//! verdict = "exit_code"           # or "json": {"passed": .., "score": ..} on stdout
+//!
+//! [executors.gpt]
+//! kind = "openai"
+//! base_url = "https://api.openai.com/v1"
+//! api_key_env = "OPENAI_API_KEY"  # the key itself never appears in a file or a log
+//! input_usd_per_mtok = 2.0
+//! output_usd_per_mtok = 8.0
+//!
+//! [bind]                          # most specific first
+//! "workers.patcher" = "replay"    # a step
+//! "impl:evaluators.run_tests" = "tests"   # a deterministic implementation
+//! "model:openai/gpt-4.1" = "gpt"  # a provider/model
+//! "provider:openai" = "gpt"
+//! default = "replay"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::executor::StepRef;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bindings {
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
+    #[serde(default)]
+    pub executors: BTreeMap<String, ExecutorConfig>,
+    /// Selector → executor name (see the module docs).
+    #[serde(default)]
+    pub bind: BTreeMap<String, String>,
+    /// Directory the bindings were read from; relative paths resolve against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// The workspace: commands run here and tool paths may not leave it.
+    #[serde(default = "dot")]
+    pub root: PathBuf,
+    /// Programs that command executors and `run_command` tool calls may start
+    /// (by name or path); empty means no restriction on programs.
+    #[serde(default)]
+    pub allow_programs: Vec<String>,
+    /// Command lines that are always refused (substring match on the joined argv).
+    #[serde(default = "default_denied")]
+    pub deny_commands: Vec<String>,
+}
+
+fn dot() -> PathBuf {
+    PathBuf::from(".")
+}
+
+/// Destructive commands refused unless the bindings replace this list.
+pub fn default_denied() -> Vec<String> {
+    [
+        "rm -rf /",
+        "rm -rf ~",
+        "rm -rf *",
+        "mkfs",
+        "dd if=",
+        ":(){",
+        "shutdown",
+        "reboot",
+        "git push --force",
+        "git push -f",
+        "chmod -R 777 /",
+        "> /dev/sd",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            root: dot(),
+            allow_programs: Vec::new(),
+            deny_commands: default_denied(),
+        }
+    }
+}
+
+/// How a command's result becomes an evaluator verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Exit 0 passes (score 1), anything else fails (score 0).
+    #[default]
+    ExitCode,
+    /// stdout is a JSON object with `passed` and/or `score`.
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExecutorConfig {
+    /// Run an argv in the workspace; the invocation as JSON on stdin.
+    Command {
+        argv: Vec<String>,
+        #[serde(default)]
+        verdict: Verdict,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
+    /// Scripted responses from a JSON file (tests, dry runs).
+    Script { file: PathBuf },
+    /// An OpenAI-compatible chat-completions API.
+    Openai {
+        base_url: String,
+        api_key_env: String,
+        /// Model name sent to the API (default: the spec's model name).
+        model: Option<String>,
+        #[serde(default)]
+        input_usd_per_mtok: f64,
+        #[serde(default)]
+        output_usd_per_mtok: f64,
+        timeout_seconds: Option<u64>,
+    },
+    /// The Anthropic Messages API.
+    Anthropic {
+        #[serde(default = "anthropic_url")]
+        base_url: String,
+        api_key_env: String,
+        model: Option<String>,
+        #[serde(default)]
+        input_usd_per_mtok: f64,
+        #[serde(default)]
+        output_usd_per_mtok: f64,
+        timeout_seconds: Option<u64>,
+        /// `max_tokens` when the spec's model sets none.
+        #[serde(default = "default_max_tokens")]
+        max_tokens: u64,
+    },
+}
+
+fn anthropic_url() -> String {
+    "https://api.anthropic.com/v1".into()
+}
+
+fn default_max_tokens() -> u64 {
+    4096
+}
+
+impl Bindings {
+    /// Read a bindings TOML file (top-level keys as above).
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&text, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    pub fn parse(text: &str, base_dir: &Path) -> Result<Self, String> {
+        let mut b: Bindings = toml::from_str(text).map_err(|e| e.to_string())?;
+        b.base_dir = base_dir.to_path_buf();
+        b.validate()?;
+        Ok(b)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (selector, name) in &self.bind {
+            if !self.executors.contains_key(name) {
+                return Err(format!(
+                    "[bind] \"{selector}\" names executor `{name}`, which [executors] does not define"
+                ));
+            }
+        }
+        for (name, e) in &self.executors {
+            if let ExecutorConfig::Command { argv, .. } = e {
+                if argv.is_empty() {
+                    return Err(format!("executor `{name}`: argv is empty"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The workspace root as an absolute-ish path.
+    pub fn root(&self) -> PathBuf {
+        self.base_dir.join(&self.sandbox.root)
+    }
+
+    /// Resolve a relative path of the bindings (a script file).
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The executor name for a step: the step itself, its deterministic
+    /// implementation, its model, its provider, then `default`.
+    pub fn select(&self, step: &StepRef, implementation: Option<&str>, model: Option<(&str, &str)>) -> Option<&str> {
+        let mut keys = vec![step.path()];
+        if let Some(i) = implementation {
+            keys.push(format!("impl:{i}"));
+        }
+        if let Some((provider, name)) = model {
+            keys.push(format!("model:{provider}/{name}"));
+            keys.push(format!("provider:{provider}"));
+        }
+        keys.push("default".into());
+        keys.iter().find_map(|k| self.bind.get(k)).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_order() {
+        let b = Bindings::parse(
+            r#"
+[executors.a]
+kind = "script"
+file = "a.json"
+[executors.b]
+kind = "command"
+argv = ["true"]
+[bind]
+"workers.w" = "a"
+"impl:evaluators.run_tests" = "b"
+"provider:openai" = "b"
+default = "a"
+"#,
+            Path::new("/tmp"),
+        )
+        .unwrap();
+        assert_eq!(b.select(&StepRef::Worker("w".into()), None, Some(("openai", "x"))), Some("a"));
+        assert_eq!(b.select(&StepRef::Worker("v".into()), None, Some(("openai", "x"))), Some("b"));
+        assert_eq!(
+            b.select(&StepRef::Evaluator("t".into()), Some("evaluators.run_tests"), None),
+            Some("b")
+        );
+        assert_eq!(b.select(&StepRef::Evaluator("t".into()), None, None), Some("a"));
+        assert!(Bindings::parse("[bind]\ndefault = \"nope\"\n", Path::new(".")).is_err());
+        assert!(Bindings::parse("[executors.x]\nkind = \"command\"\nargv = []\n", Path::new(".")).is_err());
+    }
+}

@@ -1,0 +1,178 @@
+//! `kind = "anthropic"`: the Anthropic Messages API.
+//!
+//! Constructors: [`AnthropicExecutor::from_config`]`(&ExecutorConfig, &Bindings) -> Result<AnthropicExecutor, String>`
+//! and [`AnthropicExecutor::new`]`(AnthropicSettings)`.
+//!
+//! Each invocation POSTs `{base_url}/messages` with `x-api-key: <key>` (read
+//! from `api_key_env` at invocation time; unset → [`ExecError::Config`] naming
+//! the variable), `anthropic-version: 2023-06-01` and
+//! `{"model", "max_tokens", "system", "messages": [{"role": "user", "content": payload}], "temperature"?}`:
+//! the model is the executor's `model` or the step's model name, `max_tokens`
+//! the step model's or the executor's; the system prompt is the role (an
+//! evaluator's instructions) plus how to answer; the user content is the
+//! payload as pretty JSON. A worker's declared built-in tools
+//! (`payload.tools`) are offered as tools. The reply's `text` blocks are
+//! joined: an evaluator's must hold a JSON object (passed through; the
+//! interpreter completes the verdict), else [`ExecError::Failed`]; a worker's is
+//! its output (parsed as JSON when its output format is `json` and it parses).
+//! `tool_use` blocks (`name`, `input`) become [`ToolCall`]s; usage comes from
+//! `usage.input_tokens`/`output_tokens`, priced per million tokens.
+//!
+//! The timeout is the shorter of `timeout_seconds` and the step's timeout
+//! (10 minutes when neither is set). Errors: see [`super::http`].
+
+use serde_json::{json, Value};
+
+use super::http;
+use super::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
+use crate::bindings::{Bindings, ExecutorConfig};
+
+/// The `anthropic-version` header sent.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The fields of a `kind = "anthropic"` config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnthropicSettings {
+    pub base_url: String,
+    pub api_key_env: String,
+    pub model: Option<String>,
+    pub input_usd_per_mtok: f64,
+    pub output_usd_per_mtok: f64,
+    pub timeout_seconds: Option<u64>,
+    pub max_tokens: u64,
+}
+
+/// Calls the Messages API (see the module docs).
+#[derive(Debug)]
+pub struct AnthropicExecutor {
+    settings: AnthropicSettings,
+    agent: ureq::Agent,
+}
+
+impl AnthropicExecutor {
+    pub fn new(settings: AnthropicSettings) -> Self {
+        AnthropicExecutor {
+            settings,
+            agent: http::agent(),
+        }
+    }
+
+    /// From a `kind = "anthropic"` config.
+    pub fn from_config(config: &ExecutorConfig, _bindings: &Bindings) -> Result<Self, String> {
+        let ExecutorConfig::Anthropic {
+            base_url,
+            api_key_env,
+            model,
+            input_usd_per_mtok,
+            output_usd_per_mtok,
+            timeout_seconds,
+            max_tokens,
+        } = config
+        else {
+            return Err("not an `anthropic` executor config".into());
+        };
+        if api_key_env.trim().is_empty() {
+            return Err("anthropic executor: `api_key_env` is empty".into());
+        }
+        if *max_tokens == 0 {
+            return Err("anthropic executor: `max_tokens` must be positive".into());
+        }
+        Ok(Self::new(AnthropicSettings {
+            base_url: base_url.clone(),
+            api_key_env: api_key_env.clone(),
+            model: model.clone(),
+            input_usd_per_mtok: *input_usd_per_mtok,
+            output_usd_per_mtok: *output_usd_per_mtok,
+            timeout_seconds: *timeout_seconds,
+            max_tokens: *max_tokens,
+        }))
+    }
+
+    /// The request body for an invocation.
+    pub fn request_body(&self, invocation: &Invocation) -> Result<Value, ExecError> {
+        let model = self
+            .settings
+            .model
+            .clone()
+            .or_else(|| invocation.model.as_ref().map(|m| m.name.clone()))
+            .ok_or_else(|| {
+                ExecError::Config(format!(
+                    "no model for {}: set `model` in the executor or give the step a model",
+                    invocation.step.path()
+                ))
+            })?;
+        let max_tokens = invocation
+            .model
+            .as_ref()
+            .and_then(|m| m.max_tokens)
+            .unwrap_or(self.settings.max_tokens);
+        let mut body = json!({
+            "model": model,
+            "max_tokens": max_tokens,
+            "system": http::system_prompt(invocation),
+            "messages": [{"role": "user", "content": http::user_message(invocation)}],
+        });
+        if let Some(t) = invocation.model.as_ref().and_then(|m| m.temperature) {
+            body["temperature"] = json!(t);
+        }
+        let tools: Vec<Value> = http::tool_specs(invocation)
+            .into_iter()
+            .map(|(name, description, schema)| json!({"name": name, "description": description, "input_schema": schema}))
+            .collect();
+        if !tools.is_empty() {
+            body["tools"] = Value::Array(tools);
+        }
+        Ok(body)
+    }
+
+    fn outcome(&self, invocation: &Invocation, response: &Value) -> Result<Outcome, ExecError> {
+        let Some(Value::Array(blocks)) = response.get("content") else {
+            return Err(ExecError::Failed("the response has no `content` list".into()));
+        };
+        let mut text = String::new();
+        let mut tool_calls = Vec::new();
+        for block in blocks {
+            match block.get("type").and_then(Value::as_str) {
+                Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or_default()),
+                Some("tool_use") => {
+                    let name = block
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| ExecError::Failed(format!("a tool_use block has no name: {block}")))?;
+                    tool_calls.push(ToolCall {
+                        tool: name.to_owned(),
+                        args: block.get("input").cloned().unwrap_or_else(|| json!({})),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let output = match invocation.step {
+            StepRef::Evaluator(_) => {
+                tool_calls.clear();
+                http::parse_json_reply(&text).map_err(ExecError::Failed)?
+            }
+            StepRef::Worker(_) => http::worker_output(invocation, text),
+        };
+        let tokens = |k: &str| response.pointer(&format!("/usage/{k}")).and_then(Value::as_u64).unwrap_or(0);
+        let usage = http::usage(
+            tokens("input_tokens"),
+            tokens("output_tokens"),
+            self.settings.input_usd_per_mtok,
+            self.settings.output_usd_per_mtok,
+        );
+        Ok(Outcome { output, usage, tool_calls })
+    }
+}
+
+impl Executor for AnthropicExecutor {
+    fn invoke(&self, invocation: &Invocation) -> Result<Outcome, ExecError> {
+        let body = self.request_body(invocation)?;
+        let key = http::api_key(&self.settings.api_key_env)?;
+        let url = http::endpoint(&self.settings.base_url, "messages");
+        let timeout = http::timeout(self.settings.timeout_seconds, invocation.timeout);
+        let headers = [("x-api-key", key.as_str()), ("anthropic-version", ANTHROPIC_VERSION)];
+        let response = http::post_json(&self.agent, &url, &headers, &body, timeout, &key)?;
+        self.outcome(invocation, &response)
+    }
+}

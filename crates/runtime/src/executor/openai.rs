@@ -1,0 +1,191 @@
+//! `kind = "openai"`: an OpenAI-compatible chat-completions API.
+//!
+//! Constructors: [`OpenAiExecutor::from_config`]`(&ExecutorConfig, &Bindings) -> Result<OpenAiExecutor, String>`
+//! and [`OpenAiExecutor::new`]`(OpenAiSettings)`.
+//!
+//! Each invocation POSTs `{base_url}/chat/completions` with
+//! `Authorization: Bearer <key>` (the key read from `api_key_env` at
+//! invocation time; unset → [`ExecError::Config`] naming the variable) and
+//! `{"model", "messages": [system, user], "temperature"?, "max_tokens"?}`:
+//! the model is the executor's `model` or the step's model name; the system
+//! message is the role (an evaluator's instructions) plus how to answer; the
+//! user message is the payload as pretty JSON. A worker's declared built-in
+//! tools (`payload.tools`) are offered as functions. Evaluators get
+//! `response_format: {"type": "json_object"}` and their reply must be a JSON
+//! object (passed through; the interpreter completes the verdict), else
+//! [`ExecError::Failed`]. A worker's reply is its text (parsed as JSON when its
+//! output format is `json` and it parses). `message.tool_calls[].function`
+//! (`name`, `arguments` as a JSON string) become [`ToolCall`]s; usage comes from
+//! `usage.prompt_tokens`/`completion_tokens`, priced per million tokens.
+//!
+//! The timeout is the shorter of `timeout_seconds` and the step's timeout
+//! (10 minutes when neither is set). Errors: see [`super::http`].
+
+use serde_json::{json, Value};
+
+use super::http;
+use super::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
+use crate::bindings::{Bindings, ExecutorConfig};
+
+/// The fields of a `kind = "openai"` config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenAiSettings {
+    pub base_url: String,
+    pub api_key_env: String,
+    pub model: Option<String>,
+    pub input_usd_per_mtok: f64,
+    pub output_usd_per_mtok: f64,
+    pub timeout_seconds: Option<u64>,
+}
+
+/// Calls a chat-completions API (see the module docs).
+#[derive(Debug)]
+pub struct OpenAiExecutor {
+    settings: OpenAiSettings,
+    agent: ureq::Agent,
+}
+
+impl OpenAiExecutor {
+    pub fn new(settings: OpenAiSettings) -> Self {
+        OpenAiExecutor {
+            settings,
+            agent: http::agent(),
+        }
+    }
+
+    /// From a `kind = "openai"` config.
+    pub fn from_config(config: &ExecutorConfig, _bindings: &Bindings) -> Result<Self, String> {
+        let ExecutorConfig::Openai {
+            base_url,
+            api_key_env,
+            model,
+            input_usd_per_mtok,
+            output_usd_per_mtok,
+            timeout_seconds,
+        } = config
+        else {
+            return Err("not an `openai` executor config".into());
+        };
+        if api_key_env.trim().is_empty() {
+            return Err("openai executor: `api_key_env` is empty".into());
+        }
+        Ok(Self::new(OpenAiSettings {
+            base_url: base_url.clone(),
+            api_key_env: api_key_env.clone(),
+            model: model.clone(),
+            input_usd_per_mtok: *input_usd_per_mtok,
+            output_usd_per_mtok: *output_usd_per_mtok,
+            timeout_seconds: *timeout_seconds,
+        }))
+    }
+
+    /// The request body for an invocation.
+    pub fn request_body(&self, invocation: &Invocation) -> Result<Value, ExecError> {
+        let model = self
+            .settings
+            .model
+            .clone()
+            .or_else(|| invocation.model.as_ref().map(|m| m.name.clone()))
+            .ok_or_else(|| {
+                ExecError::Config(format!(
+                    "no model for {}: set `model` in the executor or give the step a model",
+                    invocation.step.path()
+                ))
+            })?;
+        let mut body = json!({
+            "model": model,
+            "messages": [
+                {"role": "system", "content": http::system_prompt(invocation)},
+                {"role": "user", "content": http::user_message(invocation)},
+            ],
+        });
+        if let Some(m) = &invocation.model {
+            if let Some(t) = m.temperature {
+                body["temperature"] = json!(t);
+            }
+            if let Some(n) = m.max_tokens {
+                body["max_tokens"] = json!(n);
+            }
+        }
+        match invocation.step {
+            StepRef::Evaluator(_) => body["response_format"] = json!({"type": "json_object"}),
+            StepRef::Worker(_) => {
+                let tools: Vec<Value> = http::tool_specs(invocation)
+                    .into_iter()
+                    .map(|(name, description, parameters)| {
+                        json!({"type": "function", "function": {"name": name, "description": description, "parameters": parameters}})
+                    })
+                    .collect();
+                if !tools.is_empty() {
+                    body["tools"] = Value::Array(tools);
+                }
+            }
+        }
+        Ok(body)
+    }
+
+    fn outcome(&self, invocation: &Invocation, response: &Value) -> Result<Outcome, ExecError> {
+        let message = response
+            .pointer("/choices/0/message")
+            .ok_or_else(|| ExecError::Failed("the response has no choices[0].message".into()))?;
+        let text = match message.get("content") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            // Content parts: join their text.
+            Some(Value::Array(parts)) => parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(""),
+            Some(other) => other.to_string(),
+        };
+        let mut tool_calls = Vec::new();
+        if let Some(Value::Array(calls)) = message.get("tool_calls") {
+            for call in calls {
+                let function = call.get("function").unwrap_or(call);
+                let name = function
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ExecError::Failed(format!("a tool call has no function name: {call}")))?;
+                tool_calls.push(http::tool_call_from_json_string(name, function.get("arguments"))?);
+            }
+        }
+        let output = match invocation.step {
+            StepRef::Evaluator(_) => {
+                if message.get("refusal").and_then(Value::as_str).is_some_and(|r| !r.is_empty()) && text.is_empty() {
+                    return Err(ExecError::Failed(format!(
+                        "the model refused: {}",
+                        message["refusal"].as_str().unwrap_or_default()
+                    )));
+                }
+                http::parse_json_reply(&text).map_err(ExecError::Failed)?
+            }
+            StepRef::Worker(_) => http::worker_output(invocation, text),
+        };
+        let tokens = |k: &str| response.pointer(&format!("/usage/{k}")).and_then(Value::as_u64).unwrap_or(0);
+        let usage = http::usage(
+            tokens("prompt_tokens"),
+            tokens("completion_tokens"),
+            self.settings.input_usd_per_mtok,
+            self.settings.output_usd_per_mtok,
+        );
+        let tool_calls: Vec<ToolCall> = if matches!(invocation.step, StepRef::Worker(_)) {
+            tool_calls
+        } else {
+            Vec::new()
+        };
+        Ok(Outcome { output, usage, tool_calls })
+    }
+}
+
+impl Executor for OpenAiExecutor {
+    fn invoke(&self, invocation: &Invocation) -> Result<Outcome, ExecError> {
+        let body = self.request_body(invocation)?;
+        let key = http::api_key(&self.settings.api_key_env)?;
+        let url = http::endpoint(&self.settings.base_url, "chat/completions");
+        let timeout = http::timeout(self.settings.timeout_seconds, invocation.timeout);
+        let auth = format!("Bearer {key}");
+        let response = http::post_json(&self.agent, &url, &[("authorization", auth.as_str())], &body, timeout, &key)?;
+        self.outcome(invocation, &response)
+    }
+}

@@ -1,0 +1,379 @@
+//! Evaluators, metrics and feedback (semantics §2.3–§2.5, §4).
+
+use std::time::Duration;
+
+use loopc_plan::{Endpoint, EvaluatorKind, EvaluatorStep, MetricSource};
+use serde_json::{json, Map, Value};
+
+use super::guard::{Decision, Scope};
+use super::steps::{invoke_with_retries, IterationState};
+use super::{Flow, Runner};
+use crate::executor::{Invocation, StepRef};
+use crate::store::{IterationRecord, Status, StepRecord};
+
+/// Normalise an executor's verdict: `passed` and `score` in [0, 1] always present.
+pub(crate) fn normalise_verdict(output: &Value, pass_threshold: f64, dimensions: &[loopc_plan::RubricDimension]) -> Value {
+    let mut verdict = match output {
+        Value::Object(m) => m.clone(),
+        Value::Bool(b) => Map::from_iter([("passed".to_owned(), json!(b))]),
+        Value::Number(n) => Map::from_iter([("score".to_owned(), json!(n))]),
+        other => Map::from_iter([("raw_output".to_owned(), other.clone())]),
+    };
+    if verdict.get("score").and_then(Value::as_f64).is_none() {
+        if let Some(Value::Object(scores)) = verdict.get("dimension_scores") {
+            // Weighted mean of dimensions normalised from their scales.
+            let mut total = 0.0;
+            let mut weights = 0.0;
+            for d in dimensions {
+                if let Some(s) = scores.get(&d.name).and_then(Value::as_f64) {
+                    let (lo, hi) = d.scale;
+                    let normal = if hi > lo { ((s - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.0 };
+                    total += d.weight * normal;
+                    weights += d.weight;
+                }
+            }
+            if weights > 0.0 {
+                verdict.insert("score".into(), json!(total / weights));
+            }
+        }
+    }
+    let score = verdict.get("score").and_then(Value::as_f64).map(|s| s.clamp(0.0, 1.0));
+    let passed = verdict
+        .get("passed")
+        .and_then(Value::as_bool)
+        .or(score.map(|s| s >= pass_threshold))
+        .unwrap_or(false);
+    verdict.insert("passed".into(), json!(passed));
+    verdict.insert("score".into(), json!(score.unwrap_or(if passed { 1.0 } else { 0.0 })));
+    Value::Object(verdict)
+}
+
+impl Runner<'_> {
+    pub(crate) fn run_evaluator(&mut self, state: &mut IterationState, e: &EvaluatorStep) -> Result<Option<Flow>, String> {
+        let key = format!("evaluators.{}", e.id);
+        if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
+            self.absorb_verdict(state, e, &done);
+            return Ok(None);
+        }
+        let threshold = match &e.kind {
+            EvaluatorKind::LlmRubric { pass_threshold, .. } => *pass_threshold,
+            _ => 1.0,
+        };
+        if let Some(missing) = e.runs_after.iter().find(|w| state.failed.contains(w)) {
+            let record = StepRecord {
+                status: "error".into(),
+                result: json!({"passed": false, "score": 0.0, "error": format!("worker `{missing}` produced no output")}),
+                cost_usd: 0.0,
+                tokens: 0,
+                attempts: 0,
+                seconds: 0.0,
+            };
+            self.store.record_step(&self.run_id, state.i, &key, &record)?;
+            self.say(&format!("  check {}: error (worker `{missing}` produced no output)", e.id));
+            self.absorb_verdict(state, e, &record);
+            return Ok(None);
+        }
+        let outputs: Map<String, Value> = e
+            .runs_after
+            .iter()
+            .map(|w| (w.clone(), state.outputs.get(w).cloned().unwrap_or(Value::Null)))
+            .collect();
+        for w in &e.runs_after {
+            match self.guard.check(Scope::PreEvaluator, w, &outputs[w], None)? {
+                Decision::Allow(notes) | Decision::Block(notes) => self.note_findings(state, &notes)?,
+                Decision::Halt(why) => return Ok(Some(Flow::Stop(Status::Halted, why))),
+                Decision::Pause(gate, why) => {
+                    if self.store.decision(&self.run_id, state.i, &gate)?.is_none() {
+                        return Ok(Some(Flow::Pause(gate, why)));
+                    }
+                }
+            }
+        }
+        let record = match &e.kind {
+            EvaluatorKind::Human { instructions, queue, .. } => match self.store.decision(&self.run_id, state.i, &key)? {
+                None => {
+                    let what = instructions
+                        .clone()
+                        .unwrap_or_else(|| format!("review the output of {}", e.runs_after.join(", ")));
+                    let queue = queue.as_ref().map_or_else(String::new, |q| format!(" [queue {q}]"));
+                    return Ok(Some(Flow::Pause(key, format!("human evaluator `{}`{queue}: {what}", e.id))));
+                }
+                Some((approved, note)) => {
+                    if !approved {
+                        state.human_rejected = true;
+                    }
+                    StepRecord {
+                        status: "done".into(),
+                        result: json!({"passed": approved, "score": if approved { 1.0 } else { 0.0 }, "summary": note}),
+                        cost_usd: 0.0,
+                        tokens: 0,
+                        attempts: 1,
+                        seconds: 0.0,
+                    }
+                }
+            },
+            EvaluatorKind::Deterministic { implementation } => {
+                self.machine_verdict(state, e, Some(implementation.as_str()), None, &outputs, threshold)?
+            }
+            EvaluatorKind::LlmRubric {
+                model,
+                dimensions,
+                pass_threshold,
+            } => {
+                let rubric = json!({"dimensions": dimensions, "pass_threshold": pass_threshold});
+                self.machine_verdict(state, e, None, Some((model.clone(), rubric)), &outputs, threshold)?
+            }
+        };
+        self.store.record_step(&self.run_id, state.i, &key, &record)?;
+        self.say(&format!(
+            "  check {}: {} score {:.2}{}",
+            e.id,
+            if record.result["passed"].as_bool() == Some(true) {
+                "passed"
+            } else if record.status == "done" {
+                "failed"
+            } else {
+                record.status.as_str()
+            },
+            record.result["score"].as_f64().unwrap_or(0.0),
+            if record.cost_usd > 0.0 {
+                format!(" ${:.4}", record.cost_usd)
+            } else {
+                String::new()
+            }
+        ));
+        self.absorb_verdict(state, e, &record);
+        self.check_spend(state)
+    }
+
+    fn machine_verdict(
+        &mut self,
+        state: &IterationState,
+        e: &EvaluatorStep,
+        implementation: Option<&str>,
+        rubric: Option<(loopc_plan::ModelRef, Value)>,
+        outputs: &Map<String, Value>,
+        threshold: f64,
+    ) -> Result<StepRecord, String> {
+        let step = StepRef::Evaluator(e.id.clone());
+        let model = rubric.as_ref().map(|(m, _)| (m.provider.clone(), m.name.clone()));
+        let executor = match self
+            .executors
+            .get(&step, implementation, model.as_ref().map(|(p, n)| (p.as_str(), n.as_str())))
+        {
+            Ok(x) => x,
+            Err(err) => {
+                return Ok(StepRecord {
+                    status: "error".into(),
+                    result: json!({"passed": false, "score": 0.0, "error": err}),
+                    cost_usd: 0.0,
+                    tokens: 0,
+                    attempts: 0,
+                    seconds: 0.0,
+                })
+            }
+        };
+        let invocation = Invocation {
+            run_id: self.run_id.clone(),
+            iteration: state.i,
+            step,
+            role: format!("evaluator {} of {}", e.id, e.runs_after.join(", ")),
+            model: rubric.as_ref().map(|(m, _)| m.clone()),
+            payload: json!({
+                "objective": self.plan.objective,
+                "iteration": state.i,
+                "implementation": implementation,
+                "outputs": outputs,
+                "rubric": rubric.as_ref().map(|(_, r)| r.clone()),
+            }),
+            timeout: Some(Duration::from_secs(600)),
+            workspace: self.workspace.clone(),
+        };
+        let (result, attempts, seconds) = invoke_with_retries(executor.as_ref(), &invocation, if self.throttled { 0 } else { 1 });
+        let dimensions = match &e.kind {
+            EvaluatorKind::LlmRubric { dimensions, .. } => dimensions.clone(),
+            _ => Vec::new(),
+        };
+        Ok(match result {
+            Ok(outcome) => StepRecord {
+                status: "done".into(),
+                result: normalise_verdict(&outcome.output, threshold, &dimensions),
+                cost_usd: outcome.usage.cost_usd,
+                tokens: outcome.usage.input_tokens + outcome.usage.output_tokens,
+                attempts,
+                seconds,
+            },
+            Err(err) => StepRecord {
+                status: "error".into(),
+                result: json!({"passed": false, "score": 0.0, "error": err.to_string()}),
+                cost_usd: 0.0,
+                tokens: 0,
+                attempts,
+                seconds,
+            },
+        })
+    }
+
+    fn absorb_verdict(&mut self, state: &mut IterationState, e: &EvaluatorStep, record: &StepRecord) {
+        state.cost_usd += record.cost_usd;
+        state.tokens += record.tokens;
+        if record.status != "done" {
+            state.errors += 1;
+        }
+        if matches!(e.kind, EvaluatorKind::Human { .. }) && record.result["passed"] == json!(false) {
+            state.human_rejected = true;
+        }
+        let mut verdict = record.result.clone();
+        if let EvaluatorKind::LlmRubric { pass_threshold, .. } = &e.kind {
+            verdict["pass_threshold"] = json!(pass_threshold);
+        }
+        state.verdicts.insert(e.id.clone(), verdict);
+    }
+
+    /// Metric values of this iteration (semantics §2.4).
+    pub(crate) fn metrics(
+        &mut self,
+        state: &IterationState,
+        _history: &[IterationRecord],
+        seconds: f64,
+    ) -> Result<Map<String, Value>, String> {
+        let run = self.store.run(&self.run_id)?.ok_or("run vanished")?;
+        let mut out = Map::new();
+        for m in &self.plan.metrics {
+            let value = match &m.source {
+                MetricSource::Evaluator(id) => state
+                    .verdicts
+                    .get(id)
+                    .and_then(|v| {
+                        if m.unit == "count" {
+                            v.get("count").or(v.get("score"))
+                        } else {
+                            v.get("score")
+                        }
+                    })
+                    .cloned(),
+                MetricSource::Worker(id) => state.outputs.get(id).and_then(|o| {
+                    o.as_f64()
+                        .map(Value::from)
+                        .or_else(|| o.get("value").cloned())
+                        .or_else(|| o.get(&m.name).cloned())
+                }),
+                MetricSource::Telemetry(signal) => match signal.as_str() {
+                    "cost" | "cost_usd" | "spend" => Some(json!(run.cost_usd)),
+                    "tokens" => Some(json!(run.tokens)),
+                    "iteration_duration" | "duration" | "latency" => Some(json!(seconds)),
+                    "iterations" | "iteration" => Some(json!(state.i)),
+                    _ => None,
+                },
+            };
+            if let Some(v) = value.filter(Value::is_number) {
+                out.insert(m.name.clone(), v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Feedback for the next iteration (semantics §4): per destination worker,
+    /// and for the optimizer.
+    pub(crate) fn feedback(&self, state: &IterationState, metrics: &Map<String, Value>) -> Value {
+        let mut workers: Map<String, Value> = Map::new();
+        let mut optimizer: Vec<Value> = Vec::new();
+        for route in &self.plan.feedback {
+            let source = match &route.source {
+                Endpoint::Evaluator(id) => state.verdicts.get(id).cloned(),
+                Endpoint::Worker(id) => state.outputs.get(id).map(|o| json!({"raw_output": o, "summary": o})),
+                Endpoint::Optimizer => None,
+            };
+            let Some(source) = source else { continue };
+            let fires = route.when.as_ref().is_none_or(|when| {
+                let lookup = |path: &[String]| -> Value {
+                    match path[0].as_str() {
+                        "failed" => json!(!source["passed"].as_bool().unwrap_or(false)),
+                        "iteration" => json!(state.i),
+                        "pass_threshold" => source.get("pass_threshold").cloned().unwrap_or(json!(1.0)),
+                        "metrics" if path.len() == 2 => metrics.get(&path[1]).cloned().unwrap_or(Value::Null),
+                        head => path[1..]
+                            .iter()
+                            .try_fold(source.get(head).or_else(|| metrics.get(head)), |v, k| Some(v?.get(k)))
+                            .flatten()
+                            .cloned()
+                            .unwrap_or(Value::Null),
+                    }
+                };
+                loopc_plan::expr::truthy(&when.eval(&lookup))
+            });
+            if !fires {
+                continue;
+            }
+            let mut message = Map::new();
+            message.insert("channel".into(), json!(route.id));
+            for (k, v) in source.as_object().into_iter().flatten() {
+                if route.fields.is_empty() || route.fields.contains(k) {
+                    message.insert(k.clone(), v.clone());
+                }
+            }
+            let mut message = Value::Object(message);
+            if let Some(max) = route.max_tokens {
+                // About four characters a token; cut the largest text fields.
+                truncate_strings(&mut message, (max as usize) * 4);
+            }
+            match &route.destination {
+                Endpoint::Worker(id) => workers
+                    .entry(id.clone())
+                    .or_insert_with(|| json!([]))
+                    .as_array_mut()
+                    .expect("array")
+                    .push(message),
+                Endpoint::Optimizer => optimizer.push(message),
+                Endpoint::Evaluator(_) => {}
+            }
+        }
+        json!({"workers": workers, "optimizer": optimizer})
+    }
+}
+
+fn truncate_strings(value: &mut Value, budget: usize) {
+    match value {
+        Value::String(s) if s.len() > budget => {
+            let mut cut = budget;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            s.push('…');
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| truncate_strings(v, budget)),
+        Value::Object(map) => map.values_mut().for_each(|v| truncate_strings(v, budget)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_verdict;
+    use serde_json::json;
+
+    #[test]
+    fn verdicts_are_normalised() {
+        assert_eq!(normalise_verdict(&json!({"score": 0.9}), 0.8, &[])["passed"], json!(true));
+        assert_eq!(normalise_verdict(&json!({"passed": false}), 0.8, &[])["score"], json!(0.0));
+        let dims = vec![
+            loopc_plan::RubricDimension {
+                name: "a".into(),
+                weight: 0.5,
+                scale: (1.0, 5.0),
+                criteria: String::new(),
+            },
+            loopc_plan::RubricDimension {
+                name: "b".into(),
+                weight: 0.5,
+                scale: (0.0, 1.0),
+                criteria: String::new(),
+            },
+        ];
+        let v = normalise_verdict(&json!({"dimension_scores": {"a": 5, "b": 0.5}}), 0.7, &dims);
+        assert_eq!(v["score"], json!(0.75));
+        assert_eq!(v["passed"], json!(true));
+        assert_eq!(normalise_verdict(&json!("garbage"), 0.5, &[])["passed"], json!(false));
+    }
+}

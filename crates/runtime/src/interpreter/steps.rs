@@ -1,0 +1,503 @@
+//! Workers (semantics §2.1): bound inputs, retries, timeouts, budgets,
+//! concurrent groups, safety around each call, tool calls through the
+//! sandbox, memory writes.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use loopc_plan::{Binding, WorkerStep};
+use serde_json::{json, Map, Value};
+
+use super::guard::{Decision, Scope};
+use super::{Flow, Runner};
+use crate::executor::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
+use crate::store::{IterationRecord, StepRecord};
+
+/// What the iteration has produced so far.
+pub(crate) struct IterationState {
+    pub i: u32,
+    /// Worker id → its output this iteration (after safety: quarantined outputs are null).
+    pub outputs: HashMap<String, Value>,
+    /// Workers that failed or were blocked this iteration.
+    pub failed: Vec<String>,
+    /// Evaluator id → verdict.
+    pub verdicts: HashMap<String, Value>,
+    pub cost_usd: f64,
+    pub tokens: u64,
+    pub errors: u32,
+    pub violations: Vec<String>,
+    pub human_rejected: bool,
+    /// Feedback addressed to each worker / the optimizer, from the previous iteration.
+    pub incoming: Value,
+    /// Optimizer refinements accumulated for each target worker.
+    pub refinements: HashMap<String, Vec<Value>>,
+}
+
+impl IterationState {
+    pub fn new(i: u32, previous: Option<&IterationRecord>, history: &[IterationRecord]) -> Self {
+        let mut refinements: HashMap<String, Vec<Value>> = HashMap::new();
+        for record in history.iter().filter(|r| r.optimizer_step) {
+            if let Some(Value::Object(per_target)) = record.feedback.get("refinements") {
+                for (target, notes) in per_target {
+                    refinements.entry(target.clone()).or_default().push(notes.clone());
+                }
+            }
+        }
+        IterationState {
+            i,
+            outputs: HashMap::new(),
+            failed: Vec::new(),
+            verdicts: HashMap::new(),
+            cost_usd: 0.0,
+            tokens: 0,
+            errors: 0,
+            violations: Vec::new(),
+            human_rejected: false,
+            incoming: previous.map_or(Value::Null, |p| p.feedback.clone()),
+            refinements,
+        }
+    }
+}
+
+/// The executor of `--dry-run`: no side effects; workers echo, evaluators pass.
+pub(crate) struct DryRun;
+
+impl Executor for DryRun {
+    fn invoke(&self, inv: &Invocation) -> Result<Outcome, ExecError> {
+        let output = match &inv.step {
+            StepRef::Worker(id) => json!(format!("(dry run: output of {id} in iteration {})", inv.iteration)),
+            StepRef::Evaluator(_) => json!({"passed": true, "score": 1.0, "summary": "dry run"}),
+        };
+        Ok(Outcome {
+            output,
+            ..Outcome::default()
+        })
+    }
+}
+
+/// Call an executor with the step's retries (none when throttled).
+pub(crate) fn invoke_with_retries(
+    executor: &dyn Executor,
+    invocation: &Invocation,
+    retries: u32,
+) -> (Result<Outcome, ExecError>, u32, f64) {
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = executor.invoke(invocation);
+        match &result {
+            Err(e) if e.is_retryable() && attempt <= retries => continue,
+            _ => return (result, attempt, start.elapsed().as_secs_f64()),
+        }
+    }
+}
+
+impl Runner<'_> {
+    /// Run one group of workers that may run concurrently.
+    pub(crate) fn run_group(&mut self, state: &mut IterationState, group: &[String]) -> Result<Option<Flow>, String> {
+        let mut pending: Vec<(WorkerStep, Invocation, std::sync::Arc<dyn Executor>)> = Vec::new();
+        for id in group {
+            let worker = self
+                .plan
+                .workers
+                .iter()
+                .find(|w| &w.id == id)
+                .cloned()
+                .ok_or_else(|| format!("plan has no worker `{id}`"))?;
+            let key = format!("workers.{id}");
+            if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
+                self.say(&format!("  worker {id}: done earlier ({})", done.status));
+                self.absorb_worker(state, &worker, &done);
+                if let Some(flow) = self.run_tool_calls(state, &worker, &done)? {
+                    return Ok(Some(flow));
+                }
+                continue;
+            }
+            if state.failed.iter().any(|f| worker.depends_on.contains(f)) {
+                let record = StepRecord {
+                    status: "skipped".into(),
+                    result: json!({"error": "a worker it depends on failed"}),
+                    cost_usd: 0.0,
+                    tokens: 0,
+                    attempts: 0,
+                    seconds: 0.0,
+                };
+                self.store.record_step(&self.run_id, state.i, &key, &record)?;
+                self.say(&format!("  worker {id}: skipped (a dependency failed)"));
+                self.absorb_worker(state, &worker, &record);
+                continue;
+            }
+            match self.guard.check(Scope::PreWorker, id, &Value::Null, None)? {
+                Decision::Allow(notes) => self.note_findings(state, &notes)?,
+                Decision::Pause(gate, why) => match self.store.decision(&self.run_id, state.i, &gate)? {
+                    Some((true, _)) => {}
+                    Some((false, note)) => {
+                        state.human_rejected = true;
+                        return Ok(Some(Flow::Stop(
+                            crate::store::Status::Rejected,
+                            format!("human_rejected: {gate} {note}").trim().to_owned(),
+                        )));
+                    }
+                    None => return Ok(Some(Flow::Pause(gate, why))),
+                },
+                Decision::Halt(why) => return Ok(Some(Flow::Stop(crate::store::Status::Halted, why))),
+                Decision::Block(notes) => {
+                    self.note_findings(state, &notes)?;
+                    let record = StepRecord {
+                        status: "blocked".into(),
+                        result: json!({"error": "blocked before it ran"}),
+                        cost_usd: 0.0,
+                        tokens: 0,
+                        attempts: 0,
+                        seconds: 0.0,
+                    };
+                    self.store.record_step(&self.run_id, state.i, &key, &record)?;
+                    self.absorb_worker(state, &worker, &record);
+                    continue;
+                }
+            }
+            let executor = match self.executors.get(
+                &StepRef::Worker(id.clone()),
+                None,
+                Some((&worker.model.provider, &worker.model.name)),
+            ) {
+                Ok(e) => e,
+                Err(e) => return Ok(Some(Flow::Stop(crate::store::Status::Halted, format!("configuration: {e}")))),
+            };
+            let invocation = self.worker_invocation(state, &worker)?;
+            pending.push((worker, invocation, executor));
+        }
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        // Independent workers run concurrently (semantics §2.1); results are committed in order.
+        let throttled = self.throttled;
+        let results: Vec<(Result<Outcome, ExecError>, u32, f64)> = if throttled || pending.len() == 1 {
+            pending
+                .iter()
+                .map(|(w, inv, ex)| invoke_with_retries(ex.as_ref(), inv, if throttled { 0 } else { w.retries }))
+                .collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = pending
+                    .iter()
+                    .map(|(w, inv, ex)| scope.spawn(move || invoke_with_retries(ex.as_ref(), inv, w.retries)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| (Err(ExecError::Failed("executor panicked".into())), 1, 0.0))
+                    })
+                    .collect()
+            })
+        };
+        for ((worker, _, _), (result, attempts, seconds)) in pending.into_iter().zip(results) {
+            if let Some(flow) = self.finish_worker(state, &worker, result, attempts, seconds)? {
+                return Ok(Some(flow));
+            }
+        }
+        Ok(None)
+    }
+
+    fn worker_invocation(&mut self, state: &IterationState, worker: &WorkerStep) -> Result<Invocation, String> {
+        let memory = self.store.memory_get(&self.memory_scope())?;
+        let readable = self
+            .plan
+            .memory
+            .read_policy
+            .iter()
+            .find(|r| r.worker == worker.id)
+            .map(|r| r.keys.clone());
+        let mut bound = Map::new();
+        for b in &worker.inputs {
+            let (name, value) = match b {
+                Binding::Input(path) => (format!("inputs.{path}"), lookup(&Value::Object(self.inputs.clone()), path)),
+                Binding::Memory(key) => {
+                    let allowed = readable.as_ref().is_none_or(|keys| keys.iter().any(|k| k == key));
+                    (
+                        format!("memory.{key}"),
+                        if allowed {
+                            memory.get(key).cloned().unwrap_or(Value::Null)
+                        } else {
+                            Value::Null
+                        },
+                    )
+                }
+                Binding::Worker(id) => (format!("workers.{id}"), state.outputs.get(id).cloned().unwrap_or(Value::Null)),
+            };
+            bound.insert(name, value);
+        }
+        let feedback = state
+            .incoming
+            .get("workers")
+            .and_then(|w| w.get(&worker.id))
+            .cloned()
+            .unwrap_or(json!([]));
+        let refinements = state.refinements.get(&worker.id).cloned().unwrap_or_default();
+        Ok(Invocation {
+            run_id: self.run_id.clone(),
+            iteration: state.i,
+            step: StepRef::Worker(worker.id.clone()),
+            role: worker.role.clone(),
+            model: Some(worker.model.clone()),
+            payload: json!({
+                "objective": self.plan.objective,
+                "iteration": state.i,
+                "inputs": bound,
+                "feedback": feedback,
+                "refinements": refinements,
+                "output": {"name": worker.output_name, "format": worker.output_format},
+                "tools": worker.tools,
+            }),
+            timeout: worker.timeout_seconds.map(Duration::from_secs),
+            workspace: self.workspace.clone(),
+        })
+    }
+
+    fn finish_worker(
+        &mut self,
+        state: &mut IterationState,
+        worker: &WorkerStep,
+        result: Result<Outcome, ExecError>,
+        attempts: u32,
+        seconds: f64,
+    ) -> Result<Option<Flow>, String> {
+        let key = format!("workers.{}", worker.id);
+        let mut record = match result {
+            Err(e) => {
+                let status = if matches!(e, ExecError::Timeout(_)) { "timeout" } else { "failed" };
+                StepRecord {
+                    status: status.into(),
+                    result: json!({"error": e.to_string()}),
+                    cost_usd: 0.0,
+                    tokens: 0,
+                    attempts,
+                    seconds,
+                }
+            }
+            Ok(outcome) => {
+                let tokens = outcome.usage.input_tokens + outcome.usage.output_tokens;
+                let mut record = StepRecord {
+                    status: "done".into(),
+                    result: json!({"output": outcome.output, "tool_calls": outcome.tool_calls}),
+                    cost_usd: outcome.usage.cost_usd,
+                    tokens,
+                    attempts,
+                    seconds,
+                };
+                if let Some(budget) = worker.cost_budget_usd {
+                    if outcome.usage.cost_usd > budget + 1e-12 {
+                        record.status = "over_budget".into();
+                        record.result["error"] = json!(format!("spent ${:.4}, over its cost_budget_usd ${budget}", outcome.usage.cost_usd));
+                    }
+                }
+                record
+            }
+        };
+        let mut pause = None;
+        if record.status == "done" {
+            let output = record.result["output"].clone();
+            match self.guard.check(Scope::PostWorker, &worker.id, &output, None)? {
+                Decision::Allow(notes) => self.note_findings(state, &notes)?,
+                Decision::Block(notes) => {
+                    // quarantine: the output is withheld for the rest of the iteration
+                    self.note_findings(state, &notes)?;
+                    record.status = "quarantined".into();
+                    record.result["output"] = Value::Null;
+                    record.result["tool_calls"] = json!([]);
+                }
+                Decision::Halt(why) => {
+                    self.note_halt(state, &why);
+                    record.status = "blocked".into();
+                    self.store.record_step(&self.run_id, state.i, &key, &record)?;
+                    return Ok(Some(Flow::Stop(crate::store::Status::Halted, why)));
+                }
+                Decision::Pause(gate, why) => match self.store.decision(&self.run_id, state.i, &gate)? {
+                    Some((true, _)) => {}
+                    Some((false, note)) => {
+                        self.store.record_step(&self.run_id, state.i, &key, &record)?;
+                        return Ok(Some(Flow::Stop(
+                            crate::store::Status::Rejected,
+                            format!("human_rejected: {gate} {note}").trim().to_owned(),
+                        )));
+                    }
+                    None => pause = Some((gate, why)),
+                },
+            }
+            if let Some(redacted) = self.guard.take_redacted() {
+                record.result["output"] = redacted;
+            }
+        }
+        if let Some((gate, why)) = pause {
+            // Not committed: after approval the step's output is taken as is.
+            return Ok(Some(Flow::Pause(gate, why)));
+        }
+        self.store.record_step(&self.run_id, state.i, &key, &record)?;
+        self.say(&format!(
+            "  worker {}: {} in {:.2}s{}{}",
+            worker.id,
+            record.status,
+            record.seconds,
+            if record.cost_usd > 0.0 {
+                format!(" ${:.4}", record.cost_usd)
+            } else {
+                String::new()
+            },
+            if record.attempts > 1 {
+                format!(" ({} attempts)", record.attempts)
+            } else {
+                String::new()
+            }
+        ));
+        self.absorb_worker(state, worker, &record);
+        if let Some(flow) = self.check_spend(state)? {
+            return Ok(Some(flow));
+        }
+        self.run_tool_calls(state, worker, &record)
+    }
+
+    /// Fold a committed worker step into the iteration state.
+    pub(crate) fn absorb_worker(&mut self, state: &mut IterationState, worker: &WorkerStep, record: &StepRecord) {
+        state.cost_usd += record.cost_usd;
+        state.tokens += record.tokens;
+        match record.status.as_str() {
+            "done" => {
+                state.outputs.insert(worker.id.clone(), record.result["output"].clone());
+            }
+            "quarantined" => {
+                state.outputs.insert(worker.id.clone(), Value::Null);
+            }
+            _ => {
+                state.failed.push(worker.id.clone());
+                state.errors += 1;
+            }
+        }
+    }
+
+    /// Execute a worker's tool calls through the sandbox, each committed as
+    /// its own step (`tools.<worker>.<n>`), so a resumed run never repeats one.
+    fn run_tool_calls(&mut self, state: &mut IterationState, worker: &WorkerStep, record: &StepRecord) -> Result<Option<Flow>, String> {
+        let calls: Vec<ToolCall> =
+            serde_json::from_value(record.result.get("tool_calls").cloned().unwrap_or(json!([]))).unwrap_or_default();
+        for (n, call) in calls.iter().enumerate() {
+            let key = format!("tools.{}.{n}", worker.id);
+            if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
+                if done.status == "blocked" {
+                    state
+                        .violations
+                        .push(format!("{key}: {}", done.result["error"].as_str().unwrap_or("blocked")));
+                }
+                continue;
+            }
+            let outcome = if self.executors.dry_run {
+                Ok(json!({"dry_run": true}))
+            } else if call.tool == "remember" {
+                self.remember(worker, call)
+            } else {
+                self.guard.tool(&worker.id, call, &worker.tools)
+            };
+            let (status, result) = match outcome {
+                Ok(value) => ("done", json!({"tool": call.tool, "result": value})),
+                Err(super::guard::ToolBlock { message, action }) => {
+                    state.violations.push(format!("{key}: {message}"));
+                    self.store.record_step(
+                        &self.run_id,
+                        state.i,
+                        &key,
+                        &StepRecord {
+                            status: "blocked".into(),
+                            result: json!({"tool": call.tool, "error": message, "action": action}),
+                            cost_usd: 0.0,
+                            tokens: 0,
+                            attempts: 1,
+                            seconds: 0.0,
+                        },
+                    )?;
+                    self.event(
+                        state.i,
+                        "safety",
+                        &format!("worker {} tool call {} blocked: {message} (action {action})", worker.id, call.tool),
+                    )?;
+                    match action.as_str() {
+                        "halt" => {
+                            return Ok(Some(Flow::Stop(
+                                crate::store::Status::Halted,
+                                format!("safety_violation: {message}"),
+                            )))
+                        }
+                        "escalate_human" => {
+                            let gate = format!("safety.{key}");
+                            if self.store.decision(&self.run_id, state.i, &gate)?.is_none() {
+                                return Ok(Some(Flow::Pause(gate, format!("blocked tool call needs a person: {message}"))));
+                            }
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+            };
+            self.store.record_step(
+                &self.run_id,
+                state.i,
+                &key,
+                &StepRecord {
+                    status: status.into(),
+                    result,
+                    cost_usd: 0.0,
+                    tokens: 0,
+                    attempts: 1,
+                    seconds: 0.0,
+                },
+            )?;
+        }
+        Ok(None)
+    }
+
+    /// The `remember {key, value}` tool: a memory write under the write policy.
+    fn remember(&mut self, worker: &WorkerStep, call: &ToolCall) -> Result<Value, super::guard::ToolBlock> {
+        let block = |message: String| super::guard::ToolBlock {
+            message,
+            action: "halt".into(),
+        };
+        if !self.plan.memory.allowed_writers.iter().any(|w| w == &worker.id) {
+            return Err(block(format!(
+                "worker `{}` may not write memory (write_policy.allowed_writers)",
+                worker.id
+            )));
+        }
+        let key = call
+            .args
+            .get("key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| block("remember needs a string `key`".into()))?
+            .to_owned();
+        let value = call.args.get("value").cloned().unwrap_or(Value::Null);
+        if let Some(message) = self.guard.memory_write(&worker.id, &value) {
+            return Err(block(message));
+        }
+        self.store
+            .memory_put(&self.memory_scope(), &key, &value, &worker.id, self.plan.memory.max_entries)
+            .map_err(block)?;
+        Ok(json!({"stored": key}))
+    }
+
+    pub(crate) fn note_findings(&mut self, state: &mut IterationState, notes: &[String]) -> Result<(), String> {
+        for note in notes {
+            state.violations.push(note.clone());
+            self.event(state.i, "safety", note)?;
+        }
+        Ok(())
+    }
+
+    fn note_halt(&mut self, state: &mut IterationState, why: &str) {
+        state.violations.push(why.to_owned());
+        let _ = self.store.event(&self.run_id, state.i, "safety", why);
+    }
+}
+
+/// `a.b.c` inside a JSON value.
+pub(crate) fn lookup(value: &Value, path: &str) -> Value {
+    path.split('.').try_fold(value, |v, k| v.get(k)).cloned().unwrap_or(Value::Null)
+}

@@ -1,0 +1,285 @@
+//! Termination (semantics §5), cost (§9) and the optimizer's step (§8).
+
+use loopc_plan::{Action, CompareOp};
+use serde_json::{json, Value};
+
+use super::guard::{Decision, Scope};
+use super::steps::IterationState;
+use super::{Flow, Runner};
+use crate::store::{IterationRecord, Status};
+
+fn act(action: Action, reason: String) -> Option<Flow> {
+    match action {
+        Action::Halt => Some(Flow::Stop(Status::Halted, reason)),
+        Action::EscalateHuman => Some(Flow::Pause("escalation".into(), reason)),
+        Action::RetryIteration => None,
+    }
+}
+
+impl Runner<'_> {
+    /// Spend checks after every step: caps stop a run mid-iteration.
+    pub(crate) fn check_spend(&mut self, state: &IterationState) -> Result<Option<Flow>, String> {
+        let run = self.store.run(&self.run_id)?.ok_or("run vanished")?;
+        let b = self.plan.budgets.clone();
+        for (spent, cap, what) in [
+            (run.cost_usd, b.cumulative_usd, "cumulative_usd"),
+            (state.cost_usd, b.per_iteration_usd, "per_iteration_usd"),
+        ] {
+            if spent > cap + 1e-12 {
+                let reason = format!("cost_exceeded: spent ${spent:.4}, over {what} ${cap}");
+                let rule = self
+                    .plan
+                    .termination
+                    .failure
+                    .iter()
+                    .find(|f| f.kind == "cost_exceeded")
+                    .map(|f| f.action);
+                match (b.on_exceed.as_str(), rule) {
+                    ("halt", _) => return Ok(Some(Flow::Stop(Status::Halted, reason))),
+                    (_, Some(action)) => {
+                        if let Some(flow) = act(action, reason.clone()) {
+                            return Ok(Some(flow));
+                        }
+                    }
+                    ("throttle", _) => self.throttle(state.i, &reason)?,
+                    _ => self.warn_once(state.i, &format!("over:{what}"), &reason)?,
+                }
+            } else if let (Some(percent), Some(action)) = (b.on_approach_percent, b.on_approach.as_deref()) {
+                if cap.is_finite() && spent >= cap * percent / 100.0 {
+                    let reason = format!("spend ${spent:.4} reached {percent}% of {what} ${cap}");
+                    match action {
+                        "halt" => return Ok(Some(Flow::Stop(Status::Halted, format!("cost_approach: {reason}")))),
+                        "throttle" => self.throttle(state.i, &reason)?,
+                        _ => self.warn_once(state.i, &format!("approach:{what}"), &reason)?,
+                    }
+                }
+            }
+        }
+        if let Some(cap) = b.token_soft_cap {
+            if run.tokens > cap {
+                self.warn_once(
+                    state.i,
+                    "token_soft_cap",
+                    &format!("{} tokens used, over token_soft_cap {cap}", run.tokens),
+                )?;
+            }
+        }
+        Ok(None)
+    }
+
+    fn throttle(&mut self, i: u32, reason: &str) -> Result<(), String> {
+        if !self.throttled {
+            self.throttled = true;
+            self.event(i, "cost", &format!("throttling (one worker at a time, no retries): {reason}"))?;
+        }
+        Ok(())
+    }
+
+    fn warn_once(&mut self, i: u32, key: &str, message: &str) -> Result<(), String> {
+        if !self.warned.iter().any(|k| k == key) {
+            self.warned.push(key.to_owned());
+            self.event(i, "cost", message)?;
+        }
+        Ok(())
+    }
+
+    /// `pre_output` checks on the run's output: the outputs of the workers
+    /// nothing else consumes.
+    pub(crate) fn check_output(&mut self, state: &mut IterationState) -> Result<Option<Flow>, String> {
+        let sinks: Vec<String> = self
+            .plan
+            .workers
+            .iter()
+            .filter(|w| !self.plan.workers.iter().any(|o| o.depends_on.contains(&w.id)))
+            .map(|w| w.id.clone())
+            .collect();
+        for w in sinks {
+            let output = state.outputs.get(&w).cloned().unwrap_or(Value::Null);
+            match self.guard.check(Scope::PreOutput, &w, &output, None)? {
+                Decision::Allow(notes) => self.note_findings(state, &notes)?,
+                Decision::Block(notes) => {
+                    self.note_findings(state, &notes)?;
+                    state.outputs.insert(w.clone(), Value::Null);
+                }
+                Decision::Halt(why) => return Ok(Some(Flow::Stop(Status::Halted, why))),
+                Decision::Pause(gate, why) => match self.store.decision(&self.run_id, state.i, &gate)? {
+                    Some((true, _)) => {}
+                    Some((false, note)) => return Ok(Some(Flow::Stop(Status::Rejected, format!("human_rejected: {note}")))),
+                    None => return Ok(Some(Flow::Pause(gate, why))),
+                },
+            }
+            if let Some(redacted) = self.guard.take_redacted() {
+                state.outputs.insert(w, redacted);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Decide the iteration's outcome, in the order of semantics §5.
+    pub(crate) fn terminate(
+        &mut self,
+        record: &mut IterationRecord,
+        history: &[IterationRecord],
+        state: &IterationState,
+    ) -> Result<Flow, String> {
+        let i = record.iteration;
+        let t = self.plan.termination.clone();
+        let decide = |record: &mut IterationRecord, text: String| record.decision = text;
+
+        // 2. cost (1. safety stops happen where the violation occurs).
+        if let Some(flow) = self.check_spend(state)? {
+            decide(record, "cost".into());
+            return Ok(flow);
+        }
+        // 3. success: every condition, each on `consecutive` iterations.
+        if !t.success.is_empty() {
+            let holds = |rule: &loopc_plan::SuccessRule, metrics: &serde_json::Map<String, Value>| {
+                metrics
+                    .get(&rule.metric)
+                    .and_then(Value::as_f64)
+                    .is_some_and(|v| rule.op.holds(v, rule.value))
+            };
+            let all = t.success.iter().all(|rule| {
+                let n = rule.consecutive as usize;
+                holds(rule, &record.metrics) && history.len() + 1 >= n && history.iter().rev().take(n - 1).all(|h| holds(rule, &h.metrics))
+            });
+            if all {
+                let text = t
+                    .success
+                    .iter()
+                    .map(|r| format!("{} {} {}", r.metric, op_text(r.op), r.value))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                decide(record, format!("success: {text}"));
+                return Ok(Flow::Stop(Status::Succeeded, format!("success: {text}")));
+            }
+        }
+        // 4. failure rules.
+        let elapsed = (crate::clock::unix_ms() - self.run_started_ms) as f64 / 1000.0;
+        let mut retry = false;
+        for rule in &t.failure {
+            let value = rule.value.unwrap_or(f64::INFINITY);
+            let (fires, reason) = match rule.kind.as_str() {
+                "max_iterations" => (f64::from(i) >= value, format!("max_iterations: reached {i} of {value}")),
+                "evaluator_error" => {
+                    let streak = std::iter::once(record.errors)
+                        .chain(history.iter().rev().map(|h| h.errors))
+                        .take_while(|e| *e > 0)
+                        .count() as u32;
+                    (
+                        streak >= rule.consecutive,
+                        format!("evaluator_error: errors in {streak} consecutive iterations"),
+                    )
+                }
+                "timeout" => (elapsed > value, format!("timeout: ran {elapsed:.1}s, limit {value}s")),
+                "human_rejected" => (state.human_rejected, "human_rejected: a person rejected the output".to_owned()),
+                "safety_violation" => (
+                    !record.violations.is_empty(),
+                    format!("safety_violation: {}", record.violations.join("; ")),
+                ),
+                _ => (false, String::new()),
+            };
+            if !fires {
+                continue;
+            }
+            match act(rule.action, reason.clone()) {
+                Some(flow) => {
+                    decide(record, reason);
+                    return Ok(flow);
+                }
+                None => retry = true,
+            }
+        }
+        // 5. stall.
+        for rule in &t.stall {
+            let w = rule.window_iterations as usize;
+            if history.len() < w {
+                continue;
+            }
+            let now = record.metrics.get(&rule.metric).and_then(Value::as_f64);
+            let then = history[history.len() - w].metrics.get(&rule.metric).and_then(Value::as_f64);
+            let (Some(now), Some(then)) = (now, then) else { continue };
+            let improvement = (now - then) * rule.direction;
+            if improvement < rule.min_improvement {
+                let reason = format!(
+                    "stall: {} improved {improvement:.4} over {w} iterations, less than {}",
+                    rule.metric, rule.min_improvement
+                );
+                match act(rule.action, reason.clone()) {
+                    Some(flow) => {
+                        decide(record, reason);
+                        return Ok(flow);
+                    }
+                    None => retry = true,
+                }
+            }
+        }
+        if retry {
+            // retry_iteration: the next iteration gets this iteration's incoming feedback again.
+            record.feedback = state.incoming.clone();
+            decide(record, "retry_iteration".into());
+            return Ok(Flow::Continue);
+        }
+        // 6. the optimizer (semantics §8).
+        let optimizer_feedback = record
+            .feedback
+            .get("optimizer")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+            .cloned();
+        if let Some(messages) = optimizer_feedback {
+            let used = history.iter().filter(|h| h.optimizer_step).count() as u32;
+            if used >= self.plan.optimizer.max_steps {
+                decide(record, "optimizer_exhausted".into());
+                return Ok(Flow::Stop(
+                    Status::Halted,
+                    format!("optimizer_exhausted: all {} optimizer steps used", self.plan.optimizer.max_steps),
+                ));
+            }
+            match self.plan.optimizer.kind.as_str() {
+                "manual" | "structural" => {
+                    let gate = "optimizer".to_owned();
+                    match self.store.decision(&self.run_id, i, &gate)? {
+                        None => {
+                            decide(record, "optimizer awaits a person".into());
+                            return Ok(Flow::Pause(
+                                gate,
+                                format!(
+                                    "{} optimization: a person applies the change, then approves",
+                                    self.plan.optimizer.kind
+                                ),
+                            ));
+                        }
+                        Some((false, note)) => return Ok(Flow::Stop(Status::Rejected, format!("human_rejected: optimizer change {note}"))),
+                        Some((true, _)) => {}
+                    }
+                }
+                _ => {}
+            }
+            let hints: Vec<Value> = messages.iter().map(|m| json!({"from": m["channel"], "remediation_hints": m.get("remediation_hints"), "summary": m.get("summary"), "score": m.get("score")})).collect();
+            let refinements: serde_json::Map<String, Value> =
+                self.plan.optimizer.targets.iter().map(|t| (t.clone(), json!(hints))).collect();
+            record.feedback["refinements"] = Value::Object(refinements);
+            record.optimizer_step = true;
+            self.say(&format!(
+                "  optimizer: step {} of {} ({})",
+                used + 1,
+                self.plan.optimizer.max_steps,
+                self.plan.optimizer.kind
+            ));
+        }
+        decide(record, "continue".into());
+        Ok(Flow::Continue)
+    }
+}
+
+fn op_text(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Lt => "lt",
+        CompareOp::Le => "lte",
+        CompareOp::Gt => "gt",
+        CompareOp::Ge => "gte",
+        CompareOp::Eq => "eq",
+        CompareOp::Ne => "ne",
+    }
+}

@@ -1,0 +1,416 @@
+//! Secret detection for `secret_scan`: known key formats, matched by hand,
+//! and the Shannon entropy of long base64/hex-alphabet tokens.
+
+use serde_json::Value;
+
+/// What replaces a secret when a constraint strips it.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Default entropy threshold, bits per character (truffleHog's base64 value).
+pub const DEFAULT_ENTROPY_THRESHOLD: f64 = 4.5;
+
+/// Tokens shorter than this are not scored for entropy.
+pub const DEFAULT_MIN_TOKEN_LENGTH: usize = 20;
+
+/// How `secret_scan` scores text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretConfig {
+    /// Tokens with more bits per character than this are secrets.
+    pub entropy_threshold: f64,
+    /// Threshold for tokens made of hex digits only (which carry at most 4
+    /// bits/char); `None`: the general threshold, so hex never triggers by
+    /// entropy alone (commit hashes are common in agent output).
+    pub hex_entropy_threshold: Option<f64>,
+    pub min_token_length: usize,
+    /// Whether the entropy test runs at all.
+    pub entropy: bool,
+}
+
+impl Default for SecretConfig {
+    fn default() -> Self {
+        SecretConfig {
+            entropy_threshold: DEFAULT_ENTROPY_THRESHOLD,
+            hex_entropy_threshold: None,
+            min_token_length: DEFAULT_MIN_TOKEN_LENGTH,
+            entropy: true,
+        }
+    }
+}
+
+/// One secret in a string: byte offsets (ASCII boundaries) and what it looks like.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretMatch {
+    pub start: usize,
+    pub end: usize,
+    /// `AWS access key`, `GitHub token`, …, or `high-entropy string`.
+    pub format: &'static str,
+    /// Bits per character, for entropy matches.
+    pub entropy: Option<f64>,
+}
+
+impl SecretMatch {
+    /// The first four characters and `…`: safe to show.
+    pub fn preview(&self, text: &str) -> String {
+        mask(&text[self.start..self.end])
+    }
+}
+
+/// The first four characters of `secret` and `…`.
+pub fn mask(secret: &str) -> String {
+    let head: String = secret.chars().take(4).collect();
+    format!("{head}…")
+}
+
+fn is_tok(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+fn alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn upper_digit(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit()
+}
+
+fn alnum_underscore(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn alnum_dash(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+
+fn b64_entropy_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-')
+}
+
+/// A prefix followed by at least `min` characters of a class.
+struct Format {
+    name: &'static str,
+    prefixes: &'static [&'static str],
+    class: fn(u8) -> bool,
+    min: usize,
+    /// Prefixes that belong to another format (`sk-ant-` is not an OpenAI key).
+    not_followed_by: &'static [&'static str],
+}
+
+const FORMATS: &[Format] = &[
+    Format {
+        name: "AWS access key",
+        prefixes: &["AKIA", "ASIA"],
+        class: upper_digit,
+        min: 16,
+        not_followed_by: &[],
+    },
+    Format {
+        name: "GitHub token",
+        prefixes: &["ghp_", "gho_", "ghs_", "ghu_", "ghr_"],
+        class: alnum,
+        min: 30,
+        not_followed_by: &[],
+    },
+    Format {
+        name: "GitHub token",
+        prefixes: &["github_pat_"],
+        class: alnum_underscore,
+        min: 22,
+        not_followed_by: &[],
+    },
+    Format {
+        name: "Anthropic API key",
+        prefixes: &["sk-ant-"],
+        class: is_tok,
+        min: 20,
+        not_followed_by: &[],
+    },
+    Format {
+        name: "OpenAI API key",
+        prefixes: &["sk-"],
+        class: is_tok,
+        min: 20,
+        not_followed_by: &["ant-"],
+    },
+    Format {
+        name: "Slack token",
+        prefixes: &["xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"],
+        class: alnum_dash,
+        min: 10,
+        not_followed_by: &[],
+    },
+    Format {
+        name: "Google API key",
+        prefixes: &["AIza"],
+        class: is_tok,
+        min: 35,
+        not_followed_by: &[],
+    },
+    Format {
+        name: "Stripe secret key",
+        prefixes: &["sk_live_", "rk_live_"],
+        class: alnum,
+        min: 16,
+        not_followed_by: &[],
+    },
+];
+
+fn run_len(bytes: &[u8], from: usize, class: fn(u8) -> bool) -> usize {
+    bytes[from..].iter().take_while(|b| class(**b)).count()
+}
+
+fn left_boundary(bytes: &[u8], at: usize) -> bool {
+    at == 0 || !is_tok(bytes[at - 1])
+}
+
+fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
+    let bytes = text.as_bytes();
+    for f in FORMATS {
+        for prefix in f.prefixes {
+            for (at, _) in text.match_indices(prefix) {
+                if !left_boundary(bytes, at) {
+                    continue;
+                }
+                let body = at + prefix.len();
+                if f.not_followed_by.iter().any(|p| text[body..].starts_with(p)) {
+                    continue;
+                }
+                let n = run_len(bytes, body, f.class);
+                if n >= f.min {
+                    out.push(SecretMatch {
+                        start: at,
+                        end: body + n,
+                        format: f.name,
+                        entropy: None,
+                    });
+                }
+            }
+        }
+    }
+    private_keys(text, out);
+    jwts(text, out);
+}
+
+/// `-----BEGIN … PRIVATE KEY-----` through its `-----END … PRIVATE KEY-----` (or the end).
+fn private_keys(text: &str, out: &mut Vec<SecretMatch>) {
+    for (at, _) in text.match_indices("-----BEGIN ") {
+        let label_start = at + "-----BEGIN ".len();
+        let label_len = text[label_start..]
+            .bytes()
+            .take(60)
+            .take_while(|b| b.is_ascii_uppercase() || *b == b' ')
+            .count();
+        let label = &text[label_start..label_start + label_len];
+        if !label.ends_with("PRIVATE KEY") || !text[label_start + label_len..].starts_with("-----") {
+            continue;
+        }
+        let end = match text[label_start..].find("-----END ") {
+            Some(e) => {
+                let end_at = label_start + e;
+                match text[end_at..].find("KEY-----") {
+                    Some(k) => end_at + k + "KEY-----".len(),
+                    None => text.len(),
+                }
+            }
+            None => text.len(),
+        };
+        out.push(SecretMatch {
+            start: at,
+            end,
+            format: "private key",
+            entropy: None,
+        });
+    }
+}
+
+/// `eyJ….eyJ….…` (base64url header and payload of JSON objects, any signature).
+fn jwts(text: &str, out: &mut Vec<SecretMatch>) {
+    let bytes = text.as_bytes();
+    let seg = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    for (at, _) in text.match_indices("eyJ") {
+        if at > 0 && (seg(bytes[at - 1]) || bytes[at - 1] == b'.') {
+            continue;
+        }
+        let h = run_len(bytes, at, seg);
+        let p_start = at + h;
+        if bytes.get(p_start) != Some(&b'.') || !text[p_start + 1..].starts_with("eyJ") {
+            continue;
+        }
+        let p = run_len(bytes, p_start + 1, seg);
+        let s_start = p_start + 1 + p;
+        if bytes.get(s_start) != Some(&b'.') {
+            continue;
+        }
+        let s = run_len(bytes, s_start + 1, seg);
+        out.push(SecretMatch {
+            start: at,
+            end: s_start + 1 + s,
+            format: "JWT",
+            entropy: None,
+        });
+    }
+}
+
+/// Shannon entropy in bits per character.
+pub fn shannon_entropy(s: &str) -> f64 {
+    let mut counts = [0usize; 256];
+    let mut n = 0usize;
+    for b in s.bytes() {
+        counts[b as usize] += 1;
+        n += 1;
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let n = n as f64;
+    counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| *c as f64 / n)
+        .map(|p| -p * p.log2())
+        .sum()
+}
+
+fn high_entropy(text: &str, cfg: &SecretConfig, known: &[SecretMatch], out: &mut Vec<SecretMatch>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !b64_entropy_char(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && b64_entropy_char(bytes[i]) {
+            i += 1;
+        }
+        let end = i;
+        if end - start < cfg.min_token_length || known.iter().any(|m| m.start < end && start < m.end) {
+            continue;
+        }
+        let token = &text[start..end];
+        let hex = token.bytes().all(|b| b.is_ascii_hexdigit());
+        let threshold = if hex {
+            cfg.hex_entropy_threshold.unwrap_or(cfg.entropy_threshold)
+        } else {
+            cfg.entropy_threshold
+        };
+        let e = shannon_entropy(token);
+        if e > threshold {
+            out.push(SecretMatch {
+                start,
+                end,
+                format: "high-entropy string",
+                entropy: Some(e),
+            });
+        }
+    }
+}
+
+/// The secrets in `text`, in order of position, overlapping matches merged
+/// into the first (known formats win over entropy).
+pub fn scan_text(text: &str, cfg: &SecretConfig) -> Vec<SecretMatch> {
+    let mut found = Vec::new();
+    known_formats(text, &mut found);
+    if cfg.entropy {
+        let known = found.clone();
+        high_entropy(text, cfg, &known, &mut found);
+    }
+    found.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut merged: Vec<SecretMatch> = Vec::with_capacity(found.len());
+    for m in found {
+        match merged.last_mut() {
+            Some(last) if m.start < last.end => last.end = last.end.max(m.end),
+            _ => merged.push(m),
+        }
+    }
+    merged
+}
+
+/// `text` with every match replaced by [`REDACTED`].
+pub fn redact_text(text: &str, matches: &[SecretMatch]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for m in matches {
+        out.push_str(&text[at..m.start]);
+        out.push_str(REDACTED);
+        at = m.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// A secret found in a JSON value: where (`$.a[0]`, `$.a{key}` for an object key) and what.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Located {
+    pub path: String,
+    pub format: &'static str,
+    pub preview: String,
+    pub entropy: Option<f64>,
+}
+
+/// Scan every string (values and object keys) of `value`; returns what was
+/// found and the value with the secrets replaced by [`REDACTED`].
+pub fn scan_value(value: &Value, cfg: &SecretConfig) -> (Vec<Located>, Value) {
+    let mut found = Vec::new();
+    let redacted = walk(value, "$", cfg, &mut found);
+    (found, redacted)
+}
+
+fn scan_string(s: &str, path: &str, cfg: &SecretConfig, found: &mut Vec<Located>) -> String {
+    let matches = scan_text(s, cfg);
+    if matches.is_empty() {
+        return s.to_owned();
+    }
+    for m in &matches {
+        found.push(Located {
+            path: path.to_owned(),
+            format: m.format,
+            preview: m.preview(s),
+            entropy: m.entropy,
+        });
+    }
+    redact_text(s, &matches)
+}
+
+fn walk(value: &Value, path: &str, cfg: &SecretConfig, found: &mut Vec<Located>) -> Value {
+    match value {
+        Value::String(s) => Value::String(scan_string(s, path, cfg, found)),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| walk(v, &format!("{path}[{i}]"), cfg, found))
+                .collect(),
+        ),
+        Value::Object(map) => {
+            let mut out = serde_json::Map::with_capacity(map.len());
+            for (k, v) in map {
+                let key = scan_string(k, &format!("{path}{{key}}"), cfg, found);
+                let child = walk(v, &super::json_path_child(path, k), cfg, found);
+                out.insert(key, child);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_values() {
+        assert_eq!(shannon_entropy(""), 0.0);
+        assert_eq!(shannon_entropy("aaaa"), 0.0);
+        assert!((shannon_entropy("abcd") - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn overlapping_matches_merge() {
+        let t = "x AKIAIOSFODNN7EXAMPLE y";
+        let m = scan_text(t, &SecretConfig::default());
+        assert_eq!(m.len(), 1);
+        assert_eq!(&t[m[0].start..m[0].end], "AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(redact_text(t, &m), "x [REDACTED] y");
+    }
+}

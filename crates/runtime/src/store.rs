@@ -1,0 +1,424 @@
+//! Crash-safe run state in SQLite (WAL, `synchronous = FULL`): runs,
+//! iterations, step results, memory, human decisions and an event log.
+//!
+//! The interpreter commits each step's result before it starts the next
+//! step, so after a crash `resume` finds every finished step here and never
+//! runs it again.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Executing, or interrupted (a crash leaves this; `resume` continues).
+    Running,
+    /// Waiting for `loopc approve` / `loopc reject`.
+    AwaitingHuman,
+    Succeeded,
+    Halted,
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::AwaitingHuman => "awaiting_human",
+            Status::Succeeded => "succeeded",
+            Status::Halted => "halted",
+            Status::Rejected => "rejected",
+        }
+    }
+    pub fn parse(s: &str) -> Status {
+        match s {
+            "awaiting_human" => Status::AwaitingHuman,
+            "succeeded" => Status::Succeeded,
+            "halted" => Status::Halted,
+            "rejected" => Status::Rejected,
+            _ => Status::Running,
+        }
+    }
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Halted | Status::Rejected)
+    }
+}
+
+/// One run's row.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRow {
+    pub id: String,
+    pub loop_name: String,
+    pub status: Status,
+    pub reason: String,
+    pub iteration: u32,
+    pub cost_usd: f64,
+    pub tokens: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub plan_json: String,
+    pub inputs_json: String,
+    pub workspace: String,
+    pub bindings_path: String,
+    pub waiting_for: String,
+}
+
+/// A finished step's stored result.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StepRecord {
+    pub status: String,
+    pub result: serde_json::Value,
+    pub cost_usd: f64,
+    pub tokens: u64,
+    pub attempts: u32,
+    pub seconds: f64,
+}
+
+/// A completed iteration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct IterationRecord {
+    pub iteration: u32,
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+    pub feedback: serde_json::Value,
+    pub cost_usd: f64,
+    pub tokens: u64,
+    pub errors: u32,
+    pub violations: Vec<String>,
+    pub decision: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub optimizer_step: bool,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, loop_name TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+  iteration INTEGER NOT NULL DEFAULT 0, cost_usd REAL NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, plan_json TEXT NOT NULL, inputs_json TEXT NOT NULL,
+  workspace TEXT NOT NULL, bindings_path TEXT NOT NULL DEFAULT '', waiting_for TEXT NOT NULL DEFAULT '',
+  started_unix_ms INTEGER NOT NULL DEFAULT 0, finished_unix_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS steps (
+  run_id TEXT NOT NULL, iteration INTEGER NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
+  result_json TEXT NOT NULL, cost_usd REAL NOT NULL, tokens INTEGER NOT NULL, attempts INTEGER NOT NULL,
+  seconds REAL NOT NULL, finished_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, iteration, step)
+);
+CREATE TABLE IF NOT EXISTS iterations (
+  run_id TEXT NOT NULL, iteration INTEGER NOT NULL, record_json TEXT NOT NULL,
+  PRIMARY KEY (run_id, iteration)
+);
+CREATE TABLE IF NOT EXISTS memory (
+  scope TEXT NOT NULL, key TEXT NOT NULL, value_json TEXT NOT NULL, writer TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (scope, key)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+  run_id TEXT NOT NULL, iteration INTEGER NOT NULL, gate TEXT NOT NULL, approved INTEGER NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (run_id, iteration, gate)
+);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, iteration INTEGER NOT NULL, kind TEXT NOT NULL,
+  message TEXT NOT NULL, at TEXT NOT NULL
+);
+";
+
+type Result<T> = std::result::Result<T, String>;
+
+fn db(e: rusqlite::Error) -> String {
+    format!("state database: {e}")
+}
+
+impl Store {
+    /// Open (creating) `state_dir/state.db`.
+    pub fn open(state_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(state_dir).map_err(|e| format!("cannot create state directory {}: {e}", state_dir.display()))?;
+        let path = state_dir.join("state.db");
+        let conn = Connection::open(&path).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        // FULL: a committed step survives power loss, not only a killed process.
+        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Store { conn, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Checkpoint commits can be made cheaper for benchmarks (`NORMAL`), or
+    /// skipped (`OFF`); the default is `FULL`.
+    pub fn set_synchronous(&self, mode: &str) -> Result<()> {
+        self.conn.pragma_update(None, "synchronous", mode).map_err(db)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_run(
+        &self,
+        id: &str,
+        loop_name: &str,
+        plan_json: &str,
+        inputs_json: &str,
+        workspace: &str,
+        bindings_path: &str,
+    ) -> Result<()> {
+        let now = clock::now_rfc3339();
+        self.conn
+            .execute(
+                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, started_unix_ms)
+                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![id, loop_name, now, plan_json, inputs_json, workspace, bindings_path, clock::unix_ms()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn run(&self, id: &str) -> Result<Option<RunRow>> {
+        self.conn
+            .query_row(
+                "SELECT id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, waiting_for FROM runs WHERE id = ?1",
+                params![id],
+                row_to_run,
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    /// A run by id or unique id prefix.
+    pub fn find_run(&self, prefix: &str) -> Result<RunRow> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare("SELECT id FROM runs WHERE id LIKE ?1 || '%' ORDER BY id")
+            .and_then(|mut s| s.query_map(params![prefix], |r| r.get(0))?.collect())
+            .map_err(db)?;
+        match ids.as_slice() {
+            [one] => self.run(one)?.ok_or_else(|| format!("no run `{prefix}`")),
+            [] => Err(format!("no run `{prefix}` in {}", self.path.display())),
+            many => Err(format!("`{prefix}` matches {} runs; give more of the id", many.len())),
+        }
+    }
+
+    pub fn runs(&self) -> Result<Vec<RunRow>> {
+        self.conn
+            .prepare(
+                "SELECT id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, waiting_for FROM runs ORDER BY created_at, id",
+            )
+            .and_then(|mut s| s.query_map([], row_to_run)?.collect())
+            .map_err(db)
+    }
+
+    pub fn set_status(&self, id: &str, status: Status, reason: &str, waiting_for: &str) -> Result<()> {
+        let finished = if status.is_final() { Some(clock::unix_ms()) } else { None };
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, reason = ?3, waiting_for = ?4, updated_at = ?5, finished_unix_ms = COALESCE(?6, finished_unix_ms) WHERE id = ?1",
+                params![id, status.as_str(), reason, waiting_for, clock::now_rfc3339(), finished],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Wall-clock start and end (ms since the epoch) of a run, for reports and tests.
+    pub fn run_interval(&self, id: &str) -> Result<(i64, Option<i64>)> {
+        self.conn
+            .query_row(
+                "SELECT started_unix_ms, finished_unix_ms FROM runs WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(db)
+    }
+
+    pub fn step(&self, run: &str, iteration: u32, step: &str) -> Result<Option<StepRecord>> {
+        self.conn
+            .query_row(
+                "SELECT status, result_json, cost_usd, tokens, attempts, seconds FROM steps WHERE run_id = ?1 AND iteration = ?2 AND step = ?3",
+                params![run, iteration, step],
+                |r| {
+                    let json: String = r.get(1)?;
+                    Ok(StepRecord {
+                        status: r.get(0)?,
+                        result: serde_json::from_str(&json).unwrap_or(serde_json::Value::Null),
+                        cost_usd: r.get(2)?,
+                        tokens: r.get::<_, i64>(3)? as u64,
+                        attempts: r.get::<_, i64>(4)? as u32,
+                        seconds: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    /// Commit a finished step and its spend in one transaction.
+    pub fn record_step(&mut self, run: &str, iteration: u32, step: &str, record: &StepRecord) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT INTO steps (run_id, iteration, step, status, result_json, cost_usd, tokens, attempts, seconds, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![run, iteration, step, record.status, record.result.to_string(), record.cost_usd, record.tokens as i64, record.attempts, record.seconds, clock::now_rfc3339()],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "UPDATE runs SET cost_usd = cost_usd + ?2, tokens = tokens + ?3, updated_at = ?4 WHERE id = ?1",
+            params![run, record.cost_usd, record.tokens as i64, clock::now_rfc3339()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    /// Commit a completed iteration and advance the run's counter.
+    pub fn record_iteration(&self, run: &str, record: &IterationRecord) -> Result<()> {
+        let json = serde_json::to_string(record).expect("iteration serializes");
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO iterations (run_id, iteration, record_json) VALUES (?1, ?2, ?3)",
+                params![run, record.iteration, json],
+            )
+            .map_err(db)?;
+        self.conn
+            .execute(
+                "UPDATE runs SET iteration = ?2, updated_at = ?3 WHERE id = ?1",
+                params![run, record.iteration, clock::now_rfc3339()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn iterations(&self, run: &str) -> Result<Vec<IterationRecord>> {
+        self.conn
+            .prepare("SELECT record_json FROM iterations WHERE run_id = ?1 ORDER BY iteration")
+            .and_then(|mut s| {
+                s.query_map(params![run], |r| r.get::<_, String>(0))?
+                    .map(|j| j.map(|j| serde_json::from_str(&j).unwrap_or_default()))
+                    .collect()
+            })
+            .map_err(db)
+    }
+
+    pub fn memory_get(&self, scope: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+        self.conn
+            .prepare("SELECT key, value_json FROM memory WHERE scope = ?1 ORDER BY seq")
+            .and_then(|mut s| {
+                s.query_map(params![scope], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                    .map(|kv| kv.map(|(k, v)| (k, serde_json::from_str(&v).unwrap_or(serde_json::Value::Null))))
+                    .collect()
+            })
+            .map_err(db)
+    }
+
+    /// Write a memory entry together with the step that wrote it, evicting
+    /// the oldest entries beyond `max_entries`.
+    pub fn memory_put(&mut self, scope: &str, key: &str, value: &serde_json::Value, writer: &str, max_entries: Option<u64>) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let seq: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM memory WHERE scope = ?1",
+                params![scope],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO memory (scope, key, value_json, writer, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![scope, key, value.to_string(), writer, seq],
+        )
+        .map_err(db)?;
+        if let Some(max) = max_entries {
+            tx.execute(
+                "DELETE FROM memory WHERE scope = ?1 AND seq NOT IN (SELECT seq FROM memory WHERE scope = ?1 ORDER BY seq DESC LIMIT ?2)",
+                params![scope, max as i64],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    pub fn memory_clear(&self, scope: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM memory WHERE scope = ?1", params![scope])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn decision(&self, run: &str, iteration: u32, gate: &str) -> Result<Option<(bool, String)>> {
+        self.conn
+            .query_row(
+                "SELECT approved, note FROM decisions WHERE run_id = ?1 AND iteration = ?2 AND gate = ?3",
+                params![run, iteration, gate],
+                |r| Ok((r.get::<_, i64>(0)? != 0, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    pub fn decide(&self, run: &str, iteration: u32, gate: &str, approved: bool, note: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO decisions (run_id, iteration, gate, approved, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![run, iteration, gate, approved as i64, note, clock::now_rfc3339()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn decisions(&self, run: &str) -> Result<Vec<(u32, String, bool, String)>> {
+        self.conn
+            .prepare("SELECT iteration, gate, approved, note FROM decisions WHERE run_id = ?1 ORDER BY iteration, gate")
+            .and_then(|mut s| {
+                s.query_map(params![run], |r| {
+                    Ok((r.get::<_, i64>(0)? as u32, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
+                })?
+                .collect()
+            })
+            .map_err(db)
+    }
+
+    pub fn event(&self, run: &str, iteration: u32, kind: &str, message: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO events (run_id, iteration, kind, message, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run, iteration, kind, message, clock::now_rfc3339()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn events(&self, run: &str) -> Result<Vec<(u32, String, String)>> {
+        self.conn
+            .prepare("SELECT iteration, kind, message FROM events WHERE run_id = ?1 ORDER BY seq")
+            .and_then(|mut s| {
+                s.query_map(params![run], |r| Ok((r.get::<_, i64>(0)? as u32, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .map_err(db)
+    }
+}
+
+fn row_to_run(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        loop_name: r.get(1)?,
+        status: Status::parse(&r.get::<_, String>(2)?),
+        reason: r.get(3)?,
+        iteration: r.get::<_, i64>(4)? as u32,
+        cost_usd: r.get(5)?,
+        tokens: r.get::<_, i64>(6)? as u64,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+        plan_json: r.get(9)?,
+        inputs_json: r.get(10)?,
+        workspace: r.get(11)?,
+        bindings_path: r.get(12)?,
+        waiting_for: r.get(13)?,
+    })
+}

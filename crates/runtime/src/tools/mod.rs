@@ -1,0 +1,474 @@
+//! The sandbox and the built-in tools a worker may call through it.
+//!
+//! A [`Sandbox`] is built from the bindings' `[sandbox]` table
+//! ([`SandboxConfig`]) and the resolved workspace root. It guards three
+//! boundaries:
+//!
+//! - **paths**: [`Sandbox::resolve`] maps a tool path (relative to the root,
+//!   or absolute) to a path inside the root, refusing `..` escapes, absolute
+//!   paths elsewhere and symlinks that lead outside (the deepest existing
+//!   ancestor is canonicalized; a dangling symlink is refused);
+//! - **programs**: [`Sandbox::check_command`] refuses programs outside
+//!   `allow_programs` (when that list is non-empty) and command lines that
+//!   contain a `deny_commands` entry, including inside `sh -c`/`bash -c`
+//!   strings (whitespace, quotes and `rm` flag spellings are normalized);
+//! - **tools**: [`Sandbox::call`] runs a built-in tool ([`BUILTIN_TOOLS`]) only
+//!   when the worker declares it.
+//!
+//! `write_file` writes a temporary file next to the target and renames it, so
+//! a hard link inside the root never carries a write to a file outside;
+//! `append_file` refuses files with other hard links for the same reason.
+//! `run_command` additionally refuses arguments that name paths outside the
+//! root ([`Sandbox::check_argv_paths`]), runs with the root as working
+//! directory, without credential-like environment variables, and is killed
+//! (with its process group) at its timeout.
+//!
+//! This is a policy boundary for cooperative agents, not an OS sandbox: a
+//! program that is allowed to run can still reach outside the root by means
+//! no argv inspection sees (computed paths, network). Run untrusted workers
+//! in a container as well.
+
+mod command;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::bindings::SandboxConfig;
+use crate::executor::ToolCall;
+
+pub use command::CommandOutput;
+
+/// The tools [`Sandbox::call`] implements.
+pub const BUILTIN_TOOLS: &[&str] = &["read_file", "write_file", "append_file", "delete_file", "list_dir", "run_command"];
+
+/// `run_command`'s timeout when the call sets none.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Largest file `read_file` returns.
+pub const MAX_READ_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Which boundary refused an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockRule {
+    /// The tool is not among the worker's declared tools (or a `tool_allowlist`).
+    ToolNotAllowed,
+    /// The program is not in `allow_programs`.
+    ProgramNotAllowed,
+    /// The command line contains a `deny_commands` entry.
+    DeniedCommand,
+    /// A path leaves the workspace root.
+    PathOutsideRoot,
+}
+
+impl BlockRule {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BlockRule::ToolNotAllowed => "tool_not_allowed",
+            BlockRule::ProgramNotAllowed => "program_not_allowed",
+            BlockRule::DeniedCommand => "denied_command",
+            BlockRule::PathOutsideRoot => "path_outside_root",
+        }
+    }
+}
+
+/// An action the sandbox refused; the interpreter records it as a safety violation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub rule: BlockRule,
+    pub message: String,
+}
+
+impl Blocked {
+    pub fn new(rule: BlockRule, message: impl Into<String>) -> Self {
+        Blocked {
+            rule,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "blocked ({}): {}", self.rule.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for Blocked {}
+
+/// Why a tool call did not produce a result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToolFailure {
+    /// A boundary refused it: a safety violation.
+    Blocked(Blocked),
+    /// It ran (or tried to) and failed: bad arguments, unknown tool, I/O error, timeout.
+    Failed(String),
+}
+
+impl From<Blocked> for ToolFailure {
+    fn from(b: Blocked) -> Self {
+        ToolFailure::Blocked(b)
+    }
+}
+
+impl std::fmt::Display for ToolFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ToolFailure::Blocked(b) => b.fmt(f),
+            ToolFailure::Failed(m) => write!(f, "failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ToolFailure {}
+
+/// The workspace boundary of a run.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    root: PathBuf,
+    allow_programs: Vec<String>,
+    deny_commands: Vec<String>,
+}
+
+impl Sandbox {
+    /// `root` is the resolved workspace root (e.g. [`crate::bindings::Bindings::root`]);
+    /// it must exist and is canonicalized. `config.root` is not consulted.
+    pub fn new(root: PathBuf, config: &SandboxConfig) -> Result<Sandbox, String> {
+        let canonical = fs::canonicalize(&root).map_err(|e| format!("sandbox root {}: {e}", root.display()))?;
+        if !canonical.is_dir() {
+            return Err(format!("sandbox root {} is not a directory", root.display()));
+        }
+        let deny_commands = config
+            .deny_commands
+            .iter()
+            .map(|d| command::normalize_ws(d))
+            .filter(|d| !d.is_empty())
+            .collect();
+        Ok(Sandbox {
+            root: canonical,
+            allow_programs: config.allow_programs.clone(),
+            deny_commands,
+        })
+    }
+
+    /// The canonical workspace root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether `argv` may run: its program is allowed (by file name or by
+    /// path) and no denied command appears in it, directly or inside a shell's
+    /// `-c` string. Command executors call this before spawning.
+    pub fn check_command(&self, argv: &[String]) -> Result<(), Blocked> {
+        command::check_command(self, argv)
+    }
+
+    /// Whether `argv`'s arguments stay inside the root: arguments (and
+    /// `--flag=value` values, words inside quotes, code strings and shell `-c`
+    /// strings) that look like paths (`/…`, `..`, `~/…` in a shell, `$VAR/…`
+    /// in a shell) must resolve inside the root. `/dev/null` and the standard
+    /// streams are exempt. `run_command` applies this on top of [`Sandbox::check_command`].
+    pub fn check_argv_paths(&self, argv: &[String]) -> Result<(), Blocked> {
+        command::check_argv_paths(self, argv)
+    }
+
+    /// Map a tool path to a path inside the root (see the module docs).
+    /// The empty path and `.` are the root itself.
+    pub fn resolve(&self, path: &str) -> Result<PathBuf, Blocked> {
+        resolve_in(&self.root, path)
+    }
+
+    /// Run a built-in tool on behalf of a worker whose declared tools are
+    /// `allowed_tools`. A tool outside that list is blocked (even an unknown
+    /// one); an allowed but unknown tool, bad arguments or an I/O error fail.
+    pub fn call(&self, call: &ToolCall, allowed_tools: &[String]) -> Result<Value, ToolFailure> {
+        if !allowed_tools.iter().any(|t| t == &call.tool) {
+            return Err(Blocked::new(
+                BlockRule::ToolNotAllowed,
+                format!(
+                    "tool `{}` is not among the worker's tools ({})",
+                    call.tool,
+                    list_or_none(allowed_tools)
+                ),
+            )
+            .into());
+        }
+        match call.tool.as_str() {
+            "read_file" => self.read_file(&call.args),
+            "write_file" => self.write_file(&call.args, false),
+            "append_file" => self.write_file(&call.args, true),
+            "delete_file" => self.delete_file(&call.args),
+            "list_dir" => self.list_dir(&call.args),
+            "run_command" => self.run_command_tool(&call.args),
+            other => Err(ToolFailure::Failed(format!(
+                "unknown tool `{other}` (built-in tools: {})",
+                BUILTIN_TOOLS.join(", ")
+            ))),
+        }
+    }
+
+    /// Run `argv` in the root after [`Sandbox::check_command`] and
+    /// [`Sandbox::check_argv_paths`], killing it at `timeout`.
+    pub fn run_command(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, ToolFailure> {
+        self.check_command(argv)?;
+        self.check_argv_paths(argv)?;
+        command::run(self, argv, timeout)
+    }
+
+    /// The path as shown to workers: relative to the root.
+    fn display(&self, p: &Path) -> String {
+        match p.strip_prefix(&self.root) {
+            Ok(r) if r.as_os_str().is_empty() => ".".into(),
+            Ok(r) => r.display().to_string(),
+            Err(_) => p.display().to_string(),
+        }
+    }
+
+    fn read_file(&self, args: &Value) -> Result<Value, ToolFailure> {
+        let path = self.resolve(str_arg(args, "path")?)?;
+        let meta = fs::metadata(&path).map_err(|e| failed(&self.display(&path), e))?;
+        if meta.is_dir() {
+            return Err(ToolFailure::Failed(format!("{} is a directory", self.display(&path))));
+        }
+        if meta.len() > MAX_READ_BYTES {
+            return Err(ToolFailure::Failed(format!(
+                "{} is {} bytes, more than read_file returns ({MAX_READ_BYTES})",
+                self.display(&path),
+                meta.len()
+            )));
+        }
+        let bytes = fs::read(&path).map_err(|e| failed(&self.display(&path), e))?;
+        Ok(json!({ "content": String::from_utf8_lossy(&bytes) }))
+    }
+
+    fn write_file(&self, args: &Value, append: bool) -> Result<Value, ToolFailure> {
+        let shown = str_arg(args, "path")?;
+        let content = str_arg(args, "content")?;
+        let path = self.resolve(shown)?;
+        if path == self.root {
+            return Err(ToolFailure::Failed("cannot write to the workspace root itself".into()));
+        }
+        let shown = self.display(&path);
+        if let Ok(meta) = fs::symlink_metadata(&path) {
+            if meta.is_dir() {
+                return Err(ToolFailure::Failed(format!("{shown} is a directory")));
+            }
+        }
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| failed(&shown, e))?;
+            // A directory created concurrently through a symlink would show here.
+            let real = fs::canonicalize(parent).map_err(|e| failed(&shown, e))?;
+            if !real.starts_with(&self.root) {
+                return Err(Blocked::new(BlockRule::PathOutsideRoot, format!("{shown} leads outside the workspace root")).into());
+            }
+        }
+        if append {
+            if let Some(links) = hard_links(&path) {
+                if links > 1 {
+                    return Err(Blocked::new(
+                        BlockRule::PathOutsideRoot,
+                        format!("{shown} has {links} hard links; appending could change a file outside the workspace root"),
+                    )
+                    .into());
+                }
+            }
+            let mut f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| failed(&shown, e))?;
+            f.write_all(content.as_bytes()).map_err(|e| failed(&shown, e))?;
+        } else {
+            write_replacing(&path, content.as_bytes()).map_err(|e| failed(&shown, e))?;
+        }
+        Ok(json!({ "path": shown, "bytes": content.len() }))
+    }
+
+    fn delete_file(&self, args: &Value) -> Result<Value, ToolFailure> {
+        let path = self.resolve(str_arg(args, "path")?)?;
+        let shown = self.display(&path);
+        if path == self.root {
+            return Err(ToolFailure::Failed("cannot delete the workspace root".into()));
+        }
+        let meta = fs::symlink_metadata(&path).map_err(|e| failed(&shown, e))?;
+        if meta.is_dir() {
+            return Err(ToolFailure::Failed(format!("{shown} is a directory; delete_file removes files")));
+        }
+        fs::remove_file(&path).map_err(|e| failed(&shown, e))?;
+        Ok(json!({ "path": shown, "deleted": true }))
+    }
+
+    fn list_dir(&self, args: &Value) -> Result<Value, ToolFailure> {
+        let path = match args.get("path") {
+            None | Some(Value::Null) => ".",
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => return Err(ToolFailure::Failed("`path` must be a string".into())),
+        };
+        let path = self.resolve(path)?;
+        let shown = self.display(&path);
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(&path).map_err(|e| failed(&shown, e))? {
+            let entry = entry.map_err(|e| failed(&shown, e))?;
+            let meta = entry.metadata().map_err(|e| failed(&shown, e))?;
+            let kind = if meta.file_type().is_symlink() {
+                "symlink"
+            } else if meta.is_dir() {
+                "dir"
+            } else if meta.is_file() {
+                "file"
+            } else {
+                "other"
+            };
+            let mut e = json!({ "name": entry.file_name().to_string_lossy(), "kind": kind });
+            if meta.is_file() {
+                e["size"] = json!(meta.len());
+            }
+            entries.push(e);
+        }
+        entries.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        Ok(json!({ "path": shown, "entries": entries }))
+    }
+
+    fn run_command_tool(&self, args: &Value) -> Result<Value, ToolFailure> {
+        let argv: Vec<String> = match args.get("argv") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or_else(|| ToolFailure::Failed("`argv` must be a list of strings".into()))?,
+            Some(_) => return Err(ToolFailure::Failed("`argv` must be a list of strings".into())),
+            None => return Err(ToolFailure::Failed("missing argument `argv`".into())),
+        };
+        if argv.is_empty() {
+            return Err(ToolFailure::Failed("`argv` is empty".into()));
+        }
+        let timeout = match args.get("timeout_seconds") {
+            None | Some(Value::Null) => DEFAULT_COMMAND_TIMEOUT,
+            Some(v) => match v.as_f64() {
+                Some(s) if s > 0.0 && s.is_finite() && s <= 86_400.0 => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(ToolFailure::Failed(
+                        "`timeout_seconds` must be a positive number of seconds (at most a day)".into(),
+                    ))
+                }
+            },
+        };
+        let out = self.run_command(&argv, timeout)?;
+        Ok(json!({ "exit_code": out.exit_code, "stdout": out.stdout, "stderr": out.stderr }))
+    }
+}
+
+/// [`Sandbox::resolve`] against a canonical `root`.
+pub(crate) fn resolve_in(root: &Path, path: &str) -> Result<PathBuf, Blocked> {
+    let outside = |why: &str| Blocked::new(BlockRule::PathOutsideRoot, format!("path `{path}` {why}"));
+    if path.contains('\0') {
+        return Err(outside("contains a NUL byte"));
+    }
+    let given = Path::new(path);
+    let absolute = given.is_absolute();
+    let joined = if absolute { given.to_path_buf() } else { root.join(given) };
+    // Lexical normalization: `.` dropped, `..` pops.
+    let mut norm = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => norm.push(c.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                norm.pop();
+            }
+            Component::Normal(n) => norm.push(n),
+        }
+    }
+    if !absolute && !norm.starts_with(root) {
+        return Err(outside("leaves the workspace root through `..`"));
+    }
+    // The deepest ancestor that exists (as itself: a dangling symlink exists).
+    let mut existing = norm.clone();
+    let mut rest = Vec::new();
+    while fs::symlink_metadata(&existing).is_err() {
+        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return Err(outside("has no existing ancestor")),
+        }
+    }
+    let canonical = fs::canonicalize(&existing).map_err(|_| outside("goes through a symlink that cannot be resolved"))?;
+    if !canonical.starts_with(root) {
+        return Err(if absolute && !norm.starts_with(root) {
+            outside("is outside the workspace root")
+        } else {
+            outside("leads outside the workspace root through a symlink")
+        });
+    }
+    let mut resolved = canonical;
+    for name in rest.into_iter().rev() {
+        resolved.push(name);
+    }
+    Ok(resolved)
+}
+
+fn str_arg<'a>(args: &'a Value, key: &str) -> Result<&'a str, ToolFailure> {
+    match args.get(key) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ToolFailure::Failed(format!("`{key}` must be a string"))),
+        None => Err(ToolFailure::Failed(format!("missing argument `{key}`"))),
+    }
+}
+
+fn failed(shown: &str, e: std::io::Error) -> ToolFailure {
+    ToolFailure::Failed(format!("{shown}: {e}"))
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+#[cfg(unix)]
+fn hard_links(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    fs::symlink_metadata(path).ok().map(|m| m.nlink())
+}
+
+#[cfg(not(unix))]
+fn hard_links(_path: &Path) -> Option<u64> {
+    None
+}
+
+/// Write `bytes` to a temporary file beside `path` and rename it over `path`,
+/// keeping an existing file's permissions.
+fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.loopc-tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        if let Ok(meta) = fs::metadata(path) {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

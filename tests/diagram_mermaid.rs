@@ -1,0 +1,563 @@
+//! The Mermaid that `loopc diagram` emits is read by the real `mermaid`
+//! package (tests/mermaid, pinned by its package-lock.json) exactly as we
+//! meant it: it parses, it sets no Mermaid configuration, Mermaid sees the
+//! same nodes and edges as `--format json`, and hostile spec text comes out
+//! in the labels character for character.
+//!
+//! Needs `node` (>= 20.19) and, on first run, the npm registry: the test runs
+//! `npm ci` in tests/mermaid when its node_modules is missing or stale.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mermaid_dir() -> PathBuf {
+    root().join("tests/mermaid")
+}
+
+/// A fresh scratch directory under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("diagram-mermaid").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+/// `node_modules` of tests/mermaid, installed with `npm ci` once per run when
+/// missing or not at the versions package.json pins.
+fn node_ready() {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    let ready = READY.get_or_init(|| {
+        match Command::new("node").arg("--version").output() {
+            Ok(o) if o.status.success() => {}
+            _ => {
+                return Err(
+                    "`node` is not on PATH: tests/diagram_mermaid.rs parses `loopc diagram` output with the npm \
+                            `mermaid` package and needs Node.js >= 20.19 (CI has node 20); install node and npm"
+                        .into(),
+                )
+            }
+        }
+        let dir = mermaid_dir();
+        let package: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
+        let installed_ok = package["dependencies"].as_object().unwrap().iter().all(|(name, version)| {
+            std::fs::read_to_string(dir.join("node_modules").join(name).join("package.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .is_some_and(|p| p["version"] == *version)
+        });
+        if !installed_ok {
+            let out = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir)
+                .output();
+            match out {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => {
+                    return Err(format!(
+                        "`npm ci` in {} failed:\n{}{}",
+                        dir.display(),
+                        text(&o.stdout),
+                        text(&o.stderr)
+                    ))
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "cannot run `npm ci` in {} (is npm installed with node?): {e}",
+                        dir.display()
+                    ))
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = ready {
+        panic!("{e}");
+    }
+}
+
+/// The validator's verdict on some .mmd files.
+struct Verdict {
+    ok: bool,
+    failures: Vec<String>,
+    passed: usize,
+    failed: usize,
+    output: String,
+}
+
+fn validate(files: &[PathBuf], flags: &[&str]) -> Verdict {
+    node_ready();
+    // One validator at a time: each loads all of mermaid, and CI has two cores.
+    static ONE: Mutex<()> = Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new("node")
+        .arg(mermaid_dir().join("validate.mjs"))
+        .args(flags)
+        .args(files)
+        .output()
+        .expect("run node");
+    let stdout = text(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_owned();
+    let counts: Vec<usize> = last
+        .strip_prefix("mermaid-parse: ")
+        .and_then(|s| s.split_once(" passed, "))
+        .and_then(|(p, f)| Some(vec![p.parse().ok()?, f.strip_suffix(" failed")?.parse().ok()?]))
+        .unwrap_or_else(|| panic!("validate.mjs printed no summary line:\n{stdout}{}", text(&out.stderr)));
+    Verdict {
+        ok: out.status.success(),
+        failures: stdout.lines().filter(|l| l.starts_with("FAIL ")).map(str::to_owned).collect(),
+        passed: counts[0],
+        failed: counts[1],
+        output: format!("{stdout}{}", text(&out.stderr)),
+    }
+}
+
+fn loopc(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loopc")).args(args).output().expect("run loopc")
+}
+
+/// `loopc diagram SPEC -o OUT` (and the JSON graph beside it); false when
+/// the spec does not parse.
+fn diagram(spec: &Path, out: &Path) -> bool {
+    let o = loopc(&["diagram".as_ref(), spec.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+    if !o.status.success() {
+        eprintln!(
+            "skipped {}: `loopc diagram` exited {:?}: {}",
+            spec.display(),
+            o.status.code(),
+            text(&o.stderr)
+        );
+        return false;
+    }
+    let json = loopc(&["diagram".as_ref(), spec.as_os_str(), "--format".as_ref(), "json".as_ref()]);
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    std::fs::write(out.with_extension("graph.json"), &json.stdout).unwrap();
+    true
+}
+
+fn yaml_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            yaml_files(&path, into);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            into.push(path);
+        }
+    }
+}
+
+/// A YAML double-quoted scalar holding exactly `s`.
+fn yq(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A single-loop spec whose every free-text field the diagram shows is
+/// taken from `t` (ids, input name, model, memory and optimizer types,
+/// feedback id and condition, metric name).
+fn hostile_loop(t: &BTreeMap<&str, String>) -> String {
+    let q = |k: &str| yq(&t[k]);
+    let w1 = &t["worker"];
+    let w2 = &t["worker2"];
+    let ev = &t["evaluator"];
+    format!(
+        r#"loop_name: {name}
+version: "1.0.0"
+objective: Draw hostile text.
+inputs:
+  schema:
+    {input}:
+      type: string
+      required: true
+memory:
+  type: {memory}
+  write_policy:
+    allowed_writers: [{w1q}]
+workers:
+  - id: {w1q}
+    role: first
+    model:
+      provider: {provider}
+      name: {model}
+    inputs:
+      - from: {from_input}
+    outputs: {{name: a, format: text}}
+  - id: {w2q}
+    role: second
+    depends_on: [{w1q}]
+    inputs:
+      - from: {from_memory}
+    outputs: {{name: b, format: text}}
+evaluators:
+  - id: {evq}
+    type: llm_rubric
+    runs_after: ["*"]
+feedback_channels:
+  - id: {channel}
+    source: {fb_source}
+    destination: {fb_dest}
+    when: {when}
+optimization_strategy:
+  type: {optimizer}
+  max_steps: 3
+  refinement_target: {refine}
+metrics:
+  - name: {metric}
+    source: {fb_source}
+termination_conditions:
+  success:
+    - metric: {metric}
+      operator: gte
+      value: 0.8
+  failure:
+    - type: max_iterations
+      value: 5
+      action: escalate_human
+"#,
+        name = q("name"),
+        input = q("input"),
+        memory = q("memory"),
+        w1q = yq(w1),
+        w2q = yq(w2),
+        evq = yq(ev),
+        provider = q("provider"),
+        model = q("model"),
+        from_input = yq(&format!("inputs.{}", t["input"])),
+        from_memory = yq(&format!("memory.{}", t["input"])),
+        channel = q("channel"),
+        fb_source = yq(&format!("evaluators.{ev}")),
+        fb_dest = yq(&format!("workers.{w2}")),
+        when = q("when"),
+        optimizer = q("optimizer"),
+        refine = yq(&format!("workers.{w1}")),
+        metric = q("metric"),
+    )
+}
+
+/// A sequential composition with hostile child ids, references and adapter
+/// targets.
+fn hostile_composition(child1: &str, child2: &str, reference: &str, port: &str) -> String {
+    format!(
+        r#"loop_name: hostile-composition
+version: "1.0.0"
+objective: Draw hostile children.
+workers:
+  - id: root
+    role: root
+    outputs: {{name: r, format: text}}
+evaluators:
+  - id: gate
+    type: deterministic
+    runs_after: [root]
+termination_conditions:
+  failure:
+    - type: max_iterations
+      value: 2
+      action: halt
+composition:
+  type: sequential
+  children:
+    - id: {c1}
+      ref: {r}
+      role: stage
+    - id: {c2}
+      ref: ../plain.yaml
+      role: stage
+  adapters:
+    - from: {from}
+      to: {to}
+"#,
+        c1 = yq(child1),
+        c2 = yq(child2),
+        r = yq(reference),
+        from = yq(&format!("children.{child1}.outputs.out")),
+        to = yq(&format!("children.{child2}.inputs.{port}")),
+    )
+}
+
+const HOSTILE: &str = "we \"quote\" 'single' <b>bold</b> <script>alert(1)</script> #1 #quot; &lt; &amp; |pipe| `tick` [x] {y} (z) ;";
+const ARROWS: &str = "a --> b -.-> c ==> d ::: end %% subgraph ]] )) }} /] \\ \t tab";
+const UNICODE: &str = "ünïcødé 模型 العربية 🚀👩‍💻 e\u{301} \u{200b}zw \u{a0}nbsp";
+
+fn cases() -> Vec<(&'static str, String)> {
+    let hostile: BTreeMap<&str, String> = [
+        ("name", format!("hostile {HOSTILE}")),
+        ("input", format!("in {HOSTILE}")),
+        ("memory", format!("mem {ARROWS}")),
+        ("worker", format!("w1 {HOSTILE}")),
+        ("worker2", "end".to_owned()),
+        ("provider", format!("prov {ARROWS}")),
+        ("model", format!("model {UNICODE}")),
+        ("evaluator", format!("ev {ARROWS}")),
+        ("channel", format!("fb {HOSTILE}")),
+        (
+            "when",
+            "score < 0.8 && passed != \"yes\" || x > y # not a comment `code` |a|b|".to_owned(),
+        ),
+        ("optimizer", format!("opt {UNICODE}")),
+        ("metric", format!("metric {HOSTILE}")),
+    ]
+    .into();
+    let long_word = "x".repeat(400);
+    let long_text = "the quick brown fox jumps over the lazy dog ".repeat(25);
+    let long: BTreeMap<&str, String> = [
+        ("name", long_text.clone()),
+        ("input", long_word.clone()),
+        ("memory", long_word.clone()),
+        ("worker", format!("worker_{long_word}")),
+        ("worker2", long_text.trim().to_owned()),
+        ("provider", long_word.clone()),
+        ("model", long_text.clone()),
+        ("evaluator", long_text.trim().to_owned()),
+        ("channel", long_word.clone()),
+        ("when", long_text.clone()),
+        ("optimizer", long_text.clone()),
+        ("metric", long_word.clone()),
+    ]
+    .into();
+    let unicode: BTreeMap<&str, String> = hostile.keys().map(|&k| (k, format!("{k} {UNICODE}"))).collect();
+    vec![
+        ("hostile-text", hostile_loop(&hostile)),
+        ("long-text", hostile_loop(&long)),
+        ("unicode-text", hostile_loop(&unicode)),
+        (
+            "hostile-composition",
+            hostile_composition(
+                &format!("c1 {HOSTILE}"),
+                &format!("c2 {UNICODE}"),
+                &format!("../{ARROWS}.yaml"),
+                &format!("port {HOSTILE}"),
+            ),
+        ),
+    ]
+}
+
+/// Check what Mermaid read against what `--format json` says the graph is.
+fn check_structure(mmd: &Path, problems: &mut Vec<String>) {
+    let parsed: Value = serde_json::from_str(&std::fs::read_to_string(format!("{}.parsed.json", mmd.display())).unwrap()).unwrap();
+    let graph: Value = serde_json::from_str(&std::fs::read_to_string(mmd.with_extension("graph.json")).unwrap()).unwrap();
+    let count = |v: &Value, k: &str| v[k].as_array().map_or(0, Vec::len);
+    if count(&parsed, "vertices") != count(&graph, "nodes") || count(&parsed, "edges") != count(&graph, "edges") {
+        problems.push(format!(
+            "{}: Mermaid reads {} nodes and {} edges, the phase graph has {} and {}",
+            mmd.display(),
+            count(&parsed, "vertices"),
+            count(&parsed, "edges"),
+            count(&graph, "nodes"),
+            count(&graph, "edges")
+        ));
+    }
+    let source = std::fs::read_to_string(mmd).unwrap();
+    if source.contains('\r') {
+        problems.push(format!(
+            "{}: a carriage return in the output (Mermaid reads it as a line break)",
+            mmd.display()
+        ));
+    }
+}
+
+/// Every piece of spec text must be shown verbatim (newlines as spaces).
+fn check_labels(mmd: &Path, wanted: &[String], problems: &mut Vec<String>) {
+    let parsed: Value = serde_json::from_str(&std::fs::read_to_string(format!("{}.parsed.json", mmd.display())).unwrap()).unwrap();
+    let mut shown: Vec<String> = Vec::new();
+    for (list, key) in [("vertices", "text"), ("edges", "text"), ("subgraphs", "title")] {
+        for item in parsed[list].as_array().into_iter().flatten() {
+            shown.extend(item[key].as_str().unwrap_or_default().split("<br>").map(str::to_owned));
+        }
+    }
+    for w in wanted {
+        let w = w.replace(['\n', '\r'], " ");
+        if !shown.iter().any(|s| s.contains(&w)) {
+            problems.push(format!("{}: no label shows {w:?}; labels are {shown:?}", mmd.display()));
+        }
+    }
+}
+
+#[test]
+fn validator_rejects_broken_mermaid() {
+    let mut negative = Vec::new();
+    for entry in std::fs::read_dir(mermaid_dir().join("negative")).unwrap() {
+        negative.push(entry.unwrap().path());
+    }
+    negative.sort();
+    assert!(negative.len() >= 8, "tests/mermaid/negative lost its cases");
+    let v = validate(&negative, &["--forbid-config"]);
+    assert!(!v.ok, "validate.mjs exited 0 on broken diagrams:\n{}", v.output);
+    assert_eq!(
+        (v.passed, v.failed),
+        (0, negative.len()),
+        "every negative case must fail:\n{}",
+        v.output
+    );
+
+    let mut positive: Vec<PathBuf> = std::fs::read_dir(mermaid_dir().join("positive"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    positive.sort();
+    let v = validate(&positive, &[]);
+    assert!(v.ok && v.failed == 0 && v.passed == positive.len(), "{}", v.output);
+}
+
+#[test]
+fn every_diagram_parses_as_mermaid() {
+    let dir = scratch("specs");
+    let mut specs = Vec::new();
+    yaml_files(&root().join("loop-library"), &mut specs);
+    let shared = root().join("../shared/conformance/public");
+    yaml_files(&shared, &mut specs);
+    let mut mmd = Vec::new();
+    for spec in &specs {
+        let rel = spec
+            .strip_prefix(root())
+            .map_or_else(|_| spec.strip_prefix(root().join("..")).unwrap().to_path_buf(), Path::to_path_buf);
+        let name = rel.to_string_lossy().replace(['/', '\\'], "__").replace("..", "up");
+        let out = dir.join(format!("{name}.mmd"));
+        if diagram(spec, &out) {
+            mmd.push(out);
+        }
+    }
+    assert!(
+        mmd.len() >= 30,
+        "only {} diagrams from {} specs (is ../shared/conformance/public at {}?)",
+        mmd.len(),
+        specs.len(),
+        shared.display()
+    );
+
+    let adversarial = scratch("adversarial");
+    let mut labelled = Vec::new();
+    for (name, yaml) in cases() {
+        let spec = adversarial.join(format!("{name}.yaml"));
+        std::fs::write(&spec, &yaml).unwrap();
+        let out = adversarial.join(format!("{name}.mmd"));
+        assert!(diagram(&spec, &out), "generated spec {} does not parse", spec.display());
+        labelled.push(out.clone());
+        mmd.push(out);
+    }
+
+    let v = validate(&mmd, &["--forbid-config", "--dump"]);
+    eprintln!("{}", v.output.lines().last().unwrap_or_default());
+    assert!(
+        v.ok && v.failed == 0,
+        "Mermaid rejects `loopc diagram` output:\n{}",
+        v.failures.join("\n")
+    );
+    assert_eq!(v.passed, mmd.len());
+
+    let mut problems = Vec::new();
+    for f in &mmd {
+        check_structure(f, &mut problems);
+    }
+    let hostile = adversarial.join("hostile-text.mmd");
+    check_labels(
+        &hostile,
+        &[
+            format!("input: in {HOSTILE}"),
+            format!("worker: w1 {HOSTILE}"),
+            "worker: end".into(),
+            format!("prov {ARROWS}/model {UNICODE}"),
+            format!("check: ev {ARROWS}"),
+            format!("memory (mem {ARROWS})"),
+            format!("optimizer: opt {UNICODE}"),
+            format!("metric {HOSTILE}"),
+            format!("fb {HOSTILE} when score < 0.8 && passed != \"yes\" || x > y # not a comment `code` |a|b|"),
+        ],
+        &mut problems,
+    );
+    check_labels(
+        &adversarial.join("hostile-composition.mmd"),
+        &[
+            format!("stage: c1 {HOSTILE}"),
+            format!("../{ARROWS}.yaml"),
+            format!("stage: c2 {UNICODE}"),
+            format!("port {HOSTILE}"),
+        ],
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Spec text that has broken the diagram before: empty labels, line breaks
+/// and directives in the title comment, Mermaid's own `style…:#…;` rewrite.
+#[test]
+fn spec_text_cannot_break_the_diagram() {
+    let dir = scratch("edge-cases");
+    let plain = |name: &str, version: &str, channel: Option<&str>, metric: &str| {
+        let channel = channel.map_or_else(String::new, |c| format!("    id: {}\n", yq(c)));
+        format!(
+            "loop_name: {}\nversion: {}\nobjective: x\nworkers:\n  - id: w\n    role: r\n    outputs: {{name: o, format: text}}\n\
+             evaluators:\n  - id: e\n    type: deterministic\n    runs_after: [w]\nfeedback_channels:\n  - source: evaluators.e\n    destination: workers.w\n{channel}\
+             metrics:\n  - name: {}\n    source: evaluators.e\ntermination_conditions:\n  failure:\n    - type: max_iterations\n      value: 3\n      action: halt\n",
+            yq(name),
+            yq(version),
+            yq(metric)
+        )
+    };
+    let cases = [
+        ("feedback-without-id", plain("x", "1", None, "m"), vec![]),
+        ("empty-metric-name", plain("x", "1", Some("fb"), ""), vec![]),
+        ("cr-in-version", plain("x", "1.0\rn0 --> n0", Some("fb"), "m"), vec![]),
+        ("cr-in-name", plain("x\rflowchart LR\r", "1", Some("fb"), "m"), vec![]),
+        (
+            "directive-in-name",
+            plain(
+                "x %%{init: {\"theme\": \"dark\", \"flowchart\": {\"curve\": \"step\"}}}%%",
+                "1",
+                Some("fb"),
+                "m",
+            ),
+            vec![],
+        ),
+        (
+            "style-rewrite",
+            plain("x", "1", Some("style:#a; classDef:#b;"), "m"),
+            vec!["style:#a; classDef:#b;".to_owned()],
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, yaml, _) in &cases {
+        let spec = dir.join(format!("{name}.yaml"));
+        std::fs::write(&spec, yaml).unwrap();
+        let out = dir.join(format!("{name}.mmd"));
+        assert!(diagram(&spec, &out), "generated spec {} does not parse", spec.display());
+        files.push(out);
+    }
+    let v = validate(&files, &["--forbid-config", "--dump"]);
+    let mut problems = v.failures.clone();
+    for (file, (_, _, wanted)) in files.iter().zip(&cases) {
+        if Path::new(&format!("{}.parsed.json", file.display())).exists() {
+            check_structure(file, &mut problems);
+            check_labels(file, wanted, &mut problems);
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) in {} edge cases:\n{}",
+        problems.len(),
+        files.len(),
+        problems.join("\n")
+    );
+}

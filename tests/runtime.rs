@@ -1,0 +1,429 @@
+//! `loopc run` end to end with `command` and `script` executors: the
+//! scenarios of the runtime issue, each against real processes, files and
+//! the SQLite state directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runtime").join(name)
+}
+
+/// A fresh copy of a fixture directory.
+fn workdir(fixture_name: &str, test: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runtime").join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&fixture(fixture_name), &dir);
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn loopc(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loopc"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KILL_AT")
+        .output()
+        .expect("loopc runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn run_json(dir: &Path, args: &[&str]) -> (Output, Value) {
+    let mut full = vec!["run", "--format", "json"];
+    full.extend_from_slice(args);
+    let out = loopc(dir, &full);
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("no JSON report: {}", text(&out)));
+    (out, reports)
+}
+
+fn status(dir: &Path, run: &str) -> Value {
+    serde_json::from_slice(&loopc(dir, &["status", run, "--format", "json"]).stdout).unwrap()
+}
+
+#[test]
+fn convergence_fixes_the_bug_within_two_iterations() {
+    let dir = workdir("convergence", "convergence");
+    let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=calc.py"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = &reports[0];
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["iterations"], 2, "{}", text(&out));
+    assert!(report["reason"].as_str().unwrap().contains("pass_rate"));
+    assert!((report["cost_usd"].as_f64().unwrap() - 0.02).abs() < 1e-9);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("repo/calc.py")).unwrap(),
+        "def add(a, b):\n    return a + b\n"
+    );
+    // The run's trace is a valid Loop Trace 1.0 file that `loopc score --trace` scores.
+    let id = report["run_id"].as_str().unwrap();
+    let trace = dir.join(format!(".loopc/traces/{id}.json"));
+    let scored = loopc(
+        &dir,
+        &[
+            "score",
+            "--trace",
+            trace.to_str().unwrap(),
+            "--spec",
+            "spec.yaml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(scored.status.code(), Some(0), "{}", text(&scored));
+    let score: Value = serde_json::from_slice(&scored.stdout).unwrap();
+    assert_eq!(score["valid"], true);
+    assert_eq!(score["diagnostics"]["iterations"], 2);
+}
+
+#[test]
+fn unfixable_task_stops_at_max_iterations_and_waits_for_a_person() {
+    let dir = workdir("limit", "limit");
+    let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=calc.py"]);
+    assert_eq!(out.status.code(), Some(3), "waiting for a person: {}", text(&out));
+    let report = &reports[0];
+    assert_eq!(report["status"], "awaiting_human");
+    assert_eq!(report["iterations"], 3);
+    assert!(report["reason"].as_str().unwrap().starts_with("max_iterations"), "{report}");
+    let id = report["run_id"].as_str().unwrap();
+    let human = loopc(&dir, &["status", id]);
+    assert!(text(&human).contains("waiting for: escalation"), "{}", text(&human));
+    let rejected = loopc(&dir, &["reject", id, "--note", "give up"]);
+    assert_eq!(rejected.status.code(), Some(1));
+    assert_eq!(status(&dir, id)["status"], "rejected");
+}
+
+fn escape(case: &str, tool_call: &str) -> (PathBuf, Output, Value) {
+    let dir = workdir("boundary", &format!("boundary-{case}"));
+    std::fs::write(
+        dir.join("escape.json"),
+        format!(r#"{{"steps": {{"workers.fixer": [{{"output": "trying", "tool_calls": [{tool_call}]}}]}}}}"#),
+    )
+    .unwrap();
+    let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=calc.py"]);
+    (dir, out, reports)
+}
+
+#[test]
+fn boundary_interception() {
+    let outside = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runtime/outside-canary.txt");
+    std::fs::create_dir_all(outside.parent().unwrap()).unwrap();
+    std::fs::write(&outside, "untouched").unwrap();
+    let cases = [
+        (
+            "denied-command",
+            r#"{"tool": "run_command", "args": {"argv": ["rm", "-rf", "/"]}}"#.to_owned(),
+            "denied",
+        ),
+        (
+            "outside-root",
+            format!(
+                r#"{{"tool": "write_file", "args": {{"path": "{}", "content": "owned"}}}}"#,
+                outside.display()
+            ),
+            "outside",
+        ),
+        (
+            "dotdot",
+            r#"{"tool": "write_file", "args": {"path": "../../escaped.txt", "content": "owned"}}"#.to_owned(),
+            "outside",
+        ),
+        (
+            "tool-not-allowed",
+            r#"{"tool": "delete_file", "args": {"path": "calc.py"}}"#.to_owned(),
+            "not",
+        ),
+    ];
+    for (case, call, expect) in cases {
+        let (dir, out, reports) = escape(case, &call);
+        let report = &reports[0];
+        assert_eq!(out.status.code(), Some(1), "{case}: {}", text(&out));
+        assert_eq!(report["status"], "halted", "{case}");
+        let reason = report["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("safety_violation") && reason.to_lowercase().contains(expect),
+            "{case}: {reason}"
+        );
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "untouched", "{case}");
+        assert!(
+            !dir.join("escaped.txt").exists() && !dir.parent().unwrap().join("escaped.txt").exists(),
+            "{case}"
+        );
+        assert!(
+            dir.join("repo/calc.py").exists(),
+            "{case}: nothing inside the root was deleted either"
+        );
+    }
+}
+
+#[test]
+fn cost_cap_halts() {
+    let dir = workdir("budget", "budget");
+    let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=x"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(reports[0]["status"], "halted");
+    assert!(
+        reports[0]["reason"].as_str().unwrap().starts_with("cost_exceeded"),
+        "{}",
+        reports[0]
+    );
+    assert_eq!(reports[0]["iterations"], 1, "halted in the second iteration, before it completed");
+    assert!((reports[0]["cost_usd"].as_f64().unwrap() - 1.2).abs() < 1e-9);
+}
+
+#[test]
+fn stalled_metric_triggers_its_action() {
+    let dir = workdir("limit", "stall");
+    let spec = std::fs::read_to_string(dir.join("spec.yaml"))
+        .unwrap()
+        .replace("- {type: max_iterations, value: 3, action: escalate_human}", "- {type: max_iterations, value: 10, action: halt}\n  stall:\n    - {metric: pass_rate, window_iterations: 2, min_improvement: 0.1, action: halt}");
+    std::fs::write(dir.join("spec.yaml"), spec).unwrap();
+    let bindings = std::fs::read_to_string(dir.join("bindings.toml")).unwrap().replace(
+        r#"argv = ["python3", "-c", "import sys; print('1 failed: the bug cannot be fixed'); sys.exit(1)"]"#,
+        "argv = [\"python3\", \"-c\", \"print('{\\\"score\\\": 0.5, \\\"summary\\\": \\\"half\\\"}')\"]\nverdict = \"json\"",
+    );
+    std::fs::write(dir.join("bindings.toml"), bindings).unwrap();
+    let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=x"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(reports[0]["status"], "halted");
+    assert!(reports[0]["reason"].as_str().unwrap().starts_with("stall"), "{}", reports[0]);
+    assert_eq!(reports[0]["iterations"], 3);
+}
+
+#[test]
+fn human_gate_pauses_then_continues_on_approve_and_ends_on_reject() {
+    for (decision, final_status, code) in [("approve", "succeeded", 0), ("reject", "rejected", 1)] {
+        let dir = workdir("convergence", &format!("gate-{decision}"));
+        let spec = std::fs::read_to_string(dir.join("spec.yaml")).unwrap().replace(
+            "safety_constraints:\n",
+            "safety_constraints:\n  - id: maintainer-signoff\n    type: human_gate\n    scope: pre_output\n    applies_to: [fixer]\n    action: escalate_human\n",
+        );
+        std::fs::write(dir.join("spec.yaml"), spec).unwrap();
+        let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=calc.py"]);
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        assert_eq!(reports[0]["status"], "awaiting_human");
+        let id = reports[0]["run_id"].as_str().unwrap().to_owned();
+        let mut last = loopc(&dir, &[decision, &id, "--note", "checked by hand"]);
+        // The gate is at every iteration's output: approve each time until the run ends.
+        for _ in 0..5 {
+            if status(&dir, &id)["status"] != "awaiting_human" || decision == "reject" {
+                break;
+            }
+            last = loopc(&dir, &[decision, &id]);
+        }
+        assert_eq!(last.status.code(), Some(code), "{decision}: {}", text(&last));
+        assert_eq!(status(&dir, &id)["status"], final_status);
+    }
+}
+
+/// The side effects and results of the resumable loop, for comparison.
+fn outcome(dir: &Path, id: &str) -> (Vec<String>, Value) {
+    let mut effects: Vec<String> = std::fs::read_to_string(dir.join("effects.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    effects.sort();
+    let s = status(dir, id);
+    let summary = serde_json::json!({
+        "status": s["status"],
+        "reason": s["reason"],
+        "metrics": s["iterations"].as_array().unwrap().iter().map(|i| i["metrics"].clone()).collect::<Vec<_>>(),
+        "decisions": s["iterations"].as_array().unwrap().iter().map(|i| i["decision"].clone()).collect::<Vec<_>>(),
+    });
+    (effects, summary)
+}
+
+#[test]
+fn checkpoint_resume_after_sigkill_at_every_step() {
+    let reference_dir = workdir("resume", "resume-reference");
+    let (out, reports) = run_json(&reference_dir, &["spec.yaml", "--bindings", "bindings.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (expected_effects, expected) = outcome(&reference_dir, reports[0]["run_id"].as_str().unwrap());
+    let calls: usize = std::fs::read_to_string(reference_dir.join("calls.txt"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(calls, 20, "4 iterations of 5 steps");
+    assert_eq!(expected_effects.len(), 20);
+
+    for kill_at in 1..=calls {
+        let dir = workdir("resume", &format!("resume-kill-{kill_at}"));
+        let killed = Command::new(env!("CARGO_BIN_EXE_loopc"))
+            .args(["run", "spec.yaml", "--bindings", "bindings.toml"])
+            .current_dir(&dir)
+            .env("KILL_AT", kill_at.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(
+            killed.status.code(),
+            None,
+            "kill point {kill_at}: loopc must have died of SIGKILL: {}",
+            text(&killed)
+        );
+        let stderr = String::from_utf8_lossy(&killed.stderr);
+        let id = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("run "))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("run id announced")
+            .to_owned();
+        let resumed = loopc(&dir, &["resume", &id]);
+        assert_eq!(resumed.status.code(), Some(0), "kill point {kill_at}: {}", text(&resumed));
+        let (effects, summary) = outcome(&dir, &id);
+        assert_eq!(
+            summary, expected,
+            "kill point {kill_at}: final state differs from an uninterrupted run"
+        );
+        assert_eq!(
+            effects, expected_effects,
+            "kill point {kill_at}: a finished step ran twice or not at all"
+        );
+    }
+}
+
+#[test]
+fn jobs_bound_concurrency() {
+    let dir = workdir("resume", "jobs");
+    let spec = r#"loop_name: sleeper
+version: 1.0.0
+objective: Sleep briefly and log when, to measure concurrency
+inputs:
+  schema:
+    n: {type: number, description: Run number, required: true}
+memory: {type: ephemeral}
+workers:
+  - id: sleeper
+    role: Sleep
+    model: {provider: local, name: sleep}
+    inputs: [{from: inputs.n}]
+    outputs: {name: slept, format: text}
+evaluators:
+  - {id: done, type: deterministic, runs_after: [sleeper], implementation: evaluators.true}
+feedback_channels:
+  - {id: f, source: evaluators.done, destination: workers.sleeper, format: structured}
+optimization_strategy: {type: prompt_refinement, max_steps: 1}
+termination_conditions:
+  success: [{metric: ok, operator: eq, value: 1}]
+  failure: [{type: max_iterations, value: 2, action: halt}]
+metrics:
+  - {name: ok, primary: true, definition: done, source: evaluators.done, unit: ratio}
+safety_constraints: []
+cost_limits: {per_iteration_usd: 1, cumulative_usd: 1, on_exceed: {action: halt}}
+"#;
+    std::fs::write(dir.join("sleeper.yaml"), spec).unwrap();
+    std::fs::write(
+        dir.join("sleep.py"),
+        "import json, sys, time, os\ninv = json.load(sys.stdin)\nlog = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'intervals.log')\nstart = time.time_ns()\ntime.sleep(0.05)\nwith open(log, 'a') as f:\n    f.write(f'{start} {time.time_ns()}\\n')\nprint('slept')\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("jobs.toml"),
+        "[sandbox]\nroot = \"work\"\n[executors.sleep]\nkind = \"command\"\nargv = [\"python3\", \"../sleep.py\"]\n[executors.ok]\nkind = \"command\"\nargv = [\"true\"]\n[bind]\n\"workers.sleeper\" = \"sleep\"\n\"impl:evaluators.true\" = \"ok\"\n",
+    )
+    .unwrap();
+    let lines: String = (0..50).map(|n| format!("{{\"n\": {n}}}\n")).collect();
+    std::fs::write(dir.join("inputs.jsonl"), lines).unwrap();
+    let (out, reports) = run_json(
+        &dir,
+        &[
+            "sleeper.yaml",
+            "--bindings",
+            "jobs.toml",
+            "--inputs-file",
+            "inputs.jsonl",
+            "--jobs",
+            "4",
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 50);
+    assert!(reports.iter().all(|r| r["status"] == "succeeded"));
+    let mut events: Vec<(u128, i32)> = Vec::new();
+    for line in std::fs::read_to_string(dir.join("intervals.log")).unwrap().lines() {
+        let (a, b) = line.split_once(' ').unwrap();
+        events.push((a.parse().unwrap(), 1));
+        events.push((b.parse().unwrap(), -1));
+    }
+    assert_eq!(events.len(), 100);
+    events.sort();
+    let (mut now, mut most) = (0, 0);
+    for (_, delta) in events {
+        now += delta;
+        most = most.max(now);
+    }
+    assert!(most <= 4, "{most} runs executed at once with --jobs 4");
+    assert!(most >= 2, "the queue did run jobs in parallel ({most})");
+}
+
+#[test]
+fn compile_emits_a_plan_and_refuses_bad_specs() {
+    let dir = workdir("convergence", "compile");
+    let out = loopc(&dir, &["compile", "spec.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["plan_version"], "1");
+    assert_eq!(plan["groups"], serde_json::json!([["fixer"]]));
+    assert_eq!(plan["feedback"][0]["when"]["op"], "compare");
+    // A compiled plan runs like the spec.
+    std::fs::write(dir.join("plan.json"), &out.stdout).unwrap();
+    let (ran, reports) = run_json(&dir, &["plan.json", "--bindings", "bindings.toml", "--input", "target=calc.py"]);
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran));
+    assert_eq!(reports[0]["status"], "succeeded");
+    // Unenforceable safety types are refused unless allowed.
+    let spec = std::fs::read_to_string(dir.join("spec.yaml"))
+        .unwrap()
+        .replace("type: tool_allowlist", "type: pii_detect");
+    std::fs::write(dir.join("pii.yaml"), spec).unwrap();
+    let refused = loopc(&dir, &["compile", "pii.yaml"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused).contains("--allow-unenforced"));
+    assert_eq!(loopc(&dir, &["compile", "pii.yaml", "--allow-unenforced"]).status.code(), Some(0));
+    // A spec with errors does not compile.
+    std::fs::write(dir.join("bad.yaml"), "loop_name: x\n").unwrap();
+    assert_eq!(loopc(&dir, &["compile", "bad.yaml"]).status.code(), Some(1));
+    // Missing inputs and missing bindings are usage errors before anything runs.
+    assert_eq!(
+        loopc(&dir, &["run", "spec.yaml", "--bindings", "bindings.toml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        loopc(&dir, &["run", "spec.yaml", "--input", "target=calc.py"]).status.code(),
+        Some(2)
+    );
+    // A dry run needs no bindings and changes nothing.
+    let fresh = workdir("convergence", "dry-run");
+    let dry = loopc(&fresh, &["run", "spec.yaml", "--dry-run", "--input", "target=calc.py"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(std::fs::read_to_string(fresh.join("repo/calc.py")).unwrap().contains("a - b"));
+}
+
+#[test]
+fn plan_schema_is_current() {
+    let out = loopc(Path::new(env!("CARGO_MANIFEST_DIR")), &["compile", "--plan-schema"]);
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/loopc-plan.schema.json")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "schemas/loopc-plan.schema.json is stale: cargo run -- compile --plan-schema > schemas/loopc-plan.schema.json"
+    );
+}

@@ -320,7 +320,7 @@ fn diagram_mermaid_and_json() {
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     assert!(text.starts_with("flowchart TD\n"));
-    assert!(text.contains("worker: patcher") && text.contains("check: ci_tests"));
+    assert!(text.contains("worker#58; patcher") && text.contains("check#58; ci_tests"), "{text}");
     assert!(
         text.contains("-.->|\"review_to_patcher when score #lt; pass_threshold\"|"),
         "feedback is a dashed back edge labelled with its when"

@@ -64,13 +64,23 @@ fn edge(from: &str, arrow: &str, text: &str, to: &str) -> String {
     }
 }
 
-/// Termination rules, one per line under the diamond.
+/// Termination rules, one per line: alternatives start with `or`, parts
+/// of a conjunction with `and`.
 fn rule_label(rule: &str) -> String {
-    rule.split(" or ")
-        .flat_map(|r| r.split(" and "))
-        .map(|part| escape(&clip(part)))
-        .collect::<Vec<_>>()
-        .join("<br/>")
+    let mut lines = Vec::new();
+    for (i, alternative) in rule.split(" or ").enumerate() {
+        for (j, part) in alternative.split(" and ").enumerate() {
+            let joiner = if j > 0 {
+                "and "
+            } else if i > 0 {
+                "or "
+            } else {
+                ""
+            };
+            lines.push(escape(&clip(&format!("{joiner}{part}"))));
+        }
+    }
+    lines.join("<br/>")
 }
 
 /// A comment line may not carry line breaks or Mermaid directives (`%%{…}%%`).

@@ -229,7 +229,7 @@ pub fn build(spec: &Spec) -> PhaseGraph {
             let window = c.window_iterations.as_ref().map_or(0, |w| w.value);
             let min = c.min_improvement.as_ref().map_or(0.0, |m| m.value);
             exits.push((
-                format!("stall: {} +{} in {window}", metric.as_str(), number(min)),
+                format!("stall: {} gains < {} over {window}", metric.as_str(), number(min)),
                 c.action.as_deref().map_or("halt", String::as_str),
             ));
         }
@@ -326,6 +326,13 @@ pub fn build(spec: &Spec) -> PhaseGraph {
             _ => feeding,
         };
         if !first.is_empty() {
+            // The children take the parent's inputs.
+            let inputs: Vec<NodeIndex> = g.node_indices().filter(|&n| matches!(g[n], Phase::Input { .. })).collect();
+            for &child in &first {
+                for &input in &inputs {
+                    g.add_edge(input, child, Flow::Data);
+                }
+            }
             starts = first;
         }
     }

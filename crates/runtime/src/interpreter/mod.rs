@@ -165,10 +165,11 @@ impl<'a> Runner<'a> {
             return self.report();
         }
         self.store.set_status(&self.run_id, Status::Running, "", "")?;
+        // Loaded once; each completed iteration is appended (long runs stay linear).
+        let mut history = self.store.iterations(&self.run_id)?;
         loop {
-            let history = self.store.iterations(&self.run_id)?;
             let iteration = history.len() as u32 + 1;
-            let flow = self.iteration(iteration, &history)?;
+            let flow = self.iteration(iteration, &mut history)?;
             match flow {
                 Flow::Continue => continue,
                 Flow::Stop(status, reason) => {
@@ -205,7 +206,7 @@ impl<'a> Runner<'a> {
     }
 
     /// One iteration (semantics §2), resuming from its committed steps.
-    fn iteration(&mut self, i: u32, history: &[IterationRecord]) -> Result<Flow, String> {
+    fn iteration(&mut self, i: u32, history: &mut Vec<IterationRecord>) -> Result<Flow, String> {
         let started = Instant::now();
         let started_at = crate::clock::now_rfc3339();
         let previous = history.last();
@@ -262,6 +263,7 @@ impl<'a> Runner<'a> {
         // person's answer (every step is cached); an escalation ends it.
         if !matches!(&flow, Flow::Pause(gate, _) if gate != "escalation") {
             self.store.record_iteration(&self.run_id, &record)?;
+            history.push(record);
         }
         Ok(flow)
     }

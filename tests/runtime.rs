@@ -427,3 +427,109 @@ fn plan_schema_is_current() {
         "schemas/loopc-plan.schema.json is stale: cargo run -- compile --plan-schema > schemas/loopc-plan.schema.json"
     );
 }
+
+/// A loopback server speaking the chat-completions wire format: answers
+/// `requests` requests, then stops. Returns its port and the requests seen.
+fn fake_openai(requests: usize) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..requests {
+            let (stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.to_ascii_lowercase().starts_with("content-length:") {
+                    length = line[15..].trim().parse().unwrap();
+                }
+                head.push_str(&line);
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            seen.push(format!("{head}{}", String::from_utf8_lossy(&body)));
+            let reply = serde_json::json!({
+                "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-test",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "def add(a, b):\n    return a + b\n"}}],
+                "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}
+            })
+            .to_string();
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            )
+            .unwrap();
+        }
+        seen
+    });
+    (port, handle)
+}
+
+#[test]
+fn openai_executor_end_to_end_over_loopback() {
+    let dir = workdir("convergence", "openai");
+    let (port, server) = fake_openai(1);
+    std::fs::write(
+        dir.join("openai.toml"),
+        format!(
+            "[executors.gpt]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\napi_key_env = \"LOOPC_E2E_OPENAI_KEY\"\ninput_usd_per_mtok = 2.0\noutput_usd_per_mtok = 8.0\n\n[executors.ok]\nkind = \"command\"\nargv = [\"true\"]\n\n[bind]\n\"workers.fixer\" = \"gpt\"\n\"impl:evaluators.unit_tests\" = \"ok\"\n"
+        ),
+    )
+    .unwrap();
+    let secret = "sk-test-e2e-0123456789abcdefghij";
+    let out = Command::new(env!("CARGO_BIN_EXE_loopc"))
+        .args([
+            "run",
+            "--format",
+            "json",
+            "spec.yaml",
+            "--bindings",
+            "openai.toml",
+            "--input",
+            "target=calc.py",
+        ])
+        .current_dir(&dir)
+        .env("LOOPC_E2E_OPENAI_KEY", secret)
+        .env("NO_PROXY", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["status"], "succeeded");
+    // 1000 prompt tokens at $2/M + 500 completion tokens at $8/M.
+    assert!((report[0]["cost_usd"].as_f64().unwrap() - 0.006).abs() < 1e-9, "{}", report[0]);
+    assert_eq!(report[0]["tokens"], 1500);
+    let requests = server.join().unwrap();
+    assert!(requests[0].starts_with("POST /v1/chat/completions "), "{}", requests[0]);
+    assert!(requests[0].contains(&format!("Bearer {secret}")));
+    assert!(
+        requests[0].contains("\"model\":\"scripted-fixer\""),
+        "the spec's model name is sent: {}",
+        requests[0]
+    );
+    // The key appears in no output, state or trace.
+    assert!(!text(&out).contains(secret));
+    for entry in std::fs::read_dir(dir.join(".loopc"))
+        .unwrap()
+        .chain(std::fs::read_dir(dir.join(".loopc/traces")).unwrap())
+    {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert!(
+                !String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(secret),
+                "{} leaks the key",
+                path.display()
+            );
+        }
+    }
+}

@@ -183,7 +183,10 @@ fn cost_cap_halts() {
         "{}",
         reports[0]
     );
-    assert_eq!(reports[0]["iterations"], 1, "halted in the second iteration, before it completed");
+    assert_eq!(
+        reports[0]["iterations"], 2,
+        "halted in the second iteration, which is recorded as it ended"
+    );
     assert!((reports[0]["cost_usd"].as_f64().unwrap() - 1.2).abs() < 1e-9);
 }
 
@@ -532,4 +535,106 @@ fn openai_executor_end_to_end_over_loopback() {
             );
         }
     }
+}
+
+/// A worker that counts its calls in `calls.txt` and says which call it is.
+const COUNTING_WORKER: &str = "import json, os, sys\njson.load(sys.stdin)\np = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'calls.txt')\nn = int(open(p).read()) + 1 if os.path.exists(p) else 1\nopen(p, 'w').write(str(n))\nprint(json.dumps({'output': f'call {n}', 'usage': {'cost_usd': 0.5}, 'tool_calls': [{'tool': 'write_file', 'args': {'path': 'out.txt', 'content': f'written by call {n}'}}]}))\n";
+
+fn gated_workdir(test: &str, gate_scope: &str) -> PathBuf {
+    let dir = workdir("convergence", test);
+    std::fs::write(dir.join("counting.py"), COUNTING_WORKER).unwrap();
+    let spec = std::fs::read_to_string(dir.join("spec.yaml")).unwrap().replace(
+        "safety_constraints:\n",
+        &format!("safety_constraints:\n  - {{id: signoff, type: human_gate, scope: {gate_scope}, applies_to: [fixer], action: escalate_human}}\n"),
+    );
+    std::fs::write(dir.join("spec.yaml"), spec).unwrap();
+    let bindings = std::fs::read_to_string(dir.join("bindings.toml"))
+        .unwrap()
+        .replace("argv = [\"python3\", \"../fixer.py\"]", "argv = [\"python3\", \"../counting.py\"]")
+        .replace("argv = [\"python3\", \"test_calc.py\"]", "argv = [\"python3\", \"-c\", \"pass\"]");
+    std::fs::write(dir.join("bindings.toml"), bindings).unwrap();
+    dir
+}
+
+#[test]
+fn an_approved_output_is_the_one_that_was_reviewed() {
+    let dir = gated_workdir("gate-reviewed", "post_worker");
+    let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=calc.py"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        !dir.join("repo/out.txt").exists(),
+        "nothing the output asks for happens before approval"
+    );
+    let id = reports[0]["run_id"].as_str().unwrap().to_owned();
+    let approved = loopc(&dir, &["approve", &id, "--note", "call 1 reviewed"]);
+    assert_eq!(approved.status.code(), Some(0), "{}", text(&approved));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("calls.txt")).unwrap(),
+        "1",
+        "the worker is not run again after approval"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("repo/out.txt")).unwrap(), "written by call 1");
+    assert!(
+        (status(&dir, &id)["cost_usd"].as_f64().unwrap() - 0.5).abs() < 1e-9,
+        "the reviewed call's cost is counted once"
+    );
+}
+
+#[test]
+fn a_dry_run_stays_dry_after_approval() {
+    let dir = gated_workdir("gate-dry", "pre_worker");
+    let (out, reports) = run_json(
+        &dir,
+        &["spec.yaml", "--bindings", "bindings.toml", "--dry-run", "--input", "target=calc.py"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let id = reports[0]["run_id"].as_str().unwrap().to_owned();
+    let approved = loopc(&dir, &["approve", &id]);
+    assert_eq!(approved.status.code(), Some(0), "{}", text(&approved));
+    assert!(!dir.join("calls.txt").exists(), "no real executor ran");
+    assert!(!dir.join("repo/out.txt").exists(), "no tool side effect happened");
+}
+
+#[test]
+fn strip_redacts_memory_writes_and_drops_forbidden_tool_calls() {
+    let dir = workdir("convergence", "strip");
+    std::fs::write(
+        dir.join("leaky.py"),
+        "import json, sys\njson.load(sys.stdin)\nprint(json.dumps({'output': 'done', 'tool_calls': [\n  {'tool': 'remember', 'args': {'key': 'creds', 'value': 'aws key AKIAIOSFODNN7EXAMPLE'}},\n  {'tool': 'write_file', 'args': {'path': '.github/workflows/ci.yml', 'content': 'owned'}},\n  {'tool': 'write_file', 'args': {'path': 'notes.txt', 'content': 'fine'}}]}))\n",
+    )
+    .unwrap();
+    let spec = std::fs::read_to_string(dir.join("spec.yaml"))
+        .unwrap()
+        .replace("memory:\n  type: ephemeral\n", "memory:\n  type: session\n  write_policy:\n    allowed_writers: [fixer]\n")
+        .replace("    tools: [write_file, read_file]\n", "    tools: [write_file, read_file, remember]\n")
+        .replace(
+            "safety_constraints:\n",
+            "safety_constraints:\n  - {id: scan, type: secret_scan, scope: pre_memory_write, applies_to: [fixer], action: strip}\n  - {id: no-ci, type: output_bounds, scope: post_worker, applies_to: [fixer], action: strip, config: {forbidden_paths: [\".github/**\"]}}\n",
+        );
+    std::fs::write(dir.join("spec.yaml"), spec).unwrap();
+    let bindings = std::fs::read_to_string(dir.join("bindings.toml"))
+        .unwrap()
+        .replace("../fixer.py", "../leaky.py")
+        .replace("\"test_calc.py\"", "\"-c\", \"pass\"");
+    std::fs::write(dir.join("bindings.toml"), bindings).unwrap();
+    let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=calc.py"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(reports[0]["status"], "succeeded");
+    assert!(!dir.join("repo/.github").exists(), "the forbidden write was dropped");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("repo/notes.txt")).unwrap(),
+        "fine",
+        "the other calls still ran"
+    );
+    // The memory entry holds the redacted value (the raw worker step keeps what the worker said).
+    let memory = Command::new("python3")
+        .args(["-c", "import sqlite3; print(sqlite3.connect('.loopc/state.db').execute(\"select value_json from memory where key = 'creds'\").fetchone()[0])"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stored = String::from_utf8_lossy(&memory.stdout);
+    assert!(
+        stored.contains("[REDACTED]") && !stored.contains("AKIAIOSFODNN7EXAMPLE"),
+        "memory holds {stored}"
+    );
 }

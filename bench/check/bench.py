@@ -213,13 +213,21 @@ def hyperfine(name: str, out: Path, cmds: list[str], warmup: int, runs: int | No
 def t1(a, out: Path) -> dict:
     loopc = [a.loopc, "check", "--no-config", "-q", a.spec]
     loopctl = [a.loopctl, "validate", a.spec]
-    hf = hyperfine("t1", out, [" ".join(loopc), " ".join(loopctl)], warmup=5, min_runs=20 if a.quick else 40)
+    # Two reference points for loopc's fixed cost: the bare process, and a
+    # check of an empty file (start-up + schema compilation, nothing to check).
+    floor = [a.loopc, "--version"]
+    empty = [a.loopc, "check", "--no-config", "-q", str(Path(a.inputs) / "hostile" / "empty.yaml")]
+    hf = hyperfine(
+        "t1", out, [" ".join(loopc), " ".join(loopctl), " ".join(floor), " ".join(empty)], warmup=5, min_runs=20 if a.quick else 40
+    )
     rss_c = run_many(loopc, runs=5)
     rss_p = run_many(loopctl, runs=3)
     return {
         "size": Path(a.spec).stat().st_size,
         "loopc": hf[0] | {"rss_max_kib": rss_c["rss_max_kib"]},
         "loopctl": hf[1] | {"rss_max_kib": rss_p["rss_max_kib"]},
+        "loopc_version": hf[2],
+        "loopc_empty": hf[3],
         "target_s": 0.005,
         "pass": hf[0]["median"] <= 0.005,
         "loadavg_after": loadavg(),
@@ -374,10 +382,16 @@ def summary(r: dict) -> str:
         L.append("")
         L.append("| tool | median | mean ± σ | min | user+sys CPU | max RSS | runs |")
         L.append("|---|---|---|---|---|---|---|")
-        for name, x in (("loopc check", c), ("loopctl validate", p)):
+        for name, x in (
+            ("loopc check", c),
+            ("loopctl validate", p),
+            ("(floor) `loopc --version`", t["loopc_version"]),
+            ("(fixed cost) `loopc check` of an empty file", t["loopc_empty"]),
+        ):
+            rss = mib(x["rss_max_kib"]) if "rss_max_kib" in x else "—"
             L.append(
                 f"| {name} | {ms(x['median'])} | {ms(x['mean'])} ± {ms(x['stddev'] or 0)} | {ms(x['min'])} | "
-                f"{ms(x['user'] + x['system'])} | {mib(x['rss_max_kib'])} | {x['runs']} |"
+                f"{ms(x['user'] + x['system'])} | {rss} | {x['runs']} |"
             )
         L.append("")
         L.append(

@@ -9,7 +9,7 @@ use loopc_diagnostics::render::{render_human, FileDiagnostics, HumanOptions};
 use loopc_diagnostics::Severity;
 use loopc_plan::{Plan, ENFORCED_SAFETY_TYPES};
 use loopc_runtime::bindings::Bindings;
-use loopc_runtime::{Options, Report, Runner, Status, Store};
+use loopc_runtime::{Report, RunOptions, Runner, Status, Store, Sync};
 use serde_json::{Map, Value};
 
 use super::diagram::write_atomically;
@@ -95,8 +95,6 @@ pub struct ResumeArgs {
     pub bindings: Option<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
-    #[arg(long)]
-    pub allow_unenforced: bool,
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -112,8 +110,6 @@ pub struct DecideArgs {
     pub bindings: Option<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
-    #[arg(long)]
-    pub allow_unenforced: bool,
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -307,21 +303,10 @@ fn printer(quiet: bool, prefix: Option<String>) -> impl FnMut(&str) {
     }
 }
 
-fn execute_one(
-    state_dir: &Path,
-    run_id: &str,
-    bindings: Bindings,
-    options: &Options,
-    quiet: bool,
-    prefix: Option<String>,
-    sync: &str,
-) -> Result<Report, String> {
+fn execute_one(state_dir: &Path, run_id: &str, bindings: Bindings, quiet: bool, prefix: Option<String>) -> Result<Report, String> {
     let mut store = Store::open(state_dir)?;
-    if sync != "full" {
-        store.set_synchronous(sync)?;
-    }
     let mut say = printer(quiet, prefix);
-    let mut runner = Runner::new(&mut store, run_id, bindings, options, &mut say)?;
+    let mut runner = Runner::new(&mut store, run_id, bindings, &mut say)?;
     runner.execute()
 }
 
@@ -365,9 +350,13 @@ pub fn run(args: RunArgs) -> u8 {
         return usage_error("--trace takes a single run");
     }
     let workspace = bindings.root();
-    let options = Options {
+    let Some(sync) = Sync::parse(&args.sync) else {
+        return usage_error(format!("--sync takes full, normal or off, not `{}`", args.sync));
+    };
+    let options = RunOptions {
         dry_run: args.dry_run,
         allow_unenforced: args.allow_unenforced,
+        sync,
     };
     let store = match Store::open(&args.state.state_dir) {
         Ok(s) => s,
@@ -375,7 +364,7 @@ pub fn run(args: RunArgs) -> u8 {
     };
     let mut run_ids = Vec::new();
     for job in &jobs {
-        match loopc_runtime::start_run(&store, &job.plan, &job.inputs, &workspace, &bindings_label) {
+        match loopc_runtime::start_run(&store, &job.plan, &job.inputs, &workspace, &bindings_label, &options) {
             Ok(id) => {
                 if !args.quiet {
                     eprintln!("run {id} started: {} ({})", job.plan.loop_name, job.plan.source);
@@ -399,15 +388,7 @@ pub fn run(args: RunArgs) -> u8 {
                     break;
                 };
                 let prefix = many.then(|| id.clone());
-                let result = execute_one(
-                    &args.state.state_dir,
-                    &id,
-                    bindings.clone(),
-                    &options,
-                    args.quiet,
-                    prefix,
-                    &args.sync,
-                );
+                let result = execute_one(&args.state.state_dir, &id, bindings.clone(), args.quiet, prefix);
                 results.lock().expect("results").push((id, result));
             });
         }
@@ -415,10 +396,15 @@ pub fn run(args: RunArgs) -> u8 {
     let mut results = results.into_inner().expect("results");
     results.sort_by(|a, b| a.0.cmp(&b.0));
     if let (Some(target), [(id, Ok(_))]) = (&args.trace, results.as_slice()) {
-        let store = Store::open(&args.state.state_dir).ok();
-        let source = store.as_ref().map(|s| loopc_runtime::trace::path(s, id));
-        if let Some(Err(e)) = source.map(|s| std::fs::copy(&s, target)) {
-            return usage_error(format!("cannot write trace {}: {e}", target.display()));
+        let source = Store::open(&args.state.state_dir).ok().map(|s| loopc_runtime::trace::path(&s, id));
+        match source.filter(|s| s.exists()) {
+            // No iteration completed yet (a pause in the first one): no trace to copy.
+            None => eprintln!("loopc: note: run {id} has no trace yet (no iteration completed)"),
+            Some(source) => {
+                if let Err(e) = std::fs::copy(&source, target) {
+                    return usage_error(format!("cannot write trace {}: {e}", target.display()));
+                }
+            }
         }
     }
     finish(results, args.format)
@@ -473,16 +459,12 @@ fn human_report(r: &Report) -> String {
 }
 
 pub fn resume(args: ResumeArgs) -> u8 {
-    continue_run(
-        &args.run,
-        &args.state.state_dir,
-        args.bindings.as_deref(),
-        args.allow_unenforced,
-        args.quiet,
-    )
+    continue_run(&args.run, &args.state.state_dir, args.bindings.as_deref(), args.quiet)
 }
 
-fn continue_run(run: &str, state_dir: &Path, bindings: Option<&Path>, allow_unenforced: bool, quiet: bool) -> u8 {
+/// Continue a run with the options it was started with (dry run,
+/// unenforced safety types, checkpoint durability are part of the run).
+fn continue_run(run: &str, state_dir: &Path, bindings: Option<&Path>, quiet: bool) -> u8 {
     let store = match Store::open(state_dir) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
@@ -500,11 +482,7 @@ fn continue_run(run: &str, state_dir: &Path, bindings: Option<&Path>, allow_unen
         Err(e) => return usage_error(e),
     };
     drop(store);
-    let options = Options {
-        dry_run: false,
-        allow_unenforced,
-    };
-    let result = execute_one(state_dir, &row.id, bindings, &options, quiet, None, "full");
+    let result = execute_one(state_dir, &row.id, bindings, quiet, None);
     finish(vec![(row.id, result)], OutputFormat::Human)
 }
 
@@ -530,13 +508,7 @@ pub fn decide(args: DecideArgs, approved: bool) -> u8 {
         }
         Ok(true) => {
             drop(store);
-            continue_run(
-                &row.id,
-                &args.state.state_dir,
-                args.bindings.as_deref(),
-                args.allow_unenforced,
-                args.quiet,
-            )
+            continue_run(&row.id, &args.state.state_dir, args.bindings.as_deref(), args.quiet)
         }
     }
 }

@@ -259,6 +259,11 @@ pub fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
             let failure = t
                 .failure
                 .iter()
+                // A max_iterations rule that only retries bounds nothing: treated as absent (semantics §5).
+                .filter(|c| {
+                    !(c.kind.as_deref().map(String::as_str) == Some("max_iterations")
+                        && c.action.as_deref().map(String::as_str) == Some("retry_iteration"))
+                })
                 .filter_map(|c| {
                     Some(FailureRule {
                         kind: text(&c.kind)?,

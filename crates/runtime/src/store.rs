@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
@@ -67,6 +67,12 @@ pub struct RunRow {
     pub workspace: String,
     pub bindings_path: String,
     pub waiting_for: String,
+    /// The iteration whose gate the run waits at.
+    pub waiting_iteration: u32,
+    /// Options the run was started with (`dry_run`, `allow_unenforced`, `sync`).
+    pub options_json: String,
+    /// The process executing the run, 0 when none.
+    pub pid: u32,
 }
 
 /// A finished step's stored result.
@@ -107,7 +113,8 @@ CREATE TABLE IF NOT EXISTS runs (
   iteration INTEGER NOT NULL DEFAULT 0, cost_usd REAL NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL, plan_json TEXT NOT NULL, inputs_json TEXT NOT NULL,
   workspace TEXT NOT NULL, bindings_path TEXT NOT NULL DEFAULT '', waiting_for TEXT NOT NULL DEFAULT '',
-  started_unix_ms INTEGER NOT NULL DEFAULT 0, finished_unix_ms INTEGER
+  started_unix_ms INTEGER NOT NULL DEFAULT 0, finished_unix_ms INTEGER,
+  waiting_iteration INTEGER NOT NULL DEFAULT 0, options_json TEXT NOT NULL DEFAULT '{}', pid INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL, iteration INTEGER NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
@@ -172,13 +179,52 @@ impl Store {
         inputs_json: &str,
         workspace: &str,
         bindings_path: &str,
+        options_json: &str,
     ) -> Result<()> {
         let now = clock::now_rfc3339();
         self.conn
             .execute(
-                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, started_unix_ms)
-                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![id, loop_name, now, plan_json, inputs_json, workspace, bindings_path, clock::unix_ms()],
+                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, started_unix_ms, options_json)
+                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![id, loop_name, now, plan_json, inputs_json, workspace, bindings_path, clock::unix_ms(), options_json],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Spend so far, without loading the plan.
+    pub fn spend(&self, id: &str) -> Result<(f64, u64)> {
+        self.conn
+            .query_row("SELECT cost_usd, tokens FROM runs WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(db)
+    }
+
+    /// Take the run for this process. Refused while another live process executes it.
+    pub fn claim(&self, id: &str) -> Result<()> {
+        let me = std::process::id();
+        let holder: u32 = self
+            .conn
+            .query_row("SELECT pid FROM runs WHERE id = ?1", params![id], |r| r.get(0))
+            .map_err(db)?;
+        if holder != 0 && holder != me && Path::new(&format!("/proc/{holder}")).exists() {
+            return Err(format!(
+                "run `{id}` is being executed by process {holder}; wait for it or stop it first"
+            ));
+        }
+        self.conn
+            .execute("UPDATE runs SET pid = ?2 WHERE id = ?1", params![id, me])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Give the run up (the process stops executing it).
+    pub fn release(&self, id: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET pid = 0 WHERE id = ?1 AND pid = ?2",
+                params![id, std::process::id()],
             )
             .map_err(db)?;
         Ok(())
@@ -187,7 +233,7 @@ impl Store {
     pub fn run(&self, id: &str) -> Result<Option<RunRow>> {
         self.conn
             .query_row(
-                "SELECT id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, waiting_for FROM runs WHERE id = ?1",
+                "SELECT id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, waiting_for, waiting_iteration, options_json, pid FROM runs WHERE id = ?1",
                 params![id],
                 row_to_run,
             )
@@ -212,21 +258,43 @@ impl Store {
     pub fn runs(&self) -> Result<Vec<RunRow>> {
         self.conn
             .prepare(
-                "SELECT id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, waiting_for FROM runs ORDER BY created_at, id",
+                "SELECT id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, waiting_for, waiting_iteration, options_json, pid FROM runs ORDER BY created_at, id",
             )
             .and_then(|mut s| s.query_map([], row_to_run)?.collect())
             .map_err(db)
     }
 
     pub fn set_status(&self, id: &str, status: Status, reason: &str, waiting_for: &str) -> Result<()> {
-        let finished = if status.is_final() { Some(clock::unix_ms()) } else { None };
-        self.conn
-            .execute(
-                "UPDATE runs SET status = ?2, reason = ?3, waiting_for = ?4, updated_at = ?5, finished_unix_ms = COALESCE(?6, finished_unix_ms) WHERE id = ?1",
-                params![id, status.as_str(), reason, waiting_for, clock::now_rfc3339(), finished],
+        update_status(&self.conn, id, status, reason, waiting_for, 0)
+    }
+
+    /// Record a completed (or ended) iteration and, when the run stops or
+    /// waits, its new status — in one transaction, so that a crash cannot
+    /// leave a finished run looking like one to continue.
+    pub fn finish_iteration(
+        &mut self,
+        run: &str,
+        record: Option<&IterationRecord>,
+        status: Option<(Status, &str, &str, u32)>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        if let Some(record) = record {
+            let json = serde_json::to_string(record).expect("iteration serializes");
+            tx.execute(
+                "INSERT OR REPLACE INTO iterations (run_id, iteration, record_json) VALUES (?1, ?2, ?3)",
+                params![run, record.iteration, json],
             )
             .map_err(db)?;
-        Ok(())
+            tx.execute(
+                "UPDATE runs SET iteration = ?2, updated_at = ?3 WHERE id = ?1",
+                params![run, record.iteration, clock::now_rfc3339()],
+            )
+            .map_err(db)?;
+        }
+        if let Some((status, reason, waiting_for, waiting_iteration)) = status {
+            update_status(&tx, run, status, reason, waiting_for, waiting_iteration)?;
+        }
+        tx.commit().map_err(db)
     }
 
     /// Wall-clock start and end (ms since the epoch) of a run, for reports and tests.
@@ -263,7 +331,34 @@ impl Store {
 
     /// Commit a finished step and its spend in one transaction.
     pub fn record_step(&mut self, run: &str, iteration: u32, step: &str, record: &StepRecord) -> Result<()> {
-        let tx = self.conn.transaction().map_err(db)?;
+        self.record_step_with_memory(run, iteration, step, record, None)
+    }
+
+    /// Change a committed step's status (a gated output that a person approved).
+    pub fn set_step_status(&self, run: &str, iteration: u32, step: &str, status: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE steps SET status = ?4 WHERE run_id = ?1 AND iteration = ?2 AND step = ?3",
+                params![run, iteration, step, status],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Commit a step together with the memory write it made, so that a
+    /// crash keeps both or neither.
+    pub fn record_step_with_memory(
+        &mut self,
+        run: &str,
+        iteration: u32,
+        step: &str,
+        record: &StepRecord,
+        memory: Option<MemoryWrite>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        if let Some(m) = memory {
+            write_memory(&tx, &m)?;
+        }
         tx.execute(
             "INSERT INTO steps (run_id, iteration, step, status, result_json, cost_usd, tokens, attempts, seconds, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![run, iteration, step, record.status, record.result.to_string(), record.cost_usd, record.tokens as i64, record.attempts, record.seconds, clock::now_rfc3339()],
@@ -315,32 +410,6 @@ impl Store {
                     .collect()
             })
             .map_err(db)
-    }
-
-    /// Write a memory entry together with the step that wrote it, evicting
-    /// the oldest entries beyond `max_entries`.
-    pub fn memory_put(&mut self, scope: &str, key: &str, value: &serde_json::Value, writer: &str, max_entries: Option<u64>) -> Result<()> {
-        let tx = self.conn.transaction().map_err(db)?;
-        let seq: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM memory WHERE scope = ?1",
-                params![scope],
-                |r| r.get(0),
-            )
-            .map_err(db)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO memory (scope, key, value_json, writer, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![scope, key, value.to_string(), writer, seq],
-        )
-        .map_err(db)?;
-        if let Some(max) = max_entries {
-            tx.execute(
-                "DELETE FROM memory WHERE scope = ?1 AND seq NOT IN (SELECT seq FROM memory WHERE scope = ?1 ORDER BY seq DESC LIMIT ?2)",
-                params![scope, max as i64],
-            )
-            .map_err(db)?;
-        }
-        tx.commit().map_err(db)
     }
 
     pub fn memory_clear(&self, scope: &str) -> Result<()> {
@@ -404,6 +473,50 @@ impl Store {
     }
 }
 
+/// A memory entry to write with a step.
+#[derive(Clone, Debug)]
+pub struct MemoryWrite {
+    pub scope: String,
+    pub key: String,
+    pub value: serde_json::Value,
+    pub writer: String,
+    pub max_entries: Option<u64>,
+}
+
+/// Write one entry, evicting the oldest beyond `max_entries`.
+fn write_memory(tx: &rusqlite::Transaction, m: &MemoryWrite) -> Result<()> {
+    let seq: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM memory WHERE scope = ?1",
+            params![m.scope],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO memory (scope, key, value_json, writer, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![m.scope, m.key, m.value.to_string(), m.writer, seq],
+    )
+    .map_err(db)?;
+    if let Some(max) = m.max_entries {
+        tx.execute(
+            "DELETE FROM memory WHERE scope = ?1 AND seq NOT IN (SELECT seq FROM memory WHERE scope = ?1 ORDER BY seq DESC LIMIT ?2)",
+            params![m.scope, max as i64],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn update_status(conn: &Connection, id: &str, status: Status, reason: &str, waiting_for: &str, waiting_iteration: u32) -> Result<()> {
+    let finished = if status.is_final() { Some(clock::unix_ms()) } else { None };
+    conn.execute(
+        "UPDATE runs SET status = ?2, reason = ?3, waiting_for = ?4, waiting_iteration = ?5, updated_at = ?6, finished_unix_ms = COALESCE(?7, finished_unix_ms) WHERE id = ?1",
+        params![id, status.as_str(), reason, waiting_for, waiting_iteration, clock::now_rfc3339(), finished],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
 fn row_to_run(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
         id: r.get(0)?,
@@ -420,5 +533,8 @@ fn row_to_run(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         workspace: r.get(11)?,
         bindings_path: r.get(12)?,
         waiting_for: r.get(13)?,
+        waiting_iteration: r.get::<_, i64>(14)? as u32,
+        options_json: r.get(15)?,
+        pid: r.get::<_, i64>(16)? as u32,
     })
 }

@@ -39,14 +39,23 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Value>, String> {
                 }
             }
         }
+        // What was released (after `pre_output` checks), else the worker's raw output.
         let output = match &last_worker {
-            Some(id) => store
-                .step(run_id, it.iteration, &format!("workers.{id}"))?
-                .map(|s| match &s.result["output"] {
-                    Value::String(text) => text.clone(),
+            Some(id) => {
+                let released = store.step(run_id, it.iteration, &format!("output.{id}"))?.map(|s| s.result);
+                let raw = || {
+                    store
+                        .step(run_id, it.iteration, &format!("workers.{id}"))
+                        .ok()
+                        .flatten()
+                        .map(|s| s.result["output"].clone())
+                };
+                released.or_else(raw).map(|v| match v {
+                    Value::String(text) => text,
                     Value::Null => String::new(),
                     other => other.to_string(),
-                }),
+                })
+            }
             None => None,
         };
         let feedback: Vec<String> = it

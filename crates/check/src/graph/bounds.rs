@@ -86,8 +86,11 @@ pub(crate) fn loop_bounds(spec: &Spec) -> LoopBounds {
             };
             let range = spec.metric(metric).and_then(|m| m.unit.as_deref()).and_then(|u| unit_range(u));
             if let Some((lo, hi)) = range.filter(|_| min.value > 0.0 && window.value >= 1) {
+                // Each window must gain `min_improvement`; after ⌈range/min⌉ + 1
+                // windows it cannot, and the first check comes one iteration
+                // after the first window.
                 let steps = ((hi - lo) / min.value).ceil() as u64 + 1;
-                let iterations = (window.value as u64).saturating_mul(steps);
+                let iterations = (window.value as u64).saturating_mul(steps) + 1;
                 bounds.push(Bound {
                     kind: BoundKind::Stall,
                     iterations: Some(iterations),
@@ -98,7 +101,16 @@ pub(crate) fn loop_bounds(spec: &Spec) -> LoopBounds {
             }
         }
     }
-    if let Some(o) = &spec.optimization_strategy {
+    // A retried iteration takes no optimizer step, so any retry_iteration
+    // rule can keep the optimizer from ever running out.
+    let retries = spec.termination.iter().any(|t| {
+        t.failure
+            .iter()
+            .filter_map(|c| c.action.as_deref())
+            .chain(t.stall.iter().filter_map(|c| c.action.as_deref()))
+            .any(|a| a == "retry_iteration")
+    });
+    if let (Some(o), false) = (&spec.optimization_strategy, retries) {
         let every_iteration = spec
             .feedback_channels
             .iter()

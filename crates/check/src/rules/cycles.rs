@@ -11,8 +11,10 @@ use crate::Context;
 
 declare_rule! {
     /// ## What it does
-    /// Finds cycles in workers' `depends_on` and names the whole cycle,
-    /// pointing at the dependency that closes it.
+    /// Finds cycles in the order of workers — `depends_on`, and
+    /// `inputs: from: workers.<id>`, which also orders a worker after the one
+    /// it reads — and names the whole cycle, pointing at the dependency that
+    /// closes it.
     ///
     /// ## Why
     /// `depends_on` orders the workers within one iteration. A cycle means
@@ -43,9 +45,14 @@ impl Rule for DependencyCycle {
             let Some(from) = w.id.as_ref().and_then(|id| index.get(id.as_str())) else {
                 continue;
             };
-            for dep in &w.depends_on {
-                if let Some(to) = index.get(dep.as_str()) {
-                    graph.add_edge(*from, *to, dep);
+            // `inputs: from: workers.X` orders a worker after X too (semantics §2).
+            let inputs = w.inputs.iter().filter(|i| i.starts_with("workers."));
+            for dep in w.depends_on.iter().chain(inputs) {
+                let target = dep.strip_prefix("workers.").unwrap_or(dep.as_str());
+                if let Some(to) = index.get(target) {
+                    if graph.find_edge(*from, *to).is_none() {
+                        graph.add_edge(*from, *to, dep);
+                    }
                 }
             }
         }

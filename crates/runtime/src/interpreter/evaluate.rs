@@ -237,7 +237,7 @@ impl Runner<'_> {
         _history: &[IterationRecord],
         seconds: f64,
     ) -> Result<Map<String, Value>, String> {
-        let run = self.store.run(&self.run_id)?.ok_or("run vanished")?;
+        let (run_cost, run_tokens) = self.store.spend(&self.run_id)?;
         let mut out = Map::new();
         for m in &self.plan.metrics {
             let value = match &m.source {
@@ -245,8 +245,10 @@ impl Runner<'_> {
                     .verdicts
                     .get(id)
                     .and_then(|v| {
+                        // A count comes only from the verdict's `count`; a
+                        // pass/fail score is not a count (semantics §2.4).
                         if m.unit == "count" {
-                            v.get("count").or(v.get("score"))
+                            v.get("count")
                         } else {
                             v.get("score")
                         }
@@ -259,8 +261,8 @@ impl Runner<'_> {
                         .or_else(|| o.get(&m.name).cloned())
                 }),
                 MetricSource::Telemetry(signal) => match signal.as_str() {
-                    "cost" | "cost_usd" | "spend" => Some(json!(run.cost_usd)),
-                    "tokens" => Some(json!(run.tokens)),
+                    "cost" | "cost_usd" | "spend" => Some(json!(run_cost)),
+                    "tokens" => Some(json!(run_tokens)),
                     "iteration_duration" | "duration" | "latency" => Some(json!(seconds)),
                     "iterations" | "iteration" => Some(json!(state.i)),
                     _ => None,

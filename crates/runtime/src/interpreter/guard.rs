@@ -13,19 +13,27 @@ pub(crate) use crate::safety::Scope;
 use crate::safety::{Finding, SafetyEngine, Subject};
 use crate::tools::{Sandbox, ToolFailure};
 
+/// A finding that did not stop anything: recorded as an event, and as a
+/// violation unless its action is `warn`.
+#[derive(Clone, Debug)]
+pub(crate) struct Note {
+    pub action: String,
+    pub text: String,
+}
+
 /// What the interpreter must do after a check point.
 pub(crate) enum Decision {
     /// Go on; the notes are recorded (warnings, stripped content).
-    Allow(Vec<String>),
-    /// Withhold the output (quarantine); notes recorded.
-    Block(Vec<String>),
+    Allow(Vec<Note>),
+    /// Withhold the output (quarantine, or a strip that cannot cut); notes recorded.
+    Block(Vec<Note>),
     /// End the run.
     Halt(String),
     /// Wait for a person at this gate.
     Pause(String, String),
 }
 
-/// A refused tool call and the action that applies.
+/// A refused tool call or memory write, and the action that applies.
 pub(crate) struct ToolBlock {
     pub message: String,
     pub action: String,
@@ -47,14 +55,21 @@ fn severity(action: &str) -> u8 {
     }
 }
 
-impl Guard {
-    /// Refuse command executors whose program the sandbox does not allow.
-    pub(crate) fn check_command(&self, argv: &[String]) -> Result<(), String> {
-        self.sandbox
-            .check_command(argv)
-            .map_err(|b| format!("{}: {}", b.rule.as_str(), b.message))
-    }
+fn describe(f: &Finding) -> String {
+    format!("{} ({}, {}): {}", f.check_id, f.kind, f.action, f.message)
+}
 
+fn notes(findings: &[Finding]) -> Vec<Note> {
+    findings
+        .iter()
+        .map(|f| Note {
+            action: f.action.clone(),
+            text: describe(f),
+        })
+        .collect()
+}
+
+impl Guard {
     pub(crate) fn new(plan: &Plan, workspace: &Path, sandbox: &SandboxConfig, allow_unenforced: bool) -> Result<Guard, String> {
         let engine = SafetyEngine::new(&plan.safety, workspace, allow_unenforced)?;
         let sandbox = Sandbox::new(workspace.to_path_buf(), sandbox)?;
@@ -63,6 +78,13 @@ impl Guard {
             sandbox,
             redacted: None,
         })
+    }
+
+    /// Refuse command executors whose program the sandbox does not allow.
+    pub(crate) fn check_command(&self, argv: &[String]) -> Result<(), String> {
+        self.sandbox
+            .check_command(argv)
+            .map_err(|b| format!("{}: {}", b.rule.as_str(), b.message))
     }
 
     /// Run the checks of `scope` for `worker` on `subject` (an output, or
@@ -82,22 +104,23 @@ impl Guard {
         let Some(worst) = findings.iter().max_by_key(|f| severity(&f.action)) else {
             return Decision::Allow(Vec::new());
         };
-        let notes: Vec<String> = findings
-            .iter()
-            .map(|f| format!("{} ({}, {}): {}", f.check_id, f.kind, f.action, f.message))
-            .collect();
+        let all: Vec<String> = findings.iter().map(describe).collect();
         match worst.action.as_str() {
-            "halt" => Decision::Halt(format!("safety_violation: {}", notes.join("; "))),
+            "halt" => Decision::Halt(format!("safety_violation: {}", all.join("; "))),
             "escalate_human" => Decision::Pause(
-                format!("safety.{}.{worker}.{:?}", worst.check_id, scope).to_lowercase(),
-                format!("safety check needs a person: {}", notes.join("; ")),
+                format!("safety.{}.{worker}.{}", worst.check_id, scope.as_str()),
+                format!("safety check needs a person: {}", all.join("; ")),
             ),
-            "quarantine" => Decision::Block(notes),
-            "strip" => {
-                self.redacted = findings.iter().rev().find_map(|f| f.redacted.clone());
-                Decision::Allow(notes)
-            }
-            _ => Decision::Allow(notes),
+            "quarantine" => Decision::Block(notes(&findings)),
+            "strip" => match findings.iter().rev().find_map(|f| f.redacted.clone()) {
+                Some(redacted) => {
+                    self.redacted = Some(redacted);
+                    Decision::Allow(notes(&findings))
+                }
+                // Nothing could be cut out (a schema or size failure): withhold it.
+                None => Decision::Block(notes(&findings)),
+            },
+            _ => Decision::Allow(notes(&findings)),
         }
     }
 
@@ -106,47 +129,54 @@ impl Guard {
         self.redacted.take()
     }
 
-    /// Run one tool call: safety checks on the call, then the sandbox.
-    pub(crate) fn tool(&mut self, worker: &str, call: &ToolCall, allowed_tools: &[String]) -> Result<Value, ToolBlock> {
-        for scope in [Scope::PreWorker, Scope::PostWorker] {
-            let findings = self.engine.check(scope, worker, &Subject::ToolCall(call));
-            if let Some(worst) = findings
-                .iter()
-                .filter(|f| severity(&f.action) >= 2)
-                .max_by_key(|f| severity(&f.action))
-            {
-                return Err(ToolBlock {
-                    message: format!("{} ({}): {}", worst.check_id, worst.kind, worst.message),
-                    action: worst.action.clone(),
-                });
-            }
+    /// Run one tool call: the safety checks on the call (which apply at any
+    /// scope), then the sandbox. A `strip` drops the call; `warn` notes it.
+    pub(crate) fn tool(&mut self, worker: &str, call: &ToolCall, allowed_tools: &[String]) -> Result<(Value, Vec<Note>), ToolBlock> {
+        let findings = self.engine.check(Scope::PreWorker, worker, &Subject::ToolCall(call));
+        if let Some(worst) = findings
+            .iter()
+            .filter(|f| severity(&f.action) >= 1)
+            .max_by_key(|f| severity(&f.action))
+        {
+            return Err(ToolBlock {
+                message: describe(worst),
+                action: worst.action.clone(),
+            });
         }
         match self.sandbox.call(call, allowed_tools) {
-            Ok(value) => Ok(value),
+            Ok(value) => Ok((value, notes(&findings))),
             Err(ToolFailure::Blocked(blocked)) => {
                 let finding = self.engine.sandbox_finding(worker, &blocked);
                 Err(ToolBlock {
-                    message: format!(
-                        "{} ({}): {}: {}",
-                        finding.check_id,
-                        finding.kind,
-                        blocked.rule.as_str(),
-                        finding.message
-                    ),
+                    message: format!("{}: {}", blocked.rule.as_str(), describe(&finding)),
                     action: finding.action,
                 })
             }
             // A tool that ran and failed is the worker's problem, not a violation.
-            Err(ToolFailure::Failed(message)) => Ok(serde_json::json!({"error": message})),
+            Err(ToolFailure::Failed(message)) => Ok((serde_json::json!({"error": message}), notes(&findings))),
         }
     }
 
-    /// `pre_memory_write` checks; `Some(reason)` refuses the write.
-    pub(crate) fn memory_write(&mut self, worker: &str, value: &Value) -> Option<String> {
-        let findings = self.engine.check(Scope::PreMemoryWrite, worker, &Subject::Output(value));
-        findings
-            .iter()
-            .find(|f| severity(&f.action) >= 2)
-            .map(|f| format!("{} ({}): {}", f.check_id, f.kind, f.message))
+    /// `pre_memory_write` checks: the value to write (redacted by `strip`),
+    /// or the refusal (`quarantine`, an uncuttable strip) or stop.
+    pub(crate) fn memory_write(&mut self, worker: &str, value: &Value) -> Result<(Value, Vec<Note>), ToolBlock> {
+        match self.check(Scope::PreMemoryWrite, worker, value, None).map_err(|e| ToolBlock {
+            message: e,
+            action: "halt".into(),
+        })? {
+            Decision::Allow(found) => Ok((self.take_redacted().unwrap_or_else(|| value.clone()), found)),
+            Decision::Block(found) => Err(ToolBlock {
+                message: found.iter().map(|n| n.text.clone()).collect::<Vec<_>>().join("; "),
+                action: "quarantine".into(),
+            }),
+            Decision::Halt(why) => Err(ToolBlock {
+                message: why,
+                action: "halt".into(),
+            }),
+            Decision::Pause(_, why) => Err(ToolBlock {
+                message: why,
+                action: "escalate_human".into(),
+            }),
+        }
     }
 }

@@ -35,14 +35,6 @@ pub struct Report {
     pub needs_human: Option<String>,
 }
 
-/// Options of one execution.
-pub struct Options {
-    /// Replace every non-script executor with a synthetic one (no side effects).
-    pub dry_run: bool,
-    /// Let safety constraint types the runtime cannot enforce pass as warnings.
-    pub allow_unenforced: bool,
-}
-
 /// What an iteration (or part of it) decided.
 pub(crate) enum Flow {
     Continue,
@@ -111,15 +103,14 @@ pub struct Runner<'a> {
 
 impl<'a> Runner<'a> {
     /// Prepare to execute run `run_id` (created with [`crate::start_run`]).
-    pub fn new(
-        store: &'a mut Store,
-        run_id: &str,
-        bindings: Bindings,
-        options: &Options,
-        observer: &'a mut dyn FnMut(&str),
-    ) -> Result<Self, String> {
+    /// The options the run was started with are kept in the state and apply
+    /// to every later execution (resume, approve) too.
+    pub fn new(store: &'a mut Store, run_id: &str, bindings: Bindings, observer: &'a mut dyn FnMut(&str)) -> Result<Self, String> {
         let row = store.run(run_id)?.ok_or_else(|| format!("no run `{run_id}`"))?;
+        let options = crate::run_options(&row);
+        store.set_synchronous(options.sync.pragma())?;
         let plan: Plan = serde_json::from_str(&row.plan_json).map_err(|e| format!("run `{run_id}` has an unreadable plan: {e}"))?;
+        validate_plan(&plan)?;
         let inputs: Map<String, Value> = serde_json::from_str(&row.inputs_json).unwrap_or_default();
         let workspace = PathBuf::from(&row.workspace);
         let guard = Guard::new(&plan, &workspace, &bindings.sandbox, options.allow_unenforced)?;
@@ -164,21 +155,39 @@ impl<'a> Runner<'a> {
         if row.status.is_final() {
             return self.report();
         }
+        self.store.claim(&self.run_id)?;
+        let result = self.execute_claimed();
+        self.store.release(&self.run_id)?;
+        result
+    }
+
+    fn execute_claimed(&mut self) -> Result<Report, String> {
         self.store.set_status(&self.run_id, Status::Running, "", "")?;
         // Loaded once; each completed iteration is appended (long runs stay linear).
         let mut history = self.store.iterations(&self.run_id)?;
         loop {
-            let iteration = history.len() as u32 + 1;
-            let flow = self.iteration(iteration, &mut history)?;
+            let i = history.len() as u32 + 1;
+            let (flow, record) = self.iteration(i, &history)?;
             match flow {
-                Flow::Continue => continue,
+                Flow::Continue => {
+                    let record = record.ok_or("internal: a continuing iteration has no record")?;
+                    self.store.finish_iteration(&self.run_id, Some(&record), None)?;
+                    history.push(record);
+                }
                 Flow::Stop(status, reason) => {
-                    self.store.set_status(&self.run_id, status, &reason, "")?;
+                    self.store
+                        .finish_iteration(&self.run_id, record.as_ref(), Some((status, &reason, "", 0)))?;
                     self.say(&format!("outcome: {} — {reason}", status.as_str()));
                     break;
                 }
                 Flow::Pause(waiting_for, reason) => {
-                    self.store.set_status(&self.run_id, Status::AwaitingHuman, &reason, &waiting_for)?;
+                    // An escalation ends the iteration (recorded); a gate is
+                    // answered and the iteration redone from its cached steps.
+                    self.store.finish_iteration(
+                        &self.run_id,
+                        record.as_ref(),
+                        Some((Status::AwaitingHuman, &reason, &waiting_for, i)),
+                    )?;
                     self.say(&format!(
                         "paused: {reason} (loopc approve {} / loopc reject {})",
                         self.run_id, self.run_id
@@ -206,7 +215,7 @@ impl<'a> Runner<'a> {
     }
 
     /// One iteration (semantics §2), resuming from its committed steps.
-    fn iteration(&mut self, i: u32, history: &mut Vec<IterationRecord>) -> Result<Flow, String> {
+    fn iteration(&mut self, i: u32, history: &[IterationRecord]) -> Result<(Flow, Option<IterationRecord>), String> {
         let started = Instant::now();
         let started_at = crate::clock::now_rfc3339();
         let previous = history.last();
@@ -219,18 +228,42 @@ impl<'a> Runner<'a> {
             }
         }
         let mut state = steps::IterationState::new(i, previous, history);
+        let mut early = None;
         for group in self.plan.groups.clone() {
             if let Some(flow) = self.run_group(&mut state, &group)? {
-                return Ok(flow);
+                early = Some(flow);
+                break;
             }
         }
-        for e in self.plan.evaluators.clone() {
-            if let Some(flow) = self.run_evaluator(&mut state, &e)? {
-                return Ok(flow);
+        if early.is_none() {
+            for e in self.plan.evaluators.clone() {
+                if let Some(flow) = self.run_evaluator(&mut state, &e)? {
+                    early = Some(flow);
+                    break;
+                }
             }
         }
-        if let Some(flow) = self.check_output(&mut state)? {
-            return Ok(flow);
+        if early.is_none() {
+            early = self.check_output(&mut state)?;
+        }
+        if let Some(flow) = early {
+            // Stopped mid-iteration: the partial iteration is part of the record
+            // (its spend, violations, why it ended); a pause redoes it later.
+            let record = match &flow {
+                Flow::Stop(_, reason) => Some(IterationRecord {
+                    iteration: i,
+                    cost_usd: state.cost_usd,
+                    tokens: state.tokens,
+                    errors: state.errors,
+                    violations: state.violations.clone(),
+                    decision: reason.clone(),
+                    started_at,
+                    finished_at: crate::clock::now_rfc3339(),
+                    ..IterationRecord::default()
+                }),
+                _ => None,
+            };
+            return Ok((flow, record));
         }
         let metrics = self.metrics(&state, history, started.elapsed().as_secs_f64())?;
         let feedback = self.feedback(&state, &metrics);
@@ -257,15 +290,12 @@ impl<'a> Runner<'a> {
                 .collect::<Vec<_>>()
                 .join(" "),
             record.cost_usd,
-            self.store.run(&self.run_id)?.map_or(0.0, |r| r.cost_usd)
+            self.store.spend(&self.run_id)?.0
         ));
         // A pause at a gate redoes this iteration's decision after the
         // person's answer (every step is cached); an escalation ends it.
-        if !matches!(&flow, Flow::Pause(gate, _) if gate != "escalation") {
-            self.store.record_iteration(&self.run_id, &record)?;
-            history.push(record);
-        }
-        Ok(flow)
+        let keep = !matches!(&flow, Flow::Pause(gate, _) if gate != "escalation");
+        Ok((flow, keep.then_some(record)))
     }
 
     pub(crate) fn memory_scope(&self) -> String {
@@ -286,6 +316,43 @@ impl<'a> Runner<'a> {
             seconds: 0.0,
         };
         self.store.record_step(&self.run_id, i, step, &record)
+    }
+}
+
+/// Refuse plans that would make the interpreter misbehave (hand-written or
+/// edited plan files): counts that must be at least 1, known names.
+pub fn validate_plan(plan: &Plan) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for r in &plan.termination.success {
+        if r.consecutive == 0 {
+            problems.push(format!("success rule on `{}`: consecutive must be at least 1", r.metric));
+        }
+    }
+    for r in &plan.termination.failure {
+        if r.consecutive == 0 {
+            problems.push(format!("failure rule `{}`: consecutive must be at least 1", r.kind));
+        }
+    }
+    for r in &plan.termination.stall {
+        if r.window_iterations == 0 {
+            problems.push(format!("stall rule on `{}`: window_iterations must be at least 1", r.metric));
+        }
+    }
+    let workers: Vec<&str> = plan.workers.iter().map(|w| w.id.as_str()).collect();
+    for group in &plan.groups {
+        for id in group {
+            if !workers.contains(&id.as_str()) {
+                problems.push(format!("group names unknown worker `{id}`"));
+            }
+        }
+    }
+    if plan.groups.iter().map(Vec::len).sum::<usize>() != plan.workers.len() {
+        problems.push("every worker must be in exactly one group".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("invalid plan: {}", problems.join("; ")))
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::guard::{Decision, Scope};
 use super::{Flow, Runner};
 use crate::executor::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
-use crate::store::{IterationRecord, StepRecord};
+use crate::store::{IterationRecord, MemoryWrite, StepRecord};
 
 /// What the iteration has produced so far.
 pub(crate) struct IterationState {
@@ -94,9 +94,13 @@ pub(crate) fn invoke_with_retries(
 }
 
 impl Runner<'_> {
-    /// Run one group of workers that may run concurrently.
+    /// Run one group of workers that may run concurrently. Every executor
+    /// result is committed before any of them is acted on (a gate, a halt),
+    /// so no finished call is lost or repeated; tool calls run afterwards,
+    /// in worker order, only when nothing stopped the iteration.
     pub(crate) fn run_group(&mut self, state: &mut IterationState, group: &[String]) -> Result<Option<Flow>, String> {
         let mut pending: Vec<(WorkerStep, Invocation, std::sync::Arc<dyn Executor>)> = Vec::new();
+        let mut committed: Vec<(WorkerStep, StepRecord)> = Vec::new();
         for id in group {
             let worker = self
                 .plan
@@ -108,10 +112,7 @@ impl Runner<'_> {
             let key = format!("workers.{id}");
             if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
                 self.say(&format!("  worker {id}: done earlier ({})", done.status));
-                self.absorb_worker(state, &worker, &done);
-                if let Some(flow) = self.run_tool_calls(state, &worker, &done)? {
-                    return Ok(Some(flow));
-                }
+                committed.push((worker, done));
                 continue;
             }
             if state.failed.iter().any(|f| worker.depends_on.contains(f)) {
@@ -125,7 +126,7 @@ impl Runner<'_> {
                 };
                 self.store.record_step(&self.run_id, state.i, &key, &record)?;
                 self.say(&format!("  worker {id}: skipped (a dependency failed)"));
-                self.absorb_worker(state, &worker, &record);
+                committed.push((worker, record));
                 continue;
             }
             match self.guard.check(Scope::PreWorker, id, &Value::Null, None)? {
@@ -153,7 +154,7 @@ impl Runner<'_> {
                         seconds: 0.0,
                     };
                     self.store.record_step(&self.run_id, state.i, &key, &record)?;
-                    self.absorb_worker(state, &worker, &record);
+                    committed.push((worker, record));
                     continue;
                 }
             }
@@ -168,12 +169,9 @@ impl Runner<'_> {
             let invocation = self.worker_invocation(state, &worker)?;
             pending.push((worker, invocation, executor));
         }
-        if pending.is_empty() {
-            return Ok(None);
-        }
         // Independent workers run concurrently (semantics §2.1); results are committed in order.
         let throttled = self.throttled;
-        let results: Vec<(Result<Outcome, ExecError>, u32, f64)> = if throttled || pending.len() == 1 {
+        let results: Vec<(Result<Outcome, ExecError>, u32, f64)> = if throttled || pending.len() <= 1 {
             pending
                 .iter()
                 .map(|(w, inv, ex)| invoke_with_retries(ex.as_ref(), inv, if throttled { 0 } else { w.retries }))
@@ -193,8 +191,52 @@ impl Runner<'_> {
                     .collect()
             })
         };
+        let mut flow = None;
         for ((worker, _, _), (result, attempts, seconds)) in pending.into_iter().zip(results) {
-            if let Some(flow) = self.finish_worker(state, &worker, result, attempts, seconds)? {
+            let (record, worker_flow) = self.finish_worker(state, &worker, result, attempts, seconds)?;
+            flow = flow.or(worker_flow);
+            committed.push((worker, record));
+        }
+        // Gated outputs wait for a person; approved ones count as done.
+        for (worker, record) in &mut committed {
+            if record.status != "gated" {
+                continue;
+            }
+            let gate = record.result["gate"].as_str().unwrap_or_default().to_owned();
+            match self.store.decision(&self.run_id, state.i, &gate)? {
+                Some((true, _)) => {
+                    record.status = "done".into();
+                    self.store
+                        .set_step_status(&self.run_id, state.i, &format!("workers.{}", worker.id), "done")?;
+                }
+                Some((false, note)) => {
+                    flow = flow.or_else(|| {
+                        Some(Flow::Stop(
+                            crate::store::Status::Rejected,
+                            format!("human_rejected: {gate} {note}").trim().to_owned(),
+                        ))
+                    });
+                }
+                None => {
+                    let why = record.result["gate_reason"]
+                        .as_str()
+                        .unwrap_or("a person must review this output")
+                        .to_owned();
+                    flow = flow.or(Some(Flow::Pause(gate, why)));
+                }
+            }
+        }
+        for (worker, record) in &committed {
+            self.absorb_worker(state, worker, record);
+        }
+        if flow.is_none() {
+            flow = self.check_spend(state)?;
+        }
+        if flow.is_some() {
+            return Ok(flow);
+        }
+        for (worker, record) in &committed {
+            if let Some(flow) = self.run_tool_calls(state, worker, record)? {
                 return Ok(Some(flow));
             }
         }
@@ -256,6 +298,8 @@ impl Runner<'_> {
         })
     }
 
+    /// Build, check and commit one worker's result; the returned flow (a
+    /// halt) is acted on by the caller once the whole group is committed.
     fn finish_worker(
         &mut self,
         state: &mut IterationState,
@@ -263,8 +307,9 @@ impl Runner<'_> {
         result: Result<Outcome, ExecError>,
         attempts: u32,
         seconds: f64,
-    ) -> Result<Option<Flow>, String> {
+    ) -> Result<(StepRecord, Option<Flow>), String> {
         let key = format!("workers.{}", worker.id);
+        let mut flow = None;
         let mut record = match result {
             Err(e) => {
                 let status = if matches!(e, ExecError::Timeout(_)) { "timeout" } else { "failed" };
@@ -296,43 +341,36 @@ impl Runner<'_> {
                 record
             }
         };
-        let mut pause = None;
         if record.status == "done" {
             let output = record.result["output"].clone();
             match self.guard.check(Scope::PostWorker, &worker.id, &output, None)? {
-                Decision::Allow(notes) => self.note_findings(state, &notes)?,
+                Decision::Allow(notes) => {
+                    self.note_findings(state, &notes)?;
+                    if let Some(redacted) = self.guard.take_redacted() {
+                        record.result["output"] = redacted;
+                    }
+                }
                 Decision::Block(notes) => {
-                    // quarantine: the output is withheld for the rest of the iteration
+                    // quarantine: the output and its actions are withheld for the rest of the iteration
                     self.note_findings(state, &notes)?;
                     record.status = "quarantined".into();
                     record.result["output"] = Value::Null;
                     record.result["tool_calls"] = json!([]);
                 }
                 Decision::Halt(why) => {
-                    self.note_halt(state, &why);
+                    state.violations.push(why.clone());
+                    self.store.event(&self.run_id, state.i, "safety", &why)?;
                     record.status = "blocked".into();
-                    self.store.record_step(&self.run_id, state.i, &key, &record)?;
-                    return Ok(Some(Flow::Stop(crate::store::Status::Halted, why)));
+                    record.result["tool_calls"] = json!([]);
+                    flow = Some(Flow::Stop(crate::store::Status::Halted, why));
                 }
-                Decision::Pause(gate, why) => match self.store.decision(&self.run_id, state.i, &gate)? {
-                    Some((true, _)) => {}
-                    Some((false, note)) => {
-                        self.store.record_step(&self.run_id, state.i, &key, &record)?;
-                        return Ok(Some(Flow::Stop(
-                            crate::store::Status::Rejected,
-                            format!("human_rejected: {gate} {note}").trim().to_owned(),
-                        )));
-                    }
-                    None => pause = Some((gate, why)),
-                },
+                Decision::Pause(gate, why) => {
+                    // Committed as gated: after approval exactly this output is used.
+                    record.status = "gated".into();
+                    record.result["gate"] = json!(gate);
+                    record.result["gate_reason"] = json!(why);
+                }
             }
-            if let Some(redacted) = self.guard.take_redacted() {
-                record.result["output"] = redacted;
-            }
-        }
-        if let Some((gate, why)) = pause {
-            // Not committed: after approval the step's output is taken as is.
-            return Ok(Some(Flow::Pause(gate, why)));
         }
         self.store.record_step(&self.run_id, state.i, &key, &record)?;
         self.say(&format!(
@@ -351,11 +389,7 @@ impl Runner<'_> {
                 String::new()
             }
         ));
-        self.absorb_worker(state, worker, &record);
-        if let Some(flow) = self.check_spend(state)? {
-            return Ok(Some(flow));
-        }
-        self.run_tool_calls(state, worker, &record)
+        Ok((record, flow))
     }
 
     /// Fold a committed worker step into the iteration state.
@@ -377,8 +411,12 @@ impl Runner<'_> {
     }
 
     /// Execute a worker's tool calls through the sandbox, each committed as
-    /// its own step (`tools.<worker>.<n>`), so a resumed run never repeats one.
+    /// its own step (`tools.<worker>.<n>`, with the memory it wrote), so a
+    /// resumed run never repeats one.
     fn run_tool_calls(&mut self, state: &mut IterationState, worker: &WorkerStep, record: &StepRecord) -> Result<Option<Flow>, String> {
+        if record.status != "done" {
+            return Ok(None);
+        }
         let calls: Vec<ToolCall> =
             serde_json::from_value(record.result.get("tool_calls").cloned().unwrap_or(json!([]))).unwrap_or_default();
         for (n, call) in calls.iter().enumerate() {
@@ -391,30 +429,42 @@ impl Runner<'_> {
                 }
                 continue;
             }
+            let mut memory = None;
             let outcome = if self.executors.dry_run {
-                Ok(json!({"dry_run": true}))
+                Ok((json!({"dry_run": true}), Vec::new()))
             } else if call.tool == "remember" {
-                self.remember(worker, call)
+                self.remember(worker, call).map(|(write, notes)| {
+                    let stored = write.as_ref().map(|w| json!({"stored": w.key}));
+                    memory = write;
+                    (stored.unwrap_or(json!({"stored": null})), notes)
+                })
             } else {
                 self.guard.tool(&worker.id, call, &worker.tools)
             };
-            let (status, result) = match outcome {
-                Ok(value) => ("done", json!({"tool": call.tool, "result": value})),
+            match outcome {
+                Ok((value, notes)) => {
+                    self.note_findings(state, &notes)?;
+                    let done = StepRecord {
+                        status: "done".into(),
+                        result: json!({"tool": call.tool, "result": value}),
+                        cost_usd: 0.0,
+                        tokens: 0,
+                        attempts: 1,
+                        seconds: 0.0,
+                    };
+                    self.store.record_step_with_memory(&self.run_id, state.i, &key, &done, memory)?;
+                }
                 Err(super::guard::ToolBlock { message, action }) => {
                     state.violations.push(format!("{key}: {message}"));
-                    self.store.record_step(
-                        &self.run_id,
-                        state.i,
-                        &key,
-                        &StepRecord {
-                            status: "blocked".into(),
-                            result: json!({"tool": call.tool, "error": message, "action": action}),
-                            cost_usd: 0.0,
-                            tokens: 0,
-                            attempts: 1,
-                            seconds: 0.0,
-                        },
-                    )?;
+                    let blocked = StepRecord {
+                        status: "blocked".into(),
+                        result: json!({"tool": call.tool, "error": message, "action": action}),
+                        cost_usd: 0.0,
+                        tokens: 0,
+                        attempts: 1,
+                        seconds: 0.0,
+                    };
+                    self.store.record_step(&self.run_id, state.i, &key, &blocked)?;
                     self.event(
                         state.i,
                         "safety",
@@ -429,71 +479,77 @@ impl Runner<'_> {
                         }
                         "escalate_human" => {
                             let gate = format!("safety.{key}");
-                            if self.store.decision(&self.run_id, state.i, &gate)?.is_none() {
-                                return Ok(Some(Flow::Pause(gate, format!("blocked tool call needs a person: {message}"))));
+                            match self.store.decision(&self.run_id, state.i, &gate)? {
+                                None => return Ok(Some(Flow::Pause(gate, format!("blocked tool call needs a person: {message}")))),
+                                Some((false, note)) => {
+                                    return Ok(Some(Flow::Stop(
+                                        crate::store::Status::Rejected,
+                                        format!("human_rejected: {gate} {note}").trim().to_owned(),
+                                    )))
+                                }
+                                Some((true, _)) => {}
                             }
                         }
+                        // quarantine, strip: the call is dropped and the run goes on.
                         _ => {}
                     }
-                    continue;
                 }
-            };
-            self.store.record_step(
-                &self.run_id,
-                state.i,
-                &key,
-                &StepRecord {
-                    status: status.into(),
-                    result,
-                    cost_usd: 0.0,
-                    tokens: 0,
-                    attempts: 1,
-                    seconds: 0.0,
-                },
-            )?;
+            }
         }
         Ok(None)
     }
 
-    /// The `remember {key, value}` tool: a memory write under the write policy.
-    fn remember(&mut self, worker: &WorkerStep, call: &ToolCall) -> Result<Value, super::guard::ToolBlock> {
-        let block = |message: String| super::guard::ToolBlock {
+    /// The `remember {key, value}` tool: a memory write under the write
+    /// policy and the `pre_memory_write` checks. Returns the write to commit
+    /// with the tool step.
+    fn remember(
+        &mut self,
+        worker: &WorkerStep,
+        call: &ToolCall,
+    ) -> Result<(Option<MemoryWrite>, Vec<super::guard::Note>), super::guard::ToolBlock> {
+        let refuse = |message: String, action: &str| super::guard::ToolBlock {
             message,
-            action: "halt".into(),
+            action: action.to_owned(),
         };
         if !self.plan.memory.allowed_writers.iter().any(|w| w == &worker.id) {
-            return Err(block(format!(
-                "worker `{}` may not write memory (write_policy.allowed_writers)",
-                worker.id
-            )));
+            return Err(refuse(
+                format!("worker `{}` may not write memory (write_policy.allowed_writers)", worker.id),
+                "halt",
+            ));
         }
-        let key = call
-            .args
-            .get("key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| block("remember needs a string `key`".into()))?
-            .to_owned();
+        let Some(key) = call.args.get("key").and_then(Value::as_str) else {
+            // A malformed call is the worker's mistake, not a violation.
+            return Ok((
+                None,
+                vec![super::guard::Note {
+                    action: "warn".into(),
+                    text: format!("worker `{}`: remember needs a string `key`", worker.id),
+                }],
+            ));
+        };
         let value = call.args.get("value").cloned().unwrap_or(Value::Null);
-        if let Some(message) = self.guard.memory_write(&worker.id, &value) {
-            return Err(block(message));
-        }
-        self.store
-            .memory_put(&self.memory_scope(), &key, &value, &worker.id, self.plan.memory.max_entries)
-            .map_err(block)?;
-        Ok(json!({"stored": key}))
+        let (value, notes) = self.guard.memory_write(&worker.id, &value)?;
+        Ok((
+            Some(MemoryWrite {
+                scope: self.memory_scope(),
+                key: key.to_owned(),
+                value,
+                writer: worker.id.clone(),
+                max_entries: self.plan.memory.max_entries,
+            }),
+            notes,
+        ))
     }
 
-    pub(crate) fn note_findings(&mut self, state: &mut IterationState, notes: &[String]) -> Result<(), String> {
+    /// Record findings that did not stop anything; all but warnings are violations.
+    pub(crate) fn note_findings(&mut self, state: &mut IterationState, notes: &[super::guard::Note]) -> Result<(), String> {
         for note in notes {
-            state.violations.push(note.clone());
-            self.event(state.i, "safety", note)?;
+            if note.action != "warn" {
+                state.violations.push(note.text.clone());
+            }
+            self.event(state.i, "safety", &note.text)?;
         }
         Ok(())
-    }
-
-    fn note_halt(&mut self, state: &mut IterationState, why: &str) {
-        state.violations.push(why.to_owned());
-        let _ = self.store.event(&self.run_id, state.i, "safety", why);
     }
 }
 

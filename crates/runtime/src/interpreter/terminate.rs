@@ -1,4 +1,5 @@
-//! Termination (semantics §5), cost (§9) and the optimizer's step (§8).
+//! Termination (semantics §5), cost (§9), the run's output (§7 `pre_output`)
+//! and the optimizer's step (§8).
 
 use loopc_plan::{Action, CompareOp};
 use serde_json::{json, Value};
@@ -6,7 +7,7 @@ use serde_json::{json, Value};
 use super::guard::{Decision, Scope};
 use super::steps::IterationState;
 use super::{Flow, Runner};
-use crate::store::{IterationRecord, Status};
+use crate::store::{IterationRecord, Status, StepRecord};
 
 fn act(action: Action, reason: String) -> Option<Flow> {
     match action {
@@ -19,10 +20,10 @@ fn act(action: Action, reason: String) -> Option<Flow> {
 impl Runner<'_> {
     /// Spend checks after every step: caps stop a run mid-iteration.
     pub(crate) fn check_spend(&mut self, state: &IterationState) -> Result<Option<Flow>, String> {
-        let run = self.store.run(&self.run_id)?.ok_or("run vanished")?;
+        let (run_cost, run_tokens) = self.store.spend(&self.run_id)?;
         let b = self.plan.budgets.clone();
         for (spent, cap, what) in [
-            (run.cost_usd, b.cumulative_usd, "cumulative_usd"),
+            (run_cost, b.cumulative_usd, "cumulative_usd"),
             (state.cost_usd, b.per_iteration_usd, "per_iteration_usd"),
         ] {
             if spent > cap + 1e-12 {
@@ -56,11 +57,11 @@ impl Runner<'_> {
             }
         }
         if let Some(cap) = b.token_soft_cap {
-            if run.tokens > cap {
+            if run_tokens > cap {
                 self.warn_once(
                     state.i,
                     "token_soft_cap",
-                    &format!("{} tokens used, over token_soft_cap {cap}", run.tokens),
+                    &format!("{run_tokens} tokens used, over token_soft_cap {cap}"),
                 )?;
             }
         }
@@ -83,8 +84,9 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// `pre_output` checks on the run's output: the outputs of the workers
-    /// nothing else consumes.
+    /// `pre_output` checks on the run's output — the outputs of the workers
+    /// nothing else depends on. What is released is committed as
+    /// `output.<worker>` (and is what the trace shows).
     pub(crate) fn check_output(&mut self, state: &mut IterationState) -> Result<Option<Flow>, String> {
         let sinks: Vec<String> = self
             .plan
@@ -94,23 +96,43 @@ impl Runner<'_> {
             .map(|w| w.id.clone())
             .collect();
         for w in sinks {
+            let key = format!("output.{w}");
+            if let Some(released) = self.store.step(&self.run_id, state.i, &key)? {
+                state.outputs.insert(w.clone(), released.result);
+                continue;
+            }
             let output = state.outputs.get(&w).cloned().unwrap_or(Value::Null);
-            match self.guard.check(Scope::PreOutput, &w, &output, None)? {
-                Decision::Allow(notes) => self.note_findings(state, &notes)?,
+            let released = match self.guard.check(Scope::PreOutput, &w, &output, None)? {
+                Decision::Allow(notes) => {
+                    self.note_findings(state, &notes)?;
+                    self.guard.take_redacted().unwrap_or(output)
+                }
                 Decision::Block(notes) => {
                     self.note_findings(state, &notes)?;
-                    state.outputs.insert(w.clone(), Value::Null);
+                    Value::Null
                 }
                 Decision::Halt(why) => return Ok(Some(Flow::Stop(Status::Halted, why))),
                 Decision::Pause(gate, why) => match self.store.decision(&self.run_id, state.i, &gate)? {
-                    Some((true, _)) => {}
-                    Some((false, note)) => return Ok(Some(Flow::Stop(Status::Rejected, format!("human_rejected: {note}")))),
+                    Some((true, _)) => output,
+                    Some((false, note)) => {
+                        return Ok(Some(Flow::Stop(
+                            Status::Rejected,
+                            format!("human_rejected: {gate} {note}").trim().to_owned(),
+                        )))
+                    }
                     None => return Ok(Some(Flow::Pause(gate, why))),
                 },
-            }
-            if let Some(redacted) = self.guard.take_redacted() {
-                state.outputs.insert(w, redacted);
-            }
+            };
+            let record = StepRecord {
+                status: "released".into(),
+                result: released.clone(),
+                cost_usd: 0.0,
+                tokens: 0,
+                attempts: 0,
+                seconds: 0.0,
+            };
+            self.store.record_step(&self.run_id, state.i, &key, &record)?;
+            state.outputs.insert(w, released);
         }
         Ok(None)
     }
@@ -124,15 +146,31 @@ impl Runner<'_> {
     ) -> Result<Flow, String> {
         let i = record.iteration;
         let t = self.plan.termination.clone();
-        let decide = |record: &mut IterationRecord, text: String| record.decision = text;
+        // Retried iterations were discarded (semantics §5): they count
+        // towards max_iterations but not towards success or stall windows.
+        let kept: Vec<&IterationRecord> = history.iter().filter(|h| h.decision != "retry_iteration").collect();
+        let mut retry = false;
 
-        // 2. cost (1. safety stops happen where the violation occurs).
+        // 1. safety: violations this iteration, under a `safety_violation` rule.
+        if !record.violations.is_empty() {
+            if let Some(rule) = t.failure.iter().find(|f| f.kind == "safety_violation") {
+                let reason = format!("safety_violation: {}", record.violations.join("; "));
+                match act(rule.action, reason.clone()) {
+                    Some(flow) => {
+                        record.decision = reason;
+                        return Ok(flow);
+                    }
+                    None => retry = true,
+                }
+            }
+        }
+        // 2. cost.
         if let Some(flow) = self.check_spend(state)? {
-            decide(record, "cost".into());
+            record.decision = "cost".into();
             return Ok(flow);
         }
         // 3. success: every condition, each on `consecutive` iterations.
-        if !t.success.is_empty() {
+        if !t.success.is_empty() && !retry {
             let holds = |rule: &loopc_plan::SuccessRule, metrics: &serde_json::Map<String, Value>| {
                 metrics
                     .get(&rule.metric)
@@ -140,8 +178,8 @@ impl Runner<'_> {
                     .is_some_and(|v| rule.op.holds(v, rule.value))
             };
             let all = t.success.iter().all(|rule| {
-                let n = rule.consecutive as usize;
-                holds(rule, &record.metrics) && history.len() + 1 >= n && history.iter().rev().take(n - 1).all(|h| holds(rule, &h.metrics))
+                let n = rule.consecutive.max(1) as usize;
+                holds(rule, &record.metrics) && kept.len() + 1 >= n && kept.iter().rev().take(n - 1).all(|h| holds(rule, &h.metrics))
             });
             if all {
                 let text = t
@@ -150,13 +188,12 @@ impl Runner<'_> {
                     .map(|r| format!("{} {} {}", r.metric, op_text(r.op), r.value))
                     .collect::<Vec<_>>()
                     .join(" and ");
-                decide(record, format!("success: {text}"));
+                record.decision = format!("success: {text}");
                 return Ok(Flow::Stop(Status::Succeeded, format!("success: {text}")));
             }
         }
         // 4. failure rules.
         let elapsed = (crate::clock::unix_ms() - self.run_started_ms) as f64 / 1000.0;
-        let mut retry = false;
         for rule in &t.failure {
             let value = rule.value.unwrap_or(f64::INFINITY);
             let (fires, reason) = match rule.kind.as_str() {
@@ -167,16 +204,12 @@ impl Runner<'_> {
                         .take_while(|e| *e > 0)
                         .count() as u32;
                     (
-                        streak >= rule.consecutive,
+                        streak >= rule.consecutive.max(1),
                         format!("evaluator_error: errors in {streak} consecutive iterations"),
                     )
                 }
                 "timeout" => (elapsed > value, format!("timeout: ran {elapsed:.1}s, limit {value}s")),
                 "human_rejected" => (state.human_rejected, "human_rejected: a person rejected the output".to_owned()),
-                "safety_violation" => (
-                    !record.violations.is_empty(),
-                    format!("safety_violation: {}", record.violations.join("; ")),
-                ),
                 _ => (false, String::new()),
             };
             if !fires {
@@ -184,20 +217,20 @@ impl Runner<'_> {
             }
             match act(rule.action, reason.clone()) {
                 Some(flow) => {
-                    decide(record, reason);
+                    record.decision = reason;
                     return Ok(flow);
                 }
                 None => retry = true,
             }
         }
-        // 5. stall.
+        // 5. stall: from the first iteration that has a value `window` iterations back.
         for rule in &t.stall {
-            let w = rule.window_iterations as usize;
-            if history.len() < w {
+            let w = rule.window_iterations.max(1) as usize;
+            if kept.len() < w {
                 continue;
             }
             let now = record.metrics.get(&rule.metric).and_then(Value::as_f64);
-            let then = history[history.len() - w].metrics.get(&rule.metric).and_then(Value::as_f64);
+            let then = kept[kept.len() - w].metrics.get(&rule.metric).and_then(Value::as_f64);
             let (Some(now), Some(then)) = (now, then) else { continue };
             let improvement = (now - then) * rule.direction;
             if improvement < rule.min_improvement {
@@ -207,7 +240,7 @@ impl Runner<'_> {
                 );
                 match act(rule.action, reason.clone()) {
                     Some(flow) => {
-                        decide(record, reason);
+                        record.decision = reason;
                         return Ok(flow);
                     }
                     None => retry = true,
@@ -217,7 +250,7 @@ impl Runner<'_> {
         if retry {
             // retry_iteration: the next iteration gets this iteration's incoming feedback again.
             record.feedback = state.incoming.clone();
-            decide(record, "retry_iteration".into());
+            record.decision = "retry_iteration".into();
             return Ok(Flow::Continue);
         }
         // 6. the optimizer (semantics §8).
@@ -230,31 +263,33 @@ impl Runner<'_> {
         if let Some(messages) = optimizer_feedback {
             let used = history.iter().filter(|h| h.optimizer_step).count() as u32;
             if used >= self.plan.optimizer.max_steps {
-                decide(record, "optimizer_exhausted".into());
+                record.decision = "optimizer_exhausted".into();
                 return Ok(Flow::Stop(
                     Status::Halted,
                     format!("optimizer_exhausted: all {} optimizer steps used", self.plan.optimizer.max_steps),
                 ));
             }
-            match self.plan.optimizer.kind.as_str() {
-                "manual" | "structural" => {
-                    let gate = "optimizer".to_owned();
-                    match self.store.decision(&self.run_id, i, &gate)? {
-                        None => {
-                            decide(record, "optimizer awaits a person".into());
-                            return Ok(Flow::Pause(
-                                gate,
-                                format!(
-                                    "{} optimization: a person applies the change, then approves",
-                                    self.plan.optimizer.kind
-                                ),
-                            ));
-                        }
-                        Some((false, note)) => return Ok(Flow::Stop(Status::Rejected, format!("human_rejected: optimizer change {note}"))),
-                        Some((true, _)) => {}
+            if matches!(self.plan.optimizer.kind.as_str(), "manual" | "structural") {
+                let gate = "optimizer".to_owned();
+                match self.store.decision(&self.run_id, i, &gate)? {
+                    None => {
+                        record.decision = "optimizer awaits a person".into();
+                        return Ok(Flow::Pause(
+                            gate,
+                            format!(
+                                "{} optimization: a person applies the change, then approves",
+                                self.plan.optimizer.kind
+                            ),
+                        ));
                     }
+                    Some((false, note)) => {
+                        return Ok(Flow::Stop(
+                            Status::Rejected,
+                            format!("human_rejected: optimizer change {note}").trim().to_owned(),
+                        ))
+                    }
+                    Some((true, _)) => {}
                 }
-                _ => {}
             }
             let hints: Vec<Value> = messages.iter().map(|m| json!({"from": m["channel"], "remediation_hints": m.get("remediation_hints"), "summary": m.get("summary"), "score": m.get("score")})).collect();
             let refinements: serde_json::Map<String, Value> =
@@ -268,7 +303,7 @@ impl Runner<'_> {
                 self.plan.optimizer.kind
             ));
         }
-        decide(record, "continue".into());
+        record.decision = "continue".into();
         Ok(Flow::Continue)
     }
 }

@@ -5,7 +5,7 @@ use loopc_check::{diagram, Checker, Limits};
 use loopc_diagnostics::render::{render_human, FileDiagnostics, HumanOptions};
 use loopc_diagnostics::Severity;
 
-use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK};
+use super::{usage_error, EXIT_FINDINGS};
 use crate::files::display_path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -66,15 +66,7 @@ pub fn run(args: DiagramArgs) -> u8 {
             serde_json::to_string_pretty(&json).expect("graph serializes") + "\n"
         }
     };
-    match &args.output {
-        None => emit(&text),
-        Some(path) => {
-            if let Err(e) = write_atomically(path, text.as_bytes()) {
-                return usage_error(format!("cannot write {}: {e}", path.display()));
-            }
-        }
-    }
-    EXIT_OK
+    super::write_output(args.output.as_deref(), &text)
 }
 
 /// Write to a temporary file beside `path`, then rename it over `path`, so a

@@ -61,6 +61,19 @@ pub fn emit(text: &str) {
     let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
+/// Write a command's result to `path` (atomically) or, without one, to stdout.
+pub fn write_output(path: Option<&std::path::Path>, text: &str) -> u8 {
+    match path {
+        None => emit(text),
+        Some(path) => {
+            if let Err(e) = diagram::write_atomically(path, text.as_bytes()) {
+                return usage_error(format!("cannot write {}: {e}", path.display()));
+            }
+        }
+    }
+    EXIT_OK
+}
+
 /// Print a usage/I-O error the way every command does.
 pub fn usage_error(message: impl std::fmt::Display) -> u8 {
     eprintln!("loopc: error: {message}");

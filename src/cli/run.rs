@@ -12,7 +12,6 @@ use loopc_runtime::bindings::Bindings;
 use loopc_runtime::{Report, RunOptions, Runner, Status, Store, Sync};
 use serde_json::{Map, Value};
 
-use super::diagram::write_atomically;
 use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::config;
 use crate::files::display_path;
@@ -199,15 +198,7 @@ pub fn compile(args: CompileArgs) -> u8 {
         Err(code) => return code,
     };
     let text = serde_json::to_string_pretty(&plan).expect("plan serializes") + "\n";
-    match &args.output {
-        None => emit(&text),
-        Some(path) => {
-            if let Err(e) = write_atomically(path, text.as_bytes()) {
-                return usage_error(format!("cannot write {}: {e}", path.display()));
-            }
-        }
-    }
-    EXIT_OK
+    super::write_output(args.output.as_deref(), &text)
 }
 
 /// Bindings from `--bindings`, else loopc.toml's `[run]`, else none.

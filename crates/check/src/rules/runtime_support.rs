@@ -4,15 +4,8 @@ use super::Rule;
 use crate::registry::declare_rule;
 use crate::Context;
 
-/// Safety constraint types the included interpreter enforces (semantics §7).
-pub const ENFORCED_SAFETY_TYPES: &[&str] = &[
-    "tool_allowlist",
-    "secret_scan",
-    "output_bounds",
-    "schema_enforce",
-    "human_gate",
-    "rate_limit",
-];
+/// Safety constraint types the included interpreter enforces (defined with the plan).
+pub use loopc_ir::ENFORCED_SAFETY_TYPES;
 
 declare_rule! {
     /// ## What it does

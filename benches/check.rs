@@ -7,8 +7,10 @@
 //! (default 300) after a warm-up, with a fresh `Checker` per run so that the
 //! composition child cache never carries over between runs; the figure is
 //! the median of the runs, in µs per file. The `parse:` rows time
-//! `loopc_syntax::load` alone, so that `check - parse` is the cost of the
-//! JSON conversion, the schema validation and the semantic rules.
+//! `loopc_syntax::load` alone; the `front:` rows are the whole front end
+//! (schema, references, compositions) without the phase-graph analysis, so
+//! that `check - front` is the cost of the phase graph and readiness rules. `LOOPC_BENCH_CORPUS=DIR` adds a group for a
+//! directory (the 1,000-file corpus of bench/check/gen.py).
 //!
 //! Inputs: the 12 KB conformance example (`LOOPC_BENCH_SPEC` overrides its
 //! path), the team's `loop-library/` and the conformance corpus
@@ -115,6 +117,27 @@ fn bench_parse(name: &str, inputs: &[(PathBuf, Vec<u8>)], runs: usize) {
     report(&format!("parse:{name}"), inputs.len(), &times);
 }
 
+/// The front end without the phase-graph analysis (`Checker::front_end_only`):
+/// `check - front` is what the phase graph and the readiness rules cost
+/// (the issue allows at most 20 %).
+fn bench_front_end(name: &str, inputs: &[(PathBuf, Vec<u8>)], runs: usize) {
+    let limits = Limits::default();
+    let warmup = (runs / 10).max(3);
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..warmup + runs {
+        let checker = Checker::front_end_only(limits.clone());
+        let start = Instant::now();
+        for (path, bytes) in inputs {
+            black_box(checker.check_bytes(path, bytes));
+        }
+        let elapsed = start.elapsed();
+        if i >= warmup {
+            times.push(elapsed);
+        }
+    }
+    report(&format!("front:{name}"), inputs.len(), &times);
+}
+
 fn read_all(paths: &[PathBuf]) -> Vec<(PathBuf, Vec<u8>)> {
     paths.iter().filter_map(|p| std::fs::read(p).ok().map(|b| (p.clone(), b))).collect()
 }
@@ -149,6 +172,16 @@ fn main() {
     if !library.is_empty() {
         groups.push(("loop-library", library));
     }
+    // The 1,000-file corpus of bench/check/gen.py, when given.
+    if let Some(dir) = std::env::var_os("LOOPC_BENCH_CORPUS").map(PathBuf::from) {
+        let mut generated = Vec::new();
+        yaml_files(&dir, &mut generated);
+        if generated.is_empty() {
+            println!("skip: no files under {}", dir.display());
+        } else {
+            groups.push(("corpus", generated));
+        }
+    }
     let mut corpus = Vec::new();
     yaml_files(&conformance, &mut corpus);
     if corpus.is_empty() {
@@ -162,6 +195,7 @@ fn main() {
         let bytes: usize = inputs.iter().map(|(_, b)| b.len()).sum();
         println!("{name}: {} files, {bytes} bytes", inputs.len());
         bench_parse(name, &inputs, runs);
+        bench_front_end(name, &inputs, runs);
         bench_check(name, &inputs, runs);
     }
 }

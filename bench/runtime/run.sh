@@ -31,7 +31,7 @@ measure() { # $1 iterations, $2 sync mode -> median seconds of 5 runs
     rm -rf "$work/state"
     /usr/bin/time -f "%e" -o "$work/t" "$LOOPC" run "$work/spec-$n.yaml" --bindings "$work/bindings.toml" \
       --state-dir "$work/state" --sync "$mode" --quiet --input task=bench > /dev/null || true
-    cat "$work/t"
+    tail -n1 "$work/t"
   done | median
 }
 
@@ -45,4 +45,4 @@ spec 10000
 rm -rf "$work/state"
 /usr/bin/time -f "%e s, %M KiB max RSS" -o "$work/t" "$LOOPC" run "$work/spec-10000.yaml" --bindings "$work/bindings.toml" \
   --state-dir "$work/state" --sync normal --quiet --input task=bench --format json > "$work/report.json" || true
-printf "%-34s %s (%s)\n" "10,000 iterations, sync=normal" "$(cat "$work/t")" "$(python3 -c "import json;r=json.load(open('$work/report.json'))[0];print(r['status'],r['iterations'],'iterations:',r['reason'])")"
+printf "%-34s %s (%s)\n" "10,000 iterations, sync=normal" "$(tail -n1 "$work/t")" "$(python3 -c "import json;r=json.load(open('$work/report.json'))[0];print(r['status'],r['iterations'],'iterations:',r['reason'])")"

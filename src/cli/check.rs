@@ -176,34 +176,37 @@ pub fn run(args: CheckArgs) -> u8 {
     let (files, mut io_errors) = files::collect(&paths, &filter);
     let checker = Checker::new(limits);
 
-    let results: Vec<Result<(FileDiagnostics, FileLevel), String>> = files
-        .par_iter()
-        .map(|path| {
-            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let checked = checker.check_bytes(path, &bytes);
-            let diagnostics = checked
-                .diagnostics
-                .into_iter()
-                .filter_map(|mut d| {
-                    d.severity = levels.apply(d.code, d.severity)?;
-                    Some(d)
-                })
-                .collect();
-            let level = FileLevel {
-                file: files::display_path(path),
-                level: checked.conformance.level.label(),
-                missing_for_next: checked.conformance.missing,
-            };
-            Ok((
-                FileDiagnostics {
-                    source: checked.source,
-                    display_path: files::display_path(path),
-                    diagnostics,
-                },
-                level,
-            ))
-        })
-        .collect();
+    let check_one = |path: &PathBuf| -> Result<(FileDiagnostics, FileLevel), String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let checked = checker.check_bytes(path, &bytes);
+        let diagnostics = checked
+            .diagnostics
+            .into_iter()
+            .filter_map(|mut d| {
+                d.severity = levels.apply(d.code, d.severity)?;
+                Some(d)
+            })
+            .collect();
+        let level = FileLevel {
+            file: files::display_path(path),
+            level: checked.conformance.level.label(),
+            missing_for_next: checked.conformance.missing,
+        };
+        Ok((
+            FileDiagnostics {
+                source: checked.source,
+                display_path: files::display_path(path),
+                diagnostics,
+            },
+            level,
+        ))
+    };
+    // One file: no thread pool to start (it costs more than the check).
+    let results: Vec<Result<(FileDiagnostics, FileLevel), String>> = if files.len() <= 1 {
+        files.iter().map(check_one).collect()
+    } else {
+        files.par_iter().map(check_one).collect()
+    };
 
     let mut reports = Vec::with_capacity(results.len());
     let mut summary = Summary::default();

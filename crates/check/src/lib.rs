@@ -4,6 +4,7 @@
 mod children;
 pub mod diagram;
 pub mod graph;
+mod index;
 pub mod level;
 pub mod registry;
 pub mod rules;
@@ -26,7 +27,9 @@ pub struct Context<'a> {
     pub spec: &'a Spec,
     pub root: &'a Node,
     pub source_text: &'a str,
+    /// The phase graph; only the analysis rules read it.
     pub graph: &'a graph::PhaseGraph,
+    pub(crate) index: &'a index::SpecIndex<'a>,
     /// The file being checked (composition `ref`s are relative to it).
     pub path: &'a Path,
     pub(crate) children: &'a ChildScope<'a>,
@@ -61,6 +64,8 @@ pub struct Analysis {
 pub struct Checker {
     limits: Limits,
     children: ChildCache,
+    /// Run the phase-graph analysis (boundedness, readiness) after the front end.
+    analysis: bool,
 }
 
 /// How deep compositions may nest through `ref` before we stop following.
@@ -72,6 +77,18 @@ impl Checker {
         Checker {
             limits,
             children: ChildCache::default(),
+            analysis: true,
+        }
+    }
+
+    /// The front end only: syntax, schema, references, compositions — no
+    /// phase graph, no boundedness or readiness rules (and no bounds, so
+    /// compositions get no budget check). For measurements and for callers
+    /// that want the schema-and-references verdict alone.
+    pub fn front_end_only(limits: Limits) -> Self {
+        Checker {
+            analysis: false,
+            ..Checker::new(limits)
         }
     }
 
@@ -98,23 +115,34 @@ impl Checker {
             let json = root.to_json();
             diagnostics.extend(schema::validate(root, &json));
             let spec = loopc_ir::lower(root);
-            let graph = graph::build(&spec);
+            let graph = if self.analysis {
+                graph::build(&spec)
+            } else {
+                graph::PhaseGraph::empty()
+            };
             let mut chain = ancestors.to_vec();
             chain.push(canonical(path));
             let scope = ChildScope {
                 checker: self,
                 ancestors: &chain,
             };
+            let index = index::SpecIndex::new(&spec);
             let cx = Context {
                 spec: &spec,
                 root,
                 source_text: parsed.source.text(),
                 graph: &graph,
+                index: &index,
                 path,
                 children: &scope,
             };
-            for rule in rules::RULES {
+            for rule in rules::FRONT_END {
                 rule.check(&cx, &mut diagnostics);
+            }
+            if self.analysis {
+                for rule in rules::ANALYSIS {
+                    rule.check(&cx, &mut diagnostics);
+                }
             }
             analysed = Some((spec, json, graph));
         }

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use loopc_ir::{CompositionKind, Spec};
 use petgraph::algo::tarjan_scc;
@@ -13,6 +13,9 @@ use super::{Flow, Phase, PhaseGraph};
 /// refinement, termination and the next iteration.
 pub fn build(spec: &Spec) -> PhaseGraph {
     let mut g: DiGraph<Phase, Flow> = DiGraph::new();
+    // Node pairs already linked: petgraph's contains_edge walks a node's
+    // edge list, which is quadratic for a worker that 17,000 workers read.
+    let mut linked: HashSet<(NodeIndex, NodeIndex)> = HashSet::new();
     let mut workers: HashMap<&str, NodeIndex> = HashMap::new();
     let mut evaluators: HashMap<&str, NodeIndex> = HashMap::new();
     let mut inputs: HashMap<&str, NodeIndex> = HashMap::new();
@@ -82,14 +85,14 @@ pub fn build(spec: &Spec) -> PhaseGraph {
                 from.strip_prefix("workers.").and_then(|id| workers.get(id).copied())
             };
             if let Some(source) = source {
-                if !g.contains_edge(source, node) {
+                if linked.insert((source, node)) {
                     g.add_edge(source, node, Flow::Data);
                 }
             }
         }
         for dep in &w.depends_on {
             if let Some(&source) = workers.get(dep.as_str()) {
-                if !g.contains_edge(source, node) {
+                if linked.insert((source, node)) {
                     g.add_edge(source, node, Flow::Order);
                 }
             }
@@ -122,7 +125,7 @@ pub fn build(spec: &Spec) -> PhaseGraph {
                 workers.get(target.as_str()).copied().into_iter().collect()
             };
             for w in checked {
-                if !g.contains_edge(w, node) {
+                if linked.insert((w, node)) {
                     g.add_edge(w, node, Flow::Check);
                 }
             }
@@ -294,6 +297,7 @@ pub fn build(spec: &Spec) -> PhaseGraph {
                     .and_then(|id| children.get(id).copied())
             };
             if let (Some(from), Some(to)) = (child_of(&a.from), child_of(&a.to)) {
+                linked.insert((from, to));
                 g.add_edge(
                     from,
                     to,
@@ -311,7 +315,7 @@ pub fn build(spec: &Spec) -> PhaseGraph {
         };
         if matches!(c.kind.as_deref(), Some(CompositionKind::Sequential)) {
             for pair in order.windows(2) {
-                if !g.contains_edge(pair[0].0, pair[1].0) {
+                if linked.insert((pair[0].0, pair[1].0)) {
                     g.add_edge(pair[0].0, pair[1].0, Flow::Order);
                 }
             }

@@ -101,6 +101,18 @@ pub struct PhaseGraph {
 }
 
 impl PhaseGraph {
+    /// No phases at all (the front end alone does not build the graph).
+    pub fn empty() -> Self {
+        let mut graph = DiGraph::new();
+        let decide = graph.add_node(Phase::Decide);
+        PhaseGraph {
+            graph,
+            decide,
+            cycles: Vec::new(),
+            bounds: LoopBounds::default(),
+        }
+    }
+
     pub fn find(&self, key: &str) -> Option<NodeIndex> {
         self.graph.node_indices().find(|&n| self.graph[n].key() == key)
     }

@@ -54,22 +54,7 @@ impl Rule for UnusedWorker {
             let Some(id) = &w.id else { continue };
             let id_str = id.as_str();
             let as_source = format!("workers.{id_str}");
-            let used = spec
-                .workers
-                .iter()
-                .any(|o| o.depends_on.iter().any(|d| d.as_str() == id_str) || o.inputs.iter().any(|i| i.as_str() == as_source))
-                || spec
-                    .evaluators
-                    .iter()
-                    .any(|e| e.runs_after.iter().any(|t| t.as_str() == "*" || t.as_str() == id_str))
-                || spec
-                    .feedback_channels
-                    .iter()
-                    .any(|f| f.source.as_deref().map(String::as_str) == Some(as_source.as_str()))
-                || spec
-                    .metrics
-                    .iter()
-                    .any(|m| m.source.as_deref().map(String::as_str) == Some(as_source.as_str()));
+            let used = cx.index.is_consumed(id_str) || cx.index.is_checked(id_str) || cx.index.is_source(&as_source);
             if !used {
                 out.push(
                     Diagnostic::warning(
@@ -91,16 +76,7 @@ impl Rule for UnusedEvaluator {
         for e in &cx.spec.evaluators {
             let Some(id) = &e.id else { continue };
             let source = format!("evaluators.{}", id.as_str());
-            let used = cx
-                .spec
-                .metrics
-                .iter()
-                .any(|m| m.source.as_deref().map(String::as_str) == Some(source.as_str()))
-                || cx
-                    .spec
-                    .feedback_channels
-                    .iter()
-                    .any(|f| f.source.as_deref().map(String::as_str) == Some(source.as_str()));
+            let used = cx.index.is_source(&source);
             if !used {
                 out.push(
                     Diagnostic::warning(

@@ -1,9 +1,7 @@
 //! Every maker's output is checked, and not only by itself (F2).
 
-use std::collections::HashSet;
-
 use loopc_diagnostics::Diagnostic;
-use loopc_ir::{Evaluator, EvaluatorKind, Spec, Worker};
+use loopc_ir::{Evaluator, EvaluatorKind};
 
 use super::Rule;
 use crate::registry::declare_rule;
@@ -48,39 +46,12 @@ declare_rule! {
     pub struct SelfGrading { code: "L412", name: "self-grading", group: "readiness", severity: Warning, summary: "A worker is checked only by LLM rubrics on its own provider and model (F2 fail.self_grade)." }
 }
 
-fn checks<'a>(spec: &'a Spec, worker: &str) -> Vec<&'a Evaluator> {
-    spec.evaluators
-        .iter()
-        .filter(|e| e.runs_after.iter().any(|t| t.as_str() == "*" || t.as_str() == worker))
-        .collect()
-}
-
-fn id(w: &Worker) -> Option<&str> {
-    w.id.as_ref().map(|i| i.as_str())
-}
-
-/// Workers that consume `worker`'s output or run after it.
-fn downstream<'a>(spec: &'a Spec, worker: &str) -> Vec<&'a str> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut stack = vec![worker.to_owned()];
-    while let Some(current) = stack.pop() {
-        for w in &spec.workers {
-            let Some(wid) = id(w) else { continue };
-            let uses = w.depends_on.iter().any(|d| d.as_str() == current)
-                || w.inputs.iter().any(|i| i.strip_prefix("workers.") == Some(current.as_str()));
-            if uses && seen.insert(wid) {
-                stack.push(wid.to_owned());
-            }
-        }
-    }
-    seen.into_iter().collect()
-}
-
 impl Rule for UncheckedMaker {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let covered = cx.index.covered(cx.spec);
         for w in &cx.spec.workers {
             let Some(wid) = w.id.as_ref() else { continue };
-            if !checks(cx.spec, wid).is_empty() || downstream(cx.spec, wid).iter().any(|d| !checks(cx.spec, d).is_empty()) {
+            if covered.contains(wid.as_str()) {
                 continue;
             }
             out.push(
@@ -107,7 +78,7 @@ impl Rule for SelfGrading {
             let (Some(provider), Some(name)) = (&model.provider, &model.name) else {
                 continue;
             };
-            let evaluators = checks(cx.spec, wid);
+            let evaluators: Vec<&Evaluator> = cx.index.checks(wid).collect();
             let same_model = |e: &&Evaluator| {
                 matches!(e.kind.as_deref(), Some(EvaluatorKind::LlmRubric))
                     && e.model

@@ -39,7 +39,8 @@ pub(crate) trait Rule: Sync {
 }
 
 /// The rules `check` runs, in a fixed order (output is sorted afterwards).
-pub(crate) const RULES: &[&dyn Rule] = &[
+/// The front end's rules: references, ids, dependency order, compositions.
+pub(crate) const FRONT_END: &[&dyn Rule] = &[
     &UnknownReference,
     &DuplicateId,
     &DependencyCycle,
@@ -49,6 +50,10 @@ pub(crate) const RULES: &[&dyn Rule] = &[
     &NestedStructure,
     &SequentialAdapters,
     &ParallelBranches,
+];
+
+/// The phase-graph analysis: boundedness and readiness.
+pub(crate) const ANALYSIS: &[&dyn Rule] = &[
     &UnboundedCycle,
     &CompositionBudget,
     &UncheckedMaker,

@@ -173,6 +173,18 @@ impl CommandExecutor {
         })
     }
 
+    /// Output that was cut at [`MAX_STDOUT`] cannot be parsed as a whole.
+    fn check_output_size(&self, f: &Finished) -> Result<(), ExecError> {
+        if f.stdout.total > MAX_STDOUT as u64 {
+            return Err(ExecError::Failed(format!(
+                "`{}` printed {} bytes, more than the {MAX_STDOUT} kept",
+                self.program(),
+                f.stdout.total
+            )));
+        }
+        Ok(())
+    }
+
     fn worker_outcome(&self, f: Finished) -> Result<Outcome, ExecError> {
         if !f.status.success() {
             return Err(ExecError::Failed(format!(
@@ -182,13 +194,7 @@ impl CommandExecutor {
                 stderr_suffix(&f.stderr)
             )));
         }
-        if f.stdout.total > MAX_STDOUT as u64 {
-            return Err(ExecError::Failed(format!(
-                "`{}` printed {} bytes, more than the {MAX_STDOUT} kept",
-                self.program(),
-                f.stdout.total
-            )));
-        }
+        self.check_output_size(&f)?;
         let text = String::from_utf8_lossy(&f.stdout.head);
         if let Ok(Value::Object(mut object)) = serde_json::from_str::<Value>(&text) {
             if let Some(output) = object.remove("output") {
@@ -222,13 +228,7 @@ impl CommandExecutor {
                 })
             }
             Verdict::Json => {
-                if f.stdout.total > MAX_STDOUT as u64 {
-                    return Err(ExecError::Failed(format!(
-                        "`{}` printed {} bytes, more than the {MAX_STDOUT} kept",
-                        self.program(),
-                        f.stdout.total
-                    )));
-                }
+                self.check_output_size(&f)?;
                 let text = String::from_utf8_lossy(&f.stdout.head);
                 let value = serde_json::from_str::<Value>(text.trim()).map_err(|e| {
                     ExecError::Failed(format!(

@@ -156,7 +156,7 @@ impl Checker {
                 conformance,
                 bounds,
             },
-            spec: analysed.map(|(spec, json, graph)| (spec, json, graph)),
+            spec: analysed,
         }
     }
 }

@@ -64,7 +64,7 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Value>, String> {
             .and_then(Value::as_object)
             .into_iter()
             .flat_map(|w| w.values())
-            .chain(it.feedback.get("optimizer").into_iter())
+            .chain(it.feedback.get("optimizer"))
             .flat_map(|v| v.as_array().cloned().unwrap_or_default())
             .map(|m| m.to_string())
             .collect();

@@ -6,6 +6,10 @@
 //! the offending byte, and resolves plain scalars by the YAML 1.2 core schema,
 //! so `no`, `yes`, `on` and `off` stay strings.
 
+// A fatal problem ends the parse with one diagnostic; they are rare, so the
+// size of `Result<_, Diagnostic>` does not matter and boxing would only add noise.
+#![allow(clippy::result_large_err)]
+
 mod build;
 mod codes;
 mod decode;

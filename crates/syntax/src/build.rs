@@ -120,13 +120,26 @@ impl Builder<'_> {
                         )
                         .with_label("limit reached here"));
                     }
-                    return Err(Diagnostic::error(
+                    let mut d = Diagnostic::error(
                         YAML_SYNTAX.0,
                         YAML_SYNTAX.1,
                         format!("invalid YAML: {}", error.info()),
                         Span::point(at),
                     )
-                    .with_label("here"));
+                    .with_label("here");
+                    // Parsers give up where the text stops making sense, which for an
+                    // unclosed `[` or `{` can be many lines later: name where it opened.
+                    if let Some((open, kind)) = self.open_flow_collection(at) {
+                        d = d
+                            .with_secondary(Span::new(open, open + 1), format!("inside the flow {kind} opened here"))
+                            .with_help(format!(
+                                "the `{}` on line {} may be missing its closing `{}`",
+                                &self.source.text()[open..open + 1],
+                                self.source.line_col(open).line,
+                                if kind == "sequence" { "]" } else { "}" }
+                            ));
+                    }
+                    return Err(d);
                 }
             };
             let start = self.offset(&span.start);
@@ -192,6 +205,21 @@ impl Builder<'_> {
                 }
             }
         }
+    }
+
+    /// The innermost flow collection (`[…]`, `{…}`) still open before `at`.
+    fn open_flow_collection(&self, at: usize) -> Option<(usize, &'static str)> {
+        let text = self.source.text().as_bytes();
+        self.stack.iter().rev().find_map(|frame| {
+            let start = match frame {
+                Frame::Seq { start, .. } | Frame::Map { start, .. } => *start,
+            };
+            match text.get(start) {
+                Some(b'[') if start < at => Some((start, "sequence")),
+                Some(b'{') if start < at => Some((start, "mapping")),
+                _ => None,
+            }
+        })
     }
 
     fn open(&mut self, frame: Frame, at: usize) -> Result<(), Diagnostic> {

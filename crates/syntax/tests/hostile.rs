@@ -37,6 +37,15 @@ fn broken_yaml_names_the_line() {
 }
 
 #[test]
+fn an_unclosed_flow_collection_is_named_where_it_opened() {
+    let parsed = load("t.yaml", b"a: 1\nb: {x: 1, y: 2\nc:\n  d: 3\n", &Limits::default());
+    let d = &parsed.diagnostics[0];
+    assert_eq!(d.code, "L001");
+    assert_eq!(parsed.source.line_col(d.labels[0].span.start).line, 2, "{d:?}");
+    assert!(d.help.as_deref().unwrap().contains("`{` on line 2"), "{d:?}");
+}
+
+#[test]
 fn duplicate_key_points_at_second_and_labels_first() {
     let parsed = load("t.yaml", b"a: 1\nb:\n  c: 1\n  c: 2\n", &Limits::default());
     assert_eq!(parsed.diagnostics.len(), 1);

@@ -638,3 +638,32 @@ fn strip_redacts_memory_writes_and_drops_forbidden_tool_calls() {
         "memory holds {stored}"
     );
 }
+
+#[test]
+fn an_unanswered_human_review_times_out() {
+    let dir = workdir("convergence", "human-timeout");
+    let spec = std::fs::read_to_string(dir.join("spec.yaml"))
+        .unwrap()
+        .replace(
+            "    type: deterministic\n    runs_after: [fixer]\n    implementation: evaluators.unit_tests\n",
+            "    type: human\n    runs_after: [fixer]\n    timeout_seconds: 1\n",
+        )
+        .replace(
+            "- {type: max_iterations, value: 5, action: halt}",
+            "- {type: max_iterations, value: 1, action: halt}",
+        );
+    std::fs::write(dir.join("spec.yaml"), spec).unwrap();
+    let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=calc.py"]);
+    assert_eq!(out.status.code(), Some(3), "waits for the reviewer: {}", text(&out));
+    let id = reports[0]["run_id"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let resumed = loopc(&dir, &["resume", &id]);
+    assert_eq!(resumed.status.code(), Some(1), "{}", text(&resumed));
+    let s = status(&dir, &id);
+    assert_eq!(s["status"], "halted");
+    assert_eq!(
+        s["iterations"][0]["errors"], 1,
+        "the missed review counts as an evaluator error: {s}"
+    );
+    assert!(text(&resumed).contains("check tests: timeout"), "{}", text(&resumed));
+}

@@ -134,6 +134,10 @@ CREATE TABLE IF NOT EXISTS decisions (
   run_id TEXT NOT NULL, iteration INTEGER NOT NULL, gate TEXT NOT NULL, approved INTEGER NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL,
   PRIMARY KEY (run_id, iteration, gate)
 );
+CREATE TABLE IF NOT EXISTS gates (
+  run_id TEXT NOT NULL, iteration INTEGER NOT NULL, gate TEXT NOT NULL, first_ms INTEGER NOT NULL,
+  PRIMARY KEY (run_id, iteration, gate)
+);
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, iteration INTEGER NOT NULL, kind TEXT NOT NULL,
   message TEXT NOT NULL, at TEXT NOT NULL
@@ -417,6 +421,23 @@ impl Store {
             .execute("DELETE FROM memory WHERE scope = ?1", params![scope])
             .map_err(db)?;
         Ok(())
+    }
+
+    /// When the run first waited at this gate (ms since the epoch).
+    pub fn gate_first_seen(&self, run: &str, iteration: u32, gate: &str) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO gates (run_id, iteration, gate, first_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![run, iteration, gate, clock::unix_ms()],
+            )
+            .map_err(db)?;
+        self.conn
+            .query_row(
+                "SELECT first_ms FROM gates WHERE run_id = ?1 AND iteration = ?2 AND gate = ?3",
+                params![run, iteration, gate],
+                |r| r.get(0),
+            )
+            .map_err(db)
     }
 
     pub fn decision(&self, run: &str, iteration: u32, gate: &str) -> Result<Option<(bool, String)>> {

@@ -90,13 +90,34 @@ impl Runner<'_> {
             }
         }
         let record = match &e.kind {
-            EvaluatorKind::Human { instructions, queue, .. } => match self.store.decision(&self.run_id, state.i, &key)? {
+            EvaluatorKind::Human {
+                instructions,
+                queue,
+                timeout_seconds,
+            } => match self.store.decision(&self.run_id, state.i, &key)? {
                 None => {
-                    let what = instructions
-                        .clone()
-                        .unwrap_or_else(|| format!("review the output of {}", e.runs_after.join(", ")));
-                    let queue = queue.as_ref().map_or_else(String::new, |q| format!(" [queue {q}]"));
-                    return Ok(Some(Flow::Pause(key, format!("human evaluator `{}`{queue}: {what}", e.id))));
+                    // The review SLA counts from when the run first waited here;
+                    // past it, the check is an evaluator error and the run goes on.
+                    let waited_ms = crate::clock::unix_ms() - self.store.gate_first_seen(&self.run_id, state.i, &key)?;
+                    if waited_ms > (*timeout_seconds as i64).saturating_mul(1000) {
+                        StepRecord {
+                            status: "timeout".into(),
+                            result: json!({"passed": false, "score": 0.0, "error": format!("no human review within timeout_seconds {timeout_seconds}")}),
+                            cost_usd: 0.0,
+                            tokens: 0,
+                            attempts: 0,
+                            seconds: waited_ms as f64 / 1000.0,
+                        }
+                    } else {
+                        let what = instructions
+                            .clone()
+                            .unwrap_or_else(|| format!("review the output of {}", e.runs_after.join(", ")));
+                        let queue = queue.as_ref().map_or_else(String::new, |q| format!(" [queue {q}]"));
+                        return Ok(Some(Flow::Pause(
+                            key,
+                            format!("human evaluator `{}`{queue}: {what} (within {timeout_seconds}s)", e.id),
+                        )));
+                    }
                 }
                 Some((approved, note)) => {
                     if !approved {

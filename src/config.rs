@@ -32,7 +32,8 @@ pub struct Config {
     #[serde(default)]
     #[allow(dead_code)]
     pub run: Option<toml::Value>,
-    /// Where the file was found; globs are relative to its directory.
+    /// Where the file was found. (File globs match paths relative to each
+    /// directory given on the command line, see files.rs.)
     #[serde(skip)]
     pub root: Option<PathBuf>,
 }

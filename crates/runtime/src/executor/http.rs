@@ -245,15 +245,20 @@ pub(crate) fn usage(input_tokens: u64, output_tokens: u64, input_usd_per_mtok: f
     }
 }
 
-/// A JSON object in a model's reply (bare, in a ```json fence, or the outermost `{…}`).
-pub(crate) fn parse_json_reply(text: &str) -> Result<Value, String> {
-    let trimmed = text.trim();
-    let unfenced = trimmed
+/// The text inside a Markdown code fence (```json … ``` or ``` … ```), or the text itself.
+fn unfence(trimmed: &str) -> &str {
+    trimmed
         .strip_prefix("```json")
         .or_else(|| trimmed.strip_prefix("```"))
         .and_then(|t| t.trim_end().strip_suffix("```"))
         .map(str::trim)
-        .unwrap_or(trimmed);
+        .unwrap_or(trimmed)
+}
+
+/// A JSON object in a model's reply (bare, in a ```json fence, or the outermost `{…}`).
+pub(crate) fn parse_json_reply(text: &str) -> Result<Value, String> {
+    let trimmed = text.trim();
+    let unfenced = unfence(trimmed);
     let parsed = serde_json::from_str::<Value>(unfenced).ok().or_else(|| {
         let (start, end) = (unfenced.find('{')?, unfenced.rfind('}')?);
         (start < end)
@@ -274,13 +279,7 @@ pub(crate) fn worker_output(invocation: &Invocation, text: String) -> Value {
         .and_then(Value::as_str)
         .is_some_and(|f| f.eq_ignore_ascii_case("json"));
     if wants_json {
-        let trimmed = text.trim();
-        let unfenced = trimmed
-            .strip_prefix("```json")
-            .or_else(|| trimmed.strip_prefix("```"))
-            .and_then(|t| t.trim_end().strip_suffix("```"))
-            .map(str::trim)
-            .unwrap_or(trimmed);
+        let unfenced = unfence(text.trim());
         if let Ok(v) = serde_json::from_str::<Value>(unfenced) {
             return v;
         }

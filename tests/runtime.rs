@@ -11,10 +11,17 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runtime").join(name)
 }
 
+/// Where a test's runs are kept: beside its work directory, outside every
+/// sandbox root (loopc refuses a state directory inside one).
+fn state(dir: &Path) -> PathBuf {
+    dir.with_file_name(format!("{}.state", dir.file_name().unwrap().to_string_lossy()))
+}
+
 /// A fresh copy of a fixture directory.
 fn workdir(fixture_name: &str, test: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runtime").join(test);
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(state(&dir));
     copy_dir(&fixture(fixture_name), &dir);
     dir
 }
@@ -36,6 +43,7 @@ fn loopc(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loopc"))
         .args(args)
         .current_dir(dir)
+        .env("LOOPC_STATE_DIR", state(dir))
         .env_remove("KILL_AT")
         .output()
         .expect("loopc runs")
@@ -73,7 +81,7 @@ fn convergence_fixes_the_bug_within_two_iterations() {
     );
     // The run's trace is a valid Loop Trace 1.0 file that `loopc score --trace` scores.
     let id = report["run_id"].as_str().unwrap();
-    let trace = dir.join(format!(".loopc/traces/{id}.json"));
+    let trace = state(&dir).join(format!("traces/{id}.json"));
     let scored = loopc(
         &dir,
         &[
@@ -272,6 +280,7 @@ fn checkpoint_resume_after_sigkill_at_every_step() {
         let killed = Command::new(env!("CARGO_BIN_EXE_loopc"))
             .args(["run", "spec.yaml", "--bindings", "bindings.toml"])
             .current_dir(&dir)
+            .env("LOOPC_STATE_DIR", state(&dir))
             .env("KILL_AT", kill_at.to_string())
             .output()
             .unwrap();
@@ -384,7 +393,7 @@ fn compile_emits_a_plan_and_refuses_bad_specs() {
     let out = loopc(&dir, &["compile", "spec.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(plan["plan_version"], "1");
+    assert_eq!(plan["plan_version"], "2");
     assert_eq!(plan["groups"], serde_json::json!([["fixer"]]));
     assert_eq!(plan["feedback"][0]["when"]["op"], "compare");
     // A compiled plan runs like the spec.
@@ -502,6 +511,7 @@ fn openai_executor_end_to_end_over_loopback() {
             "target=calc.py",
         ])
         .current_dir(&dir)
+        .env("LOOPC_STATE_DIR", state(&dir))
         .env("LOOPC_E2E_OPENAI_KEY", secret)
         .env("NO_PROXY", "127.0.0.1")
         .output()
@@ -522,9 +532,9 @@ fn openai_executor_end_to_end_over_loopback() {
     );
     // The key appears in no output, state or trace.
     assert!(!text(&out).contains(secret));
-    for entry in std::fs::read_dir(dir.join(".loopc"))
+    for entry in std::fs::read_dir(state(&dir))
         .unwrap()
-        .chain(std::fs::read_dir(dir.join(".loopc/traces")).unwrap())
+        .chain(std::fs::read_dir(state(&dir).join("traces")).unwrap())
     {
         let path = entry.unwrap().path();
         if path.is_file() {
@@ -626,15 +636,17 @@ fn strip_redacts_memory_writes_and_drops_forbidden_tool_calls() {
         "fine",
         "the other calls still ran"
     );
-    // The memory entry holds the redacted value (the raw worker step keeps what the worker said).
+    // The memory entry holds the value as the strip left it.
     let memory = Command::new("python3")
-        .args(["-c", "import sqlite3; print(sqlite3.connect('.loopc/state.db').execute(\"select value_json from memory where key = 'creds'\").fetchone()[0])"])
-        .current_dir(&dir)
+        .args(["-c", "import sqlite3; print(sqlite3.connect('state.db').execute(\"select value_json from memory where key = 'creds'\").fetchone()[0])"])
+        .current_dir(state(&dir))
         .output()
         .unwrap();
     let stored = String::from_utf8_lossy(&memory.stdout);
+    // The key never reached memory: the worker's step was stored (and its
+    // tool calls run) with it redacted already.
     assert!(
-        stored.contains("[REDACTED]") && !stored.contains("AKIAIOSFODNN7EXAMPLE"),
+        stored.contains("[REDACTED") && !stored.contains("AKIAIOSFODNN7EXAMPLE"),
         "memory holds {stored}"
     );
 }

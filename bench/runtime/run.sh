@@ -14,7 +14,11 @@ trap 'rm -rf "$work"' EXIT
 spec() { # $1 = max_iterations
   sed "s/__MAX__/$1/" bench/runtime/spec.yaml > "$work/spec-$1.yaml"
 }
+# The workspace is a directory of its own: the state directory may not be inside it.
+mkdir -p "$work/ws"
 cat > "$work/bindings.toml" <<TOML
+[sandbox]
+root = "ws"
 [executors.replay]
 kind = "script"
 file = "$PWD/bench/runtime/responses.json"

@@ -3,7 +3,6 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use loopc_check::{diagram, Checker, Limits};
 use loopc_diagnostics::render::{render_human, FileDiagnostics, HumanOptions};
-use loopc_diagnostics::Severity;
 
 use super::{usage_error, EXIT_FINDINGS};
 use crate::files::display_path;
@@ -33,13 +32,7 @@ pub fn run(args: DiagramArgs) -> u8 {
         Err(e) => return usage_error(format!("cannot read {}: {e}", args.spec.display())),
     };
     let analysis = Checker::new(Limits::default()).analyse(&args.spec, &bytes);
-    let errors: Vec<_> = analysis
-        .checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .cloned()
-        .collect();
+    let errors = analysis.errors();
     let Some((spec, _, graph)) = analysis.spec else {
         let report = FileDiagnostics {
             source: analysis.checked.source,

@@ -4,12 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use clap::{Args, ValueEnum};
-use loopc_check::{Checker, Limits};
-use loopc_diagnostics::render::{render_human, FileDiagnostics, HumanOptions};
-use loopc_diagnostics::Severity;
-use loopc_plan::{Plan, ENFORCED_SAFETY_TYPES};
+use loopc_compile::{CompileError, Options};
+use loopc_diagnostics::render::{render_human, HumanOptions};
+use loopc_plan::Plan;
 use loopc_runtime::bindings::Bindings;
-use loopc_runtime::{Report, RunOptions, Runner, Status, Store, Sync};
+use loopc_runtime::{BindingsOrigin, Report, RunOptions, Runner, Status, Store, Sync};
 use serde_json::{Map, Value};
 
 use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
@@ -43,9 +42,23 @@ pub enum OutputFormat {
 
 #[derive(Args, Debug, Clone)]
 pub struct StateArgs {
-    /// Where runs are kept (SQLite).
-    #[arg(long, default_value = ".loopc", global = true)]
-    pub state_dir: PathBuf,
+    /// Where runs are kept (SQLite). Default: outside the workspace, in
+    /// $XDG_STATE_HOME/loopc/<project>-<hash> (~/.local/state when unset).
+    #[arg(long, env = "LOOPC_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl StateArgs {
+    /// The state directory: the flag, `LOOPC_STATE_DIR`, or the project's default.
+    pub fn resolve(&self) -> Result<PathBuf, String> {
+        match &self.state_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => {
+                let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
+                loopc_runtime::default_state_dir(&cwd)
+            }
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -92,6 +105,9 @@ pub struct ResumeArgs {
     pub run: String,
     #[arg(long)]
     pub bindings: Option<PathBuf>,
+    /// Continue with bindings that changed since the run started (after you reviewed them).
+    #[arg(long)]
+    pub rebind: bool,
     #[command(flatten)]
     pub state: StateArgs,
     #[arg(short, long)]
@@ -107,6 +123,9 @@ pub struct DecideArgs {
     pub note: String,
     #[arg(long)]
     pub bindings: Option<PathBuf>,
+    /// Continue with bindings that changed since the run started (after you reviewed them).
+    #[arg(long)]
+    pub rebind: bool,
     #[command(flatten)]
     pub state: StateArgs,
     #[arg(short, long)]
@@ -131,60 +150,30 @@ pub struct StatusArgs {
     pub format: OutputFormat,
 }
 
-/// Check a spec and lower it; diagnostics go to stderr.
-fn compile_spec(path: &Path, allow_unenforced: bool) -> Result<Plan, u8> {
+/// Check a spec and lower it, or load a compiled plan and verify it against
+/// its spec; diagnostics go to stderr. Returns whether the file was a plan.
+fn compile_spec(path: &Path, allow_unenforced: bool) -> Result<(Plan, bool), u8> {
     let bytes = std::fs::read(path).map_err(|e| usage_error(format!("cannot read {}: {e}", path.display())))?;
-    // A compiled plan runs as is.
-    if path.extension().is_some_and(|e| e == "json") {
-        if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
-            if value.get("plan_version").is_some() {
-                return serde_json::from_value(value).map_err(|e| {
-                    eprintln!("loopc: error: {} is not a valid loopc plan: {e}", display_path(path));
-                    EXIT_FINDINGS
-                });
-            }
-        }
-    }
-    let analysis = Checker::new(Limits::default()).analyse(path, &bytes);
-    let errors: Vec<_> = analysis
-        .checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .cloned()
-        .collect();
-    let Some((spec, _, _)) = analysis.spec.filter(|_| errors.is_empty()) else {
-        let report = FileDiagnostics {
-            source: analysis.checked.source,
-            display_path: display_path(path),
-            diagnostics: errors,
-        };
-        eprint!("{}", render_human(&[report], HumanOptions::default()));
-        eprintln!("loopc: error: {} has errors; it does not compile", display_path(path));
-        return Err(EXIT_FINDINGS);
+    let options = Options { allow_unenforced };
+    let shown = display_path(path);
+    let (result, is_plan) = match loopc_compile::load_plan(path, &bytes, &options) {
+        Some(verified) => (verified, true),
+        None => (loopc_compile::compile(path, &bytes, &shown, &options), false),
     };
-    let plan = loopc_ir::to_plan(&spec, &display_path(path)).map_err(|errors| {
-        for e in errors {
-            eprintln!("loopc: error: {}: {e}", display_path(path));
+    match result {
+        Ok(plan) => Ok((plan, is_plan)),
+        Err(CompileError::Diagnostics(report)) => {
+            eprint!("{}", render_human(&[*report], HumanOptions::default()));
+            eprintln!("loopc: error: {shown} has errors; it does not compile");
+            Err(EXIT_FINDINGS)
         }
-        EXIT_FINDINGS
-    })?;
-    let unenforced: Vec<String> = plan
-        .safety
-        .iter()
-        .filter(|s| !ENFORCED_SAFETY_TYPES.contains(&s.kind.as_str()))
-        .map(|s| format!("`{}` ({})", s.id, s.kind))
-        .collect();
-    if !unenforced.is_empty() && !allow_unenforced {
-        eprintln!(
-            "loopc: error: {}: the runtime cannot enforce safety constraint{} {}; pass --allow-unenforced to run without them (they are then reported, not enforced)",
-            display_path(path),
-            if unenforced.len() == 1 { "" } else { "s" },
-            unenforced.join(", ")
-        );
-        return Err(EXIT_FINDINGS);
+        Err(CompileError::Refused(messages)) => {
+            for m in messages {
+                eprintln!("loopc: error: {shown}: {m}");
+            }
+            Err(EXIT_FINDINGS)
+        }
     }
-    Ok(plan)
 }
 
 pub fn compile(args: CompileArgs) -> u8 {
@@ -194,19 +183,23 @@ pub fn compile(args: CompileArgs) -> u8 {
     }
     let spec = args.spec.expect("clap requires it");
     let plan = match compile_spec(&spec, args.allow_unenforced) {
-        Ok(p) => p,
+        Ok((p, _)) => p,
         Err(code) => return code,
     };
     let text = serde_json::to_string_pretty(&plan).expect("plan serializes") + "\n";
     super::write_output(args.output.as_deref(), &text)
 }
 
-/// Bindings from `--bindings`, else loopc.toml's `[run]`, else none.
-fn load_bindings(path: Option<&Path>) -> Result<(Bindings, String), String> {
+/// Bindings from `--bindings`, else loopc.toml's `[run]`, else none; with
+/// where they came from and their digest.
+fn load_bindings(path: Option<&Path>) -> Result<(Bindings, BindingsOrigin), String> {
     if let Some(p) = path {
-        return Bindings::load(p)
-            .map(|b| (b, p.display().to_string()))
-            .map_err(|e| format!("bindings {}: {e}", p.display()));
+        let b = Bindings::load(p).map_err(|e| format!("bindings {}: {e}", p.display()))?;
+        let origin = BindingsOrigin {
+            label: p.display().to_string(),
+            sha256: b.sha256.clone(),
+        };
+        return Ok((b, origin));
     }
     let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     if let Some(file) = config::discover(&cwd) {
@@ -215,9 +208,13 @@ fn load_bindings(path: Option<&Path>) -> Result<(Bindings, String), String> {
         if let Some(run) = table.get("run") {
             let run_text = toml::to_string(run).map_err(|e| e.to_string())?;
             let base = file.parent().unwrap_or(Path::new("."));
-            return Bindings::parse(&run_text, base)
-                .map(|b| (b, format!("{}[run]", file.display())))
-                .map_err(|e| format!("{} [run]: {e}", file.display()));
+            let mut b = Bindings::parse(&run_text, base).map_err(|e| format!("{} [run]: {e}", file.display()))?;
+            b.source = Some(file.clone());
+            let origin = BindingsOrigin {
+                label: format!("{}[run]", file.display()),
+                sha256: b.sha256.clone(),
+            };
+            return Ok((b, origin));
         }
     }
     Ok((
@@ -225,7 +222,7 @@ fn load_bindings(path: Option<&Path>) -> Result<(Bindings, String), String> {
             base_dir: cwd,
             ..Bindings::default()
         },
-        String::new(),
+        BindingsOrigin::default(),
     ))
 }
 
@@ -294,15 +291,30 @@ fn printer(quiet: bool, prefix: Option<String>) -> impl FnMut(&str) {
     }
 }
 
-fn execute_one(state_dir: &Path, run_id: &str, bindings: Bindings, quiet: bool, prefix: Option<String>) -> Result<Report, String> {
+/// Execute a run in this process. `protected` are files of this command
+/// (plans, a trace target) that no tool may touch, beside the state
+/// directory and the bindings, which the runtime protects itself.
+fn execute_one(
+    state_dir: &Path,
+    run_id: &str,
+    bindings: Bindings,
+    protected: &[PathBuf],
+    quiet: bool,
+    prefix: Option<String>,
+) -> Result<Report, String> {
     let mut store = Store::open(state_dir)?;
     let mut say = printer(quiet, prefix);
     let mut runner = Runner::new(&mut store, run_id, bindings, &mut say)?;
+    runner.protect(protected.iter().cloned());
     runner.execute()
 }
 
 pub fn run(args: RunArgs) -> u8 {
-    let (bindings, bindings_label) = match load_bindings(args.bindings.as_deref()) {
+    let state_dir = match args.state.resolve() {
+        Ok(d) => d,
+        Err(e) => return usage_error(e),
+    };
+    let (bindings, origin) = match load_bindings(args.bindings.as_deref()) {
         Ok(b) => b,
         Err(e) => return usage_error(e),
     };
@@ -311,9 +323,15 @@ pub fn run(args: RunArgs) -> u8 {
         Err(e) => return usage_error(e),
     };
     let mut jobs = Vec::new();
+    let mut protected: Vec<PathBuf> = args.trace.iter().cloned().chain(config_file()).collect();
     for spec in &args.specs {
         let plan = match compile_spec(spec, args.allow_unenforced) {
-            Ok(p) => p,
+            Ok((p, is_plan)) => {
+                if is_plan {
+                    protected.push(spec.clone());
+                }
+                p
+            }
             Err(code) => return code,
         };
         if !args.dry_run {
@@ -323,7 +341,7 @@ pub fn run(args: RunArgs) -> u8 {
                     "{}: no executor bound for {}; bind them in [bind] of {} (see `loopc run --help` and docs/runtime.md), or use --dry-run",
                     display_path(spec),
                     missing.join(", "),
-                    if bindings_label.is_empty() { "a bindings file (--bindings) or loopc.toml [run]".to_owned() } else { bindings_label.clone() }
+                    if origin.label.is_empty() { "a bindings file (--bindings) or loopc.toml [run]".to_owned() } else { origin.label.clone() }
                 ));
             }
         }
@@ -349,14 +367,20 @@ pub fn run(args: RunArgs) -> u8 {
         allow_unenforced: args.allow_unenforced,
         sync,
     };
-    let store = match Store::open(&args.state.state_dir) {
+    if let Err(e) = loopc_runtime::check_state_location(&state_dir, &workspace) {
+        return usage_error(e);
+    }
+    let mut store = match Store::open(&state_dir) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
     let mut run_ids = Vec::new();
     for job in &jobs {
-        match loopc_runtime::start_run(&store, &job.plan, &job.inputs, &workspace, &bindings_label, &options) {
-            Ok(id) => {
+        match loopc_runtime::start_run(&mut store, &job.plan, &job.inputs, &workspace, &origin, &options) {
+            Ok((id, notes)) => {
+                for note in notes {
+                    eprintln!("loopc: warning: run {id}: {note}");
+                }
                 if !args.quiet {
                     eprintln!("run {id} started: {} ({})", job.plan.loop_name, job.plan.source);
                 }
@@ -379,7 +403,7 @@ pub fn run(args: RunArgs) -> u8 {
                     break;
                 };
                 let prefix = many.then(|| id.clone());
-                let result = execute_one(&args.state.state_dir, &id, bindings.clone(), args.quiet, prefix);
+                let result = execute_one(&state_dir, &id, bindings.clone(), &protected, args.quiet, prefix);
                 results.lock().expect("results").push((id, result));
             });
         }
@@ -387,12 +411,14 @@ pub fn run(args: RunArgs) -> u8 {
     let mut results = results.into_inner().expect("results");
     results.sort_by(|a, b| a.0.cmp(&b.0));
     if let (Some(target), [(id, Ok(_))]) = (&args.trace, results.as_slice()) {
-        let source = Store::open(&args.state.state_dir).ok().map(|s| loopc_runtime::trace::path(&s, id));
+        let source = Store::open(&state_dir).ok().map(|s| loopc_runtime::trace::path(&s, id));
         match source.filter(|s| s.exists()) {
             // No iteration completed yet (a pause in the first one): no trace to copy.
             None => eprintln!("loopc: note: run {id} has no trace yet (no iteration completed)"),
             Some(source) => {
-                if let Err(e) = std::fs::copy(&source, target) {
+                // Replaced, not written through: a symlink planted at the target is not followed.
+                let copied = std::fs::read(&source).and_then(|bytes| loopc_runtime::store::write_private(target, &bytes));
+                if let Err(e) = copied {
                     return usage_error(format!("cannot write trace {}: {e}", target.display()));
                 }
             }
@@ -450,46 +476,96 @@ fn human_report(r: &Report) -> String {
 }
 
 pub fn resume(args: ResumeArgs) -> u8 {
-    continue_run(&args.run, &args.state.state_dir, args.bindings.as_deref(), args.quiet)
-}
-
-/// Continue a run with the options it was started with (dry run,
-/// unenforced safety types, checkpoint durability are part of the run).
-fn continue_run(run: &str, state_dir: &Path, bindings: Option<&Path>, quiet: bool) -> u8 {
-    let store = match Store::open(state_dir) {
-        Ok(s) => s,
+    let state_dir = match args.state.resolve() {
+        Ok(d) => d,
         Err(e) => return usage_error(e),
     };
-    let row = match store.find_run(run) {
-        Ok(r) => r,
-        Err(e) => return usage_error(e),
+    let (row, bindings) = match prepare_continuation(&args.run, &state_dir, args.bindings.as_deref(), args.rebind) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    // The bindings the run started with, unless others are given.
-    let path = bindings
-        .map(Path::to_path_buf)
-        .or_else(|| (!row.bindings_path.is_empty() && !row.bindings_path.ends_with("[run]")).then(|| PathBuf::from(&row.bindings_path)));
-    let (bindings, _) = match load_bindings(path.as_deref()) {
-        Ok(b) => b,
-        Err(e) => return usage_error(e),
-    };
-    drop(store);
-    let result = execute_one(state_dir, &row.id, bindings, quiet, None);
+    let protected: Vec<PathBuf> = config_file().into_iter().collect();
+    let result = execute_one(&state_dir, &row.id, bindings, &protected, args.quiet, None);
     finish(vec![(row.id, result)], OutputFormat::Human)
 }
 
+/// The `loopc.toml` that applies here, which no tool may touch.
+fn config_file() -> Option<PathBuf> {
+    std::env::current_dir().ok().and_then(|cwd| config::discover(&cwd))
+}
+
+/// The run to continue and the bindings to continue it with: the ones it
+/// started with (or `--bindings`), which must be byte for byte what the
+/// run recorded — a worker that rewrote them must not choose its next
+/// executor. A person who reviewed a change passes `--rebind`.
+fn prepare_continuation(
+    run: &str,
+    state_dir: &Path,
+    bindings: Option<&Path>,
+    rebind: bool,
+) -> Result<(loopc_runtime::store::RunRow, Bindings), u8> {
+    let store = Store::open(state_dir).map_err(usage_error)?;
+    let row = store.find_run(run).map_err(usage_error)?;
+    let path = bindings
+        .map(Path::to_path_buf)
+        .or_else(|| (!row.bindings_path.is_empty() && !row.bindings_path.ends_with("[run]")).then(|| PathBuf::from(&row.bindings_path)));
+    let (bindings, origin) = load_bindings(path.as_deref()).map_err(|e| {
+        usage_error(if row.bindings_sha256.is_empty() {
+            e
+        } else {
+            format!("{e}; run {} started with bindings from {}", row.id, row.bindings_path)
+        })
+    })?;
+    if origin.sha256 != row.bindings_sha256 {
+        let short = |h: &str| {
+            if h.is_empty() {
+                "none".to_owned()
+            } else {
+                format!("sha256 {}", &h[..12])
+            }
+        };
+        if !rebind {
+            return Err(usage_error(format!(
+                "the bindings of run {} changed since it started ({} → {}: {}); someone, or a worker, edited them. Review them, then continue with --rebind",
+                row.id,
+                short(&row.bindings_sha256),
+                short(&origin.sha256),
+                if origin.label.is_empty() { "no bindings now".to_owned() } else { origin.label.clone() }
+            )));
+        }
+        store.set_bindings(&row.id, &origin.label, &origin.sha256).map_err(usage_error)?;
+        let _ = store.event(
+            &row.id,
+            row.iteration,
+            "bindings",
+            &format!("a person continued the run with changed bindings ({}, --rebind)", origin.label),
+        );
+    }
+    Ok((row, bindings))
+}
+
 pub fn decide(args: DecideArgs, approved: bool) -> u8 {
-    let store = match Store::open(&args.state.state_dir) {
+    let state_dir = match args.state.resolve() {
+        Ok(d) => d,
+        Err(e) => return usage_error(e),
+    };
+    // Bindings first: a decision is not recorded for a run that cannot go on.
+    let (row, bindings) = match prepare_continuation(&args.run, &state_dir, args.bindings.as_deref(), args.rebind) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut store = match Store::open(&state_dir) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    let row = match store.find_run(&args.run) {
-        Ok(r) => r,
-        Err(e) => return usage_error(e),
-    };
-    match loopc_runtime::decide(&store, &row.id, approved, &args.note) {
+    match loopc_runtime::decide(&mut store, &row.id, approved, &args.note) {
         Err(e) => usage_error(e),
         Ok(false) => {
-            let row = store.run(&row.id).ok().flatten().expect("run exists");
+            let row = match store.run(&row.id) {
+                Ok(Some(r)) => r,
+                Ok(None) => return usage_error(format!("run {} vanished", row.id)),
+                Err(e) => return usage_error(e),
+            };
             emit(&format!("run {}: {} — {}\n", row.id, row.status.as_str(), row.reason));
             if row.status == Status::Succeeded {
                 EXIT_OK
@@ -499,13 +575,15 @@ pub fn decide(args: DecideArgs, approved: bool) -> u8 {
         }
         Ok(true) => {
             drop(store);
-            continue_run(&row.id, &args.state.state_dir, args.bindings.as_deref(), args.quiet)
+            let protected: Vec<PathBuf> = config_file().into_iter().collect();
+            let result = execute_one(&state_dir, &row.id, bindings, &protected, args.quiet, None);
+            finish(vec![(row.id, result)], OutputFormat::Human)
         }
     }
 }
 
 pub fn runs(args: RunsArgs) -> u8 {
-    let store = match Store::open(&args.state.state_dir) {
+    let store = match args.state.resolve().and_then(|d| Store::open(&d)) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
@@ -544,7 +622,7 @@ pub fn runs(args: RunsArgs) -> u8 {
 }
 
 pub fn status(args: StatusArgs) -> u8 {
-    let store = match Store::open(&args.state.state_dir) {
+    let store = match args.state.resolve().and_then(|d| Store::open(&d)) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
@@ -552,8 +630,10 @@ pub fn status(args: StatusArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return usage_error(e),
     };
-    let iterations = store.iterations(&row.id).unwrap_or_default();
-    let events = store.events(&row.id).unwrap_or_default();
+    let (iterations, events) = match (store.iterations(&row.id), store.events(&row.id)) {
+        (Ok(i), Ok(e)) => (i, e),
+        (Err(e), _) | (_, Err(e)) => return usage_error(e),
+    };
     let trace = loopc_runtime::trace::path(&store, &row.id);
     match args.format {
         OutputFormat::Json => emit(

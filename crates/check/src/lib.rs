@@ -60,6 +60,18 @@ pub struct Analysis {
     pub spec: Option<(Spec, serde_json::Value, graph::PhaseGraph)>,
 }
 
+impl Analysis {
+    /// The findings at error level.
+    pub fn errors(&self) -> Vec<loopc_diagnostics::Diagnostic> {
+        self.checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == loopc_diagnostics::Severity::Error)
+            .cloned()
+            .collect()
+    }
+}
+
 /// Checks files; one per process, shared by the threads checking in parallel.
 pub struct Checker {
     limits: Limits,

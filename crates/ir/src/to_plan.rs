@@ -375,6 +375,8 @@ pub fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
         spec_version: text(&spec.version).unwrap_or_default(),
         objective: text(&spec.objective).unwrap_or_default(),
         source: source.to_owned(),
+        // Set by the caller, which has the spec's bytes.
+        spec_sha256: String::new(),
         inputs,
         memory,
         workers,

@@ -13,8 +13,15 @@ pub use expr::{CompareOp, Expr};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Lowercase hex SHA-256 of `bytes`: the digest a plan records of its spec
+/// ([`Plan::spec_sha256`]), and the one the runtime records of bindings.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Bumped on any incompatible change; `loopc run` refuses other versions.
-pub const PLAN_VERSION: &str = "1";
+pub const PLAN_VERSION: &str = "2";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +33,10 @@ pub struct Plan {
     pub objective: String,
     /// Path of the spec this plan was compiled from, as given.
     pub source: String,
+    /// SHA-256 of the spec's bytes. `loopc run PLAN` finds the spec, checks
+    /// this digest and compiles it again: a plan that differs from what its
+    /// spec compiles to (an edited plan) is refused.
+    pub spec_sha256: String,
     pub inputs: Vec<InputDecl>,
     pub memory: MemoryPlan,
     /// Workers in a topological order of `depends_on` (and `workers.*` inputs).

@@ -53,6 +53,13 @@ pub struct Bindings {
     /// Directory the bindings were read from; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The file they were read from (a bindings file, or the `loopc.toml`
+    /// whose `[run]` table they are).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+    /// SHA-256 of the text they were parsed from (empty: no bindings).
+    #[serde(skip)]
+    pub sha256: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -170,14 +177,36 @@ impl Bindings {
     /// Read a bindings TOML file (top-level keys as above).
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::parse(&text, path.parent().unwrap_or(Path::new(".")))
+        let mut b = Self::parse(&text, path.parent().unwrap_or(Path::new(".")))?;
+        b.source = Some(path.to_path_buf());
+        Ok(b)
     }
 
     pub fn parse(text: &str, base_dir: &Path) -> Result<Self, String> {
         let mut b: Bindings = toml::from_str(text).map_err(|e| e.to_string())?;
         b.base_dir = base_dir.to_path_buf();
+        b.sha256 = crate::safety::secrets::sha256_hex(text.as_bytes());
         b.validate()?;
         Ok(b)
+    }
+
+    /// The files these bindings consist of and run: their own file, script
+    /// files, and command executors' programs given by path. No tool may
+    /// read or change them (a worker must not choose its own executors).
+    pub fn own_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self.source.iter().cloned().collect();
+        for e in self.executors.values() {
+            match e {
+                ExecutorConfig::Script { file } => files.push(self.path(file)),
+                ExecutorConfig::Command { argv, .. } => {
+                    if let Some(program) = argv.first().filter(|p| p.contains('/')) {
+                        files.push(self.path(Path::new(program)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        files
     }
 
     fn validate(&self) -> Result<(), String> {

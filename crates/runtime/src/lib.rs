@@ -11,6 +11,7 @@ pub mod clock;
 pub mod executor;
 pub mod inputs;
 pub mod interpreter;
+pub mod process;
 pub mod safety;
 pub mod store;
 pub mod tools;
@@ -47,6 +48,7 @@ pub fn new_run_id() -> String {
 
 /// Options a run keeps for its whole life (resume and approve reuse them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RunOptions {
     pub dry_run: bool,
     pub allow_unenforced: bool,
@@ -82,15 +84,27 @@ impl Sync {
     }
 }
 
-/// Record a new run (inputs already validated) and return its id.
+/// Where a run's bindings came from, and the SHA-256 of their text: a
+/// continuation refuses bindings that changed since (see docs/runtime.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BindingsOrigin {
+    /// A file, `<loopc.toml>[run]`, or empty for none.
+    pub label: String,
+    pub sha256: String,
+}
+
+/// Record a new run (inputs already validated) and return its id, with a
+/// note for each input that held a secret: the run's state keeps no
+/// secret, so such an input is stored, and used, with the secret replaced
+/// by a redaction marker.
 pub fn start_run(
-    store: &Store,
+    store: &mut Store,
     plan: &Plan,
     inputs: &Map<String, Value>,
     workspace: &Path,
-    bindings_path: &str,
+    bindings: &BindingsOrigin,
     options: &RunOptions,
-) -> Result<String, String> {
+) -> Result<(String, Vec<String>), String> {
     if plan.plan_version != loopc_plan::PLAN_VERSION {
         return Err(format!(
             "plan version {} is not supported (this runtime runs version {})",
@@ -99,25 +113,29 @@ pub fn start_run(
         ));
     }
     interpreter::validate_plan(plan)?;
+    store.set_redactor(safety::redactor_for(&plan.safety));
+    let mut notes = Vec::new();
+    for (key, value) in inputs {
+        let mut clean = value.clone();
+        if store.redactor().value(&mut clean) {
+            notes.push(format!(
+                "input `{key}` holds what looks like a secret; loopc stores no secret, so the run sees it redacted (give secrets to executors through their environment)"
+            ));
+        }
+    }
     let id = new_run_id();
     let plan_json = serde_json::to_string(plan).map_err(|e| e.to_string())?;
     let inputs_json = Value::Object(inputs.clone()).to_string();
-    let options_json = serde_json::to_string(options).expect("options serialize");
     store.create_run(
         &id,
         &plan.loop_name,
         &plan_json,
         &inputs_json,
         &workspace.to_string_lossy(),
-        bindings_path,
-        &options_json,
+        (&bindings.label, &bindings.sha256),
+        options,
     )?;
-    Ok(id)
-}
-
-/// The options a run was started with.
-pub fn run_options(row: &store::RunRow) -> RunOptions {
-    serde_json::from_str(&row.options_json).unwrap_or_default()
+    Ok((id, notes))
 }
 
 /// A person's decision on a waiting run. What it does depends on what the
@@ -129,37 +147,113 @@ pub fn run_options(row: &store::RunRow) -> RunOptions {
 /// - an escalation (`escalate_human` of a failure or stall rule): approve
 ///   accepts the result as it is (succeeded), reject ends it (rejected).
 ///
-/// Returns whether the run should now be executed further.
-pub fn decide(store: &Store, run_id: &str, approved: bool, note: &str) -> Result<bool, String> {
-    let run = store.run(run_id)?.ok_or_else(|| format!("no run `{run_id}`"))?;
-    if run.status != Status::AwaitingHuman {
-        return Err(format!("run `{run_id}` is {}, not waiting for a person", run.status.as_str()));
-    }
-    let iteration = run.waiting_iteration;
-    store.decide(run_id, iteration, &run.waiting_for, approved, note)?;
+/// The decision is taken atomically (two people deciding at once: one
+/// wins, the other is told the run no longer waits). Returns whether the
+/// run should now be executed further.
+pub fn decide(store: &mut Store, run_id: &str, approved: bool, note: &str) -> Result<bool, String> {
     let who = if note.is_empty() { String::new() } else { format!(": {note}") };
-    store.event(
-        run_id,
-        iteration,
-        "human",
-        &format!("{} {}{who}", if approved { "approved" } else { "rejected" }, run.waiting_for),
-    )?;
-    let evaluator = run.waiting_for.starts_with("evaluators.");
-    if !approved && !evaluator {
-        store.set_status(run_id, Status::Rejected, &format!("human_rejected: {}{who}", run.waiting_for), "")?;
-        trace::write(store, run_id)?;
-        return Ok(false);
+    store.decide(run_id, approved, note, |row| {
+        let evaluator = row.waiting_for.starts_with("evaluators.");
+        if !approved && !evaluator {
+            (Status::Rejected, format!("human_rejected: {}{who}", row.waiting_for))
+        } else if approved && row.waiting_for == "escalation" {
+            (
+                Status::Succeeded,
+                format!("accepted by a person after escalation ({}){who}", row.reason),
+            )
+        } else {
+            (Status::Running, String::new())
+        }
+    })?;
+    let continues = match store.run(run_id)?.map(|r| r.status) {
+        Some(status) if status.is_final() => {
+            trace::write(store, run_id)?;
+            false
+        }
+        _ => true,
+    };
+    Ok(continues)
+}
+
+/// The project a working directory belongs to: the nearest directory at or
+/// above it with `.git` or `loopc.toml`, else the directory itself.
+pub fn project_root(cwd: &Path) -> std::path::PathBuf {
+    cwd.ancestors()
+        .find(|d| d.join(".git").exists() || d.join("loopc.toml").is_file())
+        .unwrap_or(cwd)
+        .to_path_buf()
+}
+
+/// Where a project's runs are kept unless `--state-dir` or
+/// `LOOPC_STATE_DIR` say otherwise: outside every workspace, in
+/// `$XDG_STATE_HOME/loopc/<project>-<hash>` (`~/.local/state` when
+/// `XDG_STATE_HOME` is unset), one directory per project (the hash is of
+/// the project root's canonical path).
+pub fn default_state_dir(cwd: &Path) -> Result<std::path::PathBuf, String> {
+    let project = project_root(cwd);
+    let project = std::fs::canonicalize(&project).unwrap_or(project);
+    // The XDG base-directory rule: an unset or relative XDG_STATE_HOME is ignored.
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))
+        .ok_or("cannot place the state directory: neither XDG_STATE_HOME nor HOME is set; give --state-dir")?;
+    let name: String = project
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| "root".into());
+    let hash = safety::secrets::sha256_hex(project.to_string_lossy().as_bytes());
+    Ok(base.join("loopc").join(format!("{name}-{}", &hash[..12])))
+}
+
+/// A state directory inside the workspace would let a worker write its own
+/// approvals: refuse one (existing or not yet created) below the sandbox root.
+pub fn check_state_location(state_dir: &Path, workspace: &Path) -> Result<(), String> {
+    let Ok(root) = std::fs::canonicalize(workspace) else {
+        return Ok(());
+    };
+    // The deepest existing ancestor, canonical, with the rest appended.
+    let absolute = if state_dir.is_absolute() {
+        state_dir.to_path_buf()
+    } else {
+        std::env::current_dir().map_err(|e| e.to_string())?.join(state_dir)
+    };
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while std::fs::canonicalize(existing).is_err() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return Ok(()),
+        }
     }
-    if approved && run.waiting_for == "escalation" {
-        store.set_status(
-            run_id,
-            Status::Succeeded,
-            &format!("accepted by a person after escalation ({}){who}", run.reason),
-            "",
-        )?;
-        trace::write(store, run_id)?;
-        return Ok(false);
+    let mut state = std::fs::canonicalize(existing).map_err(|e| e.to_string())?;
+    for name in rest.into_iter().rev() {
+        if name == ".." {
+            state.pop();
+        } else if name != "." {
+            state.push(name);
+        }
     }
-    store.set_status(run_id, Status::Running, "", "")?;
-    Ok(true)
+    if state.starts_with(&root) {
+        return Err(format!(
+            "the state directory {} is inside the sandbox root {}: a worker could change its own run state (approve itself). Keep the state elsewhere (--state-dir, LOOPC_STATE_DIR; the default is outside the workspace)",
+            state.display(),
+            root.display()
+        ));
+    }
+    Ok(())
 }

@@ -1,17 +1,30 @@
 //! Crash-safe run state in SQLite (WAL, `synchronous = FULL`): runs,
-//! iterations, step results, memory, human decisions and an event log.
+//! iterations, step results, memory, human decisions, persisted counters,
+//! the processes a run started, and an event log.
 //!
 //! The interpreter commits each step's result before it starts the next
 //! step, so after a crash `resume` finds every finished step here and never
 //! runs it again.
+//!
+//! Three promises hold for everything this module writes:
+//! - **no secret at rest**: every text stored goes through the run's
+//!   [`Redactor`] first (step results are redacted in place, so the
+//!   interpreter goes on with exactly what was stored);
+//! - **private files**: the state directory is created `0700`, the database
+//!   (and with it SQLite's `-wal` and `-shm` files) `0600`;
+//! - **corrupt state is an error, never a default**: a row that does not
+//!   decode stops the command with a message naming the run, the table and
+//!   the row.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::clock;
+use crate::safety::secrets::Redactor;
 
 /// Where a run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +40,14 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Running,
+        Status::AwaitingHuman,
+        Status::Succeeded,
+        Status::Halted,
+        Status::Rejected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Running => "running",
@@ -36,15 +57,12 @@ impl Status {
             Status::Rejected => "rejected",
         }
     }
-    pub fn parse(s: &str) -> Status {
-        match s {
-            "awaiting_human" => Status::AwaitingHuman,
-            "succeeded" => Status::Succeeded,
-            "halted" => Status::Halted,
-            "rejected" => Status::Rejected,
-            _ => Status::Running,
-        }
+
+    /// `None` for anything but the five statuses: the caller reports it.
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|status| status.as_str() == s)
     }
+
     pub fn is_final(self) -> bool {
         matches!(self, Status::Succeeded | Status::Halted | Status::Rejected)
     }
@@ -65,12 +83,15 @@ pub struct RunRow {
     pub plan_json: String,
     pub inputs_json: String,
     pub workspace: String,
+    /// Where the bindings came from (a file, or `loopc.toml[run]`), empty for none.
     pub bindings_path: String,
+    /// SHA-256 of the bindings text the run started with (empty: none).
+    pub bindings_sha256: String,
     pub waiting_for: String,
     /// The iteration whose gate the run waits at.
     pub waiting_iteration: u32,
-    /// Options the run was started with (`dry_run`, `allow_unenforced`, `sync`).
-    pub options_json: String,
+    /// Options the run was started with.
+    pub options: crate::RunOptions,
     /// The process executing the run, 0 when none.
     pub pid: u32,
 }
@@ -79,7 +100,7 @@ pub struct RunRow {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StepRecord {
     pub status: String,
-    pub result: serde_json::Value,
+    pub result: Value,
     pub cost_usd: f64,
     pub tokens: u64,
     pub attempts: u32,
@@ -88,10 +109,11 @@ pub struct StepRecord {
 
 /// A completed iteration.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
 pub struct IterationRecord {
     pub iteration: u32,
-    pub metrics: serde_json::Map<String, serde_json::Value>,
-    pub feedback: serde_json::Value,
+    pub metrics: serde_json::Map<String, Value>,
+    pub feedback: Value,
     pub cost_usd: f64,
     pub tokens: u64,
     pub errors: u32,
@@ -102,13 +124,26 @@ pub struct IterationRecord {
     pub optimizer_step: bool,
 }
 
+/// What [`Store::claim`] found.
+pub enum Claim {
+    /// The run is this process's now.
+    Claimed(RunRow),
+    /// The run had already ended; nothing was claimed.
+    Ended(RunRow),
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    redactor: Redactor,
 }
 
+/// The schema version this code writes (`PRAGMA user_version`). Version 1
+/// is loopc 0.1's layout, which set no `user_version`.
+pub const SCHEMA_VERSION: i64 = 2;
+
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS runs (
+CREATE TABLE runs (
   id TEXT PRIMARY KEY, loop_name TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
   iteration INTEGER NOT NULL DEFAULT 0, cost_usd REAL NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL, plan_json TEXT NOT NULL, inputs_json TEXT NOT NULL,
@@ -116,31 +151,47 @@ CREATE TABLE IF NOT EXISTS runs (
   started_unix_ms INTEGER NOT NULL DEFAULT 0, finished_unix_ms INTEGER,
   waiting_iteration INTEGER NOT NULL DEFAULT 0, options_json TEXT NOT NULL DEFAULT '{}', pid INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS steps (
+CREATE TABLE steps (
   run_id TEXT NOT NULL, iteration INTEGER NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
   result_json TEXT NOT NULL, cost_usd REAL NOT NULL, tokens INTEGER NOT NULL, attempts INTEGER NOT NULL,
   seconds REAL NOT NULL, finished_at TEXT NOT NULL,
   PRIMARY KEY (run_id, iteration, step)
 );
-CREATE TABLE IF NOT EXISTS iterations (
+CREATE TABLE iterations (
   run_id TEXT NOT NULL, iteration INTEGER NOT NULL, record_json TEXT NOT NULL,
   PRIMARY KEY (run_id, iteration)
 );
-CREATE TABLE IF NOT EXISTS memory (
+CREATE TABLE memory (
   scope TEXT NOT NULL, key TEXT NOT NULL, value_json TEXT NOT NULL, writer TEXT NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (scope, key)
 );
-CREATE TABLE IF NOT EXISTS decisions (
+CREATE TABLE decisions (
   run_id TEXT NOT NULL, iteration INTEGER NOT NULL, gate TEXT NOT NULL, approved INTEGER NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL,
   PRIMARY KEY (run_id, iteration, gate)
 );
-CREATE TABLE IF NOT EXISTS gates (
+CREATE TABLE gates (
   run_id TEXT NOT NULL, iteration INTEGER NOT NULL, gate TEXT NOT NULL, first_ms INTEGER NOT NULL,
   PRIMARY KEY (run_id, iteration, gate)
 );
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, iteration INTEGER NOT NULL, kind TEXT NOT NULL,
   message TEXT NOT NULL, at TEXT NOT NULL
+);
+";
+
+/// Version 1 → 2: the bindings' digest, the claiming process's start time
+/// (a pid alone can be reused), counters that must survive a restart
+/// (`rate_limit`, warn-once), and the process groups a run started.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE runs ADD COLUMN bindings_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pid_start INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE counters (
+  run_id TEXT NOT NULL, key TEXT NOT NULL, value_json TEXT NOT NULL,
+  PRIMARY KEY (run_id, key)
+);
+CREATE TABLE processes (
+  run_id TEXT NOT NULL, pgid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, program TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (run_id, pgid)
 );
 ";
 
@@ -150,22 +201,120 @@ fn db(e: rusqlite::Error) -> String {
     format!("state database: {e}")
 }
 
+/// A stored row that does not decode: which run, table and row, and why.
+fn corrupt(run: &str, table: &str, row: &str, why: impl std::fmt::Display) -> String {
+    format!("state database is corrupt: run `{run}`, table `{table}`, row {row}: {why}")
+}
+
+const RUN_COLUMNS: &str = "id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, waiting_for, waiting_iteration, options_json, pid";
+
+/// Create `dir` (and parents) with mode 0700; an existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Write `bytes` to `path` atomically (a temporary file beside it, renamed
+/// over it) with mode 0600. The rename replaces a symlink at `path` rather
+/// than writing through it.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
 impl Store {
     /// Open (creating) `state_dir/state.db`.
     pub fn open(state_dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(state_dir).map_err(|e| format!("cannot create state directory {}: {e}", state_dir.display()))?;
+        create_private_dir(state_dir).map_err(|e| format!("cannot create state directory {}: {e}", state_dir.display()))?;
         let path = state_dir.join("state.db");
-        let conn = Connection::open(&path).map_err(db)?;
+        match std::fs::metadata(&path) {
+            // SQLite would take an empty file for a new database: a state
+            // file truncated by accident must not silently lose every run.
+            Ok(meta) if meta.len() == 0 => {
+                return Err(format!(
+                    "state database {} is empty (0 bytes): it may have been truncated; move it away to start with a new one",
+                    path.display()
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    options.mode(0o600);
+                }
+                // SQLite creates `-wal` and `-shm` with the database file's mode.
+                if let Err(e) = options.open(&path) {
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(format!("cannot create {}: {e}", path.display()));
+                    }
+                }
+            }
+        }
+        let mut conn = Connection::open(&path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
         // FULL: a committed step survives power loss, not only a killed process.
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
-        Ok(Store { conn, path })
+        migrate(&mut conn, &path)?;
+        Ok(Store {
+            conn,
+            path,
+            redactor: Redactor::default(),
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The scanner every stored text goes through (default: known secret formats).
+    pub fn set_redactor(&mut self, redactor: Redactor) {
+        self.redactor = redactor;
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    fn clean<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        self.redactor.text(text)
+    }
+
+    fn clean_json(&self, value: &Value) -> String {
+        let mut v = value.clone();
+        self.redactor.value(&mut v);
+        v.to_string()
     }
 
     /// Checkpoint commits can be made cheaper for benchmarks (`NORMAL`), or
@@ -174,6 +323,8 @@ impl Store {
         self.conn.pragma_update(None, "synchronous", mode).map_err(db)
     }
 
+    /// Record a new run. `inputs` and the plan are redacted before they are
+    /// stored; the run then executes with exactly what was stored.
     #[allow(clippy::too_many_arguments)]
     pub fn create_run(
         &self,
@@ -182,15 +333,27 @@ impl Store {
         plan_json: &str,
         inputs_json: &str,
         workspace: &str,
-        bindings_path: &str,
-        options_json: &str,
+        bindings: (&str, &str),
+        options: &crate::RunOptions,
     ) -> Result<()> {
         let now = clock::now_rfc3339();
+        let options_json = serde_json::to_string(options).map_err(|e| e.to_string())?;
         self.conn
             .execute(
-                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, started_unix_ms, options_json)
-                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![id, loop_name, now, plan_json, inputs_json, workspace, bindings_path, clock::unix_ms(), options_json],
+                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, started_unix_ms, options_json)
+                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    id,
+                    self.clean(loop_name),
+                    now,
+                    self.clean(plan_json),
+                    self.clean(inputs_json),
+                    workspace,
+                    bindings.0,
+                    bindings.1,
+                    clock::unix_ms(),
+                    options_json
+                ],
             )
             .map_err(db)?;
         Ok(())
@@ -205,20 +368,51 @@ impl Store {
             .map_err(db)
     }
 
-    /// Take the run for this process. Refused while another live process executes it.
-    pub fn claim(&self, id: &str) -> Result<()> {
+    /// Take the run for this process, atomically: in one write transaction
+    /// the run is read and, unless it has ended or another live process
+    /// holds it, marked as this process's. Two `resume`s started together
+    /// therefore never both execute it.
+    pub fn claim(&mut self, id: &str) -> Result<Claim> {
         let me = std::process::id();
-        let holder: u32 = self
-            .conn
-            .query_row("SELECT pid FROM runs WHERE id = ?1", params![id], |r| r.get(0))
+        let my_start = crate::process::start_ticks(me).unwrap_or(0);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let row = tx
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
+                params![id],
+                |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
+            )
+            .optional()
             .map_err(db)?;
-        if holder != 0 && holder != me && Path::new(&format!("/proc/{holder}")).exists() {
+        let Some((raw, holder_start)) = row else {
+            return Err(format!("no run `{id}`"));
+        };
+        let row = raw.decode()?;
+        if row.status.is_final() {
+            return Ok(Claim::Ended(row));
+        }
+        if row.pid != 0 && row.pid != me && crate::process::is_alive(row.pid, holder_start as u64) {
             return Err(format!(
-                "run `{id}` is being executed by process {holder}; wait for it or stop it first"
+                "run `{id}` is being executed by process {}; wait for it or stop it first",
+                row.pid
             ));
         }
+        tx.execute(
+            "UPDATE runs SET pid = ?2, pid_start = ?3 WHERE id = ?1",
+            params![id, me, my_start as i64],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(Claim::Claimed(row))
+    }
+
+    /// A person accepted changed bindings (`--rebind`): the run goes on with these.
+    pub fn set_bindings(&self, id: &str, label: &str, sha256: &str) -> Result<()> {
         self.conn
-            .execute("UPDATE runs SET pid = ?2 WHERE id = ?1", params![id, me])
+            .execute(
+                "UPDATE runs SET bindings_path = ?2, bindings_sha256 = ?3 WHERE id = ?1",
+                params![id, label, sha256],
+            )
             .map_err(db)?;
         Ok(())
     }
@@ -227,7 +421,7 @@ impl Store {
     pub fn release(&self, id: &str) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE runs SET pid = 0 WHERE id = ?1 AND pid = ?2",
+                "UPDATE runs SET pid = 0, pid_start = 0 WHERE id = ?1 AND pid = ?2",
                 params![id, std::process::id()],
             )
             .map_err(db)?;
@@ -236,57 +430,69 @@ impl Store {
 
     pub fn run(&self, id: &str) -> Result<Option<RunRow>> {
         self.conn
-            .query_row(
-                "SELECT id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, waiting_for, waiting_iteration, options_json, pid FROM runs WHERE id = ?1",
-                params![id],
-                row_to_run,
-            )
+            .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), params![id], raw_run)
             .optional()
-            .map_err(db)
+            .map_err(db)?
+            .map(RawRun::decode)
+            .transpose()
     }
 
-    /// A run by id or unique id prefix.
+    /// A run by its id or an unambiguous prefix of it. Only the characters
+    /// run ids are made of are accepted, and the prefix is compared as
+    /// text: no pattern syntax of any kind.
     pub fn find_run(&self, prefix: &str) -> Result<RunRow> {
+        let plausible = !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !plausible {
+            return Err(format!(
+                "no run `{prefix}` in {} (run ids are letters, digits and `-`)",
+                self.path.display()
+            ));
+        }
         let ids: Vec<String> = self
             .conn
-            .prepare("SELECT id FROM runs WHERE id LIKE ?1 || '%' ORDER BY id")
+            .prepare("SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id")
             .and_then(|mut s| s.query_map(params![prefix], |r| r.get(0))?.collect())
             .map_err(db)?;
-        match ids.as_slice() {
-            [one] => self.run(one)?.ok_or_else(|| format!("no run `{prefix}`")),
-            [] => Err(format!("no run `{prefix}` in {}", self.path.display())),
-            many => Err(format!("`{prefix}` matches {} runs; give more of the id", many.len())),
+        let exact = ids.iter().find(|id| id.as_str() == prefix);
+        match (exact, ids.as_slice()) {
+            (Some(id), _) | (None, [id]) => self.run(id)?.ok_or_else(|| format!("no run `{prefix}`")),
+            (None, []) => Err(format!("no run `{prefix}` in {}", self.path.display())),
+            (None, many) => Err(format!("`{prefix}` matches {} runs; give more of the id", many.len())),
         }
     }
 
     pub fn runs(&self) -> Result<Vec<RunRow>> {
-        self.conn
-            .prepare(
-                "SELECT id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, waiting_for, waiting_iteration, options_json, pid FROM runs ORDER BY created_at, id",
-            )
-            .and_then(|mut s| s.query_map([], row_to_run)?.collect())
-            .map_err(db)
+        let raws: Vec<RawRun> = self
+            .conn
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at, id"))
+            .and_then(|mut s| s.query_map([], raw_run)?.collect())
+            .map_err(db)?;
+        raws.into_iter().map(RawRun::decode).collect()
     }
 
     pub fn set_status(&self, id: &str, status: Status, reason: &str, waiting_for: &str) -> Result<()> {
-        update_status(&self.conn, id, status, reason, waiting_for, 0)
+        update_status(&self.conn, &self.redactor, id, status, reason, waiting_for, 0)
     }
 
     /// Record a completed (or ended) iteration and, when the run stops or
     /// waits, its new status — in one transaction, so that a crash cannot
-    /// leave a finished run looking like one to continue.
+    /// leave a finished run looking like one to continue. The record is
+    /// redacted in place.
     pub fn finish_iteration(
         &mut self,
         run: &str,
-        record: Option<&IterationRecord>,
+        record: Option<&mut IterationRecord>,
         status: Option<(Status, &str, &str, u32)>,
     ) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         if let Some(record) = record {
-            let json = serde_json::to_string(record).expect("iteration serializes");
+            let mut value = serde_json::to_value(&*record).map_err(|e| e.to_string())?;
+            if self.redactor.value(&mut value) {
+                *record = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+            }
             tx.execute(
                 "INSERT OR REPLACE INTO iterations (run_id, iteration, record_json) VALUES (?1, ?2, ?3)",
-                params![run, record.iteration, json],
+                params![run, record.iteration, value.to_string()],
             )
             .map_err(db)?;
             tx.execute(
@@ -296,7 +502,7 @@ impl Store {
             .map_err(db)?;
         }
         if let Some((status, reason, waiting_for, waiting_iteration)) = status {
-            update_status(&tx, run, status, reason, waiting_for, waiting_iteration)?;
+            update_status(&tx, &self.redactor, run, status, reason, waiting_for, waiting_iteration)?;
         }
         tx.commit().map_err(db)
     }
@@ -313,28 +519,42 @@ impl Store {
     }
 
     pub fn step(&self, run: &str, iteration: u32, step: &str) -> Result<Option<StepRecord>> {
-        self.conn
+        let raw = self
+            .conn
             .query_row(
                 "SELECT status, result_json, cost_usd, tokens, attempts, seconds FROM steps WHERE run_id = ?1 AND iteration = ?2 AND step = ?3",
                 params![run, iteration, step],
                 |r| {
-                    let json: String = r.get(1)?;
-                    Ok(StepRecord {
-                        status: r.get(0)?,
-                        result: serde_json::from_str(&json).unwrap_or(serde_json::Value::Null),
-                        cost_usd: r.get(2)?,
-                        tokens: r.get::<_, i64>(3)? as u64,
-                        attempts: r.get::<_, i64>(4)? as u32,
-                        seconds: r.get(5)?,
-                    })
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, f64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, f64>(5)?,
+                    ))
                 },
             )
             .optional()
-            .map_err(db)
+            .map_err(db)?;
+        let Some((status, json, cost_usd, tokens, attempts, seconds)) = raw else {
+            return Ok(None);
+        };
+        let row = || format!("(iteration {iteration}, step `{step}`)");
+        let result = serde_json::from_str(&json).map_err(|e| corrupt(run, "steps", &row(), format!("result_json does not decode: {e}")))?;
+        Ok(Some(StepRecord {
+            status,
+            result,
+            cost_usd,
+            tokens: u64::try_from(tokens).map_err(|_| corrupt(run, "steps", &row(), "negative tokens"))?,
+            attempts: u32::try_from(attempts).map_err(|_| corrupt(run, "steps", &row(), "attempts out of range"))?,
+            seconds,
+        }))
     }
 
-    /// Commit a finished step and its spend in one transaction.
-    pub fn record_step(&mut self, run: &str, iteration: u32, step: &str, record: &StepRecord) -> Result<()> {
+    /// Commit a finished step and its spend in one transaction. The record
+    /// is redacted in place: go on with it as stored.
+    pub fn record_step(&mut self, run: &str, iteration: u32, step: &str, record: &mut StepRecord) -> Result<()> {
         self.record_step_with_memory(run, iteration, step, record, None)
     }
 
@@ -350,22 +570,28 @@ impl Store {
     }
 
     /// Commit a step together with the memory write it made, so that a
-    /// crash keeps both or neither.
+    /// crash keeps both or neither. Both are redacted first.
     pub fn record_step_with_memory(
         &mut self,
         run: &str,
         iteration: u32,
         step: &str,
-        record: &StepRecord,
+        record: &mut StepRecord,
         memory: Option<MemoryWrite>,
     ) -> Result<()> {
+        self.redactor.value(&mut record.result);
+        let result_json = record.result.to_string();
+        let memory = memory.map(|mut m| {
+            self.redactor.value(&mut m.value);
+            m
+        });
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         if let Some(m) = memory {
             write_memory(&tx, &m)?;
         }
         tx.execute(
             "INSERT INTO steps (run_id, iteration, step, status, result_json, cost_usd, tokens, attempts, seconds, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![run, iteration, step, record.status, record.result.to_string(), record.cost_usd, record.tokens as i64, record.attempts, record.seconds, clock::now_rfc3339()],
+            params![run, iteration, step, record.status, result_json, record.cost_usd, record.tokens as i64, record.attempts, record.seconds, clock::now_rfc3339()],
         )
         .map_err(db)?;
         tx.execute(
@@ -376,44 +602,40 @@ impl Store {
         tx.commit().map_err(db)
     }
 
-    /// Commit a completed iteration and advance the run's counter.
-    pub fn record_iteration(&self, run: &str, record: &IterationRecord) -> Result<()> {
-        let json = serde_json::to_string(record).expect("iteration serializes");
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO iterations (run_id, iteration, record_json) VALUES (?1, ?2, ?3)",
-                params![run, record.iteration, json],
-            )
-            .map_err(db)?;
-        self.conn
-            .execute(
-                "UPDATE runs SET iteration = ?2, updated_at = ?3 WHERE id = ?1",
-                params![run, record.iteration, clock::now_rfc3339()],
-            )
-            .map_err(db)?;
-        Ok(())
-    }
-
     pub fn iterations(&self, run: &str) -> Result<Vec<IterationRecord>> {
-        self.conn
-            .prepare("SELECT record_json FROM iterations WHERE run_id = ?1 ORDER BY iteration")
-            .and_then(|mut s| {
-                s.query_map(params![run], |r| r.get::<_, String>(0))?
-                    .map(|j| j.map(|j| serde_json::from_str(&j).unwrap_or_default()))
-                    .collect()
+        let rows: Vec<(i64, String)> = self
+            .conn
+            .prepare("SELECT iteration, record_json FROM iterations WHERE run_id = ?1 ORDER BY iteration")
+            .and_then(|mut s| s.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(i, json)| {
+                serde_json::from_str(&json).map_err(|e| {
+                    corrupt(
+                        run,
+                        "iterations",
+                        &format!("(iteration {i})"),
+                        format!("record_json does not decode: {e}"),
+                    )
+                })
             })
-            .map_err(db)
+            .collect()
     }
 
-    pub fn memory_get(&self, scope: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
-        self.conn
+    pub fn memory_get(&self, scope: &str) -> Result<serde_json::Map<String, Value>> {
+        let rows: Vec<(String, String)> = self
+            .conn
             .prepare("SELECT key, value_json FROM memory WHERE scope = ?1 ORDER BY seq")
-            .and_then(|mut s| {
-                s.query_map(params![scope], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-                    .map(|kv| kv.map(|(k, v)| (k, serde_json::from_str(&v).unwrap_or(serde_json::Value::Null))))
-                    .collect()
+            .and_then(|mut s| s.query_map(params![scope], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(k, v)| {
+                let value = serde_json::from_str(&v).map_err(|e| {
+                    format!("state database is corrupt: table `memory`, row (scope `{scope}`, key `{k}`): value_json does not decode: {e}")
+                })?;
+                Ok((k, value))
             })
-            .map_err(db)
+            .collect()
     }
 
     pub fn memory_clear(&self, scope: &str) -> Result<()> {
@@ -451,14 +673,58 @@ impl Store {
             .map_err(db)
     }
 
-    pub fn decide(&self, run: &str, iteration: u32, gate: &str, approved: bool, note: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO decisions (run_id, iteration, gate, approved, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![run, iteration, gate, approved as i64, note, clock::now_rfc3339()],
+    /// A person's decision on a waiting run, atomically: in one write
+    /// transaction the run must still be waiting and not held by a live
+    /// process; the decision, an event and the status `next(row)` returns
+    /// are written together. Returns the run as it was while waiting.
+    pub fn decide(&mut self, run_id: &str, approved: bool, note: &str, next: impl FnOnce(&RunRow) -> (Status, String)) -> Result<RunRow> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let raw = tx
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
+                params![run_id],
+                |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
             )
+            .optional()
             .map_err(db)?;
-        Ok(())
+        let Some((raw, holder_start)) = raw else {
+            return Err(format!("no run `{run_id}`"));
+        };
+        let row = raw.decode()?;
+        if row.status != Status::AwaitingHuman {
+            return Err(format!("run `{run_id}` is {}, not waiting for a person", row.status.as_str()));
+        }
+        if row.pid != 0 && crate::process::is_alive(row.pid, holder_start as u64) {
+            return Err(format!("run `{run_id}` is being executed by process {}", row.pid));
+        }
+        let note = self.redactor.text(note).into_owned();
+        tx.execute(
+            "INSERT OR REPLACE INTO decisions (run_id, iteration, gate, approved, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                run_id,
+                row.waiting_iteration,
+                row.waiting_for,
+                approved as i64,
+                note,
+                clock::now_rfc3339()
+            ],
+        )
+        .map_err(db)?;
+        let who = if note.is_empty() { String::new() } else { format!(": {note}") };
+        tx.execute(
+            "INSERT INTO events (run_id, iteration, kind, message, at) VALUES (?1, ?2, 'human', ?3, ?4)",
+            params![
+                run_id,
+                row.waiting_iteration,
+                format!("{} {}{who}", if approved { "approved" } else { "rejected" }, row.waiting_for),
+                clock::now_rfc3339()
+            ],
+        )
+        .map_err(db)?;
+        let (status, reason) = next(&row);
+        update_status(&tx, &self.redactor, run_id, status, &reason, "", 0)?;
+        tx.commit().map_err(db)?;
+        Ok(row)
     }
 
     pub fn decisions(&self, run: &str) -> Result<Vec<(u32, String, bool, String)>> {
@@ -477,7 +743,7 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO events (run_id, iteration, kind, message, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run, iteration, kind, message, clock::now_rfc3339()],
+                params![run, iteration, kind, self.clean(message), clock::now_rfc3339()],
             )
             .map_err(db)?;
         Ok(())
@@ -492,6 +758,92 @@ impl Store {
             })
             .map_err(db)
     }
+
+    /// A counter the run keeps across restarts (`rate_limit` calls, warn-once keys).
+    pub fn counter(&self, run: &str, key: &str) -> Result<Option<Value>> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value_json FROM counters WHERE run_id = ?1 AND key = ?2",
+                params![run, key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| {
+                corrupt(
+                    run,
+                    "counters",
+                    &format!("(key `{key}`)"),
+                    format!("value_json does not decode: {e}"),
+                )
+            })
+        })
+        .transpose()
+    }
+
+    pub fn set_counter(&self, run: &str, key: &str, value: &Value) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO counters (run_id, key, value_json) VALUES (?1, ?2, ?3)",
+                params![run, key, self.clean_json(value)],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Process groups the run started that have not been seen to end: `(pgid, start ticks)`.
+    pub fn processes(&self, run: &str) -> Result<Vec<(u32, u64)>> {
+        self.conn
+            .prepare("SELECT pgid, start_ticks FROM processes WHERE run_id = ?1 ORDER BY pgid")
+            .and_then(|mut s| {
+                s.query_map(params![run], |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u64)))?
+                    .collect()
+            })
+            .map_err(db)
+    }
+
+    pub fn forget_process(&self, run: &str, pgid: u32) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM processes WHERE run_id = ?1 AND pgid = ?2", params![run, pgid])
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+/// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).map_err(db)?;
+    let mut version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
+    if version == 0 {
+        let has_runs: bool = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db)?
+            > 0;
+        if has_runs {
+            version = 1;
+        } else {
+            tx.execute_batch(SCHEMA).map_err(db)?;
+            version = 1;
+        }
+    }
+    if version > SCHEMA_VERSION {
+        return Err(format!(
+            "state database {} has schema version {version}; this loopc reads up to {SCHEMA_VERSION} (a newer loopc made it)",
+            path.display()
+        ));
+    }
+    if version == 1 {
+        tx.execute_batch(MIGRATE_1_TO_2).map_err(db)?;
+        version = 2;
+    }
+    tx.pragma_update(None, "user_version", version).map_err(db)?;
+    tx.commit().map_err(db)
 }
 
 /// A memory entry to write with a step.
@@ -499,7 +851,7 @@ impl Store {
 pub struct MemoryWrite {
     pub scope: String,
     pub key: String,
-    pub value: serde_json::Value,
+    pub value: Value,
     pub writer: String,
     pub max_entries: Option<u64>,
 }
@@ -528,34 +880,105 @@ fn write_memory(tx: &rusqlite::Transaction, m: &MemoryWrite) -> Result<()> {
     Ok(())
 }
 
-fn update_status(conn: &Connection, id: &str, status: Status, reason: &str, waiting_for: &str, waiting_iteration: u32) -> Result<()> {
+fn update_status(
+    conn: &Connection,
+    redactor: &Redactor,
+    id: &str,
+    status: Status,
+    reason: &str,
+    waiting_for: &str,
+    waiting_iteration: u32,
+) -> Result<()> {
     let finished = if status.is_final() { Some(clock::unix_ms()) } else { None };
     conn.execute(
         "UPDATE runs SET status = ?2, reason = ?3, waiting_for = ?4, waiting_iteration = ?5, updated_at = ?6, finished_unix_ms = COALESCE(?7, finished_unix_ms) WHERE id = ?1",
-        params![id, status.as_str(), reason, waiting_for, waiting_iteration, clock::now_rfc3339(), finished],
+        params![id, status.as_str(), redactor.text(reason), waiting_for, waiting_iteration, clock::now_rfc3339(), finished],
     )
     .map_err(db)?;
     Ok(())
 }
 
-fn row_to_run(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
-    Ok(RunRow {
+/// A run row as SQLite holds it, before its typed columns are decoded.
+struct RawRun {
+    id: String,
+    loop_name: String,
+    status: String,
+    reason: String,
+    iteration: i64,
+    cost_usd: f64,
+    tokens: i64,
+    created_at: String,
+    updated_at: String,
+    plan_json: String,
+    inputs_json: String,
+    workspace: String,
+    bindings_path: String,
+    bindings_sha256: String,
+    waiting_for: String,
+    waiting_iteration: i64,
+    options_json: String,
+    pid: i64,
+}
+
+fn raw_run(r: &rusqlite::Row) -> rusqlite::Result<RawRun> {
+    Ok(RawRun {
         id: r.get(0)?,
         loop_name: r.get(1)?,
-        status: Status::parse(&r.get::<_, String>(2)?),
+        status: r.get(2)?,
         reason: r.get(3)?,
-        iteration: r.get::<_, i64>(4)? as u32,
+        iteration: r.get(4)?,
         cost_usd: r.get(5)?,
-        tokens: r.get::<_, i64>(6)? as u64,
+        tokens: r.get(6)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
         plan_json: r.get(9)?,
         inputs_json: r.get(10)?,
         workspace: r.get(11)?,
         bindings_path: r.get(12)?,
-        waiting_for: r.get(13)?,
-        waiting_iteration: r.get::<_, i64>(14)? as u32,
-        options_json: r.get(15)?,
-        pid: r.get::<_, i64>(16)? as u32,
+        bindings_sha256: r.get(13)?,
+        waiting_for: r.get(14)?,
+        waiting_iteration: r.get(15)?,
+        options_json: r.get(16)?,
+        pid: r.get(17)?,
     })
+}
+
+impl RawRun {
+    fn decode(self) -> Result<RunRow> {
+        let id = self.id;
+        let bad = |column: &str, why: String| corrupt(&id, "runs", &format!("`{id}`"), format!("{column}: {why}"));
+        let status = Status::parse(&self.status).ok_or_else(|| {
+            bad(
+                "status",
+                format!(
+                    "`{}` is not a run status ({})",
+                    self.status,
+                    Status::ALL.map(Status::as_str).join(", ")
+                ),
+            )
+        })?;
+        let options: crate::RunOptions =
+            serde_json::from_str(&self.options_json).map_err(|e| bad("options_json", format!("does not decode: {e}")))?;
+        let count = |column: &str, v: i64| u32::try_from(v).map_err(|_| bad(column, format!("{v} is out of range")));
+        Ok(RunRow {
+            status,
+            reason: self.reason,
+            iteration: count("iteration", self.iteration)?,
+            cost_usd: self.cost_usd,
+            tokens: u64::try_from(self.tokens).map_err(|_| bad("tokens", format!("{} is negative", self.tokens)))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            plan_json: self.plan_json,
+            inputs_json: self.inputs_json,
+            workspace: self.workspace,
+            bindings_path: self.bindings_path,
+            bindings_sha256: self.bindings_sha256,
+            waiting_for: self.waiting_for,
+            waiting_iteration: count("waiting_iteration", self.waiting_iteration)?,
+            options,
+            pid: count("pid", self.pid)?,
+            loop_name: self.loop_name,
+            id,
+        })
+    }
 }

@@ -126,15 +126,15 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Value>, String> {
     Ok(Some(trace))
 }
 
-/// Write (atomically) the run's trace, if it has one.
+/// Write (atomically, mode 0600) the run's trace, if it has one. Every
+/// field goes through the run's secret scanner once more on the way out.
 pub fn write(store: &Store, run_id: &str) -> Result<Option<PathBuf>, String> {
-    let Some(trace) = build(store, run_id)? else { return Ok(None) };
+    let Some(mut trace) = build(store, run_id)? else { return Ok(None) };
+    store.redactor().value(&mut trace);
     let target = path(store, run_id);
     let dir = target.parent().expect("traces dir");
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let temp = dir.join(format!(".{run_id}.json.tmp"));
-    std::fs::write(&temp, serde_json::to_string_pretty(&trace).expect("trace serializes") + "\n")
-        .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
-    std::fs::rename(&temp, &target).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    crate::store::create_private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let text = serde_json::to_string_pretty(&trace).expect("trace serializes") + "\n";
+    crate::store::write_private(&target, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     Ok(Some(target))
 }

@@ -24,6 +24,7 @@ fn invocation(step: StepRef, workspace: PathBuf, timeout: Option<Duration>) -> I
         payload: json!({"objective": "fix it", "inputs": {"issue": "crash"}}),
         timeout,
         workspace,
+        processes: None,
     }
 }
 

@@ -210,6 +210,7 @@ fn invocation(step: StepRef, timeout: Option<Duration>) -> Invocation {
         payload,
         timeout,
         workspace: std::env::temp_dir(),
+        processes: None,
     }
 }
 

@@ -29,6 +29,7 @@ fn inv(step: StepRef, iteration: u32) -> Invocation {
         payload: json!({}),
         timeout: Some(Duration::from_secs(5)),
         workspace: std::env::temp_dir(),
+        processes: None,
     }
 }
 

@@ -7,12 +7,13 @@
 //! The program runs with the invocation's workspace as working directory, the
 //! environment extended by `env` and by `LOOPC_RUN_ID`, `LOOPC_STEP`
 //! (`workers.<id>` / `evaluators.<id>`) and `LOOPC_ITERATION`, and the
-//! [`Invocation`] as JSON on stdin. It runs in its own process group; at the
-//! invocation's timeout the whole group is killed and the step is a
-//! [`ExecError::Timeout`]. stdout is kept up to [`MAX_STDOUT`] bytes, the last
-//! [`TAIL`] bytes of stderr are kept for error messages. Output pipes still held
-//! open [`LINGER`] after the program exited (by a background process it left
-//! behind) are cut off and its process group is killed.
+//! [`Invocation`] as JSON on stdin. It runs in its own process group, which
+//! ends with it: when the program exits, whatever it left running in the
+//! background is killed; at the invocation's timeout the whole group is
+//! killed and the step is a [`ExecError::Timeout`]. stdout is kept up to
+//! [`MAX_STDOUT`] bytes, the last [`TAIL`] bytes of stderr are kept for error
+//! messages. Output pipes still held open [`LINGER`] after that (by a process
+//! that left the group) are cut off.
 //!
 //! **Workers**: a non-zero exit is [`ExecError::Failed`] (exit code and stderr
 //! tail). If stdout is a JSON object with an `output` key, that is the output,
@@ -36,9 +37,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,7 @@ use serde_json::{json, Map, Value};
 
 use super::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall, Usage};
 use crate::bindings::{Bindings, ExecutorConfig, Verdict};
+use crate::process::Spawned;
 
 /// Most of stdout a command executor keeps.
 pub const MAX_STDOUT: usize = 8 * 1024 * 1024;
@@ -89,7 +90,7 @@ impl CommandExecutor {
         &self.argv[0]
     }
 
-    fn spawn(&self, invocation: &Invocation) -> Result<Child, ExecError> {
+    fn spawn(&self, invocation: &Invocation) -> Result<Spawned, ExecError> {
         if !invocation.workspace.is_dir() {
             return Err(ExecError::Config(format!(
                 "workspace {} is not a directory",
@@ -105,9 +106,8 @@ impl CommandExecutor {
             .env("LOOPC_ITERATION", invocation.iteration.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        cmd.spawn().map_err(|e| {
+            .stderr(Stdio::piped());
+        Spawned::spawn(&mut cmd, invocation.processes.clone(), self.program()).map_err(|e| {
             let why = match e.kind() {
                 std::io::ErrorKind::NotFound => "program not found".to_owned(),
                 std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
@@ -117,55 +117,30 @@ impl CommandExecutor {
         })
     }
 
-    /// Run the program to completion (or its timeout).
+    /// Run the program to completion (or its timeout). Its whole process
+    /// group ends with it: nothing it started in the background outlives it.
     fn run(&self, invocation: &Invocation) -> Result<Finished, ExecError> {
         let input = serde_json::to_vec(invocation).map_err(|e| ExecError::Failed(format!("cannot serialize the invocation: {e}")))?;
         let mut child = self.spawn(invocation)?;
-        let pid = child.id();
-        if let Some(mut stdin) = child.stdin.take() {
+        if let Some(mut stdin) = child.child_mut().stdin.take() {
             // A program that does not read its stdin must not block us.
             std::thread::spawn(move || {
                 let _ = stdin.write_all(&input);
             });
         }
-        let stdout = Capture::spawn(child.stdout.take(), MAX_STDOUT);
-        let stderr = Capture::spawn(child.stderr.take(), 0);
-
+        let stdout = Capture::spawn(child.child_mut().stdout.take(), MAX_STDOUT);
+        let stderr = Capture::spawn(child.child_mut().stderr.take(), 0);
         let deadline = invocation.timeout.map(|t| Instant::now() + t);
-        let mut pause = Duration::from_millis(1);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) => {}
-                Err(e) => {
-                    kill_group(pid, &mut child);
-                    return Err(ExecError::Failed(format!("cannot wait for `{}`: {e}", self.program())));
-                }
-            }
-            let now = Instant::now();
-            if let Some(d) = deadline {
-                if now >= d {
-                    // Not reaped yet, so the group id cannot have been reused.
-                    kill_group(pid, &mut child);
-                    return Err(ExecError::Timeout(invocation.timeout.unwrap_or_default()));
-                }
-                pause = pause.min(d - now);
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(25));
+        let status = match child.wait_until(deadline) {
+            Ok(Some(status)) => status,
+            Ok(None) => return Err(ExecError::Timeout(invocation.timeout.unwrap_or_default())),
+            Err(e) => return Err(ExecError::Failed(format!("cannot wait for `{}`: {e}", self.program()))),
         };
-
+        // The group is gone; a pipe still open now belongs to a process that
+        // left the group (setsid): stop reading it.
         let linger = Instant::now() + LINGER;
-        let closed = stdout.wait_until(linger) & stderr.wait_until(linger);
-        if !closed {
-            // Something the program started still holds its output open.
-            let _ = Command::new("kill")
-                .args(["-s", "KILL", "--", &format!("-{pid}")])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
+        stdout.wait_until(linger);
+        stderr.wait_until(linger);
         Ok(Finished {
             status,
             stdout: stdout.snapshot(),
@@ -413,18 +388,6 @@ impl Capture {
             total: s.total,
         }
     }
-}
-
-/// Kill the child's process group, then the child, and reap it.
-fn kill_group(pid: u32, child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-s", "KILL", "--", &format!("-{pid}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn describe(status: &ExitStatus) -> String {

@@ -46,6 +46,10 @@ pub struct Invocation {
     pub timeout: Option<Duration>,
     /// Working directory of the loop (the sandbox root).
     pub workspace: PathBuf,
+    /// Where executors that start processes record their process groups,
+    /// so that a `resume` after a crash can end what was left running.
+    #[serde(skip)]
+    pub processes: Option<std::sync::Arc<crate::process::ProcessLog>>,
 }
 
 /// Tokens and money one step used.

@@ -60,7 +60,7 @@ impl Runner<'_> {
             _ => 1.0,
         };
         if let Some(missing) = e.runs_after.iter().find(|w| state.failed.contains(w)) {
-            let record = StepRecord {
+            let mut record = StepRecord {
                 status: "error".into(),
                 result: json!({"passed": false, "score": 0.0, "error": format!("worker `{missing}` produced no output")}),
                 cost_usd: 0.0,
@@ -68,7 +68,7 @@ impl Runner<'_> {
                 attempts: 0,
                 seconds: 0.0,
             };
-            self.store.record_step(&self.run_id, state.i, &key, &record)?;
+            self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
             self.say(&format!("  check {}: error (worker `{missing}` produced no output)", e.id));
             self.absorb_verdict(state, e, &record);
             return Ok(None);
@@ -79,7 +79,9 @@ impl Runner<'_> {
             .map(|w| (w.clone(), state.outputs.get(w).cloned().unwrap_or(Value::Null)))
             .collect();
         for w in &e.runs_after {
-            match self.guard.check(Scope::PreEvaluator, w, &outputs[w], None)? {
+            let decision = self.guard.check(Scope::PreEvaluator, w, &outputs[w], None)?;
+            self.save_safety()?;
+            match decision {
                 Decision::Allow(notes) | Decision::Block(notes) => self.note_findings(state, &notes)?,
                 Decision::Halt(why) => return Ok(Some(Flow::Stop(Status::Halted, why))),
                 Decision::Pause(gate, why) => {
@@ -89,7 +91,7 @@ impl Runner<'_> {
                 }
             }
         }
-        let record = match &e.kind {
+        let mut record = match &e.kind {
             EvaluatorKind::Human {
                 instructions,
                 queue,
@@ -145,7 +147,7 @@ impl Runner<'_> {
                 self.machine_verdict(state, e, None, Some((model.clone(), rubric)), &outputs, threshold)?
             }
         };
-        self.store.record_step(&self.run_id, state.i, &key, &record)?;
+        self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
         self.say(&format!(
             "  check {}: {} score {:.2}{}",
             e.id,
@@ -209,6 +211,7 @@ impl Runner<'_> {
             }),
             timeout: Some(Duration::from_secs(600)),
             workspace: self.workspace.clone(),
+            processes: Some(self.processes.clone()),
         };
         let (result, attempts, seconds) = invoke_with_retries(executor.as_ref(), &invocation, if self.throttled { 0 } else { 1 });
         let dimensions = match &e.kind {

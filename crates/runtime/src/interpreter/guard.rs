@@ -80,6 +80,27 @@ impl Guard {
         })
     }
 
+    /// Refuse these paths to every tool.
+    pub(crate) fn protect(&mut self, paths: impl IntoIterator<Item = std::path::PathBuf>) {
+        self.sandbox = self.sandbox.clone().protect(paths);
+    }
+
+    pub(crate) fn record_processes(&mut self, log: std::sync::Arc<crate::process::ProcessLog>) {
+        self.sandbox = self.sandbox.clone().with_process_log(log);
+    }
+
+    pub(crate) fn safety_changes(&self) -> u64 {
+        self.engine.changes()
+    }
+
+    pub(crate) fn safety_snapshot(&self) -> Value {
+        self.engine.snapshot()
+    }
+
+    pub(crate) fn restore_safety(&self, memo: &Value) -> Result<(), String> {
+        self.engine.restore(memo)
+    }
+
     /// Refuse command executors whose program the sandbox does not allow.
     pub(crate) fn check_command(&self, argv: &[String]) -> Result<(), String> {
         self.sandbox
@@ -129,9 +150,11 @@ impl Guard {
         self.redacted.take()
     }
 
-    /// Run one tool call: the safety checks on the call (which apply at any
-    /// scope), then the sandbox. A `strip` drops the call; `warn` notes it.
-    pub(crate) fn tool(&mut self, worker: &str, call: &ToolCall, allowed_tools: &[String]) -> Result<(Value, Vec<Note>), ToolBlock> {
+    /// Whether a tool call may run: the safety checks on the call (which
+    /// apply at any scope), then the worker's declared tools. Every tool,
+    /// `remember` included, passes here. A `strip` drops the call; `warn`
+    /// notes it.
+    pub(crate) fn authorize(&mut self, worker: &str, call: &ToolCall, allowed_tools: &[String]) -> Result<Vec<Note>, ToolBlock> {
         let findings = self.engine.check(Scope::PreWorker, worker, &Subject::ToolCall(call));
         if let Some(worst) = findings
             .iter()
@@ -143,17 +166,28 @@ impl Guard {
                 action: worst.action.clone(),
             });
         }
+        self.sandbox
+            .check_declared(call, allowed_tools)
+            .map_err(|b| self.block(worker, &b))?;
+        Ok(notes(&findings))
+    }
+
+    fn block(&self, worker: &str, blocked: &crate::tools::Blocked) -> ToolBlock {
+        let finding = self.engine.sandbox_finding(worker, blocked);
+        ToolBlock {
+            message: format!("{}: {}", blocked.rule.as_str(), describe(&finding)),
+            action: finding.action,
+        }
+    }
+
+    /// Run one built-in tool call through the sandbox, after [`Guard::authorize`].
+    pub(crate) fn tool(&mut self, worker: &str, call: &ToolCall, allowed_tools: &[String]) -> Result<(Value, Vec<Note>), ToolBlock> {
+        let notes = self.authorize(worker, call, allowed_tools)?;
         match self.sandbox.call(call, allowed_tools) {
-            Ok(value) => Ok((value, notes(&findings))),
-            Err(ToolFailure::Blocked(blocked)) => {
-                let finding = self.engine.sandbox_finding(worker, &blocked);
-                Err(ToolBlock {
-                    message: format!("{}: {}", blocked.rule.as_str(), describe(&finding)),
-                    action: finding.action,
-                })
-            }
+            Ok(value) => Ok((value, notes)),
+            Err(ToolFailure::Blocked(blocked)) => Err(self.block(worker, &blocked)),
             // A tool that ran and failed is the worker's problem, not a violation.
-            Err(ToolFailure::Failed(message)) => Ok((serde_json::json!({"error": message}), notes(&findings))),
+            Err(ToolFailure::Failed(message)) => Ok((serde_json::json!({"error": message}), notes)),
         }
     }
 

@@ -96,10 +96,20 @@ pub struct Runner<'a> {
     pub(crate) guard: Guard,
     pub(crate) observer: &'a mut dyn FnMut(&str),
     pub(crate) run_started_ms: i64,
-    /// Set by `on_approach: throttle`: no concurrency, no retries.
+    /// Set by `on_approach: throttle`: no concurrency, no retries (kept in the store).
     pub(crate) throttled: bool,
+    /// One-time cost warnings already given (kept in the store).
     pub(crate) warned: Vec<String>,
+    /// Where executors and `run_command` record the process groups they start.
+    pub(crate) processes: Arc<crate::process::ProcessLog>,
+    /// [`Guard::safety_changes`] when the safety memory was last stored.
+    saved_safety: u64,
 }
+
+/// Counter keys of the run's persisted state (`counters` table).
+const SAFETY_MEMO: &str = "safety";
+const COST_WARNINGS: &str = "cost_warnings";
+const THROTTLED: &str = "throttled";
 
 impl<'a> Runner<'a> {
     /// Prepare to execute run `run_id` (created with [`crate::start_run`]).
@@ -107,13 +117,40 @@ impl<'a> Runner<'a> {
     /// to every later execution (resume, approve) too.
     pub fn new(store: &'a mut Store, run_id: &str, bindings: Bindings, observer: &'a mut dyn FnMut(&str)) -> Result<Self, String> {
         let row = store.run(run_id)?.ok_or_else(|| format!("no run `{run_id}`"))?;
-        let options = crate::run_options(&row);
+        let options = row.options;
         store.set_synchronous(options.sync.pragma())?;
-        let plan: Plan = serde_json::from_str(&row.plan_json).map_err(|e| format!("run `{run_id}` has an unreadable plan: {e}"))?;
+        let plan: Plan = serde_json::from_str(&row.plan_json).map_err(|e| {
+            format!("state database is corrupt: run `{run_id}`, table `runs`, row `{run_id}`: plan_json does not decode: {e}")
+        })?;
         validate_plan(&plan)?;
-        let inputs: Map<String, Value> = serde_json::from_str(&row.inputs_json).unwrap_or_default();
+        store.set_redactor(crate::safety::redactor_for(&plan.safety));
+        let inputs: Map<String, Value> = serde_json::from_str(&row.inputs_json).map_err(|e| {
+            format!("state database is corrupt: run `{run_id}`, table `runs`, row `{run_id}`: inputs_json does not decode: {e}")
+        })?;
         let workspace = PathBuf::from(&row.workspace);
-        let guard = Guard::new(&plan, &workspace, &bindings.sandbox, options.allow_unenforced)?;
+        let state_dir = store.path().parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
+        crate::check_state_location(&state_dir, &workspace)?;
+        let processes = Arc::new(crate::process::ProcessLog::new(store.path(), run_id));
+        let mut guard = Guard::new(&plan, &workspace, &bindings.sandbox, options.allow_unenforced)?;
+        guard.protect(std::iter::once(state_dir).chain(bindings.own_files()));
+        guard.record_processes(processes.clone());
+        if let Some(memo) = store.counter(run_id, SAFETY_MEMO)? {
+            guard.restore_safety(&memo)?;
+        }
+        let warned: Vec<String> = match store.counter(run_id, COST_WARNINGS)? {
+            None => Vec::new(),
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| format!("state database is corrupt: run `{run_id}`, table `counters`, row (key `{COST_WARNINGS}`): {e}"))?,
+        };
+        let throttled = match store.counter(run_id, THROTTLED)? {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(other) => {
+                return Err(format!(
+                    "state database is corrupt: run `{run_id}`, table `counters`, row (key `{THROTTLED}`): {other} is not true or false"
+                ))
+            }
+        };
         // Command executors run only programs the sandbox allows.
         for (name, config) in &bindings.executors {
             if let crate::bindings::ExecutorConfig::Command { argv, .. } = config {
@@ -132,12 +169,36 @@ impl<'a> Runner<'a> {
                 built: HashMap::new(),
                 dry_run: options.dry_run,
             },
+            saved_safety: guard.safety_changes(),
             guard,
             observer,
             run_started_ms: started,
-            throttled: false,
-            warned: Vec::new(),
+            throttled,
+            warned,
+            processes,
         })
+    }
+
+    /// Refuse these paths to every tool too (the plan file, a trace target).
+    pub fn protect(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
+        self.guard.protect(paths);
+    }
+
+    /// Store the safety engine's memory (rate-limit counts, one-time
+    /// reports) when it changed, so a resumed run goes on counting.
+    pub(crate) fn save_safety(&mut self) -> Result<(), String> {
+        let now = self.guard.safety_changes();
+        if now != self.saved_safety {
+            self.store.set_counter(&self.run_id, SAFETY_MEMO, &self.guard.safety_snapshot())?;
+            self.saved_safety = now;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn save_cost_state(&mut self) -> Result<(), String> {
+        self.store
+            .set_counter(&self.run_id, COST_WARNINGS, &serde_json::json!(self.warned))?;
+        self.store.set_counter(&self.run_id, THROTTLED, &Value::Bool(self.throttled))
     }
 
     pub(crate) fn say(&mut self, line: &str) {
@@ -145,20 +206,39 @@ impl<'a> Runner<'a> {
     }
 
     pub(crate) fn event(&mut self, iteration: u32, kind: &str, message: &str) -> Result<(), String> {
+        let message = self.store.redactor().text(message).into_owned();
         self.say(&format!("  {kind}: {message}"));
-        self.store.event(&self.run_id, iteration, kind, message)
+        self.store.event(&self.run_id, iteration, kind, &message)
     }
 
     /// Execute until the run ends or waits for a person.
     pub fn execute(&mut self) -> Result<Report, String> {
-        let row = self.store.run(&self.run_id)?.ok_or("run vanished")?;
-        if row.status.is_final() {
-            return self.report();
+        match self.store.claim(&self.run_id)? {
+            crate::store::Claim::Ended(_) => return self.report(),
+            crate::store::Claim::Claimed(_) => {}
         }
-        self.store.claim(&self.run_id)?;
-        let result = self.execute_claimed();
+        let result = self.end_leftovers().and_then(|()| self.execute_claimed());
         self.store.release(&self.run_id)?;
         result
+    }
+
+    /// Kill the process groups an earlier execution of this run started and
+    /// did not see end (loopc was killed while a step ran).
+    fn end_leftovers(&mut self) -> Result<(), String> {
+        let groups = self.store.processes(&self.run_id)?;
+        let killed = crate::process::end_leftovers(&groups);
+        let iteration = self.store.run(&self.run_id)?.map_or(0, |r| r.iteration);
+        for pgid in killed {
+            self.event(
+                iteration,
+                "process",
+                &format!("ended process group {pgid} left running by an earlier execution"),
+            )?;
+        }
+        for (pgid, _) in groups {
+            self.store.forget_process(&self.run_id, pgid)?;
+        }
+        Ok(())
     }
 
     fn execute_claimed(&mut self) -> Result<Report, String> {
@@ -170,22 +250,24 @@ impl<'a> Runner<'a> {
             let (flow, record) = self.iteration(i, &history)?;
             match flow {
                 Flow::Continue => {
-                    let record = record.ok_or("internal: a continuing iteration has no record")?;
-                    self.store.finish_iteration(&self.run_id, Some(&record), None)?;
+                    let mut record = record.ok_or("internal: a continuing iteration has no record")?;
+                    self.store.finish_iteration(&self.run_id, Some(&mut record), None)?;
                     history.push(record);
                 }
                 Flow::Stop(status, reason) => {
+                    let mut record = record;
                     self.store
-                        .finish_iteration(&self.run_id, record.as_ref(), Some((status, &reason, "", 0)))?;
+                        .finish_iteration(&self.run_id, record.as_mut(), Some((status, &reason, "", 0)))?;
                     self.say(&format!("outcome: {} — {reason}", status.as_str()));
                     break;
                 }
                 Flow::Pause(waiting_for, reason) => {
                     // An escalation ends the iteration (recorded); a gate is
                     // answered and the iteration redone from its cached steps.
+                    let mut record = record;
                     self.store.finish_iteration(
                         &self.run_id,
-                        record.as_ref(),
+                        record.as_mut(),
                         Some((Status::AwaitingHuman, &reason, &waiting_for, i)),
                     )?;
                     self.say(&format!(
@@ -307,7 +389,7 @@ impl<'a> Runner<'a> {
     }
 
     pub(crate) fn commit_marker(&mut self, i: u32, step: &str) -> Result<(), String> {
-        let record = crate::store::StepRecord {
+        let mut record = crate::store::StepRecord {
             status: "done".into(),
             result: json!(null),
             cost_usd: 0.0,
@@ -315,7 +397,7 @@ impl<'a> Runner<'a> {
             attempts: 0,
             seconds: 0.0,
         };
-        self.store.record_step(&self.run_id, i, step, &record)
+        self.store.record_step(&self.run_id, i, step, &mut record)
     }
 }
 
@@ -349,11 +431,53 @@ pub fn validate_plan(plan: &Plan) -> Result<(), String> {
     if plan.groups.iter().map(Vec::len).sum::<usize>() != plan.workers.len() {
         problems.push("every worker must be in exactly one group".into());
     }
+    if !is_bounded(plan) {
+        problems.push(
+            "nothing bounds the loop: no max_iterations rule that halts or escalates, no halting stall rule on a bounded metric, no optimizer step budget that every iteration uses, and no halting cost cap (what `loopc check` reports as L401)"
+                .into(),
+        );
+    }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(format!("invalid plan: {}", problems.join("; ")))
     }
+}
+
+/// The plan's side of `loopc check`'s L401 (docs/semantics.md §6): some
+/// bound that the interpreter enforces ends the loop.
+fn is_bounded(plan: &Plan) -> bool {
+    use loopc_plan::{Action, Endpoint};
+    let t = &plan.termination;
+    let stops = |a: Action| a != Action::RetryIteration;
+    let iterations = t
+        .failure
+        .iter()
+        .any(|f| f.kind == "max_iterations" && stops(f.action) && f.value.is_some_and(|v| v >= 1.0));
+    let stall = t.stall.iter().any(|r| {
+        let unit = plan.metrics.iter().find(|m| m.name == r.metric).map(|m| m.unit.as_str());
+        stops(r.action) && r.window_iterations >= 1 && r.min_improvement > 0.0 && matches!(unit, Some("ratio" | "percent"))
+    });
+    let retries = t
+        .failure
+        .iter()
+        .map(|f| f.action)
+        .chain(t.stall.iter().map(|r| r.action))
+        .any(|a| !stops(a));
+    let optimizer = !retries
+        && plan.optimizer.max_steps >= 1
+        && plan
+            .feedback
+            .iter()
+            .any(|f| f.when.is_none() && f.destination == Endpoint::Optimizer);
+    let models = !plan.workers.is_empty()
+        || plan
+            .evaluators
+            .iter()
+            .any(|e| matches!(e.kind, loopc_plan::EvaluatorKind::LlmRubric { .. }));
+    let halts = plan.budgets.on_exceed == "halt" || t.failure.iter().any(|f| f.kind == "cost_exceeded" && stops(f.action));
+    let cost = models && halts && plan.budgets.cumulative_usd.is_finite();
+    iterations || stall || optimizer || cost
 }
 
 fn short(v: &Value) -> String {

@@ -116,7 +116,7 @@ impl Runner<'_> {
                 continue;
             }
             if state.failed.iter().any(|f| worker.depends_on.contains(f)) {
-                let record = StepRecord {
+                let mut record = StepRecord {
                     status: "skipped".into(),
                     result: json!({"error": "a worker it depends on failed"}),
                     cost_usd: 0.0,
@@ -124,12 +124,15 @@ impl Runner<'_> {
                     attempts: 0,
                     seconds: 0.0,
                 };
-                self.store.record_step(&self.run_id, state.i, &key, &record)?;
+                self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
                 self.say(&format!("  worker {id}: skipped (a dependency failed)"));
                 committed.push((worker, record));
                 continue;
             }
-            match self.guard.check(Scope::PreWorker, id, &Value::Null, None)? {
+            let decision = self.guard.check(Scope::PreWorker, id, &Value::Null, None)?;
+            // A rate-limit count is stored before the call it admits.
+            self.save_safety()?;
+            match decision {
                 Decision::Allow(notes) => self.note_findings(state, &notes)?,
                 Decision::Pause(gate, why) => match self.store.decision(&self.run_id, state.i, &gate)? {
                     Some((true, _)) => {}
@@ -145,7 +148,7 @@ impl Runner<'_> {
                 Decision::Halt(why) => return Ok(Some(Flow::Stop(crate::store::Status::Halted, why))),
                 Decision::Block(notes) => {
                     self.note_findings(state, &notes)?;
-                    let record = StepRecord {
+                    let mut record = StepRecord {
                         status: "blocked".into(),
                         result: json!({"error": "blocked before it ran"}),
                         cost_usd: 0.0,
@@ -153,7 +156,7 @@ impl Runner<'_> {
                         attempts: 0,
                         seconds: 0.0,
                     };
-                    self.store.record_step(&self.run_id, state.i, &key, &record)?;
+                    self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
                     committed.push((worker, record));
                     continue;
                 }
@@ -295,6 +298,7 @@ impl Runner<'_> {
             }),
             timeout: worker.timeout_seconds.map(Duration::from_secs),
             workspace: self.workspace.clone(),
+            processes: Some(self.processes.clone()),
         })
     }
 
@@ -343,7 +347,9 @@ impl Runner<'_> {
         };
         if record.status == "done" {
             let output = record.result["output"].clone();
-            match self.guard.check(Scope::PostWorker, &worker.id, &output, None)? {
+            let decision = self.guard.check(Scope::PostWorker, &worker.id, &output, None)?;
+            self.save_safety()?;
+            match decision {
                 Decision::Allow(notes) => {
                     self.note_findings(state, &notes)?;
                     if let Some(redacted) = self.guard.take_redacted() {
@@ -354,25 +360,29 @@ impl Runner<'_> {
                     // quarantine: the output and its actions are withheld for the rest of the iteration
                     self.note_findings(state, &notes)?;
                     record.status = "quarantined".into();
+                    record.result["withheld_sha256"] = json!(fingerprint(&output));
                     record.result["output"] = Value::Null;
                     record.result["tool_calls"] = json!([]);
                 }
                 Decision::Halt(why) => {
                     state.violations.push(why.clone());
                     self.store.event(&self.run_id, state.i, "safety", &why)?;
+                    // Kept for review with its secrets redacted (as everything stored).
                     record.status = "blocked".into();
+                    record.result["output_sha256"] = json!(fingerprint(&output));
                     record.result["tool_calls"] = json!([]);
                     flow = Some(Flow::Stop(crate::store::Status::Halted, why));
                 }
                 Decision::Pause(gate, why) => {
                     // Committed as gated: after approval exactly this output is used.
                     record.status = "gated".into();
+                    record.result["output_sha256"] = json!(fingerprint(&output));
                     record.result["gate"] = json!(gate);
                     record.result["gate_reason"] = json!(why);
                 }
             }
         }
-        self.store.record_step(&self.run_id, state.i, &key, &record)?;
+        self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
         self.say(&format!(
             "  worker {}: {} in {:.2}s{}{}",
             worker.id,
@@ -417,8 +427,12 @@ impl Runner<'_> {
         if record.status != "done" {
             return Ok(None);
         }
-        let calls: Vec<ToolCall> =
-            serde_json::from_value(record.result.get("tool_calls").cloned().unwrap_or(json!([]))).unwrap_or_default();
+        let calls: Vec<ToolCall> = serde_json::from_value(record.result.get("tool_calls").cloned().unwrap_or(json!([]))).map_err(|e| {
+            format!(
+                "state database is corrupt: run `{}`, table `steps`, row (iteration {}, step `workers.{}`): tool_calls do not decode: {e}",
+                self.run_id, state.i, worker.id
+            )
+        })?;
         for (n, call) in calls.iter().enumerate() {
             let key = format!("tools.{}.{n}", worker.id);
             if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
@@ -433,18 +447,27 @@ impl Runner<'_> {
             let outcome = if self.executors.dry_run {
                 Ok((json!({"dry_run": true}), Vec::new()))
             } else if call.tool == "remember" {
-                self.remember(worker, call).map(|(write, notes)| {
-                    let stored = write.as_ref().map(|w| json!({"stored": w.key}));
-                    memory = write;
-                    (stored.unwrap_or(json!({"stored": null})), notes)
-                })
+                // A memory write is a tool like the others: declared, allowlisted.
+                self.guard
+                    .authorize(&worker.id, call, &worker.tools)
+                    .and_then(|mut allowed| {
+                        let (write, notes) = self.remember(worker, call)?;
+                        allowed.extend(notes);
+                        Ok((write, allowed))
+                    })
+                    .map(|(write, notes)| {
+                        let stored = write.as_ref().map(|w| json!({"stored": w.key}));
+                        memory = write;
+                        (stored.unwrap_or(json!({"stored": null})), notes)
+                    })
             } else {
                 self.guard.tool(&worker.id, call, &worker.tools)
             };
+            self.save_safety()?;
             match outcome {
                 Ok((value, notes)) => {
                     self.note_findings(state, &notes)?;
-                    let done = StepRecord {
+                    let mut done = StepRecord {
                         status: "done".into(),
                         result: json!({"tool": call.tool, "result": value}),
                         cost_usd: 0.0,
@@ -452,11 +475,11 @@ impl Runner<'_> {
                         attempts: 1,
                         seconds: 0.0,
                     };
-                    self.store.record_step_with_memory(&self.run_id, state.i, &key, &done, memory)?;
+                    self.store.record_step_with_memory(&self.run_id, state.i, &key, &mut done, memory)?;
                 }
                 Err(super::guard::ToolBlock { message, action }) => {
                     state.violations.push(format!("{key}: {message}"));
-                    let blocked = StepRecord {
+                    let mut blocked = StepRecord {
                         status: "blocked".into(),
                         result: json!({"tool": call.tool, "error": message, "action": action}),
                         cost_usd: 0.0,
@@ -464,7 +487,7 @@ impl Runner<'_> {
                         attempts: 1,
                         seconds: 0.0,
                     };
-                    self.store.record_step(&self.run_id, state.i, &key, &blocked)?;
+                    self.store.record_step(&self.run_id, state.i, &key, &mut blocked)?;
                     self.event(
                         state.i,
                         "safety",
@@ -551,6 +574,12 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// The SHA-256 of an output as JSON: what a person can match a withheld
+/// or blocked output against, when its stored copy is redacted.
+pub(crate) fn fingerprint(output: &Value) -> String {
+    format!("sha256:{}", crate::safety::secrets::sha256_hex(output.to_string().as_bytes()))
 }
 
 /// `a.b.c` inside a JSON value.

@@ -71,6 +71,7 @@ impl Runner<'_> {
     fn throttle(&mut self, i: u32, reason: &str) -> Result<(), String> {
         if !self.throttled {
             self.throttled = true;
+            self.save_cost_state()?;
             self.event(i, "cost", &format!("throttling (one worker at a time, no retries): {reason}"))?;
         }
         Ok(())
@@ -79,6 +80,7 @@ impl Runner<'_> {
     fn warn_once(&mut self, i: u32, key: &str, message: &str) -> Result<(), String> {
         if !self.warned.iter().any(|k| k == key) {
             self.warned.push(key.to_owned());
+            self.save_cost_state()?;
             self.event(i, "cost", message)?;
         }
         Ok(())
@@ -102,7 +104,9 @@ impl Runner<'_> {
                 continue;
             }
             let output = state.outputs.get(&w).cloned().unwrap_or(Value::Null);
-            let released = match self.guard.check(Scope::PreOutput, &w, &output, None)? {
+            let decision = self.guard.check(Scope::PreOutput, &w, &output, None)?;
+            self.save_safety()?;
+            let released = match decision {
                 Decision::Allow(notes) => {
                     self.note_findings(state, &notes)?;
                     self.guard.take_redacted().unwrap_or(output)
@@ -123,16 +127,16 @@ impl Runner<'_> {
                     None => return Ok(Some(Flow::Pause(gate, why))),
                 },
             };
-            let record = StepRecord {
+            let mut record = StepRecord {
                 status: "released".into(),
-                result: released.clone(),
+                result: released,
                 cost_usd: 0.0,
                 tokens: 0,
                 attempts: 0,
                 seconds: 0.0,
             };
-            self.store.record_step(&self.run_id, state.i, &key, &record)?;
-            state.outputs.insert(w, released);
+            self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
+            state.outputs.insert(w, record.result);
         }
         Ok(None)
     }

@@ -39,12 +39,15 @@
 //!   `forbidden_paths` (globs, see [`glob_match`]) for `write_file`,
 //!   `append_file` and `delete_file`. A non-string output is measured as
 //!   compact JSON; its lines are the lines of its strings.
-//! - `schema_enforce`: `schema` (inline) or `schema_ref` (a JSON file relative
-//!   to the root, optionally `#/json/pointer`); a string output that parses as
-//!   JSON is validated as that JSON. External `$ref`s are not fetched.
+//! - `schema_enforce`: `schema` (inline; `loopc compile` embeds the file a
+//!   spec's `schema_ref` names, with `schema_source` naming it in messages);
+//!   a string output that parses as JSON is validated as that JSON. External
+//!   `$ref`s are not fetched.
 //! - `human_gate`: optional `message`.
 //! - `rate_limit`: `requests_per_minute` (sliding 60 s window per worker)
-//!   and/or `max_calls` (per worker per engine, i.e. per run).
+//!   and/or `max_calls` (per worker per run). The counts are the engine's
+//!   memory ([`SafetyEngine::snapshot`]), which the interpreter stores with
+//!   the run, so they hold across resume and approve.
 //!
 //! Every check is built (schemas loaded and compiled, config read) in
 //! [`SafetyEngine::new`], so a check cannot fail at run time and
@@ -55,11 +58,11 @@ pub mod glob;
 pub mod secrets;
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use loopc_plan::{SafetyCheck, ENFORCED_SAFETY_TYPES};
 use serde::{Deserialize, Serialize};
@@ -142,10 +145,11 @@ pub struct Finding {
     pub redacted: Option<Value>,
 }
 
-/// The engine's time source (for `rate_limit`).
-pub type Clock = Box<dyn Fn() -> Instant + Send + Sync>;
+/// The engine's time source for `rate_limit`: wall-clock milliseconds, so
+/// that the window survives a restart of the process.
+pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
 
-const RATE_WINDOW: Duration = Duration::from_secs(60);
+const RATE_WINDOW_MS: i64 = 60_000;
 
 #[derive(Debug, Default)]
 struct Bounds {
@@ -186,9 +190,7 @@ enum Rule {
         max_calls: Option<u64>,
     },
     /// A type the interpreter cannot enforce, allowed by the caller.
-    Unenforced {
-        reported: AtomicBool,
-    },
+    Unenforced,
 }
 
 struct Compiled {
@@ -197,10 +199,21 @@ struct Compiled {
     rule: Rule,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CallLog {
-    recent: VecDeque<Instant>,
+    recent: VecDeque<i64>,
     total: u64,
+}
+
+/// What the engine keeps between calls and a run keeps across restarts:
+/// `rate_limit` call logs by `check id/worker`, and the unenforced types
+/// already reported once.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Memo {
+    calls: std::collections::BTreeMap<String, CallLog>,
+    reported: Vec<String>,
 }
 
 /// The safety constraints of a run.
@@ -208,7 +221,9 @@ pub struct SafetyEngine {
     root: PathBuf,
     checks: Vec<Compiled>,
     clock: Clock,
-    calls: Mutex<HashMap<(usize, String), CallLog>>,
+    memo: Mutex<Memo>,
+    /// Bumped whenever `memo` changes, so a caller saves it only then.
+    changes: AtomicU64,
 }
 
 impl std::fmt::Debug for SafetyEngine {
@@ -221,8 +236,8 @@ impl std::fmt::Debug for SafetyEngine {
 }
 
 impl SafetyEngine {
-    /// Build the checks: read every config, load and compile schemas
-    /// (`schema_ref` relative to `root`). A type the interpreter does not
+    /// Build the checks: read every config and compile schemas (`root`,
+    /// the workspace, is what `forbidden_paths` are relative to). A type the interpreter does not
     /// enforce (not in [`ENFORCED_SAFETY_TYPES`]) is an error unless
     /// `allow_unenforced`, in which case it does nothing but report itself
     /// once, with action `warn`, the first time it applies.
@@ -248,7 +263,7 @@ impl SafetyEngine {
             if !check.config.is_null() && !check.config.is_object() {
                 return Err(ctx("`config` must be a mapping".into()));
             }
-            let rule = build_rule(check, &root, allow_unenforced).map_err(ctx)?;
+            let rule = build_rule(check, allow_unenforced).map_err(ctx)?;
             compiled.push(Compiled {
                 check: check.clone(),
                 scope,
@@ -258,13 +273,14 @@ impl SafetyEngine {
         Ok(SafetyEngine {
             root,
             checks: compiled,
-            clock: Box::new(Instant::now),
-            calls: Mutex::new(HashMap::new()),
+            clock: Box::new(crate::clock::unix_ms),
+            memo: Mutex::new(Memo::default()),
+            changes: AtomicU64::new(0),
         })
     }
 
     /// Replace the time source (tests drive `rate_limit` without sleeping).
-    pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
+    pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
         self.clock = Box::new(clock);
         self
     }
@@ -273,14 +289,33 @@ impl SafetyEngine {
     pub fn unenforced(&self) -> Vec<(&str, &str)> {
         self.checks
             .iter()
-            .filter(|c| matches!(c.rule, Rule::Unenforced { .. }))
+            .filter(|c| matches!(c.rule, Rule::Unenforced))
             .map(|c| (c.check.id.as_str(), c.check.kind.as_str()))
             .collect()
     }
 
     /// Forget `rate_limit` history (e.g. when a resumed run starts a new engine state).
     pub fn reset_rate_limits(&self) {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.memo.lock().unwrap_or_else(|p| p.into_inner()).calls.clear();
+        self.changes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many times the engine's memory (call logs, reports) has changed.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    /// The engine's memory, to be stored with the run (see [`SafetyEngine::restore`]).
+    pub fn snapshot(&self) -> Value {
+        serde_json::to_value(&*self.memo.lock().unwrap_or_else(|p| p.into_inner())).expect("memo serializes")
+    }
+
+    /// Continue from a [`SafetyEngine::snapshot`]: a resumed run keeps its
+    /// `rate_limit` counts and reports an unenforced type only once.
+    pub fn restore(&self, snapshot: &Value) -> Result<(), String> {
+        let memo: Memo = serde_json::from_value(snapshot.clone()).map_err(|e| format!("stored safety state does not decode: {e}"))?;
+        *self.memo.lock().unwrap_or_else(|p| p.into_inner()) = memo;
+        Ok(())
     }
 
     /// The finding for an action the sandbox refused ([`crate::tools::Sandbox::call`]).
@@ -324,7 +359,7 @@ impl SafetyEngine {
             Subject::Output(v) => Some(Cow::Borrowed(*v)),
             _ => None,
         };
-        for (index, c) in self.checks.iter().enumerate() {
+        for c in &self.checks {
             if !c.check.applies_to.iter().any(|w| w == worker || w == "*") {
                 continue;
             }
@@ -339,19 +374,17 @@ impl SafetyEngine {
             }
             let found = match (subject, &c.rule) {
                 (Subject::ToolCall(call), _) => self.check_tool_call(c, call),
-                (Subject::Invocation, Rule::RateLimit { per_minute, max_calls }) => {
-                    self.rate_limit(index, c, worker, *per_minute, *max_calls)
-                }
+                (Subject::Invocation, Rule::RateLimit { per_minute, max_calls }) => self.rate_limit(c, worker, *per_minute, *max_calls),
                 (Subject::Invocation | Subject::Output(_), Rule::HumanGate { message }) => Some(human_gate(c, worker, message.as_deref())),
                 (Subject::Output(_), rule) => {
                     let value = current.as_deref().expect("output subject");
                     check_output(c, rule, value)
                 }
-                (_, Rule::Unenforced { .. }) => None,
+                (_, Rule::Unenforced) => None,
                 (Subject::Invocation, _) => None,
             };
             let found = found.or_else(|| match &c.rule {
-                Rule::Unenforced { reported } if !reported.swap(true, Ordering::SeqCst) => Some(Finding {
+                Rule::Unenforced if self.first_report(&c.check.id) => Some(Finding {
                     check_id: c.check.id.clone(),
                     kind: c.check.kind.clone(),
                     action: "warn".into(),
@@ -442,11 +475,22 @@ impl SafetyEngine {
         out
     }
 
-    fn rate_limit(&self, index: usize, c: &Compiled, worker: &str, per_minute: Option<u64>, max_calls: Option<u64>) -> Option<Finding> {
+    /// Whether the unenforced check `id` has not been reported yet (and is now).
+    fn first_report(&self, id: &str) -> bool {
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.reported.iter().any(|r| r == id) {
+            return false;
+        }
+        memo.reported.push(id.to_owned());
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    fn rate_limit(&self, c: &Compiled, worker: &str, per_minute: Option<u64>, max_calls: Option<u64>) -> Option<Finding> {
         let now = (self.clock)();
-        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        let log = calls.entry((index, worker.to_owned())).or_default();
-        while log.recent.front().is_some_and(|t| now.saturating_duration_since(*t) >= RATE_WINDOW) {
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        let log = memo.calls.entry(format!("{}/{worker}", c.check.id)).or_default();
+        while log.recent.front().is_some_and(|t| now - *t >= RATE_WINDOW_MS) {
             log.recent.pop_front();
         }
         let mut problem = None;
@@ -457,15 +501,11 @@ impl SafetyEngine {
         }
         if let Some(rpm) = per_minute {
             if problem.is_none() && log.recent.len() as u64 >= rpm {
-                let wait = log
-                    .recent
-                    .front()
-                    .map(|t| RATE_WINDOW.saturating_sub(now.saturating_duration_since(*t)))
-                    .unwrap_or_default();
+                let wait_ms = log.recent.front().map_or(0, |t| (RATE_WINDOW_MS - (now - *t)).max(0));
                 problem = Some(format!(
                     "worker `{worker}` made {} calls in the last 60 s (requests_per_minute: {rpm}); the next is allowed in {:.1} s",
                     log.recent.len(),
-                    wait.as_secs_f64()
+                    wait_ms as f64 / 1000.0
                 ));
             }
         }
@@ -475,6 +515,7 @@ impl SafetyEngine {
             if per_minute.is_some() {
                 log.recent.push_back(now);
             }
+            self.changes.fetch_add(1, Ordering::SeqCst);
         }
         problem.map(|m| finding(c, m, None))
     }
@@ -745,13 +786,11 @@ fn truncate_arrays(value: &Value, max: usize) -> Value {
 
 // ---- building ----
 
-fn build_rule(check: &SafetyCheck, root: &Path, allow_unenforced: bool) -> Result<Rule, String> {
+fn build_rule(check: &SafetyCheck, allow_unenforced: bool) -> Result<Rule, String> {
     let cfg = &check.config;
     if !ENFORCED_SAFETY_TYPES.contains(&check.kind.as_str()) {
         if allow_unenforced {
-            return Ok(Rule::Unenforced {
-                reported: AtomicBool::new(false),
-            });
+            return Ok(Rule::Unenforced);
         }
         return Err(format!(
             "the interpreter cannot enforce type `{}` (it enforces {}); it needs an external enforcer. Remove the constraint, or allow unenforced safety types to run with it as a no-op",
@@ -761,25 +800,7 @@ fn build_rule(check: &SafetyCheck, root: &Path, allow_unenforced: bool) -> Resul
     }
     match check.kind.as_str() {
         "tool_allowlist" => Ok(Rule::ToolAllowlist(str_list(cfg, "allowed")?)),
-        "secret_scan" => {
-            let mut sc = SecretConfig::default();
-            if let Some(t) = positive_f64(cfg, "entropy_threshold")? {
-                sc.entropy_threshold = t;
-            }
-            sc.hex_entropy_threshold = positive_f64(cfg, "hex_entropy_threshold")?;
-            if let Some(n) = uint(cfg, "min_length")? {
-                if n < 8 {
-                    return Err("`config.min_length` must be at least 8".into());
-                }
-                sc.min_token_length = n as usize;
-            }
-            match cfg.get("entropy") {
-                None | Some(Value::Null) => {}
-                Some(Value::Bool(b)) => sc.entropy = *b,
-                Some(_) => return Err("`config.entropy` must be true or false".into()),
-            }
-            Ok(Rule::SecretScan(sc))
-        }
+        "secret_scan" => Ok(Rule::SecretScan(secret_config(cfg)?)),
         "output_bounds" => {
             let b = Bounds {
                 max_chars: uint(cfg, "max_chars")?,
@@ -797,13 +818,21 @@ fn build_rule(check: &SafetyCheck, root: &Path, allow_unenforced: bool) -> Resul
             Ok(Rule::OutputBounds(b))
         }
         "schema_enforce" => {
-            let (schema, source) = match (cfg.get("schema"), cfg.get("schema_ref")) {
-                (Some(s), None) if s.is_object() || s.is_boolean() => (s.clone(), "(inline)".to_owned()),
-                (Some(_), None) => return Err("`config.schema` must be a JSON Schema object".into()),
-                (None, Some(Value::String(r))) => (load_schema(root, r)?, format!("`{r}`")),
-                (None, Some(_)) => return Err("`config.schema_ref` must be a path".into()),
-                (Some(_), Some(_)) => return Err("give `config.schema` or `config.schema_ref`, not both".into()),
-                (None, None) => return Err("`config.schema_ref` (a JSON Schema file) or `config.schema` (inline) is required".into()),
+            // `loopc compile` reads `schema_ref` files (inside the spec's
+            // repository, size-limited) and embeds them: a run reads none.
+            if cfg.get("schema_ref").is_some() {
+                return Err(
+                    "`config.schema_ref` is resolved by `loopc compile`, and this plan still has one: compile the spec again".into(),
+                );
+            }
+            let schema = match cfg.get("schema") {
+                Some(s) if s.is_object() || s.is_boolean() => s.clone(),
+                Some(_) => return Err("`config.schema` must be a JSON Schema object".into()),
+                None => return Err("`config.schema_ref` (a JSON Schema file) or `config.schema` (inline) is required".into()),
+            };
+            let source = match cfg.get("schema_source") {
+                Some(Value::String(s)) => format!("`{s}`"),
+                _ => "(inline)".to_owned(),
             };
             let validator = jsonschema::validator_for(&schema).map_err(|e| format!("invalid schema {source}: {e}"))?;
             Ok(Rule::SchemaEnforce {
@@ -831,34 +860,36 @@ fn build_rule(check: &SafetyCheck, root: &Path, allow_unenforced: bool) -> Resul
     }
 }
 
-fn load_schema(root: &Path, reference: &str) -> Result<Value, String> {
-    let reference = reference.strip_prefix("file://").unwrap_or(reference);
-    let (file, fragment) = match reference.split_once('#') {
-        Some((f, frag)) => (f, Some(frag)),
-        None => (reference, None),
-    };
-    let path = root.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read schema {}: {e}", path.display()))?;
-    let doc: Value = serde_json::from_str(&text).map_err(|e| format!("schema {} is not JSON: {e}", path.display()))?;
-    match fragment {
-        None | Some("") | Some("/") => Ok(doc),
-        Some(pointer) => {
-            if doc.pointer(pointer).is_none() {
-                return Err(format!("schema {} has nothing at `#{pointer}`", path.display()));
-            }
-            // Keep the document (for its internal `$ref`s) and validate against the fragment.
-            let mut wrapper = serde_json::Map::new();
-            if let Value::Object(map) = &doc {
-                for key in ["$schema", "$id", "$defs", "definitions"] {
-                    if let Some(v) = map.get(key) {
-                        wrapper.insert(key.to_owned(), v.clone());
-                    }
-                }
-            }
-            wrapper.insert("$ref".into(), Value::String(format!("#{pointer}")));
-            Ok(Value::Object(wrapper))
-        }
+/// A `secret_scan` constraint's scanner settings.
+fn secret_config(cfg: &Value) -> Result<SecretConfig, String> {
+    let mut sc = SecretConfig::default();
+    if let Some(t) = positive_f64(cfg, "entropy_threshold")? {
+        sc.entropy_threshold = t;
     }
+    sc.hex_entropy_threshold = positive_f64(cfg, "hex_entropy_threshold")?;
+    if let Some(n) = uint(cfg, "min_length")? {
+        if n < 8 {
+            return Err("`config.min_length` must be at least 8".into());
+        }
+        sc.min_token_length = n as usize;
+    }
+    match cfg.get("entropy") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => sc.entropy = *b,
+        Some(_) => return Err("`config.entropy` must be true or false".into()),
+    }
+    Ok(sc)
+}
+
+/// The scanner a run's state and trace pass through: known formats, plus
+/// the entropy test as strict as the run's strictest `secret_scan`.
+pub fn redactor_for(checks: &[SafetyCheck]) -> secrets::Redactor {
+    let configs: Vec<SecretConfig> = checks
+        .iter()
+        .filter(|c| c.kind == "secret_scan")
+        .filter_map(|c| secret_config(&c.config).ok())
+        .collect();
+    secrets::Redactor::for_configs(&configs)
 }
 
 fn uint(cfg: &Value, key: &str) -> Result<Option<u64>, String> {

@@ -394,6 +394,105 @@ fn walk(value: &Value, path: &str, cfg: &SecretConfig, found: &mut Vec<Located>)
     }
 }
 
+/// What the state store and the trace writer pass every value through, so
+/// that no secret is ever at rest: known key formats always, and the entropy
+/// test when the run's spec opts into it with a `secret_scan` constraint
+/// (entropy alone flags lock-file hashes and base64 blobs, which a loop must
+/// be able to write unless its author asked for the stricter scan).
+///
+/// A secret becomes `[REDACTED:sha256:<12 hex>]`: the fingerprint lets a
+/// person match two sightings of the same key without the key itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Redactor {
+    config: SecretConfig,
+}
+
+impl Default for Redactor {
+    /// Known formats only.
+    fn default() -> Self {
+        Redactor {
+            config: SecretConfig {
+                entropy: false,
+                ..SecretConfig::default()
+            },
+        }
+    }
+}
+
+/// The marker that replaces `secret` at rest.
+pub fn fingerprint_marker(secret: &str) -> String {
+    format!("[REDACTED:sha256:{}]", &sha256_hex(secret.as_bytes())[..12])
+}
+
+pub use loopc_plan::sha256_hex;
+
+impl Redactor {
+    /// The scanner for a run: the most sensitive of its `secret_scan`
+    /// configurations (lowest thresholds), or known formats only.
+    pub fn for_configs<'a>(configs: impl IntoIterator<Item = &'a SecretConfig>) -> Redactor {
+        let mut merged: Option<SecretConfig> = None;
+        for c in configs {
+            merged = Some(match merged {
+                None => c.clone(),
+                Some(m) => SecretConfig {
+                    entropy_threshold: m.entropy_threshold.min(c.entropy_threshold),
+                    hex_entropy_threshold: match (m.hex_entropy_threshold, c.hex_entropy_threshold) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    },
+                    min_token_length: m.min_token_length.min(c.min_token_length),
+                    entropy: m.entropy || c.entropy,
+                },
+            });
+        }
+        merged.map_or_else(Redactor::default, |config| Redactor { config })
+    }
+
+    /// `text` with every secret replaced by its fingerprint marker; borrowed when clean.
+    pub fn text<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let matches = scan_text(text, &self.config);
+        if matches.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for m in &matches {
+            out.push_str(&text[at..m.start]);
+            out.push_str(&fingerprint_marker(&text[m.start..m.end]));
+            at = m.end;
+        }
+        out.push_str(&text[at..]);
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// Redact every string (and object key) of `value` in place; whether anything changed.
+    pub fn value(&self, value: &mut Value) -> bool {
+        match value {
+            Value::String(s) => match self.text(s) {
+                std::borrow::Cow::Owned(clean) => {
+                    *s = clean;
+                    true
+                }
+                std::borrow::Cow::Borrowed(_) => false,
+            },
+            Value::Array(items) => items.iter_mut().fold(false, |changed, v| self.value(v) | changed),
+            Value::Object(map) => {
+                let dirty_keys = map.keys().any(|k| matches!(self.text(k), std::borrow::Cow::Owned(_)));
+                if dirty_keys {
+                    let old = std::mem::take(map);
+                    for (k, mut v) in old {
+                        self.value(&mut v);
+                        map.insert(self.text(&k).into_owned(), v);
+                    }
+                    return true;
+                }
+                map.values_mut().fold(false, |changed, v| self.value(v) | changed)
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,5 +511,24 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(&t[m[0].start..m[0].end], "AKIAIOSFODNN7EXAMPLE");
         assert_eq!(redact_text(t, &m), "x [REDACTED] y");
+    }
+
+    #[test]
+    fn redactor_fingerprints_and_keeps_clean_text() {
+        let r = Redactor::default();
+        let key = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+        let marker = fingerprint_marker(&key);
+        assert!(marker.starts_with("[REDACTED:sha256:") && marker.len() == "[REDACTED:sha256:]".len() + 12);
+        assert_eq!(r.text(&format!("token {key}.")), format!("token {marker}."));
+        assert!(matches!(r.text("nothing here"), std::borrow::Cow::Borrowed(_)));
+        // Known formats only by default: a lock-file hash stays.
+        let integrity = "sha512-Qm9vQmFyQmF6UXV4cXV1eHpxd2VydHl1aW9wYXNkZmdoamts";
+        assert_eq!(r.text(integrity), integrity);
+        let strict = Redactor::for_configs([&SecretConfig::default()]);
+        assert_ne!(strict.text(integrity), integrity);
+        let mut v = serde_json::json!({"a": [key.clone()], key.clone(): 1, "n": 2});
+        assert!(r.value(&mut v));
+        assert!(!v.to_string().contains(&key), "{v}");
+        assert!(!r.value(&mut v));
     }
 }

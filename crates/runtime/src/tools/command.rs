@@ -249,7 +249,7 @@ fn which(program: &str) -> Option<PathBuf> {
 /// Tokens of an argument that may name files: the argument, a `--flag=value`
 /// value, and the words of code and shell strings split at quotes,
 /// separators and redirections.
-fn path_tokens(arg: &str) -> Vec<String> {
+pub(super) fn path_tokens(arg: &str) -> Vec<String> {
     let mut out = vec![arg.to_owned()];
     if arg.starts_with('-') {
         if let Some((_, v)) = arg.split_once('=') {
@@ -361,35 +361,21 @@ pub(super) fn run(sb: &Sandbox, argv: &[String], timeout: Duration) -> Result<Co
             cmd.env_remove(&name);
         }
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    let mut child = cmd
-        .spawn()
+    let mut child = crate::process::Spawned::spawn(&mut cmd, sb.processes.clone(), program)
         .map_err(|e| ToolFailure::Failed(format!("cannot start `{program}`: {e}")))?;
-    let out_rx = reader(child.stdout.take().expect("piped stdout"));
-    let err_rx = reader(child.stderr.take().expect("piped stderr"));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                kill_group(child.id());
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ToolFailure::Failed(format!(
-                    "`{program}` timed out after {:.1}s and was killed",
-                    timeout.as_secs_f64()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(ToolFailure::Failed(format!("waiting for `{program}`: {e}"))),
-        }
-    };
+    let out_rx = reader(child.child_mut().stdout.take().expect("piped stdout"));
+    let err_rx = reader(child.child_mut().stderr.take().expect("piped stderr"));
     // Leftover background processes are ended with the program.
-    kill_group(child.id());
+    let status = match child.wait_until(Some(Instant::now() + timeout)) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            return Err(ToolFailure::Failed(format!(
+                "`{program}` timed out after {:.1}s and was killed",
+                timeout.as_secs_f64()
+            )))
+        }
+        Err(e) => return Err(ToolFailure::Failed(format!("waiting for `{program}`: {e}"))),
+    };
     let stdout = collect(&out_rx, Duration::from_secs(2));
     let stderr = collect(&err_rx, Duration::from_secs(2));
     Ok(CommandOutput {
@@ -398,19 +384,6 @@ pub(super) fn run(sb: &Sandbox, argv: &[String], timeout: Duration) -> Result<Co
         stderr,
     })
 }
-
-#[cfg(unix)]
-fn kill_group(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pid}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-#[cfg(not(unix))]
-fn kill_group(_pid: u32) {}
 
 #[cfg(test)]
 mod tests {

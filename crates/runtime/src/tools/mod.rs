@@ -64,6 +64,8 @@ pub enum BlockRule {
     DeniedCommand,
     /// A path leaves the workspace root.
     PathOutsideRoot,
+    /// A path names one of loopc's own files (state, bindings, config, plan, trace).
+    ProtectedPath,
 }
 
 impl BlockRule {
@@ -73,6 +75,7 @@ impl BlockRule {
             BlockRule::ProgramNotAllowed => "program_not_allowed",
             BlockRule::DeniedCommand => "denied_command",
             BlockRule::PathOutsideRoot => "path_outside_root",
+            BlockRule::ProtectedPath => "protected_path",
         }
     }
 }
@@ -133,6 +136,10 @@ pub struct Sandbox {
     root: PathBuf,
     allow_programs: Vec<String>,
     deny_commands: Vec<String>,
+    /// loopc's own files and directories, refused to every tool (canonical spellings).
+    protected: Vec<PathBuf>,
+    /// Where `run_command` records the process groups it starts.
+    pub(crate) processes: Option<std::sync::Arc<crate::process::ProcessLog>>,
 }
 
 impl Sandbox {
@@ -153,7 +160,34 @@ impl Sandbox {
             root: canonical,
             allow_programs: config.allow_programs.clone(),
             deny_commands,
+            protected: Vec::new(),
+            processes: None,
         })
+    }
+
+    /// Refuse these files and directories (and everything below them) to
+    /// every tool, wherever they are: loopc's state directory, the bindings,
+    /// `loopc.toml`, the plan and the trace a run writes. A path that does
+    /// not exist yet is protected by its would-be location.
+    pub fn protect(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        for p in paths {
+            let canonical = canonical_or_planned(&p);
+            if !self.protected.contains(&canonical) {
+                self.protected.push(canonical);
+            }
+        }
+        self
+    }
+
+    /// Record the process groups `run_command` starts in `log`.
+    pub fn with_process_log(mut self, log: std::sync::Arc<crate::process::ProcessLog>) -> Self {
+        self.processes = Some(log);
+        self
+    }
+
+    /// The protected path that `resolved` (a canonical path) is or lies under.
+    fn protected_by(&self, resolved: &Path) -> Option<&Path> {
+        self.protected.iter().map(PathBuf::as_path).find(|p| resolved.starts_with(p))
     }
 
     /// The canonical workspace root.
@@ -180,24 +214,49 @@ impl Sandbox {
     /// Map a tool path to a path inside the root (see the module docs).
     /// The empty path and `.` are the root itself.
     pub fn resolve(&self, path: &str) -> Result<PathBuf, Blocked> {
-        resolve_in(&self.root, path)
+        let resolved = resolve_in(&self.root, path)?;
+        if let Some(p) = self.protected_by(&resolved) {
+            return Err(Blocked::new(
+                BlockRule::ProtectedPath,
+                format!(
+                    "path `{path}` is loopc's own file ({}); no tool may read or change it",
+                    p.file_name()
+                        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+                ),
+            ));
+        }
+        Ok(resolved)
+    }
+
+    /// Whether any word of `argv` names a protected path (relative words
+    /// resolve against the root, where the command runs).
+    fn check_argv_protected(&self, argv: &[String]) -> Result<(), Blocked> {
+        if self.protected.is_empty() {
+            return Ok(());
+        }
+        for arg in argv {
+            for tok in command::path_tokens(arg) {
+                if tok.is_empty() || tok.starts_with('-') && !tok.contains('/') {
+                    continue;
+                }
+                if let Ok(resolved) = resolve_in(&self.root, &tok) {
+                    if self.protected_by(&resolved).is_some() {
+                        return Err(Blocked::new(
+                            BlockRule::ProtectedPath,
+                            format!("command argument `{tok}` names loopc's own file; no tool may read or change it"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Run a built-in tool on behalf of a worker whose declared tools are
     /// `allowed_tools`. A tool outside that list is blocked (even an unknown
     /// one); an allowed but unknown tool, bad arguments or an I/O error fail.
     pub fn call(&self, call: &ToolCall, allowed_tools: &[String]) -> Result<Value, ToolFailure> {
-        if !allowed_tools.iter().any(|t| t == &call.tool) {
-            return Err(Blocked::new(
-                BlockRule::ToolNotAllowed,
-                format!(
-                    "tool `{}` is not among the worker's tools ({})",
-                    call.tool,
-                    list_or_none(allowed_tools)
-                ),
-            )
-            .into());
-        }
+        self.check_declared(call, allowed_tools)?;
         match call.tool.as_str() {
             "read_file" => self.read_file(&call.args),
             "write_file" => self.write_file(&call.args, false),
@@ -212,11 +271,27 @@ impl Sandbox {
         }
     }
 
+    /// Whether the worker declares the tool (LSS: tools not listed are forbidden).
+    pub fn check_declared(&self, call: &ToolCall, allowed_tools: &[String]) -> Result<(), Blocked> {
+        if allowed_tools.iter().any(|t| t == &call.tool) {
+            return Ok(());
+        }
+        Err(Blocked::new(
+            BlockRule::ToolNotAllowed,
+            format!(
+                "tool `{}` is not among the worker's tools ({})",
+                call.tool,
+                list_or_none(allowed_tools)
+            ),
+        ))
+    }
+
     /// Run `argv` in the root after [`Sandbox::check_command`] and
     /// [`Sandbox::check_argv_paths`], killing it at `timeout`.
     pub fn run_command(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, ToolFailure> {
         self.check_command(argv)?;
         self.check_argv_paths(argv)?;
+        self.check_argv_protected(argv)?;
         command::run(self, argv, timeout)
     }
 
@@ -360,6 +435,18 @@ impl Sandbox {
         };
         let out = self.run_command(&argv, timeout)?;
         Ok(json!({ "exit_code": out.exit_code, "stdout": out.stdout, "stderr": out.stderr }))
+    }
+}
+
+/// The canonical spelling of `p`, or, when it does not exist yet, its
+/// canonical parent joined with its name.
+fn canonical_or_planned(p: &Path) -> PathBuf {
+    if let Ok(c) = fs::canonicalize(p) {
+        return c;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => canonical_or_planned(if parent.as_os_str().is_empty() { Path::new(".") } else { parent }).join(name),
+        _ => p.to_path_buf(),
     }
 }
 

@@ -1,0 +1,69 @@
+//! `loopc compile`: a spec that `loopc check` passes, lowered into the
+//! runtime plan that `loopc run` executes — and the reverse guarantee: a
+//! plan given to `loopc run` is only run when it is exactly what its spec
+//! compiles to ([`load_plan`]).
+//!
+//! Compiling also resolves what a run must not look up by itself: the JSON
+//! Schemas that `schema_enforce` constraints name with `schema_ref` are read
+//! here, inside the spec's repository and within a size limit, and embedded
+//! in the plan ([`schemas`]).
+
+pub mod schemas;
+mod verify;
+
+use std::path::Path;
+
+use loopc_check::{Checker, Limits};
+use loopc_diagnostics::render::FileDiagnostics;
+use loopc_plan::{sha256_hex, Plan, ENFORCED_SAFETY_TYPES};
+
+pub use verify::load_plan;
+
+/// Why a spec (or a plan) does not compile.
+#[derive(Debug)]
+pub enum CompileError {
+    /// The spec has errors: these diagnostics say which.
+    Diagnostics(Box<FileDiagnostics>),
+    /// The spec is valid LSS but cannot be run as it is, or a plan is not
+    /// what its spec compiles to: one sentence each.
+    Refused(Vec<String>),
+}
+
+/// How to compile.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Accept safety constraint types the runtime cannot enforce (they are
+    /// then reported when they apply, not enforced).
+    pub allow_unenforced: bool,
+}
+
+/// Check the spec at `path` (its content is `bytes`) and lower it.
+/// `source` is the path as the user should see it; the plan records it.
+pub fn compile(path: &Path, bytes: &[u8], source: &str, options: &Options) -> Result<Plan, CompileError> {
+    let analysis = Checker::new(Limits::default()).analyse(path, bytes);
+    let errors = analysis.errors();
+    let Some((spec, _, _)) = analysis.spec.filter(|_| errors.is_empty()) else {
+        return Err(CompileError::Diagnostics(Box::new(FileDiagnostics {
+            source: analysis.checked.source,
+            display_path: source.to_owned(),
+            diagnostics: errors,
+        })));
+    };
+    let mut plan = loopc_ir::to_plan(&spec, source).map_err(CompileError::Refused)?;
+    plan.spec_sha256 = sha256_hex(bytes);
+    schemas::embed(&mut plan, path).map_err(CompileError::Refused)?;
+    let unenforced: Vec<String> = plan
+        .safety
+        .iter()
+        .filter(|s| !ENFORCED_SAFETY_TYPES.contains(&s.kind.as_str()))
+        .map(|s| format!("`{}` ({})", s.id, s.kind))
+        .collect();
+    if !unenforced.is_empty() && !options.allow_unenforced {
+        return Err(CompileError::Refused(vec![format!(
+            "the runtime cannot enforce safety constraint{} {}; pass --allow-unenforced to run without them (they are then reported, not enforced)",
+            if unenforced.len() == 1 { "" } else { "s" },
+            unenforced.join(", ")
+        )]));
+    }
+    Ok(plan)
+}

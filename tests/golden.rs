@@ -56,7 +56,10 @@ fn snapshot(name: &str, text: &str) {
 fn check_in_every_format() {
     for (name, dir) in CORPORA {
         for format in ["human", "json", "sarif", "github"] {
-            snapshot(&format!("check-{name}-{format}"), &loopc(&["check", "--no-config", "--format", format, dir]));
+            snapshot(
+                &format!("check-{name}-{format}"),
+                &loopc(&["check", "--no-config", "--format", format, dir]),
+            );
         }
         snapshot(&format!("check-{name}-levels"), &loopc(&["check", "--no-config", "--levels", dir]));
     }

@@ -118,3 +118,46 @@ fn err_fixtures_trigger_their_rule_and_match_snapshots() {
         }
     }
 }
+
+/// Every file the tests know: the rule fixtures, the loop library and the public corpus.
+fn every_known_spec() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = vec![
+        fixtures_root(),
+        manifest.join("loop-library"),
+        manifest.join("../shared/conformance/public"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_finding_has_its_rules_declared_severity() {
+    let mut seen = std::collections::BTreeSet::new();
+    for file in every_known_spec() {
+        // A rule fixture is checked with its rule directory's limits.
+        let limits = match file.strip_prefix(fixtures_root()) {
+            Ok(rel) => limits_for(&fixtures_root().join(rel.components().next().unwrap())),
+            Err(_) => Limits::default(),
+        };
+        let checker = Checker::new(limits);
+        for d in checker.check_bytes(&file, &std::fs::read(&file).unwrap()).diagnostics {
+            let rule = loopc_check::find_rule(d.code).unwrap_or_else(|| panic!("{}: unregistered code {}", file.display(), d.code));
+            assert_eq!(rule.name, d.rule, "{}: {}", file.display(), d.code);
+            assert_eq!(rule.default_severity, d.severity, "{}: {} {}", file.display(), d.code, d.message);
+            seen.insert(d.code);
+        }
+    }
+    // The files cover every rule (the fixtures guarantee it), so the check means something.
+    assert_eq!(seen.len(), all_rules().len(), "codes seen: {seen:?}");
+}

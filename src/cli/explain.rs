@@ -23,7 +23,6 @@ pub fn run(args: ExplainArgs) -> u8 {
     }
     if args.list {
         let list: String = all_rules()
-            .iter()
             .map(|rule| {
                 format!(
                     "{:<5} {:<24} {:<8} {}\n",

@@ -44,14 +44,14 @@ pub struct ScoreArgs {
 /// Read a YAML or JSON file as plain data, reporting syntax errors the way `check` does.
 fn read_document(path: &std::path::Path) -> Result<serde_json::Value, (u8, String)> {
     let bytes = std::fs::read(path).map_err(|e| (EXIT_USAGE, format!("loopc: error: cannot read {}: {e}\n", path.display())))?;
-    let parsed = loopc_syntax::load(path, &bytes, &Limits::default());
-    match parsed.root {
-        Some(root) if parsed.diagnostics.is_empty() => Ok(root.to_json()),
+    let (source, root, diagnostics) = loopc_check::read_document(path, &bytes, &Limits::default());
+    match root {
+        Some(root) if diagnostics.is_empty() => Ok(root.to_json()),
         _ => {
             let report = FileDiagnostics {
-                source: parsed.source,
+                source,
                 display_path: files::display_path(path),
-                diagnostics: parsed.diagnostics,
+                diagnostics,
             };
             Err((EXIT_FINDINGS, render_human(&[report], HumanOptions::default())))
         }

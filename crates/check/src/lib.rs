@@ -35,6 +35,14 @@ pub struct Context<'a> {
     pub(crate) children: &'a ChildScope<'a>,
 }
 
+impl Context<'_> {
+    /// A finding of `rule` at `span`, stamped with the rule's code, name
+    /// and declared severity (add labels and help to it, then push it).
+    pub(crate) fn report<R: registry::Declared>(&self, rule: &R, span: loopc_diagnostics::Span, message: impl Into<String>) -> Diagnostic {
+        registry::report(rule, span, message)
+    }
+}
+
 /// The result of checking one file.
 #[derive(Debug)]
 pub struct CheckedFile {
@@ -121,7 +129,7 @@ impl Checker {
 
     fn check_inner(&self, path: &Path, bytes: &[u8], ancestors: &[PathBuf]) -> Analysis {
         let parsed = loopc_syntax::load(path, bytes, &self.limits);
-        let mut diagnostics = parsed.diagnostics;
+        let mut diagnostics: Vec<Diagnostic> = parsed.errors.into_iter().map(syntax_rules::diagnostic).collect();
         let mut analysed = None;
         if let Some(root) = &parsed.root {
             let json = root.to_json();
@@ -148,11 +156,11 @@ impl Checker {
                 path,
                 children: &scope,
             };
-            for rule in rules::FRONT_END {
+            for rule in registry::checks(registry::Stage::FrontEnd) {
                 rule.check(&cx, &mut diagnostics);
             }
             if self.analysis {
-                for rule in rules::ANALYSIS {
+                for rule in registry::checks(registry::Stage::Analysis) {
                     rule.check(&cx, &mut diagnostics);
                 }
             }
@@ -171,6 +179,14 @@ impl Checker {
             spec: analysed,
         }
     }
+}
+
+/// A YAML or JSON file read as a tree, with its syntax errors as
+/// diagnostics (for commands that read documents without checking them as LSS).
+pub fn read_document(path: &Path, bytes: &[u8], limits: &Limits) -> (SourceFile, Option<Node>, Vec<Diagnostic>) {
+    let parsed = loopc_syntax::load(path, bytes, limits);
+    let diagnostics = parsed.errors.into_iter().map(syntax_rules::diagnostic).collect();
+    (parsed.source, parsed.root, diagnostics)
 }
 
 fn canonical(path: &Path) -> PathBuf {

@@ -1,10 +1,14 @@
-//! Every diagnostic code loopc emits, with its documentation.
+//! Every diagnostic code loopc emits, with its documentation: the one table
+//! ([`REGISTRY`]) that says which rules exist, in which stage each runs,
+//! and what `loopc explain`, `docs/rules.md` and SARIF list.
 //!
-//! A rule is a unit struct declared with [`declare_rule!`]: its doc comment
-//! *is* its documentation, shown by `loopc explain CODE` and rendered into
-//! `docs/rules.md`, so the two can never drift apart.
+//! A rule is a unit struct declared with [`declare_rule!`] next to its
+//! check: its doc comment *is* its documentation, and its declaration gives
+//! its code, name and default severity. Findings are built with
+//! [`report`] (or `cx.report`), which stamps those three, so a rule cannot
+//! emit a code or severity other than the one it declares.
 
-use loopc_diagnostics::{RuleMeta, Severity};
+use loopc_diagnostics::{Diagnostic, RuleMeta, Severity, Span};
 
 /// What `loopc explain` prints and `docs/rules.md` lists.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +34,11 @@ impl RuleInfo {
             .join("\n")
             .trim()
             .to_owned()
+    }
+
+    /// A finding of this rule, at its declared severity.
+    pub fn diagnostic(&self, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(self.default_severity, self.code, self.name, message, span)
     }
 
     pub fn meta(&self) -> RuleMeta {
@@ -59,8 +68,6 @@ macro_rules! declare_rule {
         pub struct $name;
 
         impl $name {
-            pub const CODE: &'static str = $code;
-            pub const NAME: &'static str = $rule;
             pub const INFO: $crate::registry::RuleInfo = $crate::registry::RuleInfo {
                 code: $code,
                 name: $rule,
@@ -70,65 +77,95 @@ macro_rules! declare_rule {
                 group: $group,
             };
         }
+
+        impl $crate::registry::Declared for $name {
+            const INFO: $crate::registry::RuleInfo = $name::INFO;
+        }
     };
 }
 pub(crate) use declare_rule;
 
+/// A rule declared with [`declare_rule!`].
+pub trait Declared {
+    const INFO: RuleInfo;
+}
+
+/// A finding of `rule` at `span`, with the rule's code, name and declared severity.
+pub(crate) fn report<R: Declared>(_rule: &R, span: Span, message: impl Into<String>) -> Diagnostic {
+    R::INFO.diagnostic(span, message)
+}
+
+/// Where in `check` a rule's findings come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The syntax layer's errors (`loopc-syntax`), coded here.
+    Syntax,
+    /// Canonical JSON Schema validation.
+    Schema,
+    /// References, ids, dependency order, compositions.
+    FrontEnd,
+    /// The phase graph: boundedness and readiness.
+    Analysis,
+}
+
+/// One row of the registry.
+pub struct Registered {
+    pub info: RuleInfo,
+    pub stage: Stage,
+    /// The check, for the rules of the front end and the analysis.
+    pub(crate) check: Option<&'static dyn crate::rules::Rule>,
+}
+
+/// The table: each rule once, with its stage, in code order.
+macro_rules! registry {
+    ($($stage:ident: [$($rule:ident),* $(,)?],)*) => {
+        /// Every rule loopc has, in code order (see the module docs).
+        pub static REGISTRY: &[Registered] = &[
+            $($(Registered { info: $rule::INFO, stage: Stage::$stage, check: registry!(@check $stage $rule) },)*)*
+        ];
+    };
+    (@check FrontEnd $rule:ident) => { Some(&$rule) };
+    (@check Analysis $rule:ident) => { Some(&$rule) };
+    (@check $stage:ident $rule:ident) => { None };
+}
+
+use crate::rules::*;
+use crate::schema::{CompositionSchema, LssSchema};
+use crate::syntax_rules::*;
+
+registry! {
+    Syntax: [
+        YamlSyntax, DuplicateKey, MultipleDocuments, EmptyFile, RootNotMapping, InvalidUtf8, NulByte,
+        NestingTooDeep, AliasExpansionLimit, FileTooLarge, UnsupportedNode,
+    ],
+    Schema: [LssSchema, CompositionSchema],
+    FrontEnd: [
+        UnknownReference, DuplicateId, DependencyCycle, PrimaryMetric,
+        ChildRefMissing, ChildRefInvalid, DuplicateChildId, NestedStructure, SequentialAdapters, ParallelBranches,
+    ],
+    Analysis: [
+        UnboundedCycle, MoneyOnlyBound, CompositionBudget,
+        UncheckedMaker, SelfGrading, UnreachableSuccess, SuccessWithoutEvaluator, BudgetContradiction, WorkerBudgets,
+        RubricWeights, InvalidWhen, UnusedWorker, UnusedEvaluator, UnreadMetric, UnenforceableSafety, NoHumanPath,
+    ],
+}
+
+/// The checks of one stage, in code order.
+pub(crate) fn checks(stage: Stage) -> impl Iterator<Item = &'static dyn crate::rules::Rule> {
+    REGISTRY.iter().filter(move |r| r.stage == stage).filter_map(|r| r.check)
+}
+
 /// All rules, in code order.
-pub fn all_rules() -> &'static [RuleInfo] {
-    use crate::rules::*;
-    use crate::schema::{CompositionSchema, LssSchema};
-    use crate::syntax_rules::*;
-    static RULES: &[RuleInfo] = &[
-        YamlSyntax::INFO,
-        DuplicateKey::INFO,
-        MultipleDocuments::INFO,
-        EmptyFile::INFO,
-        RootNotMapping::INFO,
-        InvalidUtf8::INFO,
-        NulByte::INFO,
-        NestingTooDeep::INFO,
-        AliasExpansionLimit::INFO,
-        FileTooLarge::INFO,
-        UnsupportedNode::INFO,
-        LssSchema::INFO,
-        CompositionSchema::INFO,
-        UnknownReference::INFO,
-        DuplicateId::INFO,
-        DependencyCycle::INFO,
-        PrimaryMetric::INFO,
-        ChildRefMissing::INFO,
-        ChildRefInvalid::INFO,
-        DuplicateChildId::INFO,
-        NestedStructure::INFO,
-        SequentialAdapters::INFO,
-        ParallelBranches::INFO,
-        UnboundedCycle::INFO,
-        MoneyOnlyBound::INFO,
-        CompositionBudget::INFO,
-        UncheckedMaker::INFO,
-        SelfGrading::INFO,
-        UnreachableSuccess::INFO,
-        SuccessWithoutEvaluator::INFO,
-        BudgetContradiction::INFO,
-        WorkerBudgets::INFO,
-        RubricWeights::INFO,
-        InvalidWhen::INFO,
-        UnusedWorker::INFO,
-        UnusedEvaluator::INFO,
-        UnreadMetric::INFO,
-        UnenforceableSafety::INFO,
-        NoHumanPath::INFO,
-    ];
-    RULES
+pub fn all_rules() -> impl ExactSizeIterator<Item = &'static RuleInfo> {
+    REGISTRY.iter().map(|r| &r.info)
 }
 
 /// Find a rule by code (`L201`, any case) or name (`unknown-reference`).
 pub fn find_rule(key: &str) -> Option<&'static RuleInfo> {
-    all_rules().iter().find(|r| r.code.eq_ignore_ascii_case(key) || r.name == key)
+    all_rules().find(|r| r.code.eq_ignore_ascii_case(key) || r.name == key)
 }
 
 /// The registry in the form renderers want.
 pub fn rule_metas() -> Vec<RuleMeta> {
-    all_rules().iter().map(RuleInfo::meta).collect()
+    all_rules().map(RuleInfo::meta).collect()
 }

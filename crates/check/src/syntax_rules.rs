@@ -1,7 +1,38 @@
-//! Documentation of the codes the syntax layer (`loopc-syntax`) emits. The
-//! checks themselves live there; a test keeps codes and names in step.
+//! The rules of the syntax layer: `loopc-syntax` finds the problems and
+//! names their kind ([`SyntaxErrorKind`]); their codes, names, severities
+//! and documentation are declared here, and [`diagnostic`] gives each error
+//! its code.
 
-use crate::registry::declare_rule;
+use loopc_diagnostics::Diagnostic;
+use loopc_syntax::{SyntaxError, SyntaxErrorKind};
+
+use crate::registry::{declare_rule, RuleInfo};
+
+/// The rule of a syntax error kind.
+pub fn rule_of(kind: SyntaxErrorKind) -> &'static RuleInfo {
+    match kind {
+        SyntaxErrorKind::YamlSyntax => &YamlSyntax::INFO,
+        SyntaxErrorKind::DuplicateKey => &DuplicateKey::INFO,
+        SyntaxErrorKind::MultipleDocuments => &MultipleDocuments::INFO,
+        SyntaxErrorKind::EmptyFile => &EmptyFile::INFO,
+        SyntaxErrorKind::RootNotMapping => &RootNotMapping::INFO,
+        SyntaxErrorKind::InvalidUtf8 => &InvalidUtf8::INFO,
+        SyntaxErrorKind::NulByte => &NulByte::INFO,
+        SyntaxErrorKind::NestingTooDeep => &NestingTooDeep::INFO,
+        SyntaxErrorKind::AliasExpansionLimit => &AliasExpansionLimit::INFO,
+        SyntaxErrorKind::FileTooLarge => &FileTooLarge::INFO,
+        SyntaxErrorKind::UnsupportedNode => &UnsupportedNode::INFO,
+    }
+}
+
+/// A syntax error as a diagnostic of its rule.
+pub fn diagnostic(error: SyntaxError) -> Diagnostic {
+    let mut d = rule_of(error.kind).diagnostic(error.primary.span, error.message);
+    d.primary.message = error.primary.message;
+    d.labels = error.labels;
+    d.help = error.help;
+    d
+}
 
 declare_rule! {
     /// ## What it does
@@ -147,13 +178,17 @@ declare_rule! {
 
 #[cfg(test)]
 mod tests {
+    use loopc_syntax::SyntaxErrorKind;
+
     #[test]
-    fn syntax_codes_match_the_syntax_crate() {
-        let registry = crate::registry::all_rules();
-        for meta in loopc_syntax::SYNTAX_RULES {
-            let info = registry.iter().find(|r| r.code == meta.code).expect("documented");
-            assert_eq!(info.name, meta.rule);
-            assert_eq!(info.summary, meta.summary);
+    fn every_syntax_kind_has_its_own_registered_rule() {
+        let mut codes: Vec<&str> = SyntaxErrorKind::ALL.iter().map(|k| super::rule_of(*k).code).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), SyntaxErrorKind::ALL.len());
+        for code in codes {
+            let row = crate::registry::REGISTRY.iter().find(|r| r.info.code == code).expect("registered");
+            assert_eq!(row.stage, crate::registry::Stage::Syntax);
         }
     }
 }

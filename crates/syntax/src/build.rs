@@ -6,17 +6,17 @@
 
 use std::collections::HashMap;
 
-use loopc_diagnostics::{Diagnostic, SourceFile, Span};
+use loopc_diagnostics::{SourceFile, Span};
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
 
-use crate::codes::{ALIAS_LIMIT, DUPLICATE_KEY, EMPTY_FILE, MULTIPLE_DOCUMENTS, ROOT_NOT_MAPPING, TOO_DEEP, UNSUPPORTED_NODE, YAML_SYNTAX};
+use crate::error::{SyntaxError, SyntaxErrorKind};
 use crate::scalar::resolve_plain;
 use crate::tree::{Entry, Map, Node, Value};
 use crate::Limits;
 
 /// Parse one document. Returns the root (a mapping) when there is one, and
 /// every problem found; a fatal problem stops the parse and yields no root.
-pub fn parse(source: &SourceFile, limits: &Limits) -> (Option<Node>, Vec<Diagnostic>) {
+pub fn parse(source: &SourceFile, limits: &Limits) -> (Option<Node>, Vec<SyntaxError>) {
     let mut builder = Builder {
         source,
         limits,
@@ -35,14 +35,13 @@ pub fn parse(source: &SourceFile, limits: &Limits) -> (Option<Node>, Vec<Diagnos
         }
     }
     let Some(root) = builder.root.take() else {
-        let d = Diagnostic::error(EMPTY_FILE.0, EMPTY_FILE.1, "empty file: no YAML document", Span::point(0))
+        let d = SyntaxError::new(SyntaxErrorKind::EmptyFile, "empty file: no YAML document", Span::point(0))
             .with_help("an LSS file is one YAML mapping with `loop_name`, `version`, `objective`, ...");
         return (None, vec![d]);
     };
     if root.as_map().is_none() {
-        let d = Diagnostic::error(
-            ROOT_NOT_MAPPING.0,
-            ROOT_NOT_MAPPING.1,
+        let d = SyntaxError::new(
+            SyntaxErrorKind::RootNotMapping,
             format!(
                 "the document root is {} {}, not a mapping",
                 article(root.type_name()),
@@ -88,7 +87,7 @@ struct Builder<'s> {
     /// Completed anchored nodes by saphyr's anchor id, with their node count.
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
-    diagnostics: Vec<Diagnostic>,
+    diagnostics: Vec<SyntaxError>,
     documents: usize,
     root: Option<Node>,
 }
@@ -102,7 +101,7 @@ impl Builder<'_> {
         self.source.offset_of(marker.line(), marker.col())
     }
 
-    fn run(&mut self) -> Result<(), Diagnostic> {
+    fn run(&mut self) -> Result<(), SyntaxError> {
         let mut parser = Parser::new_from_str(self.source.text());
         loop {
             let (event, span) = match parser.next_event() {
@@ -112,17 +111,15 @@ impl Builder<'_> {
                     let at = self.offset(error.marker());
                     if error.info() == "recursion limit exceeded" {
                         // saphyr caps flow nesting (`[[[`…) itself, while scanning ahead.
-                        return Err(Diagnostic::error(
-                            TOO_DEEP.0,
-                            TOO_DEEP.1,
+                        return Err(SyntaxError::new(
+                            SyntaxErrorKind::NestingTooDeep,
                             "flow collections nested deeper than the YAML parser allows (255 levels)",
                             Span::point(at),
                         )
                         .with_label("limit reached here"));
                     }
-                    let mut d = Diagnostic::error(
-                        YAML_SYNTAX.0,
-                        YAML_SYNTAX.1,
+                    let mut d = SyntaxError::new(
+                        SyntaxErrorKind::YamlSyntax,
                         format!("invalid YAML: {}", error.info()),
                         Span::point(at),
                     )
@@ -150,9 +147,8 @@ impl Builder<'_> {
                 Event::DocumentStart(_) => {
                     self.documents += 1;
                     if self.documents > 1 {
-                        return Err(Diagnostic::error(
-                            MULTIPLE_DOCUMENTS.0,
-                            MULTIPLE_DOCUMENTS.1,
+                        return Err(SyntaxError::new(
+                            SyntaxErrorKind::MultipleDocuments,
                             "a second YAML document starts here; an LSS file holds exactly one",
                             Span::new(start, end.max(start + 1).min(self.source.text().len())),
                         )
@@ -222,11 +218,10 @@ impl Builder<'_> {
         })
     }
 
-    fn open(&mut self, frame: Frame, at: usize) -> Result<(), Diagnostic> {
+    fn open(&mut self, frame: Frame, at: usize) -> Result<(), SyntaxError> {
         if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
-            return Err(Diagnostic::error(
-                UNSUPPORTED_NODE.0,
-                UNSUPPORTED_NODE.1,
+            return Err(SyntaxError::new(
+                SyntaxErrorKind::UnsupportedNode,
                 "a sequence or mapping used as a mapping key",
                 Span::point(at),
             )
@@ -234,9 +229,8 @@ impl Builder<'_> {
             .with_help("LSS keys are plain strings"));
         }
         if self.stack.len() >= self.limits.max_depth {
-            return Err(Diagnostic::error(
-                TOO_DEEP.0,
-                TOO_DEEP.1,
+            return Err(SyntaxError::new(
+                SyntaxErrorKind::NestingTooDeep,
                 format!("nesting deeper than {} levels", self.limits.max_depth),
                 Span::point(at),
             )
@@ -275,7 +269,7 @@ impl Builder<'_> {
         )
     }
 
-    fn push_node(&mut self, node: Node) -> Result<(), Diagnostic> {
+    fn push_node(&mut self, node: Node) -> Result<(), SyntaxError> {
         match self.stack.last_mut() {
             None => {
                 if self.root.is_none() {
@@ -309,7 +303,7 @@ impl Builder<'_> {
                 if let Some(previous) = previous {
                     let first = entries[previous].key_span;
                     self.diagnostics.push(
-                        Diagnostic::error(DUPLICATE_KEY.0, DUPLICATE_KEY.1, format!("duplicate key `{name}`"), key_span)
+                        SyntaxError::new(SyntaxErrorKind::DuplicateKey, format!("duplicate key `{name}`"), key_span)
                             .with_label("defined again here")
                             .with_secondary(first, "first defined here")
                             .with_help("YAML 1.2 requires unique keys; remove or rename one of them"),
@@ -333,20 +327,19 @@ impl Builder<'_> {
         }
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) -> Result<(), Diagnostic> {
+    fn remember(&mut self, anchor: usize, node: &Node) -> Result<(), SyntaxError> {
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), node.count()));
         }
         Ok(())
     }
 
-    fn expand_alias(&mut self, id: usize, span: Span) -> Result<Node, Diagnostic> {
+    fn expand_alias(&mut self, id: usize, span: Span) -> Result<Node, SyntaxError> {
         let Some((node, count)) = self.anchors.get(&id) else {
             // saphyr reports unknown anchors itself; an anchor still open
             // (a recursive alias) lands here.
-            return Err(Diagnostic::error(
-                UNSUPPORTED_NODE.0,
-                UNSUPPORTED_NODE.1,
+            return Err(SyntaxError::new(
+                SyntaxErrorKind::UnsupportedNode,
                 "alias refers to an anchor that encloses it (a recursive structure)",
                 span,
             )
@@ -354,9 +347,8 @@ impl Builder<'_> {
         };
         self.alias_nodes = self.alias_nodes.saturating_add(*count);
         if self.alias_nodes > self.limits.max_alias_nodes {
-            return Err(Diagnostic::error(
-                ALIAS_LIMIT.0,
-                ALIAS_LIMIT.1,
+            return Err(SyntaxError::new(
+                SyntaxErrorKind::AliasExpansionLimit,
                 format!("aliases expand to more than {} nodes (an alias bomb?)", self.limits.max_alias_nodes),
                 span,
             )
@@ -368,7 +360,7 @@ impl Builder<'_> {
         Ok(node)
     }
 
-    fn check_collection_tag(&self, tag: Option<&Tag>, expected: &str, span: Span) -> Result<(), Diagnostic> {
+    fn check_collection_tag(&self, tag: Option<&Tag>, expected: &str, span: Span) -> Result<(), SyntaxError> {
         match tag {
             None => Ok(()),
             Some(tag) if tag.is_yaml_core_schema() && tag.suffix == expected => Ok(()),
@@ -376,7 +368,7 @@ impl Builder<'_> {
         }
     }
 
-    fn scalar_value(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Result<Value, Diagnostic> {
+    fn scalar_value(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Result<Value, SyntaxError> {
         let value = match tag {
             None if style == ScalarStyle::Plain => resolve_plain(text),
             None => Value::String(text.to_owned()),
@@ -392,9 +384,8 @@ impl Builder<'_> {
                             | ("float", Value::Float(_) | Value::Int(_))
                     );
                     if !fits {
-                        return Err(Diagnostic::error(
-                            UNSUPPORTED_NODE.0,
-                            UNSUPPORTED_NODE.1,
+                        return Err(SyntaxError::new(
+                            SyntaxErrorKind::UnsupportedNode,
                             format!("`{text}` is not a valid !!{}", tag.suffix),
                             span,
                         )
@@ -411,9 +402,8 @@ impl Builder<'_> {
         };
         if let Value::Float(f) = value {
             if !f.is_finite() {
-                return Err(Diagnostic::error(
-                    UNSUPPORTED_NODE.0,
-                    UNSUPPORTED_NODE.1,
+                return Err(SyntaxError::new(
+                    SyntaxErrorKind::UnsupportedNode,
                     format!("`{text}` is not a finite number, which JSON and LSS cannot represent"),
                     span,
                 )
@@ -425,13 +415,8 @@ impl Builder<'_> {
     }
 }
 
-fn unsupported_tag(tag: &Tag, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        UNSUPPORTED_NODE.0,
-        UNSUPPORTED_NODE.1,
-        format!("unsupported YAML tag `{tag}`"),
-        span,
-    )
-    .with_label("tag")
-    .with_help("LSS uses plain JSON data; remove the tag")
+fn unsupported_tag(tag: &Tag, span: Span) -> SyntaxError {
+    SyntaxError::new(SyntaxErrorKind::UnsupportedNode, format!("unsupported YAML tag `{tag}`"), span)
+        .with_label("tag")
+        .with_help("LSS uses plain JSON data; remove the tag")
 }

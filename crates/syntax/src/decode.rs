@@ -1,20 +1,19 @@
 use std::path::PathBuf;
 
-use loopc_diagnostics::{Diagnostic, SourceFile, Span};
+use loopc_diagnostics::{SourceFile, Span};
 
-use crate::codes::{FILE_TOO_LARGE, INVALID_UTF8, NUL_BYTE};
+use crate::error::{SyntaxError, SyntaxErrorKind};
 use crate::Limits;
 
 /// Turn raw bytes into source text: size limit, UTF-8 (a leading BOM is
 /// dropped), no NUL bytes. On failure the returned source still allows the
 /// diagnostic to be rendered with a line and column.
-pub fn decode(path: impl Into<PathBuf>, bytes: &[u8], limits: &Limits) -> Result<SourceFile, (SourceFile, Diagnostic)> {
+pub fn decode(path: impl Into<PathBuf>, bytes: &[u8], limits: &Limits) -> Result<SourceFile, (SourceFile, SyntaxError)> {
     let path = path.into();
     if bytes.len() > limits.max_file_bytes {
         let source = SourceFile::new(path, String::new());
-        let d = Diagnostic::error(
-            FILE_TOO_LARGE.0,
-            FILE_TOO_LARGE.1,
+        let d = SyntaxError::new(
+            SyntaxErrorKind::FileTooLarge,
             format!(
                 "file is {} bytes, more than the limit of {} bytes",
                 bytes.len(),
@@ -34,9 +33,8 @@ pub fn decode(path: impl Into<PathBuf>, bytes: &[u8], limits: &Limits) -> Result
             // offset still names the right line and column.
             let source = SourceFile::new(path, String::from_utf8_lossy(bytes).into_owned());
             let bad = bytes[offset];
-            let d = Diagnostic::error(
-                INVALID_UTF8.0,
-                INVALID_UTF8.1,
+            let d = SyntaxError::new(
+                SyntaxErrorKind::InvalidUtf8,
                 format!("invalid UTF-8: byte 0x{bad:02X} at byte offset {offset}"),
                 Span::new(offset, offset + 1),
             )
@@ -47,9 +45,8 @@ pub fn decode(path: impl Into<PathBuf>, bytes: &[u8], limits: &Limits) -> Result
     };
     let source = SourceFile::new(path, text);
     if let Some(offset) = text.bytes().position(|b| b == 0) {
-        let d = Diagnostic::error(
-            NUL_BYTE.0,
-            NUL_BYTE.1,
+        let d = SyntaxError::new(
+            SyntaxErrorKind::NulByte,
             format!("NUL byte at byte offset {offset}"),
             Span::new(offset, offset + 1),
         )

@@ -6,24 +6,24 @@
 //! the offending byte, and resolves plain scalars by the YAML 1.2 core schema,
 //! so `no`, `yes`, `on` and `off` stay strings.
 
-// A fatal problem ends the parse with one diagnostic; they are rare, so the
-// size of `Result<_, Diagnostic>` does not matter and boxing would only add noise.
+// A fatal problem ends the parse with one error; they are rare, so the
+// size of `Result<_, SyntaxError>` does not matter and boxing would only add noise.
 #![allow(clippy::result_large_err)]
 
 mod build;
-mod codes;
 mod decode;
+mod error;
 mod limits;
 mod scalar;
 mod tree;
 
 pub use build::parse;
-pub use codes::SYNTAX_RULES;
 pub use decode::decode;
+pub use error::{SyntaxError, SyntaxErrorKind};
 pub use limits::Limits;
 pub use tree::{Entry, Map, Node, PathStep, Value};
 
-use loopc_diagnostics::{Diagnostic, SourceFile};
+use loopc_diagnostics::SourceFile;
 
 /// The result of reading one file: its source (for rendering), the tree if
 /// one could be built, and what was wrong on the way.
@@ -31,20 +31,20 @@ use loopc_diagnostics::{Diagnostic, SourceFile};
 pub struct Parsed {
     pub source: SourceFile,
     pub root: Option<Node>,
-    pub diagnostics: Vec<Diagnostic>,
+    pub errors: Vec<SyntaxError>,
 }
 
 /// Decode `bytes` read from `path` and parse them: the whole front door.
 pub fn load(path: impl Into<std::path::PathBuf>, bytes: &[u8], limits: &Limits) -> Parsed {
     match decode(path, bytes, limits) {
         Ok(source) => {
-            let (root, diagnostics) = parse(&source, limits);
-            Parsed { source, root, diagnostics }
+            let (root, errors) = parse(&source, limits);
+            Parsed { source, root, errors }
         }
-        Err((source, diagnostic)) => Parsed {
+        Err((source, error)) => Parsed {
             source,
             root: None,
-            diagnostics: vec![diagnostic],
+            errors: vec![error],
         },
     }
 }

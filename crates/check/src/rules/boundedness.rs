@@ -74,28 +74,33 @@ impl Rule for UnboundedCycle {
         let at = termination_span(cx);
         if !bounds.is_bounded() {
             out.push(
-                Diagnostic::error(
-                    UnboundedCycle::CODE,
-                    UnboundedCycle::NAME,
-                    "nothing bounds this loop: no iteration limit, halting stall rule, optimizer budget or halting cost cap",
+                cx.report(
+                    &UnboundedCycle,
                     at,
+                    "nothing bounds this loop: no iteration limit, halting stall rule, optimizer budget or halting cost cap",
                 )
                 .with_label("the loop may never terminate")
                 .with_help("add `failure: [{type: max_iterations, value: 10, action: halt}]` to termination_conditions"),
             );
-        } else if bounds.money_only() {
-            let cap = bounds.max_cost_usd.map_or_else(String::new, |c| format!(" (${c})"));
-            out.push(
-                Diagnostic::warning(
-                    MoneyOnlyBound::CODE,
-                    MoneyOnlyBound::NAME,
-                    format!("only the cumulative cost cap{cap} bounds this loop"),
-                    at,
-                )
-                .with_label("no iteration bound")
-                .with_help("add `{type: max_iterations, value: N, action: halt}` to `failure` (F4 fail.tau_omission)"),
-            );
         }
+    }
+}
+
+impl Rule for MoneyOnlyBound {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        if cx.graph.cycles.is_empty() || cx.spec.termination.is_none() || !cx.graph.bounds.money_only() {
+            return;
+        }
+        let cap = cx.graph.bounds.max_cost_usd.map_or_else(String::new, |c| format!(" (${c})"));
+        out.push(
+            cx.report(
+                &MoneyOnlyBound,
+                termination_span(cx),
+                format!("only the cumulative cost cap{cap} bounds this loop"),
+            )
+            .with_label("no iteration bound")
+            .with_help("add `{type: max_iterations, value: N, action: halt}` to `failure` (F4 fail.tau_omission)"),
+        );
     }
 }
 
@@ -122,11 +127,10 @@ impl Rule for CompositionBudget {
             let name = child.id.as_ref().map_or("child", |i| i.as_str());
             if bounds.max_iterations.is_none() && bounds.max_cost_usd.is_none() {
                 out.push(
-                    Diagnostic::warning(
-                        CompositionBudget::CODE,
-                        CompositionBudget::NAME,
-                        format!("child `{name}` has no bound of its own"),
+                    cx.report(
+                        &CompositionBudget,
                         reference.span,
+                        format!("child `{name}` has no bound of its own"),
                     )
                     .with_label("unbounded child loop")
                     .with_help("give the child spec a max_iterations failure rule"),
@@ -154,15 +158,14 @@ impl Rule for CompositionBudget {
             if cost > cap.value + 1e-9 {
                 let iterations = iterations.map_or_else(String::new, |i| format!(" over at most {i} child iterations"));
                 out.push(
-                    Diagnostic::warning(
-                        CompositionBudget::CODE,
-                        CompositionBudget::NAME,
+                    cx.report(
+                        &CompositionBudget,
+                        cap.span,
                         format!(
                             "the children can spend up to ${}{iterations} per parent iteration, more than the parent's cumulative_usd ${}",
                             crate::graph::number(cost),
                             crate::graph::number(cap.value)
                         ),
-                        cap.span,
                     )
                     .with_label("parent budget")
                     .with_help("raise the parent's cumulative_usd to cover its children, or lower the children's caps"),

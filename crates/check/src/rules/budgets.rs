@@ -46,15 +46,14 @@ impl Rule for BudgetContradiction {
         if let (Some(per), Some(total)) = (&limits.per_iteration_usd, &limits.cumulative_usd) {
             if per.value > total.value {
                 out.push(
-                    Diagnostic::error(
-                        BudgetContradiction::CODE,
-                        BudgetContradiction::NAME,
+                    cx.report(
+                        &BudgetContradiction,
+                        per.span,
                         format!(
                             "per_iteration_usd ({}) is above cumulative_usd ({})",
                             number(per.value),
                             number(total.value)
                         ),
-                        per.span,
                     )
                     .with_label("one iteration may cost more than the whole run")
                     .with_secondary(total.span, "the run's cap")
@@ -72,18 +71,18 @@ impl Rule for WorkerBudgets {
         let budgets: Vec<_> = cx.spec.workers.iter().filter_map(|w| w.cost_budget_usd.as_ref()).collect();
         let sum: f64 = budgets.iter().map(|b| b.value).sum();
         if sum > per.value + 1e-9 {
-            let mut d = Diagnostic::warning(
-                WorkerBudgets::CODE,
-                WorkerBudgets::NAME,
-                format!(
-                    "workers' cost_budget_usd add up to {}, above per_iteration_usd ({})",
-                    number((sum * 1e6).round() / 1e6),
-                    number(per.value)
-                ),
-                per.span,
-            )
-            .with_label("the iteration cap is smaller than its workers' budgets")
-            .with_help("raise per_iteration_usd to at least the sum of the workers' budgets, or lower those");
+            let mut d = cx
+                .report(
+                    &WorkerBudgets,
+                    per.span,
+                    format!(
+                        "workers' cost_budget_usd add up to {}, above per_iteration_usd ({})",
+                        number((sum * 1e6).round() / 1e6),
+                        number(per.value)
+                    ),
+                )
+                .with_label("the iteration cap is smaller than its workers' budgets")
+                .with_help("raise per_iteration_usd to at least the sum of the workers' budgets, or lower those");
             for b in budgets {
                 d = d.with_secondary(b.span, "worker budget");
             }

@@ -109,64 +109,74 @@ fn type_span(c: &Composition) -> Span {
     c.kind.as_ref().map_or(c.span, |k| k.span)
 }
 
+/// Each child with a `ref`: its name for messages, the reference, and what
+/// resolving it found (resolutions are cached, so both rules below share one).
+fn resolved_children<'a>(cx: &'a Context) -> impl Iterator<Item = (String, &'a loopc_ir::Sp<String>, ChildOutcome)> + 'a {
+    composition(cx).into_iter().flat_map(|c| &c.children).filter_map(move |child| {
+        let reference = child.reference.as_ref()?;
+        let name = child
+            .id
+            .as_ref()
+            .map_or_else(|| "child".to_owned(), |id| format!("child `{}`", id.as_str()));
+        Some((name, reference, cx.children.resolve(cx.path, reference)))
+    })
+}
+
 impl Rule for ChildRefMissing {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
-        let Some(c) = composition(cx) else { return };
-        for child in &c.children {
-            let Some(reference) = &child.reference else {
-                continue;
-            };
-            let name = child
-                .id
-                .as_ref()
-                .map_or_else(|| "child".to_owned(), |id| format!("child `{}`", id.as_str()));
-            match cx.children.resolve(cx.path, reference) {
-                ChildOutcome::Valid { .. } => {}
-                ChildOutcome::Missing { tried } => out.push(
-                    Diagnostic::error(
-                        ChildRefMissing::CODE,
-                        ChildRefMissing::NAME,
-                        format!("{name}: `{}` does not exist", reference.as_str()),
-                        reference.span,
-                    )
-                    .with_label("no such file")
-                    .with_help(match tried.as_slice() {
-                        [only] => format!("looked for {}", shown(only)),
-                        [first, .., last] => {
-                            format!(
-                                "looked for {}, and in {} enclosing directories up to {}",
-                                shown(first),
-                                tried.len() - 1,
-                                shown(last)
-                            )
-                        }
-                        [] => "the reference is empty".to_owned(),
-                    }),
-                ),
+        for (name, reference, outcome) in resolved_children(cx) {
+            let ChildOutcome::Missing { tried } = outcome else { continue };
+            out.push(
+                cx.report(
+                    &ChildRefMissing,
+                    reference.span,
+                    format!("{name}: `{}` does not exist", reference.as_str()),
+                )
+                .with_label("no such file")
+                .with_help(match tried.as_slice() {
+                    [only] => format!("looked for {}", shown(only)),
+                    [first, .., last] => {
+                        format!(
+                            "looked for {}, and in {} enclosing directories up to {}",
+                            shown(first),
+                            tried.len() - 1,
+                            shown(last)
+                        )
+                    }
+                    [] => "the reference is empty".to_owned(),
+                }),
+            );
+        }
+    }
+}
+
+impl Rule for ChildRefInvalid {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for (name, reference, outcome) in resolved_children(cx) {
+            match outcome {
                 ChildOutcome::Invalid { path, errors, first } => out.push(
-                    Diagnostic::error(
-                        ChildRefInvalid::CODE,
-                        ChildRefInvalid::NAME,
+                    cx.report(
+                        &ChildRefInvalid,
+                        reference.span,
                         format!(
                             "{name}: `{}` is not a valid spec ({errors} error{})",
                             reference.as_str(),
                             if errors == 1 { "" } else { "s" }
                         ),
-                        reference.span,
                     )
                     .with_label("invalid child spec")
                     .with_help(format!("first error: {first}; run `loopc check {}`", shown(&path))),
                 ),
                 ChildOutcome::Cycle { path } => out.push(
-                    Diagnostic::error(
-                        ChildRefInvalid::CODE,
-                        ChildRefInvalid::NAME,
-                        format!("{name}: `{}` composes this spec again (a composition cycle)", reference.as_str()),
+                    cx.report(
+                        &ChildRefInvalid,
                         reference.span,
+                        format!("{name}: `{}` composes this spec again (a composition cycle)", reference.as_str()),
                     )
                     .with_label("cycle")
                     .with_help(format!("{} is already being composed above this child", shown(&path))),
                 ),
+                ChildOutcome::Valid { .. } | ChildOutcome::Missing { .. } => {}
             }
         }
     }
@@ -177,11 +187,10 @@ impl Rule for DuplicateChildId {
         let Some(c) = composition(cx) else { return };
         for (first, repeat) in duplicates(c.children.iter().filter_map(|ch| ch.id.as_ref())) {
             out.push(
-                Diagnostic::error(
-                    DuplicateChildId::CODE,
-                    DuplicateChildId::NAME,
-                    format!("duplicate composition child id `{}`", repeat.as_str()),
+                cx.report(
+                    &DuplicateChildId,
                     repeat.span,
+                    format!("duplicate composition child id `{}`", repeat.as_str()),
                 )
                 .with_label("defined again here")
                 .with_secondary(first.span, "first defined here"),
@@ -202,7 +211,7 @@ impl Rule for NestedStructure {
         }
         let at = type_span(c);
         let error = |message: String, label: &str, help: &str| {
-            Diagnostic::error(NestedStructure::CODE, NestedStructure::NAME, message, at)
+            cx.report(&NestedStructure, at, message)
                 .with_label(label.to_owned())
                 .with_help(help.to_owned())
         };
@@ -240,16 +249,15 @@ impl Rule for SequentialAdapters {
         let needed = c.children.len() - 1;
         if c.adapters.len() < needed {
             out.push(
-                Diagnostic::error(
-                    SequentialAdapters::CODE,
-                    SequentialAdapters::NAME,
+                cx.report(
+                    &SequentialAdapters,
+                    type_span(c),
                     format!(
                         "a sequential composition of {} children needs at least {needed} adapter{}, found {}",
                         c.children.len(),
                         if needed == 1 { "" } else { "s" },
                         c.adapters.len()
                     ),
-                    type_span(c),
                 )
                 .with_label("sequential composition")
                 .with_help("add one adapter per hand-off: `{from: children.<stage>.outputs.<x>, to: children.<next>.inputs.<y>}`"),
@@ -267,11 +275,10 @@ impl Rule for ParallelBranches {
         let branches = count_role(c, "branch");
         if branches < 2 {
             out.push(
-                Diagnostic::error(
-                    ParallelBranches::CODE,
-                    ParallelBranches::NAME,
-                    format!("a parallel composition needs at least two `branch` children, found {branches}"),
+                cx.report(
+                    &ParallelBranches,
                     type_span(c),
+                    format!("a parallel composition needs at least two `branch` children, found {branches}"),
                 )
                 .with_label("parallel composition")
                 .with_help("mark each parallel child with `role: branch`"),
@@ -280,16 +287,15 @@ impl Rule for ParallelBranches {
         if let Some(quorum) = c.merge.as_ref().and_then(|m| m.min_branches_pass.as_ref()) {
             if quorum.value > branches as i64 {
                 out.push(
-                    Diagnostic::error(
-                        ParallelBranches::CODE,
-                        ParallelBranches::NAME,
+                    cx.report(
+                        &ParallelBranches,
+                        quorum.span,
                         format!(
                             "`min_branches_pass` is {} but there {} only {branches} branch{}",
                             quorum.value,
                             if branches == 1 { "is" } else { "are" },
                             if branches == 1 { "" } else { "es" }
                         ),
-                        quorum.span,
                     )
                     .with_label("can never be met")
                     .with_help(format!("use a value from 1 to {}", branches.max(1))),

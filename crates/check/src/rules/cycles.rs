@@ -76,20 +76,16 @@ impl Rule for DependencyCycle {
                 })
                 .collect();
             let closing = edges[edges.len() - 1];
-            let mut d = Diagnostic::error(
-                DependencyCycle::CODE,
-                DependencyCycle::NAME,
-                format!("dependency cycle: {}", names.join(" → ")),
-                closing.span,
-            )
-            .with_label(format!(
-                "`{}` depends on `{}`, closing the cycle",
-                names[names.len() - 2],
-                names[names.len() - 1]
-            ))
-            .with_help(
-                "`depends_on` orders workers within one iteration; to pass results back to an earlier worker, use a feedback channel",
-            );
+            let mut d = cx
+                .report(&DependencyCycle, closing.span, format!("dependency cycle: {}", names.join(" → ")))
+                .with_label(format!(
+                    "`{}` depends on `{}`, closing the cycle",
+                    names[names.len() - 2],
+                    names[names.len() - 1]
+                ))
+                .with_help(
+                    "`depends_on` orders workers within one iteration; to pass results back to an earlier worker, use a feedback channel",
+                );
             for (i, edge) in edges[..edges.len() - 1].iter().enumerate() {
                 d = d.with_secondary(edge.span, format!("`{}` depends on `{}`", names[i], names[i + 1]));
             }

@@ -57,14 +57,9 @@ impl Rule for UnusedWorker {
             let used = cx.index.is_consumed(id_str) || cx.index.is_checked(id_str) || cx.index.is_source(&as_source);
             if !used {
                 out.push(
-                    Diagnostic::warning(
-                        UnusedWorker::CODE,
-                        UnusedWorker::NAME,
-                        format!("nothing uses the output of worker `{id_str}`"),
-                        id.span,
-                    )
-                    .with_label("unused output")
-                    .with_help("check it with an evaluator (`runs_after`), feed it to another worker, or remove the worker"),
+                    cx.report(&UnusedWorker, id.span, format!("nothing uses the output of worker `{id_str}`"))
+                        .with_label("unused output")
+                        .with_help("check it with an evaluator (`runs_after`), feed it to another worker, or remove the worker"),
                 );
             }
         }
@@ -79,11 +74,10 @@ impl Rule for UnusedEvaluator {
             let used = cx.index.is_source(&source);
             if !used {
                 out.push(
-                    Diagnostic::warning(
-                        UnusedEvaluator::CODE,
-                        UnusedEvaluator::NAME,
-                        format!("no metric or feedback channel uses evaluator `{}`", id.as_str()),
+                    cx.report(
+                        &UnusedEvaluator,
                         id.span,
+                        format!("no metric or feedback channel uses evaluator `{}`", id.as_str()),
                     )
                     .with_label("result never used")
                     .with_help(format!("add a metric with `source: {source}`, or a feedback channel from it")),
@@ -124,11 +118,10 @@ impl Rule for UnreadMetric {
                 || in_when.iter().any(|n| n == name.as_str());
             if !read {
                 out.push(
-                    Diagnostic::info(
-                        UnreadMetric::CODE,
-                        UnreadMetric::NAME,
-                        format!("metric `{}` is collected but nothing reads it", name.as_str()),
+                    cx.report(
+                        &UnreadMetric,
                         name.span,
+                        format!("metric `{}` is collected but nothing reads it", name.as_str()),
                     )
                     .with_label("unread")
                     .with_help("use it in a success or stall condition, or give it a regression_threshold to alert on"),

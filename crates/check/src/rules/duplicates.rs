@@ -65,15 +65,10 @@ impl Rule for DuplicateId {
         for (what, key, names) in groups {
             for (first, repeat) in duplicates(names.into_iter()) {
                 out.push(
-                    Diagnostic::error(
-                        DuplicateId::CODE,
-                        DuplicateId::NAME,
-                        format!("duplicate {what} {key} `{}`", repeat.as_str()),
-                        repeat.span,
-                    )
-                    .with_label("defined again here")
-                    .with_secondary(first.span, "first defined here")
-                    .with_help(format!("every {what} needs a unique {key}; rename or remove one of them")),
+                    cx.report(&DuplicateId, repeat.span, format!("duplicate {what} {key} `{}`", repeat.as_str()))
+                        .with_label("defined again here")
+                        .with_secondary(first.span, "first defined here")
+                        .with_help(format!("every {what} needs a unique {key}; rename or remove one of them")),
                 );
             }
         }

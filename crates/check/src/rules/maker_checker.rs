@@ -55,11 +55,10 @@ impl Rule for UncheckedMaker {
                 continue;
             }
             out.push(
-                Diagnostic::warning(
-                    UncheckedMaker::CODE,
-                    UncheckedMaker::NAME,
-                    format!("no evaluator checks the output of worker `{}`", wid.as_str()),
+                cx.report(
+                    &UncheckedMaker,
                     wid.span,
+                    format!("no evaluator checks the output of worker `{}`", wid.as_str()),
                 )
                 .with_label("unchecked maker")
                 .with_help(format!(
@@ -88,19 +87,21 @@ impl Rule for SelfGrading {
             if evaluators.is_empty() || !evaluators.iter().all(same_model) {
                 continue;
             }
-            let mut d = Diagnostic::warning(
-                SelfGrading::CODE,
-                SelfGrading::NAME,
-                format!(
-                    "worker `{}` is graded only by its own model ({}/{})",
-                    wid.as_str(),
-                    provider.as_str(),
-                    name.as_str()
-                ),
-                wid.span,
-            )
-            .with_label("graded by the same model")
-            .with_help("add a deterministic evaluator, use a different model for the rubric, or add a human check (F2 fail.self_grade)");
+            let mut d = cx
+                .report(
+                    &SelfGrading,
+                    wid.span,
+                    format!(
+                        "worker `{}` is graded only by its own model ({}/{})",
+                        wid.as_str(),
+                        provider.as_str(),
+                        name.as_str()
+                    ),
+                )
+                .with_label("graded by the same model")
+                .with_help(
+                    "add a deterministic evaluator, use a different model for the rubric, or add a human check (F2 fail.self_grade)",
+                );
             for e in evaluators {
                 if let Some(m) = &e.model {
                     d = d.with_secondary(

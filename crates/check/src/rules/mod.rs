@@ -1,5 +1,6 @@
 //! Semantic rules: what the schema cannot say. Each rule is a unit struct
-//! (see [`crate::registry::declare_rule`]) implementing [`Rule`].
+//! (see [`crate::registry::declare_rule`]) implementing [`Rule`]; the
+//! registry ([`crate::registry::REGISTRY`]) says which stage runs it.
 
 mod boundedness;
 mod budgets;
@@ -15,58 +16,25 @@ mod runtime_support;
 mod success;
 mod when_condition;
 
-pub use boundedness::{CompositionBudget, MoneyOnlyBound, UnboundedCycle};
-pub use budgets::{BudgetContradiction, WorkerBudgets};
-pub use composition::{ChildRefInvalid, ChildRefMissing, DuplicateChildId, NestedStructure, ParallelBranches, SequentialAdapters};
-pub use cycles::DependencyCycle;
-pub use dead_parts::{UnreadMetric, UnusedEvaluator, UnusedWorker};
-pub use duplicates::DuplicateId;
-pub use maker_checker::{SelfGrading, UncheckedMaker};
-pub use primary_metric::PrimaryMetric;
-pub use references::UnknownReference;
-pub use rubric::RubricWeights;
-pub use runtime_support::{NoHumanPath, UnenforceableSafety, ENFORCED_SAFETY_TYPES};
-pub use success::{SuccessWithoutEvaluator, UnreachableSuccess};
-pub use when_condition::InvalidWhen;
+pub use boundedness::*;
+pub use budgets::*;
+pub use composition::*;
+pub use cycles::*;
+pub use dead_parts::*;
+pub use duplicates::*;
+pub use maker_checker::*;
+pub use primary_metric::*;
+pub use references::*;
+pub use rubric::*;
+pub use runtime_support::*;
+pub use success::*;
+pub use when_condition::*;
 
 use loopc_diagnostics::Diagnostic;
 
 use crate::Context;
 
 /// A semantic rule over one lowered document.
-pub(crate) trait Rule: Sync {
+pub trait Rule: Sync {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>);
 }
-
-/// The rules `check` runs, in a fixed order (output is sorted afterwards).
-/// The front end's rules: references, ids, dependency order, compositions.
-pub(crate) const FRONT_END: &[&dyn Rule] = &[
-    &UnknownReference,
-    &DuplicateId,
-    &DependencyCycle,
-    &PrimaryMetric,
-    &ChildRefMissing,
-    &DuplicateChildId,
-    &NestedStructure,
-    &SequentialAdapters,
-    &ParallelBranches,
-];
-
-/// The phase-graph analysis: boundedness and readiness.
-pub(crate) const ANALYSIS: &[&dyn Rule] = &[
-    &UnboundedCycle,
-    &CompositionBudget,
-    &UncheckedMaker,
-    &SelfGrading,
-    &UnreachableSuccess,
-    &SuccessWithoutEvaluator,
-    &BudgetContradiction,
-    &WorkerBudgets,
-    &RubricWeights,
-    &InvalidWhen,
-    &UnusedWorker,
-    &UnusedEvaluator,
-    &UnreadMetric,
-    &UnenforceableSafety,
-    &NoHumanPath,
-];

@@ -38,24 +38,18 @@ impl Rule for PrimaryMetric {
             .collect();
         match primaries.as_slice() {
             [] => out.push(
-                Diagnostic::warning(
-                    PrimaryMetric::CODE,
-                    PrimaryMetric::NAME,
-                    "no metric is marked `primary: true`",
-                    metrics_key.key_span,
-                )
-                .with_label("none of these metrics is primary")
-                .with_help("mark the metric the loop optimizes with `primary: true`"),
+                cx.report(&PrimaryMetric, metrics_key.key_span, "no metric is marked `primary: true`")
+                    .with_label("none of these metrics is primary")
+                    .with_help("mark the metric the loop optimizes with `primary: true`"),
             ),
             [_] => {}
             [first, rest @ ..] => {
                 for extra in rest {
                     out.push(
-                        Diagnostic::warning(
-                            PrimaryMetric::CODE,
-                            PrimaryMetric::NAME,
-                            format!("{} metrics are marked `primary: true`; exactly one should be", primaries.len()),
+                        cx.report(
+                            &PrimaryMetric,
                             extra.span,
+                            format!("{} metrics are marked `primary: true`; exactly one should be", primaries.len()),
                         )
                         .with_label("another primary metric")
                         .with_secondary(first.span, "first primary metric")

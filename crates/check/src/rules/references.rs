@@ -54,21 +54,17 @@ impl<'a> Names<'a> {
         if self.set.contains(name) {
             return;
         }
-        let mut d = Diagnostic::error(
-            UnknownReference::CODE,
-            UnknownReference::NAME,
-            format!("unknown {} `{name}` in {context}", self.what),
-            at.span,
-        )
-        .with_label(format!(
-            "no {} has this {}",
-            self.what,
-            if self.what == "metric" || self.what == "input" {
-                "name"
-            } else {
-                "id"
-            }
-        ));
+        let mut d = crate::registry::report(&UnknownReference, at.span, format!("unknown {} `{name}` in {context}", self.what)).with_label(
+            format!(
+                "no {} has this {}",
+                self.what,
+                if self.what == "metric" || self.what == "input" {
+                    "name"
+                } else {
+                    "id"
+                }
+            ),
+        );
         d = match suggest::closest(name, self.names.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None if self.names.is_empty() => d.with_help(format!("the spec defines no {}s", self.what)),

@@ -42,15 +42,14 @@ impl Rule for RubricWeights {
             let sum: f64 = weights.iter().sum();
             if (sum - 1.0).abs() > 1e-3 {
                 out.push(
-                    Diagnostic::warning(
-                        RubricWeights::CODE,
-                        RubricWeights::NAME,
+                    cx.report(
+                        &RubricWeights,
+                        rubric.span,
                         format!(
                             "the weights of rubric `{}` sum to {}, not 1",
                             e.id.as_ref().map_or("?", |i| i.as_str()),
                             number((sum * 1e6).round() / 1e6)
                         ),
-                        rubric.span,
                     )
                     .with_label("weights do not sum to 1")
                     .with_help("scale the weights so they add up to 1; pass_threshold is read on that scale"),

@@ -41,11 +41,10 @@ impl Rule for UnenforceableSafety {
                 continue;
             }
             out.push(
-                Diagnostic::info(
-                    UnenforceableSafety::CODE,
-                    UnenforceableSafety::NAME,
-                    format!("loopc's runtime cannot enforce `{}` constraints", kind.as_str()),
+                cx.report(
+                    &UnenforceableSafety,
                     kind.span,
+                    format!("loopc's runtime cannot enforce `{}` constraints", kind.as_str()),
                 )
                 .with_label("needs an external enforcer")
                 .with_help(format!(
@@ -110,14 +109,13 @@ impl Rule for NoHumanPath {
             .and_then(|m| m.entry("evaluators"))
             .map_or(spec.span, |e| e.key_span);
         out.push(
-            Diagnostic::info(
-                NoHumanPath::CODE,
-                NoHumanPath::NAME,
+            cx.report(
+                &NoHumanPath,
+                at,
                 format!(
                     "this loop {} with no deterministic gate and no path to a human",
                     if edits_code { "edits code" } else { "spends money" }
                 ),
-                at,
             )
             .with_label("only model judges")
             .with_help("add a deterministic evaluator, a human evaluator, a `human_gate` constraint or an `escalate_human` action"),

@@ -88,9 +88,9 @@ impl Rule for UnreachableSuccess {
             };
             let range = if count_fraction { "whole numbers".to_owned() } else { range };
             out.push(
-                Diagnostic::error(
-                    UnreachableSuccess::CODE,
-                    UnreachableSuccess::NAME,
+                cx.report(
+                    &UnreachableSuccess,
+                    value.span,
                     format!(
                         "success needs `{} {} {}` but a {} metric is {range}",
                         metric.as_str(),
@@ -98,7 +98,6 @@ impl Rule for UnreachableSuccess {
                         number(value.value),
                         unit.as_str()
                     ),
-                    value.span,
                 )
                 .with_label("can never hold")
                 .with_secondary(unit.span, format!("`{}` is a {}", metric.as_str(), unit.as_str()))
@@ -120,15 +119,14 @@ impl Rule for SuccessWithoutEvaluator {
                 continue;
             }
             out.push(
-                Diagnostic::warning(
-                    SuccessWithoutEvaluator::CODE,
-                    SuccessWithoutEvaluator::NAME,
+                cx.report(
+                    &SuccessWithoutEvaluator,
+                    metric.span,
                     format!(
                         "success tests `{}`, which comes from `{}`, not from an evaluator",
                         metric.as_str(),
                         source.as_str()
                     ),
-                    metric.span,
                 )
                 .with_label("not judged by an evaluator")
                 .with_secondary(source.span, "metric source")

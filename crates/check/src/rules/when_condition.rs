@@ -45,11 +45,10 @@ impl Rule for InvalidWhen {
             let channel = f.id.as_ref().map_or("?", |i| i.as_str());
             match when::parse(condition) {
                 Err(error) => out.push(
-                    Diagnostic::error(
-                        InvalidWhen::CODE,
-                        InvalidWhen::NAME,
-                        format!("the `when` of feedback channel `{channel}` does not parse: {}", error.message),
+                    cx.report(
+                        &InvalidWhen,
                         inner_span(cx, condition.span, condition, error.offset, 1),
+                        format!("the `when` of feedback channel `{channel}` does not parse: {}", error.message),
                     )
                     .with_label(error.message)
                     .with_help("e.g. `score < pass_threshold`, `passed == false`, `not passed and iteration >= 2`"),
@@ -70,11 +69,10 @@ impl Rule for InvalidWhen {
                             None => format!("a condition can read {} and the spec's metrics", suggest::list(RESULT_FIELDS, 10)),
                         };
                         out.push(
-                            Diagnostic::error(
-                                InvalidWhen::CODE,
-                                InvalidWhen::NAME,
-                                format!("the `when` of feedback channel `{channel}` reads unknown name `{name}`"),
+                            cx.report(
+                                &InvalidWhen,
                                 inner_span(cx, condition.span, condition, offset, name.len()),
+                                format!("the `when` of feedback channel `{channel}` reads unknown name `{name}`"),
                             )
                             .with_label("unknown name")
                             .with_help(help),

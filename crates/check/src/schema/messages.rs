@@ -7,6 +7,7 @@ use loopc_syntax::Node;
 use serde_json::Value;
 
 use super::path::{parse_pointer, resolve, Segment};
+use crate::registry::RuleInfo;
 use crate::suggest;
 
 pub(crate) struct Mapper<'a> {
@@ -18,7 +19,7 @@ pub(crate) struct Mapper<'a> {
 const EVALUATOR_BRANCHES: [&str; 3] = ["deterministic", "llm_rubric", "human"];
 
 impl Mapper<'_> {
-    pub(crate) fn map(&self, error: &ValidationError, code: &'static str, rule: &'static str, out: &mut Vec<Diagnostic>) {
+    pub(crate) fn map(&self, error: &ValidationError, rule: &'static RuleInfo, out: &mut Vec<Diagnostic>) {
         let segments = parse_pointer(error.instance_path().as_str());
         let at = resolve(self.root, &segments);
         let value_span = at.node.span;
@@ -27,7 +28,7 @@ impl Mapper<'_> {
         } else {
             format!("`{}`", at.display)
         };
-        let diag = |message: String, span: Span| Diagnostic::error(code, rule, message, span);
+        let diag = |message: String, span: Span| rule.diagnostic(span, message);
 
         match error.kind() {
             ValidationErrorKind::OneOfNotValid { context } if is_evaluator(&segments) => {
@@ -38,7 +39,7 @@ impl Mapper<'_> {
                 {
                     Some(branch) => {
                         for inner in context.get(branch).into_iter().flatten() {
-                            self.map(inner, code, rule, out);
+                            self.map(inner, rule, out);
                         }
                     }
                     None => out.push(match kind {

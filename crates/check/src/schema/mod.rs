@@ -121,11 +121,11 @@ pub fn validate(root: &Node, json: &serde_json::Value) -> Vec<Diagnostic> {
         vocabulary: &v.vocabulary,
     };
     for error in v.lss.iter_errors(json) {
-        mapper.map(&error, LssSchema::CODE, LssSchema::NAME, &mut out);
+        mapper.map(&error, &LssSchema::INFO, &mut out);
     }
     if json.get("composition").is_some() {
         for error in v.composition.iter_errors(json) {
-            mapper.map(&error, CompositionSchema::CODE, CompositionSchema::NAME, &mut out);
+            mapper.map(&error, &CompositionSchema::INFO, &mut out);
         }
     }
     let mut seen = std::collections::HashSet::new();

@@ -1,7 +1,21 @@
 //! Hostile and broken input: each case must fail with the right code, at the
 //! right place, quickly and without unbounded memory.
 
-use loopc_syntax::{load, Limits};
+use loopc_check::Limits;
+use loopc_diagnostics::{Diagnostic, SourceFile};
+use loopc_syntax::Node;
+
+/// What the syntax layer made of a file, with its errors coded by the checker.
+struct Parsed {
+    source: SourceFile,
+    root: Option<Node>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn load(path: &str, text: &[u8], limits: &Limits) -> Parsed {
+    let (source, root, diagnostics) = loopc_check::read_document(std::path::Path::new(path), text, limits);
+    Parsed { source, root, diagnostics }
+}
 
 fn codes(text: &[u8]) -> Vec<(&'static str, usize, usize)> {
     let parsed = load("t.yaml", text, &Limits::default());

@@ -8,6 +8,7 @@
 //! here, inside the spec's repository and within a size limit, and embedded
 //! in the plan ([`schemas`]).
 
+mod lower;
 pub mod schemas;
 mod verify;
 
@@ -15,7 +16,8 @@ use std::path::Path;
 
 use loopc_check::{Checker, Limits};
 use loopc_diagnostics::render::FileDiagnostics;
-use loopc_plan::{sha256_hex, Plan, ENFORCED_SAFETY_TYPES};
+use loopc_ir::ENFORCED_SAFETY_TYPES;
+use loopc_plan::{sha256_hex, Plan};
 
 pub use verify::load_plan;
 
@@ -49,7 +51,7 @@ pub fn compile(path: &Path, bytes: &[u8], source: &str, options: &Options) -> Re
             diagnostics: errors,
         })));
     };
-    let mut plan = loopc_ir::to_plan(&spec, source).map_err(CompileError::Refused)?;
+    let mut plan = lower::to_plan(&spec, source).map_err(CompileError::Refused)?;
     plan.spec_sha256 = sha256_hex(bytes);
     schemas::embed(&mut plan, path).map_err(CompileError::Refused)?;
     let unenforced: Vec<String> = plan

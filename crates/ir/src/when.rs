@@ -1,6 +1,6 @@
 //! The `when` condition language of feedback channels (docs/semantics.md §4):
-//! parsed here with byte offsets for diagnostics, then lowered into the
-//! plan's [`loopc_plan::Expr`].
+//! parsed here with byte offsets for diagnostics (`loopc compile` lowers it
+//! into the plan's expression).
 
 /// A parsed condition.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,7 +17,30 @@ pub enum Expr {
     Compare(Box<Expr>, CompareOp, Box<Expr>),
 }
 
-pub use loopc_plan::CompareOp;
+/// A comparison of the condition language (and of LSS success rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl CompareOp {
+    /// LSS success operators (`gte`, `lte`, `eq`, `gt`, `lt`).
+    pub fn from_lss(op: &str) -> Option<Self> {
+        Some(match op {
+            "gte" => CompareOp::Ge,
+            "lte" => CompareOp::Le,
+            "eq" => CompareOp::Eq,
+            "gt" => CompareOp::Gt,
+            "lt" => CompareOp::Lt,
+            _ => return None,
+        })
+    }
+}
 
 /// A syntax error at a byte offset of the expression text.
 #[derive(Clone, Debug, PartialEq)]
@@ -223,24 +246,6 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
         return parser.error("unexpected text after the condition");
     }
     Ok(expr)
-}
-
-impl Expr {
-    /// The plan's form of the condition (offsets dropped).
-    pub fn to_plan(&self) -> loopc_plan::Expr {
-        use loopc_plan::Expr as P;
-        match self {
-            Expr::Number(n) => P::Number(*n),
-            Expr::Text(s) => P::Text(s.clone()),
-            Expr::Bool(b) => P::Bool(*b),
-            Expr::Null => P::Null,
-            Expr::Path(p, _) => P::Path(p.clone()),
-            Expr::Not(e) => P::Not(Box::new(e.to_plan())),
-            Expr::And(a, b) => P::And(Box::new(a.to_plan()), Box::new(b.to_plan())),
-            Expr::Or(a, b) => P::Or(Box::new(a.to_plan()), Box::new(b.to_plan())),
-            Expr::Compare(a, op, b) => P::Compare(Box::new(a.to_plan()), *op, Box::new(b.to_plan())),
-        }
-    }
 }
 
 /// Every name the expression reads, with its byte offset.

@@ -6,10 +6,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use loopc_ir::{self as ir, when, Spec};
 use loopc_plan::*;
-
-use crate::model::{self as ir, Spec};
-use crate::when;
 
 fn text(t: &ir::Text) -> Option<String> {
     t.as_ref().map(|s| s.value.clone())
@@ -51,7 +49,7 @@ fn endpoint(path: &str) -> Option<Endpoint> {
 }
 
 /// Lower a checked spec. `source` is the spec's path as given.
-pub fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
+pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
     let mut errors = Vec::new();
     let worker_ids: Vec<String> = spec.workers.iter().filter_map(|w| text(&w.id)).collect();
 
@@ -218,7 +216,7 @@ pub fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
             let when = match &f.when {
                 None => None,
                 Some(w) => match when::parse(w) {
-                    Ok(e) => Some(e.to_plan()),
+                    Ok(e) => Some(condition(&e)),
                     Err(e) => {
                         errors.push(format!("feedback channel `{id}`: `when` does not parse: {}", e.message));
                         None
@@ -250,7 +248,7 @@ pub fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
                 .filter_map(|c| {
                     Some(SuccessRule {
                         metric: text(&c.metric)?,
-                        op: CompareOp::from_lss(c.operator.as_deref()?)?,
+                        op: compare(when::CompareOp::from_lss(c.operator.as_deref()?)?),
                         value: c.value.as_ref()?.value,
                         consecutive: c.consecutive.as_ref().map_or(1, |n| n.value.max(1) as u32),
                     })
@@ -392,7 +390,7 @@ pub fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
 }
 
 /// `*` → every worker; ids kept in order, without repeats.
-fn expand(ids: &[crate::Sp<String>], workers: &[String]) -> Vec<String> {
+fn expand(ids: &[ir::Sp<String>], workers: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for id in ids {
         let add: Vec<String> = if id.as_str() == "*" {
@@ -435,4 +433,30 @@ fn levels(workers: &[WorkerStep]) -> Result<Vec<Vec<String>>, String> {
         groups.push(ready);
     }
     Ok(groups)
+}
+
+fn compare(op: when::CompareOp) -> CompareOp {
+    match op {
+        when::CompareOp::Lt => CompareOp::Lt,
+        when::CompareOp::Le => CompareOp::Le,
+        when::CompareOp::Gt => CompareOp::Gt,
+        when::CompareOp::Ge => CompareOp::Ge,
+        when::CompareOp::Eq => CompareOp::Eq,
+        when::CompareOp::Ne => CompareOp::Ne,
+    }
+}
+
+/// A parsed `when` in the plan's form (offsets dropped).
+fn condition(e: &when::Expr) -> Expr {
+    match e {
+        when::Expr::Number(n) => Expr::Number(*n),
+        when::Expr::Text(s) => Expr::Text(s.clone()),
+        when::Expr::Bool(b) => Expr::Bool(*b),
+        when::Expr::Null => Expr::Null,
+        when::Expr::Path(p, _) => Expr::Path(p.clone()),
+        when::Expr::Not(x) => Expr::Not(Box::new(condition(x))),
+        when::Expr::And(a, b) => Expr::And(Box::new(condition(a)), Box::new(condition(b))),
+        when::Expr::Or(a, b) => Expr::Or(Box::new(condition(a)), Box::new(condition(b))),
+        when::Expr::Compare(a, op, b) => Expr::Compare(Box::new(condition(a)), compare(*op), Box::new(condition(b))),
+    }
 }

@@ -343,7 +343,7 @@ cost_limits: {per_iteration_usd: 1, cumulative_usd: 1, on_exceed: {action: halt}
     std::fs::write(dir.join("sleeper.yaml"), spec).unwrap();
     std::fs::write(
         dir.join("sleep.py"),
-        "import json, sys, time, os\ninv = json.load(sys.stdin)\nlog = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'intervals.log')\nstart = time.time_ns()\ntime.sleep(0.05)\nwith open(log, 'a') as f:\n    f.write(f'{start} {time.time_ns()}\\n')\nprint('slept')\n",
+        "import json, sys, time, os\ninv = json.load(sys.stdin)\nlog = 'intervals.log'\nstart = time.time_ns()\ntime.sleep(0.05)\nwith open(log, 'a') as f:\n    f.write(f'{start} {time.time_ns()}\\n')\nprint('slept')\n",
     )
     .unwrap();
     std::fs::write(
@@ -371,7 +371,7 @@ cost_limits: {per_iteration_usd: 1, cumulative_usd: 1, on_exceed: {action: halt}
     assert_eq!(reports.len(), 50);
     assert!(reports.iter().all(|r| r["status"] == "succeeded"));
     let mut events: Vec<(u128, i32)> = Vec::new();
-    for line in std::fs::read_to_string(dir.join("intervals.log")).unwrap().lines() {
+    for line in std::fs::read_to_string(dir.join("work/intervals.log")).unwrap().lines() {
         let (a, b) = line.split_once(' ').unwrap();
         events.push((a.parse().unwrap(), 1));
         events.push((b.parse().unwrap(), -1));
@@ -547,8 +547,9 @@ fn openai_executor_end_to_end_over_loopback() {
     }
 }
 
-/// A worker that counts its calls in `calls.txt` and says which call it is.
-const COUNTING_WORKER: &str = "import json, os, sys\njson.load(sys.stdin)\np = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'calls.txt')\nn = int(open(p).read()) + 1 if os.path.exists(p) else 1\nopen(p, 'w').write(str(n))\nprint(json.dumps({'output': f'call {n}', 'usage': {'cost_usd': 0.5}, 'tool_calls': [{'tool': 'write_file', 'args': {'path': 'out.txt', 'content': f'written by call {n}'}}]}))\n";
+/// A worker that counts its calls in `calls.txt` (in the workspace, the one
+/// place its process may write) and says which call it is.
+const COUNTING_WORKER: &str = "import json, os, sys\njson.load(sys.stdin)\np = 'calls.txt'\nn = int(open(p).read()) + 1 if os.path.exists(p) else 1\nopen(p, 'w').write(str(n))\nprint(json.dumps({'output': f'call {n}', 'usage': {'cost_usd': 0.5}, 'tool_calls': [{'tool': 'write_file', 'args': {'path': 'out.txt', 'content': f'written by call {n}'}}]}))\n";
 
 fn gated_workdir(test: &str, gate_scope: &str) -> PathBuf {
     let dir = workdir("convergence", test);
@@ -579,7 +580,7 @@ fn an_approved_output_is_the_one_that_was_reviewed() {
     let approved = loopc(&dir, &["approve", &id, "--note", "call 1 reviewed"]);
     assert_eq!(approved.status.code(), Some(0), "{}", text(&approved));
     assert_eq!(
-        std::fs::read_to_string(dir.join("calls.txt")).unwrap(),
+        std::fs::read_to_string(dir.join("repo/calls.txt")).unwrap(),
         "1",
         "the worker is not run again after approval"
     );
@@ -601,7 +602,7 @@ fn a_dry_run_stays_dry_after_approval() {
     let id = reports[0]["run_id"].as_str().unwrap().to_owned();
     let approved = loopc(&dir, &["approve", &id]);
     assert_eq!(approved.status.code(), Some(0), "{}", text(&approved));
-    assert!(!dir.join("calls.txt").exists(), "no real executor ran");
+    assert!(!dir.join("repo/calls.txt").exists(), "no real executor ran");
     assert!(!dir.join("repo/out.txt").exists(), "no tool side effect happened");
 }
 

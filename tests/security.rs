@@ -110,12 +110,13 @@ fn bindings(dir: &Path, worker_replies: &Value) {
 
 /// Bindings in the work directory whose worker is `python3 <script>` (the
 /// script written there) and whose tests are `python3 test_calc.py`; the
-/// spec loses its review gate.
-fn command_worker(dir: &Path, script: &str, code: &str) {
+/// spec loses its review gate. `isolation` is the sandbox's (`none` for
+/// tests whose worker kills its parent, loopc, to simulate a crash).
+fn command_worker(dir: &Path, script: &str, code: &str, isolation: &str) {
     std::fs::write(dir.join(script), code).unwrap();
     std::fs::write(
         dir.join("bindings.toml"),
-        format!("[sandbox]\nroot = \".\"\n\n[executors.worker]\nkind = \"command\"\nargv = [\"python3\", \"{script}\"]\n\n[executors.tests]\nkind = \"command\"\nargv = [\"python3\", \"test_calc.py\"]\n\n[bind]\n\"workers.fixer\" = \"worker\"\n\"impl:evaluators.tests\" = \"tests\"\n"),
+        format!("[sandbox]\nroot = \".\"\nisolation = \"{isolation}\"\npass_env = [\"KILL_PARENT\"]\n\n[executors.worker]\nkind = \"command\"\nargv = [\"python3\", \"{script}\"]\n\n[executors.tests]\nkind = \"command\"\nargv = [\"python3\", \"test_calc.py\"]\n\n[bind]\n\"workers.fixer\" = \"worker\"\n\"impl:evaluators.tests\" = \"tests\"\n"),
     )
     .unwrap();
     std::fs::write(dir.join("spec.yaml"), SPEC.replace(REVIEW_GATE, "")).unwrap();
@@ -255,7 +256,15 @@ fn loopc_files_inside_the_root_are_refused_to_tools() {
             "worker.json",
             json!({"tool": "write_file", "args": {"path": "./worker.json", "content": "{}"}}),
         ),
-        ("loopc.toml", json!({"tool": "read_file", "args": {"path": "loopc.toml"}})),
+        (
+            "loopc.toml",
+            json!({"tool": "write_file", "args": {"path": "loopc.toml", "content": "[rules]\nL401 = \"allow\"\n"}}),
+        ),
+        ("bindings.toml", json!({"tool": "read_file", "args": {"path": "bindings.toml"}})),
+        (
+            "test_calc.py",
+            json!({"tool": "write_file", "args": {"path": "test_calc.py", "content": "print('3 passed')\n"}}),
+        ),
         (
             "bindings.toml",
             json!({"tool": "run_command", "args": {"argv": ["python3", "-c", "open('bindings.toml', 'a').write('x')"]}}),
@@ -384,7 +393,7 @@ fn no_secret_is_at_rest() {
     std::fs::write(
         dir.join("leaky.py"),
         format!(
-            "import json, os, sys\njson.load(sys.stdin)\nif not os.path.exists('attempted'):\n    open('attempted', 'w').write('1')\n    sys.stderr.write('auth failed for {key}\\n')\n    sys.exit(1)\nprint(json.dumps({{'output': 'my token is {key}', 'tool_calls': [{{'tool': 'read_file', 'args': {{'path': 'config.txt'}}}}, {{'tool': 'write_file', 'args': {{'path': 'notes.txt', 'content': 'key {key}'}}}}]}}))\n"
+            "import json, os, sys\njson.load(sys.stdin)\nif not os.path.exists('attempted'):\n    open('attempted', 'w').write('1')\n    sys.stderr.write('auth failed for {key}\\n')\n    sys.exit(1)\nprint(json.dumps({{'output': 'my token is {key}, url user%3D{key}', 'tool_calls': [{{'tool': 'read_file', 'args': {{'path': 'config.txt'}}}}, {{'tool': 'write_file', 'args': {{'path': 'notes.txt', 'content': 'key {key}'}}}}]}}))\n"
         ),
     )
     .unwrap();
@@ -398,7 +407,7 @@ fn no_secret_is_at_rest() {
         SPEC.replace("    timeout_seconds: 30\n", "    timeout_seconds: 30\n    retries: 1\n"),
     )
     .unwrap();
-    let (out, reports) = run(&dir, &["--input", &format!("target=use {key}")]);
+    let (out, reports) = run(&dir, &["--input", &format!("target=config:\n{key}")]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let id = reports[0]["run_id"].as_str().unwrap().to_owned();
     assert!(
@@ -406,7 +415,7 @@ fn no_secret_is_at_rest() {
         "the input is redacted with a warning: {}",
         text(&out)
     );
-    let approved = loopc(&dir, &["approve", &id, "--note", &format!("ok, rotate {key}")]);
+    let approved = loopc(&dir, &["approve", &id, "--note", &format!("see https://ci.test/run?token%3D{key}")]);
     assert_eq!(approved.status.code(), Some(0), "{}", text(&approved));
     // A second run whose output a secret_scan halts: the blocked output is stored redacted.
     std::fs::write(
@@ -491,6 +500,7 @@ fn rate_limit_holds_across_approvals() {
         &dir,
         "counting.py",
         "import json, sys\njson.load(sys.stdin)\nopen('calls.txt', 'a').write('1\\n')\nprint('no fix')\n",
+        "auto",
     );
     std::fs::write(
         dir.join("spec.yaml"),
@@ -523,6 +533,7 @@ fn interrupted_run(dir: &Path) -> String {
         dir,
         "step.py",
         "import json, os, signal, sys\njson.load(sys.stdin)\nif os.environ.get('KILL_PARENT') and not os.path.exists('killed'):\n    open('killed', 'w').write('1')\n    os.kill(os.getppid(), signal.SIGKILL)\n    sys.exit(9)\nopen('effects.log', 'a').write('worker\\n')\nprint('no fix')\n",
+        "none",
     );
     let killed = loopc_env(
         dir,
@@ -575,6 +586,7 @@ fn resume_ends_what_a_killed_run_left_running() {
         &dir,
         "step.py",
         "import json, os, signal, subprocess, sys, time\njson.load(sys.stdin)\nif not os.path.exists('killed'):\n    open('killed', 'w').write('1')\n    p = subprocess.Popen(['sleep', '300'])\n    open('orphan.pid', 'w').write(str(p.pid))\n    os.kill(os.getppid(), signal.SIGKILL)\n    time.sleep(300)\nprint('no fix')\n",
+        "none",
     );
     let killed = loopc(&dir, &["run", "spec.yaml", "--bindings", "bindings.toml"]);
     assert_eq!(killed.status.code(), None, "{}", text(&killed));
@@ -652,4 +664,80 @@ fn the_runtime_refuses_an_unbounded_plan_whatever_its_origin() {
     endless.budgets.on_exceed = "warn".into();
     let err = loopc_runtime::validate_plan(&endless).unwrap_err();
     assert!(err.contains("nothing bounds the loop"), "{err}");
+}
+
+/// The OS sandbox is part of what these tests check; `.ci/run` installs it.
+fn require_bubblewrap() {
+    assert!(
+        loopc_runtime::process::bubblewrap().is_some(),
+        "bubblewrap is needed for this test: apt-get install bubblewrap (.ci/run does)"
+    );
+}
+
+#[test]
+fn a_computed_path_does_not_reach_the_state_from_the_os_sandbox() {
+    require_bubblewrap();
+    let dir = workdir("computed-path");
+    let db = state(&dir).join("state.db");
+    // The path is assembled at run time, so no argument names it.
+    let parts: Vec<String> = db.to_string_lossy().split('/').map(|p| format!("'{p}'")).collect();
+    let code = format!(
+        "import os, sqlite3\nd = os.environ.get('LOOPC_STATE' + '_DIR')\np = chr(47).join([{}])\nopen('probe.txt', 'w').write(repr(d) + ' ' + str(os.path.exists(p)))\nc = sqlite3.connect(p)\nc.execute(\"insert into decisions values ((select id from runs), 1, 'safety.review.fixer.pre_output', 1, 'me', 'now')\")\nc.commit()\n",
+        parts.join(", ")
+    );
+    bindings(
+        &dir,
+        &json!([{"output": "patched", "tool_calls": [{"tool": "run_command", "args": {"argv": ["python3", "-c", code]}}]}]),
+    );
+    let (out, reports) = run(&dir, &[]);
+    assert_eq!(out.status.code(), Some(3), "the run still waits for its reviewer: {}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("probe.txt")).unwrap(),
+        "None False",
+        "no state in sight"
+    );
+    assert_eq!(sql(&db, "select count(*) from decisions"), "0");
+    assert_eq!(status(&dir, reports[0]["run_id"].as_str().unwrap())["status"], "awaiting_human");
+}
+
+#[test]
+fn nothing_a_command_starts_outlives_it() {
+    require_bubblewrap();
+    let dir = workdir("daemon");
+    // A daemon (double fork, new session) that would write a file two seconds later.
+    let code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(2)\n        open('late.txt', 'w').write('still here')\n    os._exit(0)\nos.wait()\n";
+    bindings(
+        &dir,
+        &json!([{"output": "x", "tool_calls": [{"tool": "run_command", "args": {"argv": ["python3", "-c", code]}}]}]),
+    );
+    let (out, _) = run(&dir, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(!dir.join("late.txt").exists(), "the daemon outlived its command");
+}
+
+#[test]
+fn processes_see_only_the_basic_environment() {
+    let dir = workdir("environment");
+    let code = "import os, json\nopen('env.json', 'w').write(json.dumps(dict(os.environ)))\n";
+    bindings(
+        &dir,
+        &json!([{"output": "x", "tool_calls": [{"tool": "run_command", "args": {"argv": ["python3", "-c", code]}}]}]),
+    );
+    let out = loopc_env(
+        &dir,
+        &["run", "spec.yaml", "--bindings", "bindings.toml"],
+        &[
+            ("LOOPC_STATE_DIR", state(&dir).to_str().unwrap()),
+            ("PGPASSWORD", "hunter2"),
+            ("GH_PAT", "pat"),
+            ("DATABASE_URL", "postgres://u:pw@db/x"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let env: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("env.json")).unwrap()).unwrap();
+    for hidden in ["PGPASSWORD", "GH_PAT", "DATABASE_URL", "LOOPC_STATE_DIR"] {
+        assert!(env.get(hidden).is_none(), "{hidden} reached the command: {env}");
+    }
+    assert!(env.get("PATH").is_some());
 }

@@ -305,7 +305,7 @@ fn execute_one(
     let mut store = Store::open(state_dir)?;
     let mut say = printer(quiet, prefix);
     let mut runner = Runner::new(&mut store, run_id, bindings, &mut say)?;
-    runner.protect(protected.iter().cloned());
+    runner.protect(protected.iter().cloned())?;
     runner.execute()
 }
 

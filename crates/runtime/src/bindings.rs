@@ -8,6 +8,9 @@
 //! root = "."                      # relative to this file; tool paths may not leave it
 //! allow_programs = ["python3", "pytest"]
 //! deny_commands = ["rm -rf", "git push --force"]
+//! isolation = "auto"              # bubblewrap when it works here; "bwrap" requires it; "none"
+//! network = true
+//! pass_env = ["PIP_INDEX_URL"]    # beyond PATH, HOME, LANG, …; the rest of the environment is dropped
 //!
 //! [executors.replay]
 //! kind = "script"
@@ -75,6 +78,21 @@ pub struct SandboxConfig {
     /// Command lines that are always refused (substring match on the joined argv).
     #[serde(default = "default_denied")]
     pub deny_commands: Vec<String>,
+    /// OS isolation of every process the run starts: `auto` (bubblewrap
+    /// when it works here), `bwrap` (required) or `none`.
+    #[serde(default)]
+    pub isolation: crate::process::IsolationMode,
+    /// Whether isolated processes keep the network.
+    #[serde(default = "yes")]
+    pub network: bool,
+    /// Environment variables passed to processes beyond the basic ones
+    /// (PATH, HOME, LANG, …); everything else is dropped.
+    #[serde(default)]
+    pub pass_env: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn dot() -> PathBuf {
@@ -108,6 +126,9 @@ impl Default for SandboxConfig {
             root: dot(),
             allow_programs: Vec::new(),
             deny_commands: default_denied(),
+            isolation: crate::process::IsolationMode::default(),
+            network: true,
+            pass_env: Vec::new(),
         }
     }
 }
@@ -190,17 +211,32 @@ impl Bindings {
         Ok(b)
     }
 
-    /// The files these bindings consist of and run: their own file, script
-    /// files, and command executors' programs given by path. No tool may
-    /// read or change them (a worker must not choose its own executors).
-    pub fn own_files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = self.source.iter().cloned().collect();
+    /// The file these bindings were read from: no tool may read or change
+    /// it (it may hold environment values), and a worker must not choose
+    /// its own executors.
+    pub fn private_files(&self) -> Vec<PathBuf> {
+        self.source.iter().cloned().collect()
+    }
+
+    /// The files the executors run: script files, command programs given by
+    /// path, and command arguments that name existing files (relative to
+    /// the workspace, where commands run). Tools may read them but not
+    /// change them: a worker must not rewrite the checker that grades it.
+    pub fn executor_files(&self) -> Vec<PathBuf> {
+        let root = self.root();
+        let mut files = Vec::new();
         for e in self.executors.values() {
             match e {
                 ExecutorConfig::Script { file } => files.push(self.path(file)),
                 ExecutorConfig::Command { argv, .. } => {
                     if let Some(program) = argv.first().filter(|p| p.contains('/')) {
                         files.push(self.path(Path::new(program)));
+                    }
+                    for arg in argv.iter().skip(1).filter(|a| !a.starts_with('-')) {
+                        let candidate = root.join(arg);
+                        if candidate.is_file() {
+                            files.push(candidate);
+                        }
                     }
                 }
                 _ => {}

@@ -209,6 +209,167 @@ fn exited_unreaped(pid: u32) -> std::io::Result<bool> {
     }
 }
 
+/// Environment variables every started process keeps (and `LC_*`); all
+/// others are dropped unless the bindings pass them (`[sandbox] pass_env`)
+/// or set them (an executor's `env`). API keys, tokens and loopc's own
+/// settings (`LOOPC_STATE_DIR`) therefore never reach a worker's process.
+pub const BASE_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TERM",
+    "COLORTERM",
+    "NO_COLOR",
+    "TMPDIR",
+];
+
+/// How processes of a run are isolated from the rest of the machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IsolationMode {
+    /// bubblewrap when it works on this machine, else none (with a warning).
+    #[default]
+    Auto,
+    /// bubblewrap, or the run does not start.
+    Bwrap,
+    /// Plain processes with the user's rights (only the environment is filtered).
+    None,
+}
+
+/// What every process of a run sees: its environment and, under
+/// bubblewrap, its file system. Under bubblewrap the file system is
+/// read-only except the workspace; `/tmp` is private; loopc's state is not
+/// there at all (a tmpfs over it), the bindings file reads as empty, and
+/// loopc's other files inside the workspace are read-only; processes live
+/// in their own PID namespace, so nothing they start outlives them.
+#[derive(Clone, Debug, Default)]
+pub struct Isolation {
+    /// The bubblewrap binary, when the run is isolated.
+    pub bwrap: Option<PathBuf>,
+    /// The workspace (the only writable directory).
+    pub root: PathBuf,
+    /// Directories not mounted (loopc's state).
+    pub hidden_dirs: Vec<PathBuf>,
+    /// Files that read as empty (the bindings).
+    pub hidden_files: Vec<PathBuf>,
+    /// Files and directories inside the workspace that are read-only.
+    pub read_only: Vec<PathBuf>,
+    /// Keep the network (default); `false` cuts it.
+    pub network: bool,
+    /// Extra environment variable names passed through.
+    pub pass_env: Vec<String>,
+}
+
+/// The bubblewrap binary, if it is installed and can create namespaces here.
+pub fn bubblewrap() -> Option<&'static Path> {
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let path = std::env::var_os("PATH")?;
+            let bwrap = std::env::split_paths(&path).map(|d| d.join("bwrap")).find(|p| p.is_file())?;
+            let works = std::process::Command::new(&bwrap)
+                .args([
+                    "--ro-bind",
+                    "/",
+                    "/",
+                    "--dev",
+                    "/dev",
+                    "--proc",
+                    "/proc",
+                    "--unshare-pid",
+                    "--die-with-parent",
+                    "--",
+                    "true",
+                ])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            works.then_some(bwrap)
+        })
+        .as_deref()
+}
+
+impl Isolation {
+    /// A command for `program args` run in `cwd`, isolated as configured.
+    pub fn command(&self, program: &std::ffi::OsStr, args: &[String], cwd: &Path) -> std::process::Command {
+        let mut cmd = match &self.bwrap {
+            None => {
+                let mut cmd = std::process::Command::new(program);
+                cmd.args(args).current_dir(cwd);
+                cmd
+            }
+            Some(bwrap) => {
+                let mut cmd = std::process::Command::new(bwrap);
+                cmd.args(self.bwrap_args(cwd)).arg("--").arg(program).args(args);
+                cmd
+            }
+        };
+        self.filter_env(&mut cmd);
+        cmd
+    }
+
+    fn filter_env(&self, cmd: &mut std::process::Command) {
+        cmd.env_clear();
+        for (name, value) in std::env::vars_os() {
+            let n = name.to_string_lossy();
+            if BASE_ENV.contains(&n.as_ref()) || n.starts_with("LC_") || self.pass_env.iter().any(|p| p == n.as_ref()) {
+                cmd.env(&name, value);
+            }
+        }
+        // Python checks cached bytecode by mtime (whole seconds) and size: a
+        // file a worker rewrote within the second, to the same length, would
+        // be tested as its old self.
+        cmd.env("PYTHONDONTWRITEBYTECODE", "1");
+    }
+
+    fn bwrap_args(&self, cwd: &Path) -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = Vec::new();
+        let mut add = |items: &[&std::ffi::OsStr]| a.extend(items.iter().map(|s| s.to_os_string()));
+        add(&[
+            "--die-with-parent".as_ref(),
+            "--new-session".as_ref(),
+            "--unshare-pid".as_ref(),
+            "--unshare-ipc".as_ref(),
+        ]);
+        if !self.network {
+            add(&["--unshare-net".as_ref()]);
+        }
+        add(&[
+            "--ro-bind".as_ref(),
+            "/".as_ref(),
+            "/".as_ref(),
+            "--dev".as_ref(),
+            "/dev".as_ref(),
+            "--proc".as_ref(),
+            "/proc".as_ref(),
+        ]);
+        add(&["--tmpfs".as_ref(), "/tmp".as_ref()]);
+        add(&["--bind".as_ref(), self.root.as_os_str(), self.root.as_os_str()]);
+        // Only what is visible needs covering: /tmp is a fresh tmpfs already.
+        let visible = |p: &Path| p.exists() && (!p.starts_with("/tmp") || p.starts_with(&self.root));
+        for d in self.hidden_dirs.iter().filter(|d| visible(d) && d.is_dir()) {
+            add(&["--tmpfs".as_ref(), d.as_os_str()]);
+        }
+        for f in self.hidden_files.iter().filter(|f| visible(f) && f.is_file()) {
+            add(&["--ro-bind".as_ref(), "/dev/null".as_ref(), f.as_os_str()]);
+        }
+        for p in self.read_only.iter().filter(|p| p.starts_with(&self.root) && p.exists()) {
+            add(&["--ro-bind".as_ref(), p.as_os_str(), p.as_os_str()]);
+        }
+        // Inside the sandbox a relative directory would mean nothing.
+        let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| self.root.clone());
+        a.extend(["--chdir".into(), cwd.into_os_string()]);
+        a
+    }
+}
+
 /// Records the process groups a run starts in its state database (its own
 /// connection, so executor threads can record without the interpreter's).
 pub struct ProcessLog {

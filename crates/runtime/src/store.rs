@@ -317,6 +317,15 @@ impl Store {
         v.to_string()
     }
 
+    /// JSON text redacted value by value (scanning the text itself would see
+    /// a key after a line break as `\nghp_…` and miss it).
+    fn clean_json_text(&self, text: &str) -> String {
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => self.clean_json(&v),
+            Err(_) => self.clean(text).into_owned(),
+        }
+    }
+
     /// Checkpoint commits can be made cheaper for benchmarks (`NORMAL`), or
     /// skipped (`OFF`); the default is `FULL`.
     pub fn set_synchronous(&self, mode: &str) -> Result<()> {
@@ -346,8 +355,8 @@ impl Store {
                     id,
                     self.clean(loop_name),
                     now,
-                    self.clean(plan_json),
-                    self.clean(inputs_json),
+                    self.clean_json_text(plan_json),
+                    self.clean_json_text(inputs_json),
                     workspace,
                     bindings.0,
                     bindings.1,
@@ -542,6 +551,9 @@ impl Store {
         };
         let row = || format!("(iteration {iteration}, step `{step}`)");
         let result = serde_json::from_str(&json).map_err(|e| corrupt(run, "steps", &row(), format!("result_json does not decode: {e}")))?;
+        if !(cost_usd.is_finite() && cost_usd >= 0.0 && seconds.is_finite() && seconds >= 0.0) {
+            return Err(corrupt(run, "steps", &row(), "cost_usd and seconds must be non-negative numbers"));
+        }
         Ok(Some(StepRecord {
             status,
             result,
@@ -663,14 +675,17 @@ impl Store {
     }
 
     pub fn decision(&self, run: &str, iteration: u32, gate: &str) -> Result<Option<(bool, String)>> {
-        self.conn
+        let raw: Option<(i64, String)> = self
+            .conn
             .query_row(
                 "SELECT approved, note FROM decisions WHERE run_id = ?1 AND iteration = ?2 AND gate = ?3",
                 params![run, iteration, gate],
-                |r| Ok((r.get::<_, i64>(0)? != 0, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(db)
+            .map_err(db)?;
+        raw.map(|(approved, note)| Ok((decoded_approval(run, iteration, gate, approved)?, note)))
+            .transpose()
     }
 
     /// A person's decision on a waiting run, atomically: in one write
@@ -728,15 +743,20 @@ impl Store {
     }
 
     pub fn decisions(&self, run: &str) -> Result<Vec<(u32, String, bool, String)>> {
-        self.conn
+        let rows: Vec<(i64, String, i64, String)> = self
+            .conn
             .prepare("SELECT iteration, gate, approved, note FROM decisions WHERE run_id = ?1 ORDER BY iteration, gate")
             .and_then(|mut s| {
-                s.query_map(params![run], |r| {
-                    Ok((r.get::<_, i64>(0)? as u32, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
-                })?
-                .collect()
+                s.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect()
             })
-            .map_err(db)
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(i, gate, approved, note)| {
+                let approved = decoded_approval(run, i as u32, &gate, approved)?;
+                Ok((i as u32, gate, approved, note))
+            })
+            .collect()
     }
 
     pub fn event(&self, run: &str, iteration: u32, kind: &str, message: &str) -> Result<()> {
@@ -809,6 +829,20 @@ impl Store {
             .execute("DELETE FROM processes WHERE run_id = ?1 AND pgid = ?2", params![run, pgid])
             .map_err(db)?;
         Ok(())
+    }
+}
+
+/// A stored decision is 1 (approved) or 0 (rejected); anything else is corrupt.
+fn decoded_approval(run: &str, iteration: u32, gate: &str, approved: i64) -> Result<bool> {
+    match approved {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(corrupt(
+            run,
+            "decisions",
+            &format!("(iteration {iteration}, gate `{gate}`)"),
+            format!("approved is {other}, not 0 or 1"),
+        )),
     }
 }
 
@@ -960,6 +994,9 @@ impl RawRun {
         let options: crate::RunOptions =
             serde_json::from_str(&self.options_json).map_err(|e| bad("options_json", format!("does not decode: {e}")))?;
         let count = |column: &str, v: i64| u32::try_from(v).map_err(|_| bad(column, format!("{v} is out of range")));
+        if !(self.cost_usd.is_finite() && self.cost_usd >= 0.0) {
+            return Err(bad("cost_usd", format!("{} is not a non-negative amount", self.cost_usd)));
+        }
         Ok(RunRow {
             status,
             reason: self.reason,

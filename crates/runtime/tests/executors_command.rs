@@ -25,6 +25,7 @@ fn invocation(step: StepRef, workspace: PathBuf, timeout: Option<Duration>) -> I
         timeout,
         workspace,
         processes: None,
+        isolation: None,
     }
 }
 

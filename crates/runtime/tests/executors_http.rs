@@ -211,6 +211,7 @@ fn invocation(step: StepRef, timeout: Option<Duration>) -> Invocation {
         timeout,
         workspace: std::env::temp_dir(),
         processes: None,
+        isolation: None,
     }
 }
 

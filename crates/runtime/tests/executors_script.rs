@@ -30,6 +30,7 @@ fn inv(step: StepRef, iteration: u32) -> Invocation {
         timeout: Some(Duration::from_secs(5)),
         workspace: std::env::temp_dir(),
         processes: None,
+        isolation: None,
     }
 }
 

@@ -4,8 +4,10 @@
 //! (a relative program path that contains a `/`, e.g. `./check.sh`, resolves against the bindings'
 //! directory) and [`CommandExecutor::new`]`(argv, verdict, env)`.
 //!
-//! The program runs with the invocation's workspace as working directory, the
-//! environment extended by `env` and by `LOOPC_RUN_ID`, `LOOPC_STEP`
+//! The program runs with the invocation's workspace as working directory,
+//! isolated as the invocation says (the run's OS sandbox), with the basic
+//! environment variables only ([`crate::process::BASE_ENV`], plus the
+//! sandbox's `pass_env`), extended by `env` and by `LOOPC_RUN_ID`, `LOOPC_STEP`
 //! (`workers.<id>` / `evaluators.<id>`) and `LOOPC_ITERATION`, and the
 //! [`Invocation`] as JSON on stdin. It runs in its own process group, which
 //! ends with it: when the program exits, whatever it left running in the
@@ -38,7 +40,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -97,10 +99,20 @@ impl CommandExecutor {
                 invocation.workspace.display()
             )));
         }
-        let mut cmd = Command::new(self.program());
-        cmd.args(&self.argv[1..])
-            .current_dir(&invocation.workspace)
-            .envs(&self.env)
+        let plain;
+        let isolation = match &invocation.isolation {
+            Some(i) => i.as_ref(),
+            None => {
+                plain = crate::process::Isolation {
+                    root: invocation.workspace.clone(),
+                    network: true,
+                    ..Default::default()
+                };
+                &plain
+            }
+        };
+        let mut cmd = isolation.command(self.program().as_ref(), &self.argv[1..], &invocation.workspace);
+        cmd.envs(&self.env)
             .env("LOOPC_RUN_ID", &invocation.run_id)
             .env("LOOPC_STEP", invocation.step.path())
             .env("LOOPC_ITERATION", invocation.iteration.to_string())

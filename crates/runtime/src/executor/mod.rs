@@ -50,6 +50,10 @@ pub struct Invocation {
     /// so that a `resume` after a crash can end what was left running.
     #[serde(skip)]
     pub processes: Option<std::sync::Arc<crate::process::ProcessLog>>,
+    /// How executors that start processes isolate them (`None`: the
+    /// environment is filtered, nothing else).
+    #[serde(skip)]
+    pub isolation: Option<std::sync::Arc<crate::process::Isolation>>,
 }
 
 /// Tokens and money one step used.

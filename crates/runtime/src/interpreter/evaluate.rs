@@ -212,6 +212,7 @@ impl Runner<'_> {
             timeout: Some(Duration::from_secs(600)),
             workspace: self.workspace.clone(),
             processes: Some(self.processes.clone()),
+            isolation: Some(self.isolation.clone()),
         };
         let (result, attempts, seconds) = invoke_with_retries(executor.as_ref(), &invocation, if self.throttled { 0 } else { 1 });
         let dimensions = match &e.kind {

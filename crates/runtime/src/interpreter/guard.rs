@@ -89,6 +89,19 @@ impl Guard {
         self.sandbox = self.sandbox.clone().with_process_log(log);
     }
 
+    /// Let tools read these paths but not change them.
+    pub(crate) fn read_only(&mut self, paths: impl IntoIterator<Item = std::path::PathBuf>) {
+        self.sandbox = self.sandbox.clone().read_only(paths);
+    }
+
+    pub(crate) fn read_only_paths(&self) -> &[std::path::PathBuf] {
+        self.sandbox.read_only_paths()
+    }
+
+    pub(crate) fn isolate(&mut self, isolation: std::sync::Arc<crate::process::Isolation>) {
+        self.sandbox = self.sandbox.clone().with_isolation(isolation);
+    }
+
     pub(crate) fn safety_changes(&self) -> u64 {
         self.engine.changes()
     }

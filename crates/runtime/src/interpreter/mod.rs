@@ -102,6 +102,12 @@ pub struct Runner<'a> {
     pub(crate) warned: Vec<String>,
     /// Where executors and `run_command` record the process groups they start.
     pub(crate) processes: Arc<crate::process::ProcessLog>,
+    /// How every process of the run is isolated (rebuilt when paths are protected).
+    pub(crate) isolation: Arc<crate::process::Isolation>,
+    /// What builds `isolation`: the sandbox settings, the state directory, the bindings file.
+    sandbox: crate::bindings::SandboxConfig,
+    state_dir: PathBuf,
+    bindings_file: Option<PathBuf>,
     /// [`Guard::safety_changes`] when the safety memory was last stored.
     saved_safety: u64,
 }
@@ -132,8 +138,17 @@ impl<'a> Runner<'a> {
         crate::check_state_location(&state_dir, &workspace)?;
         let processes = Arc::new(crate::process::ProcessLog::new(store.path(), run_id));
         let mut guard = Guard::new(&plan, &workspace, &bindings.sandbox, options.allow_unenforced)?;
-        guard.protect(std::iter::once(state_dir).chain(bindings.own_files()));
+        guard.protect(std::iter::once(state_dir.clone()).chain(bindings.private_files()));
+        guard.read_only(bindings.executor_files());
         guard.record_processes(processes.clone());
+        let isolation = Arc::new(isolation_for(
+            &bindings.sandbox,
+            &workspace,
+            &state_dir,
+            bindings.source.as_deref(),
+            guard.read_only_paths(),
+        )?);
+        guard.isolate(isolation.clone());
         if let Some(memo) = store.counter(run_id, SAFETY_MEMO)? {
             guard.restore_safety(&memo)?;
         }
@@ -158,6 +173,8 @@ impl<'a> Runner<'a> {
             }
         }
         let (started, _) = store.run_interval(run_id)?;
+        let sandbox = bindings.sandbox.clone();
+        let bindings_file = bindings.source.clone();
         Ok(Runner {
             store,
             plan,
@@ -170,6 +187,10 @@ impl<'a> Runner<'a> {
                 dry_run: options.dry_run,
             },
             saved_safety: guard.safety_changes(),
+            sandbox,
+            state_dir,
+            bindings_file,
+            isolation,
             guard,
             observer,
             run_started_ms: started,
@@ -179,9 +200,19 @@ impl<'a> Runner<'a> {
         })
     }
 
-    /// Refuse these paths to every tool too (the plan file, a trace target).
-    pub fn protect(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
-        self.guard.protect(paths);
+    /// Keep these paths read-only to every tool and process too (the plan
+    /// file, a trace target, `loopc.toml`).
+    pub fn protect(&mut self, paths: impl IntoIterator<Item = PathBuf>) -> Result<(), String> {
+        self.guard.read_only(paths);
+        self.isolation = Arc::new(isolation_for(
+            &self.sandbox,
+            &self.workspace,
+            &self.state_dir,
+            self.bindings_file.as_deref(),
+            self.guard.read_only_paths(),
+        )?);
+        self.guard.isolate(self.isolation.clone());
+        Ok(())
     }
 
     /// Store the safety engine's memory (rate-limit counts, one-time
@@ -217,9 +248,25 @@ impl<'a> Runner<'a> {
             crate::store::Claim::Ended(_) => return self.report(),
             crate::store::Claim::Claimed(_) => {}
         }
-        let result = self.end_leftovers().and_then(|()| self.execute_claimed());
+        let result = self
+            .end_leftovers()
+            .and_then(|()| self.warn_unisolated())
+            .and_then(|()| self.execute_claimed());
         self.store.release(&self.run_id)?;
         result
+    }
+
+    /// Say so when processes run without an OS sandbox because none works here.
+    fn warn_unisolated(&mut self) -> Result<(), String> {
+        if self.isolation.bwrap.is_none() && self.sandbox.isolation == crate::process::IsolationMode::Auto {
+            let iteration = self.store.run(&self.run_id)?.map_or(0, |r| r.iteration);
+            self.event(
+                iteration,
+                "sandbox",
+                "no OS sandbox: bubblewrap is not installed here (or cannot create namespaces), so the run's processes have your user's rights and could reach loopc's state; install bubblewrap, or set [sandbox] isolation = \"none\" to accept this",
+            )?;
+        }
+        Ok(())
     }
 
     /// Kill the process groups an earlier execution of this run started and
@@ -399,6 +446,42 @@ impl<'a> Runner<'a> {
         };
         self.store.record_step(&self.run_id, i, step, &mut record)
     }
+}
+
+/// How the run's processes are isolated (see [`crate::process::Isolation`]):
+/// loopc's state directory (and, for the default location, every project's)
+/// not mounted, the bindings file empty, the read-only files read-only.
+fn isolation_for(
+    sandbox: &crate::bindings::SandboxConfig,
+    workspace: &std::path::Path,
+    state_dir: &std::path::Path,
+    bindings_file: Option<&std::path::Path>,
+    read_only: &[PathBuf],
+) -> Result<crate::process::Isolation, String> {
+    use crate::process::IsolationMode;
+    let bwrap = match sandbox.isolation {
+        IsolationMode::None => None,
+        IsolationMode::Auto => crate::process::bubblewrap().map(std::path::Path::to_path_buf),
+        IsolationMode::Bwrap => Some(crate::process::bubblewrap().map(std::path::Path::to_path_buf).ok_or(
+            "[sandbox] isolation = \"bwrap\": bubblewrap is not installed here, or cannot create namespaces (install the `bubblewrap` package)",
+        )?),
+    };
+    let root = std::fs::canonicalize(workspace).map_err(|e| format!("workspace {}: {e}", workspace.display()))?;
+    let state = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let mut hidden_dirs = vec![state.clone()];
+    // The default location holds every project's runs: none of them is any worker's business.
+    if let Some(all) = state.parent().filter(|p| p.file_name().is_some_and(|n| n == "loopc")) {
+        hidden_dirs.push(all.to_path_buf());
+    }
+    Ok(crate::process::Isolation {
+        bwrap,
+        root,
+        hidden_dirs,
+        hidden_files: bindings_file.and_then(|f| std::fs::canonicalize(f).ok()).into_iter().collect(),
+        read_only: read_only.to_vec(),
+        network: sandbox.network,
+        pass_env: sandbox.pass_env.clone(),
+    })
 }
 
 /// Refuse plans that would make the interpreter misbehave (hand-written or

@@ -299,6 +299,7 @@ impl Runner<'_> {
             timeout: worker.timeout_seconds.map(Duration::from_secs),
             workspace: self.workspace.clone(),
             processes: Some(self.processes.clone()),
+            isolation: Some(self.isolation.clone()),
         })
     }
 

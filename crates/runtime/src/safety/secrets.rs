@@ -158,8 +158,18 @@ fn run_len(bytes: &[u8], from: usize, class: fn(u8) -> bool) -> usize {
     bytes[from..].iter().take_while(|b| class(**b)).count()
 }
 
-fn left_boundary(bytes: &[u8], at: usize) -> bool {
-    at == 0 || !is_tok(bytes[at - 1])
+/// Whether a key may start at `at`: not inside a longer token, except
+/// where the text before it is an escape that ends in a letter or digit
+/// (`\n`, `\t` in JSON or logs, `%3D` in a URL), or the prefix is one no
+/// word contains (`ghp_`, `sk-ant-`, `xoxb-`: four characters or more with a
+/// `_` or `-`; `sk-` is in "risk-" and "task-", so it needs a boundary).
+fn left_boundary(bytes: &[u8], at: usize, prefix: &str) -> bool {
+    if at == 0 || !is_tok(bytes[at - 1]) || (prefix.len() >= 4 && prefix.contains(['_', '-'])) {
+        return true;
+    }
+    let escaped = at >= 2 && bytes[at - 2] == b'\\' && matches!(bytes[at - 1], b'n' | b't' | b'r');
+    let percent = at >= 3 && bytes[at - 3] == b'%' && bytes[at - 2].is_ascii_hexdigit() && bytes[at - 1].is_ascii_hexdigit();
+    escaped || percent
 }
 
 fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
@@ -167,7 +177,7 @@ fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
     for f in FORMATS {
         for prefix in f.prefixes {
             for (at, _) in text.match_indices(prefix) {
-                if !left_boundary(bytes, at) {
+                if !left_boundary(bytes, at, prefix) {
                     continue;
                 }
                 let body = at + prefix.len();
@@ -511,6 +521,30 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(&t[m[0].start..m[0].end], "AKIAIOSFODNN7EXAMPLE");
         assert_eq!(redact_text(t, &m), "x [REDACTED] y");
+    }
+
+    #[test]
+    fn keys_behind_escapes_and_in_urls_are_found() {
+        let key = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+        let aws = "AKIAIOSFODNN7EXAMPLE";
+        for text in [
+            format!("auth failed\\n{key}"),
+            format!("?token%3D{key}"),
+            format!("user{key}"),
+            format!("id\\n{aws} x"),
+            format!("k%3D{aws}"),
+        ] {
+            assert_eq!(scan_text(&text, &SecretConfig::default()).len(), 1, "{text}");
+        }
+        // A word that merely contains the letters is not a key.
+        assert!(scan_text(
+            "TAKIAIOSFODNN7EXAMPLE",
+            &SecretConfig {
+                entropy: false,
+                ..SecretConfig::default()
+            }
+        )
+        .is_empty());
     }
 
     #[test]

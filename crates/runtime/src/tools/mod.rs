@@ -20,13 +20,14 @@
 //! `append_file` refuses files with other hard links for the same reason.
 //! `run_command` additionally refuses arguments that name paths outside the
 //! root ([`Sandbox::check_argv_paths`]), runs with the root as working
-//! directory, without credential-like environment variables, and is killed
-//! (with its process group) at its timeout.
+//! directory, with only the basic environment variables, isolated as the
+//! run's [`crate::process::Isolation`] says, and is killed (with its process
+//! group) at its timeout.
 //!
-//! This is a policy boundary for cooperative agents, not an OS sandbox: a
-//! program that is allowed to run can still reach outside the root by means
-//! no argv inspection sees (computed paths, network). Run untrusted workers
-//! in a container as well.
+//! Argument inspection is a policy boundary for cooperative agents: an
+//! allowed program can compute paths no inspection sees. The OS sandbox
+//! (bubblewrap, `[sandbox] isolation`) is what keeps such a program out of
+//! loopc's state and everything outside the workspace.
 
 mod command;
 
@@ -138,8 +139,12 @@ pub struct Sandbox {
     deny_commands: Vec<String>,
     /// loopc's own files and directories, refused to every tool (canonical spellings).
     protected: Vec<PathBuf>,
+    /// Files tools may read but not change (canonical spellings).
+    read_only: Vec<PathBuf>,
     /// Where `run_command` records the process groups it starts.
     pub(crate) processes: Option<std::sync::Arc<crate::process::ProcessLog>>,
+    /// How `run_command` processes are isolated (default: environment filtered only).
+    pub(crate) isolation: std::sync::Arc<crate::process::Isolation>,
 }
 
 impl Sandbox {
@@ -157,12 +162,29 @@ impl Sandbox {
             .filter(|d| !d.is_empty())
             .collect();
         Ok(Sandbox {
-            root: canonical,
             allow_programs: config.allow_programs.clone(),
             deny_commands,
+            isolation: std::sync::Arc::new(crate::process::Isolation {
+                root: canonical.clone(),
+                network: true,
+                ..Default::default()
+            }),
+            root: canonical,
             protected: Vec::new(),
+            read_only: Vec::new(),
             processes: None,
         })
+    }
+
+    /// Isolate `run_command` processes this way.
+    pub fn with_isolation(mut self, isolation: std::sync::Arc<crate::process::Isolation>) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// The files and directories [`Sandbox::protect`] refuses (canonical).
+    pub fn protected(&self) -> &[PathBuf] {
+        &self.protected
     }
 
     /// Refuse these files and directories (and everything below them) to
@@ -177,6 +199,36 @@ impl Sandbox {
             }
         }
         self
+    }
+
+    /// Let tools read these files but not write, append to or delete them
+    /// (a plan, the programs and scripts of the run's executors: a worker
+    /// must not rewrite the checker that grades it).
+    pub fn read_only(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        for p in paths {
+            let canonical = canonical_or_planned(&p);
+            if !self.read_only.contains(&canonical) {
+                self.read_only.push(canonical);
+            }
+        }
+        self
+    }
+
+    /// The files [`Sandbox::read_only`] keeps from changes (canonical).
+    pub fn read_only_paths(&self) -> &[PathBuf] {
+        &self.read_only
+    }
+
+    /// [`Sandbox::resolve`] for a tool that changes the file: read-only files are refused too.
+    fn resolve_for_change(&self, path: &str) -> Result<PathBuf, Blocked> {
+        let resolved = self.resolve(path)?;
+        if self.read_only.iter().any(|p| resolved.starts_with(p)) {
+            return Err(Blocked::new(
+                BlockRule::ProtectedPath,
+                format!("path `{path}` is read-only in this run (a plan, or a file the run's executors run); no tool may change it"),
+            ));
+        }
+        Ok(resolved)
     }
 
     /// Record the process groups `run_command` starts in `log`.
@@ -324,7 +376,7 @@ impl Sandbox {
     fn write_file(&self, args: &Value, append: bool) -> Result<Value, ToolFailure> {
         let shown = str_arg(args, "path")?;
         let content = str_arg(args, "content")?;
-        let path = self.resolve(shown)?;
+        let path = self.resolve_for_change(shown)?;
         if path == self.root {
             return Err(ToolFailure::Failed("cannot write to the workspace root itself".into()));
         }
@@ -365,7 +417,7 @@ impl Sandbox {
     }
 
     fn delete_file(&self, args: &Value) -> Result<Value, ToolFailure> {
-        let path = self.resolve(str_arg(args, "path")?)?;
+        let path = self.resolve_for_change(str_arg(args, "path")?)?;
         let shown = self.display(&path);
         if path == self.root {
             return Err(ToolFailure::Failed("cannot delete the workspace root".into()));

@@ -661,7 +661,7 @@ fn the_runtime_refuses_an_unbounded_plan_whatever_its_origin() {
     money_only.optimizer.max_steps = 0;
     assert!(loopc_runtime::validate_plan(&money_only).is_ok(), "a halting cost cap is a bound");
     let mut endless = money_only;
-    endless.budgets.on_exceed = "warn".into();
+    endless.budgets.on_exceed = loopc_plan::BudgetAction::Warn;
     let err = loopc_runtime::validate_plan(&endless).unwrap_err();
     assert!(err.contains("nothing bounds the loop"), "{err}");
 }

@@ -147,6 +147,7 @@ registry! {
         UnboundedCycle, MoneyOnlyBound, CompositionBudget,
         UncheckedMaker, SelfGrading, UnreachableSuccess, SuccessWithoutEvaluator, BudgetContradiction, WorkerBudgets,
         RubricWeights, InvalidWhen, UnusedWorker, UnusedEvaluator, UnreadMetric, UnenforceableSafety, NoHumanPath,
+        SafetyConfig,
     ],
 }
 

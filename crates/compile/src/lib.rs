@@ -16,7 +16,6 @@ use std::path::Path;
 
 use loopc_check::{Checker, Limits};
 use loopc_diagnostics::render::FileDiagnostics;
-use loopc_ir::ENFORCED_SAFETY_TYPES;
 use loopc_plan::{sha256_hex, Plan};
 
 pub use verify::load_plan;
@@ -51,14 +50,13 @@ pub fn compile(path: &Path, bytes: &[u8], source: &str, options: &Options) -> Re
             diagnostics: errors,
         })));
     };
-    let mut plan = lower::to_plan(&spec, source).map_err(CompileError::Refused)?;
+    let mut plan = lower::to_plan(&spec, source, path).map_err(CompileError::Refused)?;
     plan.spec_sha256 = sha256_hex(bytes);
-    schemas::embed(&mut plan, path).map_err(CompileError::Refused)?;
     let unenforced: Vec<String> = plan
         .safety
         .iter()
-        .filter(|s| !ENFORCED_SAFETY_TYPES.contains(&s.kind.as_str()))
-        .map(|s| format!("`{}` ({})", s.id, s.kind))
+        .filter(|s| !s.kind().is_enforced())
+        .map(|s| format!("`{}` ({})", s.id, s.kind()))
         .collect();
     if !unenforced.is_empty() && !options.allow_unenforced {
         return Err(CompileError::Refused(vec![format!(
@@ -68,4 +66,21 @@ pub fn compile(path: &Path, bytes: &[u8], source: &str, options: &Options) -> Re
         )]));
     }
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_checker_and_the_plan_agree_on_what_the_runtime_enforces() {
+        let enforced: Vec<&str> = loopc_plan::SafetyKind::ALL
+            .iter()
+            .filter(|k| k.is_enforced())
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(enforced.len(), loopc_ir::ENFORCED_SAFETY_TYPES.len());
+        for kind in enforced {
+            assert!(loopc_ir::ENFORCED_SAFETY_TYPES.contains(&kind), "{kind}");
+            assert!(!loopc_ir::safety_config::known_keys(kind).is_empty(), "{kind} has config keys");
+        }
+    }
 }

@@ -28,6 +28,18 @@ fn model(m: &Option<ir::Model>, owner: &str, errors: &mut Vec<String>) -> ModelR
     }
 }
 
+/// A word of a closed vocabulary; `default` when absent, an error when unknown
+/// (the schema allows only these words, so this is an internal mismatch).
+fn word<T: Copy>(t: &ir::Text, parse: fn(&str) -> Option<T>, default: T, what: &str, errors: &mut Vec<String>) -> T {
+    match t.as_deref() {
+        None => default,
+        Some(text) => parse(text).unwrap_or_else(|| {
+            errors.push(format!("{what} `{}` is not one loopc knows", text.as_str()));
+            default
+        }),
+    }
+}
+
 fn action(a: &ir::Text) -> Action {
     match a.as_deref().map(String::as_str) {
         Some("escalate_human") => Action::EscalateHuman,
@@ -49,7 +61,7 @@ fn endpoint(path: &str) -> Option<Endpoint> {
 }
 
 /// Lower a checked spec. `source` is the spec's path as given.
-pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
+pub(crate) fn to_plan(spec: &Spec, source: &str, spec_path: &std::path::Path) -> Result<Plan, Vec<String>> {
     let mut errors = Vec::new();
     let worker_ids: Vec<String> = spec.workers.iter().filter_map(|w| text(&w.id)).collect();
 
@@ -59,20 +71,21 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
         .flat_map(|i| &i.fields)
         .map(|f| InputDecl {
             name: f.name.value.clone(),
-            kind: text(&f.kind).unwrap_or_else(|| "string".into()),
+            kind: word(&f.kind, InputKind::parse, InputKind::String, "input type", &mut errors),
             required: f.required.as_ref().is_some_and(|r| r.value),
-            values: f.values.iter().map(|v| serde_json::Value::String(v.value.clone())).collect(),
-            default: None,
-            pattern: None,
-            minimum: None,
-            maximum: None,
-            max_length: None,
+            values: f.values.iter().map(|v| v.value.clone()).collect(),
+            default: f.default.as_ref().map(|d| d.value.clone()),
+            pattern: text(&f.pattern),
+            minimum: f.minimum.as_ref().map(|m| m.value),
+            maximum: f.maximum.as_ref().map(|m| m.value),
+            min_length: f.min_length.as_ref().map(|m| m.value.max(0) as u64),
+            max_length: f.max_length.as_ref().map(|m| m.value.max(0) as u64),
         })
         .collect();
 
     let memory = match &spec.memory {
         Some(m) => MemoryPlan {
-            kind: text(&m.kind).unwrap_or_else(|| "ephemeral".into()),
+            kind: word(&m.kind, MemoryKind::parse, MemoryKind::Ephemeral, "memory type", &mut errors),
             allowed_writers: expand(&m.allowed_writers, &worker_ids),
             max_entries: m.max_entries.as_ref().map(|n| n.value.max(0) as u64),
             read_policy: m
@@ -85,7 +98,7 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
                 .collect(),
         },
         None => MemoryPlan {
-            kind: "ephemeral".into(),
+            kind: MemoryKind::Ephemeral,
             allowed_writers: Vec::new(),
             max_entries: None,
             read_policy: Vec::new(),
@@ -119,7 +132,13 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
             inputs: bindings,
             depends_on: depends_on.into_iter().collect(),
             output_name: text(&w.output_name).unwrap_or_else(|| id.clone()),
-            output_format: text(&w.output_format).unwrap_or_else(|| "text".into()),
+            output_format: word(
+                &w.output_format,
+                OutputFormat::parse,
+                OutputFormat::Text,
+                "output format",
+                &mut errors,
+            ),
             output_schema_ref: text(&w.output_schema_ref),
             tools: w.tools.iter().map(|t| t.value.clone()).collect(),
             timeout_seconds: w.timeout_seconds.as_ref().map(|t| t.value.max(1) as u64),
@@ -179,7 +198,10 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
             };
             Some(EvaluatorStep {
                 runs_after: expand(&e.runs_after, &worker_ids),
-                aggregation: text(&e.aggregation),
+                aggregation: e
+                    .aggregation
+                    .as_ref()
+                    .map(|_| word(&e.aggregation, Aggregation::parse, Aggregation::Min, "aggregation", &mut errors)),
                 kind,
                 id,
             })
@@ -199,7 +221,7 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
                     "workers" => MetricSource::Worker(id.to_owned()),
                     _ => MetricSource::Telemetry(id.to_owned()),
                 },
-                unit: text(&m.unit).unwrap_or_else(|| "ratio".into()),
+                unit: word(&m.unit, MetricUnit::parse, MetricUnit::Ratio, "metric unit", &mut errors),
                 primary: m.primary.as_ref().is_some_and(|p| p.value),
                 target: m.target.as_ref().map(|t| t.value),
             })
@@ -264,7 +286,7 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
                 })
                 .filter_map(|c| {
                     Some(FailureRule {
-                        kind: text(&c.kind)?,
+                        kind: FailureKind::parse(c.kind.as_deref()?)?,
                         action: action(&c.action),
                         value: c.value.as_ref().map(|v| v.value),
                         consecutive: c.consecutive.as_ref().map_or(1, |n| n.value.max(1) as u32),
@@ -296,7 +318,13 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
 
     let optimizer = match &spec.optimization_strategy {
         Some(o) => OptimizerPlan {
-            kind: text(&o.kind).unwrap_or_else(|| "manual".into()),
+            kind: word(
+                &o.kind,
+                OptimizerKind::parse,
+                OptimizerKind::Manual,
+                "optimization type",
+                &mut errors,
+            ),
             max_steps: o.max_steps.as_ref().map_or(0, |s| s.value.max(0) as u32),
             targets: o
                 .refinement_target
@@ -308,7 +336,7 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
             rollback_on_safety_failure: o.rollback_on_safety_failure.as_ref().is_some_and(|r| r.value),
         },
         None => OptimizerPlan {
-            kind: "manual".into(),
+            kind: OptimizerKind::Manual,
             max_steps: 0,
             targets: Vec::new(),
             rollback_on_metric_drop: None,
@@ -322,8 +350,22 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
             cumulative_usd: c.cumulative_usd.as_ref().map_or(f64::INFINITY, |v| v.value),
             token_soft_cap: c.token_soft_cap.as_ref().map(|t| t.value.max(1) as u64),
             on_approach_percent: c.on_approach_threshold_percent.as_ref().map(|t| t.value),
-            on_approach: text(&c.on_approach_action),
-            on_exceed: text(&c.on_exceed_action).unwrap_or_else(|| "halt".into()),
+            on_approach: c.on_approach_action.as_ref().map(|_| {
+                word(
+                    &c.on_approach_action,
+                    BudgetAction::parse,
+                    BudgetAction::Warn,
+                    "on_approach action",
+                    &mut errors,
+                )
+            }),
+            on_exceed: word(
+                &c.on_exceed_action,
+                BudgetAction::parse,
+                BudgetAction::Halt,
+                "on_exceed action",
+                &mut errors,
+            ),
         },
         None => {
             errors.push("the spec has no cost_limits".into());
@@ -333,7 +375,7 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
                 token_soft_cap: None,
                 on_approach_percent: None,
                 on_approach: None,
-                on_exceed: "halt".into(),
+                on_exceed: BudgetAction::Halt,
             }
         }
     };
@@ -341,21 +383,7 @@ pub(crate) fn to_plan(spec: &Spec, source: &str) -> Result<Plan, Vec<String>> {
     let safety = spec
         .safety_constraints
         .iter()
-        .filter_map(|s| {
-            Some(SafetyCheck {
-                id: text(&s.id)?,
-                kind: text(&s.kind)?,
-                scope: text(&s.scope)?,
-                applies_to: if s.applies_to.is_empty() {
-                    worker_ids.clone()
-                } else {
-                    expand(&s.applies_to, &worker_ids)
-                },
-                action: text(&s.action).unwrap_or_else(|| "halt".into()),
-                on_error: text(&s.on_error).unwrap_or_else(|| "halt".into()),
-                config: s.config.clone().unwrap_or(serde_json::Value::Object(Default::default())),
-            })
-        })
+        .filter_map(|s| safety_check(s, &worker_ids, spec_path, &mut errors))
         .collect();
 
     if spec.composition.is_some() {
@@ -459,4 +487,101 @@ fn condition(e: &when::Expr) -> Expr {
         when::Expr::Or(a, b) => Expr::Or(Box::new(condition(a)), Box::new(condition(b))),
         when::Expr::Compare(a, op, b) => Expr::Compare(Box::new(condition(a)), compare(*op), Box::new(condition(b))),
     }
+}
+
+/// One safety constraint with its typed configuration: the keys the
+/// runtime reads ([`loopc_ir::safety_config`]), others dropped (LSS leaves
+/// `config` open). A constraint of an enforced type that sets nothing to
+/// enforce cannot run as declared: an error.
+fn safety_check(
+    s: &ir::SafetyConstraint,
+    worker_ids: &[String],
+    spec_path: &std::path::Path,
+    errors: &mut Vec<String>,
+) -> Option<SafetyCheck> {
+    let id = text(&s.id)?;
+    let kind = SafetyKind::parse(s.kind.as_deref()?)?;
+    let mut fail = |why: String| errors.push(format!("safety constraint `{id}` ({kind}): {why}"));
+    let written = match &s.config {
+        Some(serde_json::Value::Object(m)) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    let read: serde_json::Map<String, serde_json::Value> = loopc_ir::safety_config::known_keys(kind.as_str())
+        .iter()
+        .filter_map(|(key, wants)| {
+            let value = written.get(*key)?;
+            // Counts may be written `3.0` (YAML and JSON agree it is 3).
+            let value = match wants {
+                loopc_ir::safety_config::ConfigValue::Count | loopc_ir::safety_config::ConfigValue::MinLength => {
+                    loopc_ir::safety_config::whole(value).map_or_else(|| value.clone(), serde_json::Value::from)
+                }
+                _ => value.clone(),
+            };
+            Some(((*key).to_owned(), value))
+        })
+        .collect();
+    let typed = |value: serde_json::Map<String, serde_json::Value>| serde_json::Value::Object(value);
+    let rule = match kind {
+        SafetyKind::ToolAllowlist => serde_json::from_value(typed(read)).map(SafetyRule::ToolAllowlist),
+        SafetyKind::SecretScan => serde_json::from_value(typed(read)).map(SafetyRule::SecretScan),
+        SafetyKind::HumanGate => serde_json::from_value(typed(read)).map(SafetyRule::HumanGate),
+        SafetyKind::OutputBounds => serde_json::from_value::<OutputBounds>(typed(read)).map(SafetyRule::OutputBounds),
+        SafetyKind::RateLimit => serde_json::from_value::<RateLimit>(typed(read)).map(SafetyRule::RateLimit),
+        SafetyKind::SchemaEnforce => {
+            let schema = match (read.get("schema"), read.get("schema_ref")) {
+                (Some(inline), _) => Ok((inline.clone(), None)),
+                (None, Some(serde_json::Value::String(reference))) => crate::schemas::load(spec_path, reference)
+                    .map(|doc| (doc, Some(reference.clone())))
+                    .map_err(|why| format!("schema_ref `{reference}` {why}")),
+                _ => Err("gives no `schema` (inline) or `schema_ref` (a file): nothing to enforce".to_owned()),
+            };
+            match schema {
+                Ok((schema, source)) => Ok(SafetyRule::SchemaEnforce(SchemaEnforce { schema, source })),
+                Err(why) => {
+                    fail(why);
+                    return None;
+                }
+            }
+        }
+        SafetyKind::InjectionDetect => Ok(SafetyRule::InjectionDetect(typed(written))),
+        SafetyKind::PiiDetect => Ok(SafetyRule::PiiDetect(typed(written))),
+        SafetyKind::EgressMonitor => Ok(SafetyRule::EgressMonitor(typed(written))),
+        SafetyKind::TenantIsolation => Ok(SafetyRule::TenantIsolation(typed(written))),
+    };
+    let rule = match rule {
+        Ok(rule) => rule,
+        // `loopc check` (L424) reports wrong values first; this is a backstop.
+        Err(e) => {
+            fail(format!("config: {e}"));
+            return None;
+        }
+    };
+    let nothing = match &rule {
+        SafetyRule::RateLimit(r) => {
+            (r.requests_per_minute.is_none() && r.max_calls.is_none()).then_some("sets neither `requests_per_minute` nor `max_calls`")
+        }
+        SafetyRule::OutputBounds(b) => (!b.has_size_bounds() && b.forbidden_paths.is_empty())
+            .then_some("sets no bound (max_chars, max_bytes, max_lines, max_items, max_lines_changed or forbidden_paths)"),
+        _ => None,
+    };
+    if let Some(why) = nothing {
+        fail(format!("{why}: nothing to enforce"));
+        return None;
+    }
+    Some(SafetyCheck {
+        scope: Scope::parse(s.scope.as_deref()?)?,
+        applies_to: if s.applies_to.is_empty() {
+            worker_ids.to_vec()
+        } else {
+            expand(&s.applies_to, worker_ids)
+        },
+        action: s
+            .action
+            .as_deref()
+            .and_then(|a| SafetyAction::parse(a))
+            .unwrap_or(SafetyAction::Halt),
+        on_error: s.on_error.as_deref().and_then(|a| OnError::parse(a)).unwrap_or(OnError::Halt),
+        rule,
+        id,
+    })
 }

@@ -1,7 +1,7 @@
 //! `schema_enforce` constraints name their JSON Schema with `schema_ref`.
-//! The schema is read at compile time and embedded in the plan (as
-//! `config.schema`, with `config.schema_source` naming it in messages), so
-//! that a run reads no file a spec points at.
+//! The schema is read at compile time and embedded in the plan (its
+//! `schema`, with `source` naming it in messages), so that a run reads no
+//! file a spec points at.
 //!
 //! A `schema_ref` is a path relative to the spec, optionally with a
 //! `#/json/pointer` fragment; like composition children it is looked up
@@ -14,40 +14,10 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use loopc_plan::Plan;
 use serde_json::Value;
 
 /// The largest schema file `schema_ref` may name.
 pub const MAX_SCHEMA_BYTES: u64 = 1024 * 1024;
-
-/// Replace every `schema_ref` of the plan's `schema_enforce` constraints by
-/// the schema it names. One message per reference that cannot be used.
-pub fn embed(plan: &mut Plan, spec_path: &Path) -> Result<(), Vec<String>> {
-    let mut errors = Vec::new();
-    for check in plan.safety.iter_mut().filter(|c| c.kind == "schema_enforce") {
-        let Some(Value::String(reference)) = check.config.get("schema_ref").cloned() else {
-            continue;
-        };
-        match load(spec_path, &reference) {
-            Ok(schema) => {
-                if let Value::Object(config) = &mut check.config {
-                    config.remove("schema_ref");
-                    config.insert("schema".into(), schema);
-                    config.insert("schema_source".into(), Value::String(reference));
-                }
-            }
-            Err(why) => errors.push(format!(
-                "safety constraint `{}` (schema_enforce): schema_ref `{reference}` {why}",
-                check.id
-            )),
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
-}
 
 /// The directory a spec's references must stay inside.
 fn containment_root(spec_path: &Path) -> Option<PathBuf> {
@@ -62,7 +32,8 @@ fn containment_root(spec_path: &Path) -> Option<PathBuf> {
     }
 }
 
-fn load(spec_path: &Path, reference: &str) -> Result<Value, String> {
+/// The schema `reference` (relative to the spec) names; the reason it cannot be used otherwise.
+pub fn load(spec_path: &Path, reference: &str) -> Result<Value, String> {
     let reference = reference.strip_prefix("file://").unwrap_or(reference);
     let (file, fragment) = match reference.split_once('#') {
         Some((f, frag)) => (f, Some(frag)),

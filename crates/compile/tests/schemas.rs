@@ -46,10 +46,12 @@ fn a_schema_file_is_embedded_with_its_fragment() {
     .unwrap();
     let plan = compiled(&dir).unwrap();
     let check = plan.safety.iter().find(|c| c.id == "shape").unwrap();
-    assert!(check.config.get("schema_ref").is_none());
-    assert_eq!(check.config["schema"]["$ref"], "#/$defs/Patch");
-    assert_eq!(check.config["schema"]["$defs"]["Patch"]["minLength"], 1);
-    assert_eq!(check.config["schema_source"], "schemas/patch.json#/$defs/Patch");
+    let loopc_plan::SafetyRule::SchemaEnforce(embedded) = &check.rule else {
+        panic!("a schema_enforce rule: {:?}", check.rule)
+    };
+    assert_eq!(embedded.schema["$ref"], "#/$defs/Patch");
+    assert_eq!(embedded.schema["$defs"]["Patch"]["minLength"], 1);
+    assert_eq!(embedded.source.as_deref(), Some("schemas/patch.json#/$defs/Patch"));
     assert_eq!(plan.spec_sha256.len(), 64);
     // Found in an enclosing directory of the repository too.
     fs::create_dir_all(dir.join("schemas")).unwrap();

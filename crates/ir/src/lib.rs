@@ -7,6 +7,7 @@
 
 mod lower;
 mod model;
+pub mod safety_config;
 mod spanned;
 pub mod when;
 

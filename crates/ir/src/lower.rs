@@ -99,7 +99,16 @@ fn lower_inputs((span, f): Object) -> Inputs {
                         kind: field.text("type"),
                         description: field.text("description"),
                         required: field.boolean("required"),
-                        values: field.node("values").and_then(Node::as_seq).map_or_else(Vec::new, texts_of),
+                        values: field
+                            .node("values")
+                            .and_then(Node::as_seq)
+                            .map_or_else(Vec::new, |items| items.iter().map(|n| Sp::new(n.to_json(), n.span)).collect()),
+                        default: field.node("default").map(|n| Sp::new(n.to_json(), n.span)),
+                        pattern: field.text("pattern"),
+                        minimum: field.number("minimum"),
+                        maximum: field.number("maximum"),
+                        min_length: field.integer("min_length"),
+                        max_length: field.integer("max_length"),
                     })
                 })
                 .collect()

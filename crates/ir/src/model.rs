@@ -55,7 +55,14 @@ pub struct InputField {
     pub kind: Text,
     pub description: Text,
     pub required: Option<Sp<bool>>,
-    pub values: Vec<Sp<String>>,
+    /// `enum` values (strings, numbers or booleans).
+    pub values: Vec<Sp<serde_json::Value>>,
+    pub default: Option<Sp<serde_json::Value>>,
+    pub pattern: Text,
+    pub minimum: Number,
+    pub maximum: Number,
+    pub min_length: Integer,
+    pub max_length: Integer,
 }
 
 #[derive(Clone, Debug, PartialEq)]

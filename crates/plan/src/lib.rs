@@ -7,8 +7,12 @@
 //! defaults of docs/semantics.md applied. The interpreter never looks at LSS.
 
 pub mod expr;
+pub mod names;
+pub mod safety;
 
 pub use expr::{CompareOp, Expr};
+pub use names::*;
+pub use safety::*;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -56,8 +60,7 @@ pub struct Plan {
 #[serde(deny_unknown_fields)]
 pub struct InputDecl {
     pub name: String,
-    /// `string`, `number`, `boolean`, `enum`, `array` or `object`.
-    pub kind: String,
+    pub kind: InputKind,
     pub required: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<serde_json::Value>,
@@ -70,14 +73,15 @@ pub struct InputDecl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximum: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryPlan {
-    /// `ephemeral` (cleared every iteration), `session` or `persistent`.
-    pub kind: String,
+    pub kind: MemoryKind,
     /// Workers that may write (empty: nobody, the LSS default).
     pub allowed_writers: Vec<String>,
     pub max_entries: Option<u64>,
@@ -122,7 +126,7 @@ pub struct WorkerStep {
     pub inputs: Vec<Binding>,
     pub depends_on: Vec<String>,
     pub output_name: String,
-    pub output_format: String,
+    pub output_format: OutputFormat,
     pub output_schema_ref: Option<String>,
     pub tools: Vec<String>,
     pub timeout_seconds: Option<u64>,
@@ -165,8 +169,7 @@ pub struct EvaluatorStep {
     pub kind: EvaluatorKind,
     /// Worker ids (`*` expanded).
     pub runs_after: Vec<String>,
-    /// `min`, `weighted_avg` or `veto`.
-    pub aggregation: Option<String>,
+    pub aggregation: Option<Aggregation>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -182,7 +185,7 @@ pub enum MetricSource {
 pub struct MetricPlan {
     pub name: String,
     pub source: MetricSource,
-    pub unit: String,
+    pub unit: MetricUnit,
     pub primary: bool,
     pub target: Option<f64>,
 }
@@ -230,8 +233,7 @@ pub enum Action {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailureRule {
-    /// `safety_violation`, `max_iterations`, `evaluator_error`, `cost_exceeded`, `human_rejected` or `timeout`.
-    pub kind: String,
+    pub kind: FailureKind,
     pub action: Action,
     pub value: Option<f64>,
     pub consecutive: u32,
@@ -259,7 +261,7 @@ pub struct TerminationPlan {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerPlan {
-    pub kind: String,
+    pub kind: OptimizerKind,
     pub max_steps: u32,
     pub targets: Vec<String>,
     pub rollback_on_metric_drop: Option<f64>,
@@ -273,35 +275,6 @@ pub struct Budgets {
     pub cumulative_usd: f64,
     pub token_soft_cap: Option<u64>,
     pub on_approach_percent: Option<f64>,
-    /// `warn`, `throttle` or `halt`.
-    pub on_approach: Option<String>,
-    /// `halt`, `warn` or `throttle`.
-    pub on_exceed: String,
+    pub on_approach: Option<BudgetAction>,
+    pub on_exceed: BudgetAction,
 }
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SafetyCheck {
-    pub id: String,
-    pub kind: String,
-    /// `pre_worker`, `post_worker`, `pre_output`, `pre_memory_write` or `pre_evaluator`.
-    pub scope: String,
-    /// Worker ids (`*` and absence expanded to all workers).
-    pub applies_to: Vec<String>,
-    /// `halt`, `quarantine`, `escalate_human`, `warn` or `strip`.
-    pub action: String,
-    /// `halt`, `warn` or `quarantine`.
-    pub on_error: String,
-    pub config: serde_json::Value,
-}
-
-/// Safety constraint types the included interpreter enforces
-/// (docs/semantics.md §7); `loopc compile` refuses others unless allowed.
-pub const ENFORCED_SAFETY_TYPES: &[&str] = &[
-    "tool_allowlist",
-    "secret_scan",
-    "output_bounds",
-    "schema_enforce",
-    "human_gate",
-    "rate_limit",
-];

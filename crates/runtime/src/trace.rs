@@ -94,7 +94,7 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Value>, String> {
         .termination
         .failure
         .iter()
-        .find(|f| f.kind == "max_iterations")
+        .find(|f| f.kind == loopc_plan::FailureKind::MaxIterations)
         .and_then(|f| f.value);
     let primary = plan.metrics.iter().find(|m| m.primary).map(|m| m.name.clone());
     let g_target = primary

@@ -25,15 +25,7 @@ fn dirs(name: &str) -> (PathBuf, PathBuf) {
 }
 
 fn constraint(id: &str, kind: &str, scope: &str, action: &str, config: Value) -> SafetyCheck {
-    SafetyCheck {
-        id: id.into(),
-        kind: kind.into(),
-        scope: scope.into(),
-        applies_to: vec!["fixer".into()],
-        action: action.into(),
-        on_error: "halt".into(),
-        config,
-    }
+    SafetyCheck::from_lss(id, kind, scope, &["fixer"], action, config).unwrap()
 }
 
 /// What the interpreter does with one tool call: the first finding that stops it, or the result.
@@ -172,7 +164,7 @@ fn every_boundary_is_intercepted_and_nothing_outside_changes() {
     for (call, id, action) in &cases {
         let f = intercept(&engine, &sandbox, &worker_tools, call).unwrap_err();
         assert_eq!((f.check_id.as_str(), f.action.as_str()), (*id, *action), "{call:?}: {}", f.message);
-        assert!(f.message.contains("fixer") || f.kind != "sandbox", "{}", f.message);
+        assert!(f.message.contains("fixer") || f.kind_name() != "sandbox", "{}", f.message);
     }
     assert_eq!(snapshot(&outside), before);
     assert!(!root.join("tests").exists());
@@ -200,7 +192,7 @@ fn sandbox_findings_without_an_allowlist_halt() {
     };
     let f = engine.sandbox_finding("fixer", &b);
     assert_eq!(
-        (f.check_id.as_str(), f.kind.as_str(), f.action.as_str()),
+        (f.check_id.as_str(), f.kind_name(), f.action.as_str()),
         ("sandbox.tool_not_allowed", "sandbox", "halt")
     );
     // Findings survive a round trip through the state store's JSON.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use loopc_plan::{SafetyCheck, ENFORCED_SAFETY_TYPES};
+use loopc_plan::SafetyCheck;
 use loopc_runtime::executor::ToolCall;
 use loopc_runtime::safety::{glob_match, Finding, SafetyEngine, Scope, Subject};
 use serde_json::{json, Value};
@@ -20,15 +20,7 @@ fn tmp_root(name: &str) -> PathBuf {
 }
 
 fn check(id: &str, kind: &str, scope: &str, applies_to: &[&str], action: &str, config: Value) -> SafetyCheck {
-    SafetyCheck {
-        id: id.into(),
-        kind: kind.into(),
-        scope: scope.into(),
-        applies_to: applies_to.iter().map(|s| s.to_string()).collect(),
-        action: action.into(),
-        on_error: "halt".into(),
-        config,
-    }
+    SafetyCheck::from_lss(id, kind, scope, applies_to, action, config).unwrap()
 }
 
 fn engine(checks: Vec<SafetyCheck>) -> SafetyEngine {
@@ -51,7 +43,7 @@ fn engine_is_shareable_between_threads() {
 
 #[test]
 fn scope_names_round_trip() {
-    for s in Scope::ALL {
+    for &s in Scope::ALL {
         assert_eq!(Scope::parse(s.as_str()), Some(s));
     }
     assert_eq!(Scope::parse("pre_memory_write"), Some(Scope::PreMemoryWrite));
@@ -61,84 +53,51 @@ fn scope_names_round_trip() {
 #[test]
 fn construction_errors_are_clear() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // Configs are typed: a wrong key or value fails when the check is built
+    // from LSS words (`loopc check` L424 reports them with a position first);
+    // what the types cannot say fails when the engine is built.
     let cases = [
         (
-            check("a", "tool_allowlist", "pre_worker", &["w"], "halt", json!({"allowed": "read_file"})),
-            "list of strings",
+            "tool_allowlist",
+            "pre_worker",
+            "halt",
+            json!({"allowed": "read_file"}),
+            "expected a sequence",
+        ),
+        ("output_bounds", "post_worker", "halt", json!({"note": 1}), "unknown field `note`"),
+        ("output_bounds", "post_worker", "halt", json!({}), "sets no bound"),
+        ("output_bounds", "post_worker", "halt", json!({"max_chars": -3}), "expected u64"),
+        ("output_bounds", "post_worker", "halt", json!({"max_chars": 1.5}), "expected u64"),
+        ("rate_limit", "pre_worker", "halt", json!({}), "requests_per_minute"),
+        ("schema_enforce", "post_worker", "halt", json!({}), "missing field `schema`"),
+        (
+            "schema_enforce",
+            "post_worker",
+            "halt",
+            json!({"schema_ref": "nope/missing.json"}),
+            "unknown field `schema_ref`",
         ),
         (
-            check("a", "output_bounds", "post_worker", &["w"], "halt", json!({"note": 1})),
-            "sets no bound",
-        ),
-        (
-            check("a", "output_bounds", "post_worker", &["w"], "halt", json!({"max_chars": -3})),
-            "non-negative integer",
-        ),
-        (
-            check("a", "output_bounds", "post_worker", &["w"], "halt", json!({"max_chars": 1.5})),
-            "non-negative integer",
-        ),
-        (
-            check("a", "rate_limit", "pre_worker", &["w"], "halt", json!({})),
-            "requests_per_minute",
-        ),
-        (check("a", "schema_enforce", "post_worker", &["w"], "halt", json!({})), "schema_ref"),
-        (
-            check(
-                "a",
-                "schema_enforce",
-                "post_worker",
-                &["w"],
-                "halt",
-                json!({"schema_ref": "nope/missing.json"}),
-            ),
-            "resolved by `loopc compile`",
-        ),
-        (
-            check(
-                "a",
-                "schema_enforce",
-                "post_worker",
-                &["w"],
-                "halt",
-                json!({"schema": {"type": 12}}),
-            ),
+            "schema_enforce",
+            "post_worker",
+            "halt",
+            json!({"schema": {"type": 12}}),
             "invalid schema",
         ),
-        (
-            check(
-                "a",
-                "schema_enforce",
-                "post_worker",
-                &["w"],
-                "halt",
-                json!({"schema": {}, "schema_ref": "x.json"}),
-            ),
-            "resolved by `loopc compile`",
-        ),
-        (
-            check("a", "human_gate", "post_worker", &["w"], "halt", json!({"message": 3})),
-            "config.message",
-        ),
-        (
-            check("a", "secret_scan", "post_output", &["w"], "halt", Value::Null),
-            "unknown scope",
-        ),
-        (
-            check("a", "secret_scan", "post_worker", &["w"], "explode", Value::Null),
-            "unknown action",
-        ),
-        (check("a", "secret_scan", "post_worker", &["w"], "halt", json!([1])), "mapping"),
-        (
-            check("pii", "pii_detect", "post_worker", &["w"], "halt", Value::Null),
-            "external enforcer",
-        ),
-        (check("x", "made_up", "post_worker", &["w"], "halt", Value::Null), "cannot enforce"),
+        ("human_gate", "post_worker", "halt", json!({"message": 3}), "expected a string"),
+        ("secret_scan", "post_output", "halt", Value::Null, "unknown scope"),
+        ("secret_scan", "post_worker", "explode", Value::Null, "unknown action"),
+        ("secret_scan", "post_worker", "halt", json!("strict"), "expected struct"),
+        ("secret_scan", "post_worker", "halt", json!({"min_length": 3}), "at least 8"),
+        ("pii_detect", "post_worker", "halt", Value::Null, "external enforcer"),
+        ("made_up", "post_worker", "halt", Value::Null, "unknown variant `made_up`"),
     ];
-    for (c, expected) in cases {
-        let err = SafetyEngine::new(std::slice::from_ref(&c), root, false).unwrap_err();
-        assert!(err.contains(expected), "{expected:?} not in {err:?}");
-        assert!(err.contains(&format!("`{}`", c.id)), "the error names the constraint: {err}");
+    for (kind, scope, action, config, expected) in cases {
+        let err = SafetyCheck::from_lss("a", kind, scope, &["w"], action, config)
+            .and_then(|c| SafetyEngine::new(&[c], root, false).map(drop))
+            .unwrap_err();
+        assert!(err.contains(expected), "{kind}: {expected:?} not in {err:?}");
+        assert!(err.contains("`a`"), "the error names the constraint: {err}");
     }
     assert!(SafetyEngine::new(&[], &root.join("no-such-root"), false).is_err());
     // An allowlist without its own list defers to the workers' declared tools
@@ -155,8 +114,8 @@ fn construction_errors_are_clear() {
     };
     assert!(own_tools.check(Scope::PreWorker, "w", &Subject::ToolCall(&call)).is_empty());
     // Every type the plan says is enforced can be built.
-    for kind in ENFORCED_SAFETY_TYPES {
-        let config = match *kind {
+    for kind in loopc_plan::SafetyKind::ALL.iter().filter(|k| k.is_enforced()).map(|k| k.as_str()) {
+        let config = match kind {
             "tool_allowlist" => json!({"allowed": ["read_file"]}),
             "output_bounds" => json!({"max_chars": 10}),
             "schema_enforce" => json!({"schema": {"type": "object"}}),
@@ -175,14 +134,20 @@ fn unenforced_types_report_once_when_allowed() {
         check("inj", "injection_detect", "pre_worker", &["w"], "quarantine", Value::Null),
     ];
     let e = SafetyEngine::new(&checks, root, true).unwrap();
-    assert_eq!(e.unenforced(), vec![("pii", "pii_detect"), ("inj", "injection_detect")]);
+    assert_eq!(
+        e.unenforced(),
+        vec![
+            ("pii", loopc_plan::SafetyKind::PiiDetect),
+            ("inj", loopc_plan::SafetyKind::InjectionDetect)
+        ]
+    );
     let out = json!("anything");
     // Not at its scope: nothing.
     assert!(e.check(Scope::PreOutput, "w", &Subject::Output(&out)).is_empty());
     let first = e.check(Scope::PostWorker, "w", &Subject::Output(&out));
     assert_eq!(ids(&first), vec!["pii"]);
     assert_eq!(first[0].action, "warn", "an unenforced type never blocks");
-    assert_eq!(first[0].kind, "pii_detect");
+    assert_eq!(first[0].kind_name(), "pii_detect");
     assert!(first[0].message.contains("not enforced"), "{}", first[0].message);
     assert!(e.check(Scope::PostWorker, "w", &Subject::Output(&out)).is_empty(), "reported once");
     assert_eq!(ids(&e.check(Scope::PreWorker, "w", &Subject::Invocation)), vec!["inj"]);
@@ -223,12 +188,12 @@ fn tool_allowlist_blocks_other_tools_at_any_scope() {
     )]);
     let read = tool("read_file", json!({"path": "a"}));
     let write = tool("write_file", json!({"path": "a", "content": "x"}));
-    for scope in Scope::ALL {
+    for &scope in Scope::ALL {
         assert!(e.check(scope, "fixer", &Subject::ToolCall(&read)).is_empty());
         let f = e.check(scope, "fixer", &Subject::ToolCall(&write));
         assert_eq!(ids(&f), vec!["tools"], "{scope:?}");
         assert_eq!(f[0].action, "halt");
-        assert_eq!(f[0].kind, "tool_allowlist");
+        assert_eq!(f[0].kind_name(), "tool_allowlist");
         assert!(
             f[0].message.contains("write_file") && f[0].message.contains("apply_patch"),
             "{}",
@@ -404,7 +369,7 @@ fn glob_matching_is_exported() {
 
 #[test]
 fn schema_enforce_inline_and_embedded() {
-    // `loopc compile` embeds a `schema_ref` file as `schema` + `schema_source`
+    // `loopc compile` embeds a `schema_ref` file as `schema` + `source`
     // (crates/compile/tests/schemas.rs); the engine takes what it embedded.
     let root = tmp_root("schema");
     let schema = json!({
@@ -423,7 +388,7 @@ fn schema_enforce_inline_and_embedded() {
             "post_worker",
             &["triager"],
             "quarantine",
-            json!({"schema": schema.clone(), "schema_source": "schemas/triage.json"}),
+            json!({"schema": schema.clone(), "source": "schemas/triage.json"}),
         ),
         check(
             "inline",
@@ -439,7 +404,7 @@ fn schema_enforce_inline_and_embedded() {
             "pre_memory_write",
             &["triager"],
             "warn",
-            json!({"schema": {"$defs": schema["$defs"].clone(), "$ref": "#/$defs/Label"}, "schema_source": "schemas/triage.json#/$defs/Label"}),
+            json!({"schema": {"$defs": schema["$defs"].clone(), "$ref": "#/$defs/Label"}, "source": "schemas/triage.json#/$defs/Label"}),
         ),
     ];
     let e = SafetyEngine::new(&checks, &root, false).unwrap();

@@ -9,15 +9,7 @@ use loopc_runtime::safety::{Finding, SafetyEngine, Scope, Subject};
 use serde_json::{json, Value};
 
 fn engine(action: &str, config: Value) -> SafetyEngine {
-    let check = SafetyCheck {
-        id: "secrets".into(),
-        kind: "secret_scan".into(),
-        scope: "pre_output".into(),
-        applies_to: vec!["fixer".into()],
-        action: action.into(),
-        on_error: "halt".into(),
-        config,
-    };
+    let check = SafetyCheck::from_lss("secrets", "secret_scan", "pre_output", &["fixer"], action, config).unwrap();
     SafetyEngine::new(&[check], Path::new(env!("CARGO_TARGET_TMPDIR")), false).unwrap()
 }
 
@@ -186,7 +178,7 @@ fn engine_scans_all_strings_and_masks_messages() {
     assert_eq!(findings.len(), 1, "one finding per check");
     let f = &findings[0];
     assert_eq!(
-        (f.check_id.as_str(), f.kind.as_str(), f.action.as_str()),
+        (f.check_id.as_str(), f.kind_name(), f.action.as_str()),
         ("secrets", "secret_scan", "quarantine")
     );
     assert!(
@@ -249,15 +241,8 @@ fn entropy_config_is_read() {
         json!({"min_length": 3}),
         json!({"entropy": "no"}),
     ] {
-        let check = SafetyCheck {
-            id: "s".into(),
-            kind: "secret_scan".into(),
-            scope: "pre_output".into(),
-            applies_to: vec!["w".into()],
-            action: "warn".into(),
-            on_error: "halt".into(),
-            config: bad.clone(),
-        };
-        assert!(SafetyEngine::new(&[check], Path::new("."), false).is_err(), "{bad}");
+        let built = SafetyCheck::from_lss("s", "secret_scan", "pre_output", &["w"], "warn", bad.clone())
+            .and_then(|check| SafetyEngine::new(&[check], Path::new("."), false).map(drop));
+        assert!(built.is_err(), "{bad}");
     }
 }

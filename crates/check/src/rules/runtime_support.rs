@@ -33,6 +33,78 @@ declare_rule! {
     pub struct NoHumanPath { code: "L423", name: "no-human-path", group: "readiness", severity: Info, summary: "A loop that edits code or spends money has neither a deterministic gate nor a path to a human." }
 }
 
+declare_rule! {
+    /// ## What it does
+    /// Checks the `config` keys that loopc's runtime reads for the safety
+    /// types it enforces — `tool_allowlist.allowed`; `secret_scan`
+    /// `entropy_threshold`, `hex_entropy_threshold`, `min_length`, `entropy`;
+    /// `output_bounds` `max_chars`, `max_bytes`, `max_lines`, `max_items`,
+    /// `max_lines_changed`, `forbidden_paths`; `schema_enforce` `schema` or
+    /// `schema_ref`; `human_gate.message`; `rate_limit`
+    /// `requests_per_minute`, `max_calls` — and reports a value of the wrong
+    /// kind. Other keys are left alone: LSS leaves `config` open.
+    ///
+    /// ## Why
+    /// A limit the runtime cannot read is no limit: found here, at its line,
+    /// instead of when a run starts (or never).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// safety_constraints:
+    ///   - id: calls
+    ///     type: rate_limit
+    ///     scope: pre_worker
+    ///     action: halt
+    ///     config: {max_calls: "two"}   # L424: must be a whole number
+    /// ```
+    pub struct SafetyConfig { code: "L424", name: "safety-config", group: "readiness", severity: Error, summary: "A safety constraint's config gives a key loopc's runtime reads a value of the wrong kind." }
+}
+
+impl Rule for SafetyConfig {
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let Some(items) = cx.root.get("safety_constraints").and_then(loopc_syntax::Node::as_seq) else {
+            return;
+        };
+        for item in items {
+            let Some(kind) = item.get("type").and_then(loopc_syntax::Node::as_str) else {
+                continue;
+            };
+            let keys = loopc_ir::safety_config::known_keys(kind);
+            let Some(config) = item.get("config").and_then(loopc_syntax::Node::as_map) else {
+                continue;
+            };
+            for entry in &config.entries {
+                let Some((key, wants)) = keys.iter().find(|(k, _)| *k == entry.key) else {
+                    continue;
+                };
+                let value = entry.value.to_json();
+                if let Some(why) = wants.problem(&value) {
+                    let mut shown = value.to_string();
+                    if shown.chars().count() > 40 {
+                        shown = shown.chars().take(40).collect::<String>() + "…";
+                    }
+                    out.push(
+                        cx.report(&SafetyConfig, entry.value.span, format!("`{kind}` config `{key}` {why}"))
+                            .with_label(format!("got {shown}"))
+                            .with_help("loopc's runtime reads this key; fix its value (other config keys are not checked)"),
+                    );
+                }
+            }
+            if let (Some(_), Some(second)) = (config.entry("schema"), config.entry("schema_ref")) {
+                out.push(
+                    cx.report(
+                        &SafetyConfig,
+                        second.key_span,
+                        "`schema_enforce` config gives both `schema` and `schema_ref`",
+                    )
+                    .with_label("one of the two")
+                    .with_help("keep the inline `schema` or the `schema_ref` file, not both"),
+                );
+            }
+        }
+    }
+}
+
 impl Rule for UnenforceableSafety {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for s in &cx.spec.safety_constraints {

@@ -272,7 +272,7 @@ impl Runner<'_> {
                     .and_then(|v| {
                         // A count comes only from the verdict's `count`; a
                         // pass/fail score is not a count (semantics §2.4).
-                        if m.unit == "count" {
+                        if m.unit == loopc_plan::MetricUnit::Count {
                             v.get("count")
                         } else {
                             v.get("score")

@@ -10,14 +10,14 @@ use serde_json::Value;
 use crate::bindings::SandboxConfig;
 use crate::executor::ToolCall;
 pub(crate) use crate::safety::Scope;
-use crate::safety::{Finding, SafetyEngine, Subject};
+use crate::safety::{Finding, SafetyAction, SafetyEngine, Subject};
 use crate::tools::{Sandbox, ToolFailure};
 
 /// A finding that did not stop anything: recorded as an event, and as a
 /// violation unless its action is `warn`.
 #[derive(Clone, Debug)]
 pub(crate) struct Note {
-    pub action: String,
+    pub action: SafetyAction,
     pub text: String,
 }
 
@@ -36,7 +36,7 @@ pub(crate) enum Decision {
 /// A refused tool call or memory write, and the action that applies.
 pub(crate) struct ToolBlock {
     pub message: String,
-    pub action: String,
+    pub action: SafetyAction,
 }
 
 pub struct Guard {
@@ -45,25 +45,15 @@ pub struct Guard {
     redacted: Option<Value>,
 }
 
-fn severity(action: &str) -> u8 {
-    match action {
-        "halt" => 4,
-        "escalate_human" => 3,
-        "quarantine" => 2,
-        "strip" => 1,
-        _ => 0,
-    }
-}
-
 fn describe(f: &Finding) -> String {
-    format!("{} ({}, {}): {}", f.check_id, f.kind, f.action, f.message)
+    format!("{} ({}, {}): {}", f.check_id, f.kind_name(), f.action, f.message)
 }
 
 fn notes(findings: &[Finding]) -> Vec<Note> {
     findings
         .iter()
         .map(|f| Note {
-            action: f.action.clone(),
+            action: f.action,
             text: describe(f),
         })
         .collect()
@@ -135,18 +125,19 @@ impl Guard {
 
     fn decide(&mut self, scope: Scope, worker: &str, findings: Vec<Finding>) -> Decision {
         self.redacted = None;
-        let Some(worst) = findings.iter().max_by_key(|f| severity(&f.action)) else {
+        // Actions are ordered by severity (warn < strip < quarantine < escalate < halt).
+        let Some(worst) = findings.iter().max_by_key(|f| f.action) else {
             return Decision::Allow(Vec::new());
         };
         let all: Vec<String> = findings.iter().map(describe).collect();
-        match worst.action.as_str() {
-            "halt" => Decision::Halt(format!("safety_violation: {}", all.join("; "))),
-            "escalate_human" => Decision::Pause(
+        match worst.action {
+            SafetyAction::Halt => Decision::Halt(format!("safety_violation: {}", all.join("; "))),
+            SafetyAction::EscalateHuman => Decision::Pause(
                 format!("safety.{}.{worker}.{}", worst.check_id, scope.as_str()),
                 format!("safety check needs a person: {}", all.join("; ")),
             ),
-            "quarantine" => Decision::Block(notes(&findings)),
-            "strip" => match findings.iter().rev().find_map(|f| f.redacted.clone()) {
+            SafetyAction::Quarantine => Decision::Block(notes(&findings)),
+            SafetyAction::Strip => match findings.iter().rev().find_map(|f| f.redacted.clone()) {
                 Some(redacted) => {
                     self.redacted = Some(redacted);
                     Decision::Allow(notes(&findings))
@@ -154,7 +145,7 @@ impl Guard {
                 // Nothing could be cut out (a schema or size failure): withhold it.
                 None => Decision::Block(notes(&findings)),
             },
-            _ => Decision::Allow(notes(&findings)),
+            SafetyAction::Warn => Decision::Allow(notes(&findings)),
         }
     }
 
@@ -169,14 +160,10 @@ impl Guard {
     /// notes it.
     pub(crate) fn authorize(&mut self, worker: &str, call: &ToolCall, allowed_tools: &[String]) -> Result<Vec<Note>, ToolBlock> {
         let findings = self.engine.check(Scope::PreWorker, worker, &Subject::ToolCall(call));
-        if let Some(worst) = findings
-            .iter()
-            .filter(|f| severity(&f.action) >= 1)
-            .max_by_key(|f| severity(&f.action))
-        {
+        if let Some(worst) = findings.iter().filter(|f| f.action > SafetyAction::Warn).max_by_key(|f| f.action) {
             return Err(ToolBlock {
                 message: describe(worst),
-                action: worst.action.clone(),
+                action: worst.action,
             });
         }
         self.sandbox
@@ -209,20 +196,20 @@ impl Guard {
     pub(crate) fn memory_write(&mut self, worker: &str, value: &Value) -> Result<(Value, Vec<Note>), ToolBlock> {
         match self.check(Scope::PreMemoryWrite, worker, value, None).map_err(|e| ToolBlock {
             message: e,
-            action: "halt".into(),
+            action: SafetyAction::Halt,
         })? {
             Decision::Allow(found) => Ok((self.take_redacted().unwrap_or_else(|| value.clone()), found)),
             Decision::Block(found) => Err(ToolBlock {
                 message: found.iter().map(|n| n.text.clone()).collect::<Vec<_>>().join("; "),
-                action: "quarantine".into(),
+                action: SafetyAction::Quarantine,
             }),
             Decision::Halt(why) => Err(ToolBlock {
                 message: why,
-                action: "halt".into(),
+                action: SafetyAction::Halt,
             }),
             Decision::Pause(_, why) => Err(ToolBlock {
                 message: why,
-                action: "escalate_human".into(),
+                action: SafetyAction::EscalateHuman,
             }),
         }
     }

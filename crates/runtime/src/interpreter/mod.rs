@@ -349,7 +349,7 @@ impl<'a> Runner<'a> {
         let started_at = crate::clock::now_rfc3339();
         let previous = history.last();
         self.say(&format!("iteration {i}"));
-        if self.plan.memory.kind == "ephemeral" {
+        if self.plan.memory.kind == loopc_plan::MemoryKind::Ephemeral {
             // Cleared at the start of each iteration; a resumed iteration keeps what it wrote.
             if self.store.step(&self.run_id, i, "memory.cleared")?.is_none() {
                 self.store.memory_clear(&self.memory_scope())?;
@@ -428,7 +428,7 @@ impl<'a> Runner<'a> {
     }
 
     pub(crate) fn memory_scope(&self) -> String {
-        if self.plan.memory.kind == "persistent" {
+        if self.plan.memory.kind == loopc_plan::MemoryKind::Persistent {
             format!("loop:{}", self.plan.loop_name)
         } else {
             format!("run:{}", self.run_id)
@@ -530,13 +530,13 @@ pub fn validate_plan(plan: &Plan) -> Result<(), String> {
 /// The plan's side of `loopc check`'s L401 (docs/semantics.md §6): some
 /// bound that the interpreter enforces ends the loop.
 fn is_bounded(plan: &Plan) -> bool {
-    use loopc_plan::{Action, Endpoint};
+    use loopc_plan::{Action, Endpoint, FailureKind};
     let t = &plan.termination;
     let stops = |a: Action| a != Action::RetryIteration;
     let iterations = t
         .failure
         .iter()
-        .any(|f| f.kind == "max_iterations" && stops(f.action) && f.value.is_some_and(|v| v >= 1.0));
+        .any(|f| f.kind == FailureKind::MaxIterations && stops(f.action) && f.value.is_some_and(|v| v >= 1.0));
     let stall = t.stall.iter().any(|r| {
         let unit = plan.metrics.iter().find(|m| m.name == r.metric).map(|m| m.unit.as_str());
         stops(r.action) && r.window_iterations >= 1 && r.min_improvement > 0.0 && matches!(unit, Some("ratio" | "percent"))
@@ -558,7 +558,8 @@ fn is_bounded(plan: &Plan) -> bool {
             .evaluators
             .iter()
             .any(|e| matches!(e.kind, loopc_plan::EvaluatorKind::LlmRubric { .. }));
-    let halts = plan.budgets.on_exceed == "halt" || t.failure.iter().any(|f| f.kind == "cost_exceeded" && stops(f.action));
+    let halts = plan.budgets.on_exceed == loopc_plan::BudgetAction::Halt
+        || t.failure.iter().any(|f| f.kind == FailureKind::CostExceeded && stops(f.action));
     let cost = models && halts && plan.budgets.cumulative_usd.is_finite();
     iterations || stall || optimizer || cost
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use loopc_plan::{Binding, WorkerStep};
+use loopc_plan::{Binding, SafetyAction, WorkerStep};
 use serde_json::{json, Map, Value};
 
 use super::guard::{Decision, Scope};
@@ -531,14 +531,11 @@ impl Runner<'_> {
         worker: &WorkerStep,
         call: &ToolCall,
     ) -> Result<(Option<MemoryWrite>, Vec<super::guard::Note>), super::guard::ToolBlock> {
-        let refuse = |message: String, action: &str| super::guard::ToolBlock {
-            message,
-            action: action.to_owned(),
-        };
+        let refuse = |message: String, action: SafetyAction| super::guard::ToolBlock { message, action };
         if !self.plan.memory.allowed_writers.iter().any(|w| w == &worker.id) {
             return Err(refuse(
                 format!("worker `{}` may not write memory (write_policy.allowed_writers)", worker.id),
-                "halt",
+                SafetyAction::Halt,
             ));
         }
         let Some(key) = call.args.get("key").and_then(Value::as_str) else {
@@ -546,7 +543,7 @@ impl Runner<'_> {
             return Ok((
                 None,
                 vec![super::guard::Note {
-                    action: "warn".into(),
+                    action: SafetyAction::Warn,
                     text: format!("worker `{}`: remember needs a string `key`", worker.id),
                 }],
             ));
@@ -568,7 +565,7 @@ impl Runner<'_> {
     /// Record findings that did not stop anything; all but warnings are violations.
     pub(crate) fn note_findings(&mut self, state: &mut IterationState, notes: &[super::guard::Note]) -> Result<(), String> {
         for note in notes {
-            if note.action != "warn" {
+            if note.action != SafetyAction::Warn {
                 state.violations.push(note.text.clone());
             }
             self.event(state.i, "safety", &note.text)?;

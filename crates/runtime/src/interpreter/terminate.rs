@@ -1,7 +1,7 @@
 //! Termination (semantics §5), cost (§9), the run's output (§7 `pre_output`)
 //! and the optimizer's step (§8).
 
-use loopc_plan::{Action, CompareOp};
+use loopc_plan::{Action, BudgetAction, CompareOp, FailureKind, OptimizerKind};
 use serde_json::{json, Value};
 
 use super::guard::{Decision, Scope};
@@ -33,25 +33,25 @@ impl Runner<'_> {
                     .termination
                     .failure
                     .iter()
-                    .find(|f| f.kind == "cost_exceeded")
+                    .find(|f| f.kind == FailureKind::CostExceeded)
                     .map(|f| f.action);
-                match (b.on_exceed.as_str(), rule) {
-                    ("halt", _) => return Ok(Some(Flow::Stop(Status::Halted, reason))),
+                match (b.on_exceed, rule) {
+                    (BudgetAction::Halt, _) => return Ok(Some(Flow::Stop(Status::Halted, reason))),
                     (_, Some(action)) => {
                         if let Some(flow) = act(action, reason.clone()) {
                             return Ok(Some(flow));
                         }
                     }
-                    ("throttle", _) => self.throttle(state.i, &reason)?,
-                    _ => self.warn_once(state.i, &format!("over:{what}"), &reason)?,
+                    (BudgetAction::Throttle, _) => self.throttle(state.i, &reason)?,
+                    (BudgetAction::Warn, _) => self.warn_once(state.i, &format!("over:{what}"), &reason)?,
                 }
-            } else if let (Some(percent), Some(action)) = (b.on_approach_percent, b.on_approach.as_deref()) {
+            } else if let (Some(percent), Some(action)) = (b.on_approach_percent, b.on_approach) {
                 if cap.is_finite() && spent >= cap * percent / 100.0 {
                     let reason = format!("spend ${spent:.4} reached {percent}% of {what} ${cap}");
                     match action {
-                        "halt" => return Ok(Some(Flow::Stop(Status::Halted, format!("cost_approach: {reason}")))),
-                        "throttle" => self.throttle(state.i, &reason)?,
-                        _ => self.warn_once(state.i, &format!("approach:{what}"), &reason)?,
+                        BudgetAction::Halt => return Ok(Some(Flow::Stop(Status::Halted, format!("cost_approach: {reason}")))),
+                        BudgetAction::Throttle => self.throttle(state.i, &reason)?,
+                        BudgetAction::Warn => self.warn_once(state.i, &format!("approach:{what}"), &reason)?,
                     }
                 }
             }
@@ -157,7 +157,7 @@ impl Runner<'_> {
 
         // 1. safety: violations this iteration, under a `safety_violation` rule.
         if !record.violations.is_empty() {
-            if let Some(rule) = t.failure.iter().find(|f| f.kind == "safety_violation") {
+            if let Some(rule) = t.failure.iter().find(|f| f.kind == FailureKind::SafetyViolation) {
                 let reason = format!("safety_violation: {}", record.violations.join("; "));
                 match act(rule.action, reason.clone()) {
                     Some(flow) => {
@@ -200,9 +200,9 @@ impl Runner<'_> {
         let elapsed = (crate::clock::unix_ms() - self.run_started_ms) as f64 / 1000.0;
         for rule in &t.failure {
             let value = rule.value.unwrap_or(f64::INFINITY);
-            let (fires, reason) = match rule.kind.as_str() {
-                "max_iterations" => (f64::from(i) >= value, format!("max_iterations: reached {i} of {value}")),
-                "evaluator_error" => {
+            let (fires, reason) = match rule.kind {
+                FailureKind::MaxIterations => (f64::from(i) >= value, format!("max_iterations: reached {i} of {value}")),
+                FailureKind::EvaluatorError => {
                     let streak = std::iter::once(record.errors)
                         .chain(history.iter().rev().map(|h| h.errors))
                         .take_while(|e| *e > 0)
@@ -212,9 +212,10 @@ impl Runner<'_> {
                         format!("evaluator_error: errors in {streak} consecutive iterations"),
                     )
                 }
-                "timeout" => (elapsed > value, format!("timeout: ran {elapsed:.1}s, limit {value}s")),
-                "human_rejected" => (state.human_rejected, "human_rejected: a person rejected the output".to_owned()),
-                _ => (false, String::new()),
+                FailureKind::Timeout => (elapsed > value, format!("timeout: ran {elapsed:.1}s, limit {value}s")),
+                FailureKind::HumanRejected => (state.human_rejected, "human_rejected: a person rejected the output".to_owned()),
+                // Handled where they happen: violations (1.) and spend (2.).
+                FailureKind::SafetyViolation | FailureKind::CostExceeded => (false, String::new()),
             };
             if !fires {
                 continue;
@@ -273,7 +274,7 @@ impl Runner<'_> {
                     format!("optimizer_exhausted: all {} optimizer steps used", self.plan.optimizer.max_steps),
                 ));
             }
-            if matches!(self.plan.optimizer.kind.as_str(), "manual" | "structural") {
+            if matches!(self.plan.optimizer.kind, OptimizerKind::Manual | OptimizerKind::Structural) {
                 let gate = "optimizer".to_owned();
                 match self.store.decision(&self.run_id, i, &gate)? {
                     None => {

@@ -1,0 +1,131 @@
+//! What every constraint type implements: [`Constraint`]. The engine
+//! decides *when* a constraint applies (its scope, its workers); the
+//! constraint decides *what* it finds. A new type is one file beside this
+//! one plus its arm in [`build`].
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use loopc_plan::{SafetyAction, SafetyCheck, SafetyRule};
+use serde_json::Value;
+
+use super::Memo;
+use crate::executor::ToolCall;
+
+/// What a constraint sees while it checks.
+pub(crate) struct Context<'a> {
+    pub check: &'a SafetyCheck,
+    pub worker: &'a str,
+    /// The canonical workspace root (tool paths are relative to it).
+    pub root: &'a Path,
+    /// Now, in wall-clock milliseconds.
+    pub now_ms: i64,
+    memo: &'a Mutex<Memo>,
+    changes: &'a AtomicU64,
+}
+
+impl<'a> Context<'a> {
+    pub(super) fn new(
+        check: &'a SafetyCheck,
+        worker: &'a str,
+        root: &'a Path,
+        now_ms: i64,
+        memo: &'a Mutex<Memo>,
+        changes: &'a AtomicU64,
+    ) -> Self {
+        Context {
+            check,
+            worker,
+            root,
+            now_ms,
+            memo,
+            changes,
+        }
+    }
+
+    /// The engine's memory (kept with the run across restarts); `f` says
+    /// whether it changed it.
+    pub fn remember<T>(&self, f: impl FnOnce(&mut Memo) -> (T, bool)) -> T {
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        let (out, changed) = f(&mut memo);
+        if changed {
+            self.changes.fetch_add(1, Ordering::SeqCst);
+        }
+        out
+    }
+
+    /// Whether the constraint's action is `strip` (then a finding carries the cut output).
+    pub fn strips(&self) -> bool {
+        self.check.action == SafetyAction::Strip
+    }
+}
+
+/// A constraint that fired: why, and for `strip` the output with the
+/// offending parts removed (`None`: it cannot be cut apart).
+pub(crate) struct Found {
+    pub message: String,
+    pub redacted: Option<Value>,
+    /// An action other than the constraint's own (`human_gate` always
+    /// escalates; an unenforced type only warns).
+    pub action: Option<SafetyAction>,
+}
+
+impl Found {
+    pub fn new(message: impl Into<String>) -> Self {
+        Found {
+            message: message.into(),
+            redacted: None,
+            action: None,
+        }
+    }
+}
+
+/// One safety constraint type.
+pub(crate) trait Constraint: Send + Sync {
+    /// Checked on every tool call, whatever scope it is declared at (it
+    /// guards the worker's actions).
+    fn guards_tool_calls(&self) -> bool {
+        false
+    }
+    /// Before a worker is invoked.
+    fn invocation(&self, _cx: &Context) -> Option<Found> {
+        None
+    }
+    /// On an output (or a value about to be written to memory).
+    fn output(&self, _cx: &Context, _value: &Value) -> Option<Found> {
+        None
+    }
+    /// On a tool call the worker asks for.
+    fn tool_call(&self, _cx: &Context, _call: &ToolCall) -> Option<Found> {
+        None
+    }
+}
+
+/// The constraint a plan's rule describes. A type the interpreter does not
+/// enforce is an error unless `allow_unenforced`.
+pub(crate) fn build(check: &SafetyCheck, allow_unenforced: bool) -> Result<Box<dyn Constraint>, String> {
+    Ok(match &check.rule {
+        SafetyRule::ToolAllowlist(c) => Box::new(super::tool_allowlist::ToolAllowlist::new(c)),
+        SafetyRule::SecretScan(c) => Box::new(super::secret_scan::SecretScan::new(c)?),
+        SafetyRule::OutputBounds(c) => Box::new(super::output_bounds::OutputBounds::new(c)?),
+        SafetyRule::SchemaEnforce(c) => Box::new(super::schema_enforce::SchemaEnforce::new(c)?),
+        SafetyRule::HumanGate(c) => Box::new(super::human_gate::HumanGate::new(c)),
+        SafetyRule::RateLimit(c) => Box::new(super::rate_limit::RateLimit::new(c)?),
+        SafetyRule::InjectionDetect(_) | SafetyRule::PiiDetect(_) | SafetyRule::EgressMonitor(_) | SafetyRule::TenantIsolation(_) => {
+            if !allow_unenforced {
+                return Err(format!(
+                    "the interpreter cannot enforce type `{}` (it enforces {}); it needs an external enforcer. Remove the constraint, or allow unenforced safety types to run with it as a no-op",
+                    check.kind(),
+                    loopc_plan::SafetyKind::ALL
+                        .iter()
+                        .filter(|k| k.is_enforced())
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Box::new(super::unenforced::Unenforced)
+        }
+    })
+}

@@ -741,3 +741,124 @@ fn processes_see_only_the_basic_environment() {
     }
     assert!(env.get("PATH").is_some());
 }
+
+/// A run whose worker makes one `run_command` call with this Python code.
+fn python_worker(dir: &Path, code: &str) {
+    bindings(
+        dir,
+        &json!([{"output": "x", "tool_calls": [{"tool": "run_command", "args": {"argv": ["python3", "-c", code]}}]}]),
+    );
+}
+
+#[test]
+fn sandboxed_processes_have_no_capabilities_even_as_root() {
+    require_bubblewrap();
+    let dir = workdir("capabilities");
+    // Paths built at run time: the argument check would refuse them written out.
+    let code = "import subprocess\nslash = chr(47)\ncaps = [l.split()[1] for l in open(slash.join(['', 'proc', 'self', 'status'])) if l.startswith('CapEff')][0]\numount = subprocess.run(['umount', '-l', slash + 'tmp'], capture_output=True).returncode\nopen('probe.txt', 'w').write(caps + ' ' + str(umount))\n";
+    python_worker(&dir, code);
+    let (out, _) = run(&dir, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let probe = std::fs::read_to_string(dir.join("probe.txt")).unwrap();
+    let (caps, umount) = probe.split_once(' ').unwrap();
+    assert_eq!(caps, "0000000000000000", "no effective capabilities");
+    assert_ne!(umount, "0", "umount must fail");
+}
+
+#[test]
+fn a_bubblewrap_planted_on_path_is_not_used() {
+    require_bubblewrap();
+    let dir = workdir("fake-bwrap");
+    std::fs::create_dir_all(dir.join(".venv/bin")).unwrap();
+    let fake = dir.join(".venv/bin/bwrap");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho used > {}\nexit 0\n", dir.join("fake-used.txt").display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    python_worker(&dir, "open('ran.txt', 'w').write('yes')\n");
+    let path = format!("{}:{}", dir.join(".venv/bin").display(), std::env::var("PATH").unwrap());
+    let out = loopc_env(
+        &dir,
+        &["run", "spec.yaml", "--bindings", "bindings.toml"],
+        &[("LOOPC_STATE_DIR", state(&dir).to_str().unwrap()), ("PATH", &path)],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(dir.join("ran.txt").exists(), "the command ran");
+    assert!(!dir.join("fake-used.txt").exists(), "the bwrap found on PATH was used");
+    assert!(!text(&out).contains("no OS sandbox"), "{}", text(&out));
+}
+
+#[test]
+fn a_checker_replaced_by_renaming_its_directory_halts_the_run() {
+    let dir = workdir("renamed-checker");
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::rename(dir.join("test_calc.py"), dir.join("tests/test_calc.py")).unwrap();
+    std::fs::write(
+        dir.join("tests/test_calc.py"),
+        std::fs::read_to_string(dir.join("tests/test_calc.py"))
+            .unwrap()
+            .replace("from calc import", "import sys\nsys.path.insert(0, '.')\nfrom calc import"),
+    )
+    .unwrap();
+    let code =
+        "import os\nos.rename('tests', 'tests.orig')\nos.mkdir('tests')\nopen('tests/test_calc.py', 'w').write('print(\"3 passed\")\\n')\n";
+    bindings(
+        &dir,
+        &json!([{"output": "x", "tool_calls": [{"tool": "run_command", "args": {"argv": ["python3", "-c", code]}}]}]),
+    );
+    let b = std::fs::read_to_string(dir.join("bindings.toml"))
+        .unwrap()
+        .replace("\"test_calc.py\"", "\"tests/test_calc.py\"");
+    std::fs::write(dir.join("bindings.toml"), b).unwrap();
+    let (out, reports) = run(&dir, &[]);
+    assert_eq!(reports[0]["status"], "halted", "{}", text(&out));
+    let reason = reports[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("tests/test_calc.py") && reason.contains("changed during the run"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn the_network_is_cut_by_default() {
+    require_bubblewrap();
+    let dir = workdir("network");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let code = format!(
+        "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    r = 'connected'\nexcept OSError as e:\n    r = 'refused'\nopen('probe.txt', 'w').write(r)\n"
+    );
+    python_worker(&dir, &code);
+    let (out, _) = run(&dir, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(dir.join("probe.txt")).unwrap(), "refused");
+    drop(listener);
+}
+
+#[test]
+fn the_spec_and_git_metadata_are_read_only_to_workers() {
+    let dir = workdir("git-and-spec");
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
+    std::fs::write(dir.join(".git/config"), "[core]\n").unwrap();
+    for (file, call) in [
+        (
+            ".git/config",
+            json!({"tool": "write_file", "args": {"path": ".git/config", "content": "[core]\nfsmonitor = \"sh -c id\"\n"}}),
+        ),
+        (
+            "spec.yaml",
+            json!({"tool": "write_file", "args": {"path": "spec.yaml", "content": "loop_name: weaker\n"}}),
+        ),
+    ] {
+        let _ = std::fs::remove_dir_all(state(&dir));
+        bindings(&dir, &json!([{"output": "x", "tool_calls": [call.clone()]}]));
+        let before = std::fs::read(dir.join(file)).unwrap();
+        let (out, reports) = run(&dir, &[]);
+        assert_eq!(reports[0]["status"], "halted", "{call}: {}", text(&out));
+        assert!(reports[0]["reason"].as_str().unwrap().contains("protected_path"), "{}", reports[0]);
+        assert_eq!(std::fs::read(dir.join(file)).unwrap(), before, "{file} unchanged");
+    }
+}

@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use loopc_check::{diagram, Checker, Limits};
@@ -60,18 +60,4 @@ pub fn run(args: DiagramArgs) -> u8 {
         }
     };
     super::write_output(args.output.as_deref(), &text)
-}
-
-/// Write to a temporary file beside `path`, then rename it over `path`, so a
-/// failure never leaves a half-written diagram behind.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{name}.loopc-{}.tmp", std::process::id()));
-    std::fs::write(&temp, bytes)?;
-    std::fs::rename(&temp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temp);
-    })
 }

@@ -66,7 +66,7 @@ pub fn write_output(path: Option<&std::path::Path>, text: &str) -> u8 {
     match path {
         None => emit(text),
         Some(path) => {
-            if let Err(e) = diagram::write_atomically(path, text.as_bytes()) {
+            if let Err(e) = loopc_runtime::atomic::write(path, text.as_bytes(), loopc_runtime::atomic::Mode::Default) {
                 return usage_error(format!("cannot write {}: {e}", path.display()));
             }
         }

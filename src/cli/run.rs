@@ -191,15 +191,11 @@ pub fn compile(args: CompileArgs) -> u8 {
 }
 
 /// Bindings from `--bindings`, else loopc.toml's `[run]`, else none; with
-/// where they came from and their digest.
-fn load_bindings(path: Option<&Path>) -> Result<(Bindings, BindingsOrigin), String> {
+/// where they came from (empty for none).
+fn load_bindings(path: Option<&Path>) -> Result<(Bindings, String), String> {
     if let Some(p) = path {
         let b = Bindings::load(p).map_err(|e| format!("bindings {}: {e}", p.display()))?;
-        let origin = BindingsOrigin {
-            label: p.display().to_string(),
-            sha256: b.sha256.clone(),
-        };
-        return Ok((b, origin));
+        return Ok((b, p.display().to_string()));
     }
     let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     if let Some(file) = config::discover(&cwd) {
@@ -210,11 +206,7 @@ fn load_bindings(path: Option<&Path>) -> Result<(Bindings, BindingsOrigin), Stri
             let base = file.parent().unwrap_or(Path::new("."));
             let mut b = Bindings::parse(&run_text, base).map_err(|e| format!("{} [run]: {e}", file.display()))?;
             b.source = Some(file.clone());
-            let origin = BindingsOrigin {
-                label: format!("{}[run]", file.display()),
-                sha256: b.sha256.clone(),
-            };
-            return Ok((b, origin));
+            return Ok((b, format!("{}[run]", file.display())));
         }
     }
     Ok((
@@ -222,7 +214,7 @@ fn load_bindings(path: Option<&Path>) -> Result<(Bindings, BindingsOrigin), Stri
             base_dir: cwd,
             ..Bindings::default()
         },
-        BindingsOrigin::default(),
+        String::new(),
     ))
 }
 
@@ -314,7 +306,7 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(d) => d,
         Err(e) => return usage_error(e),
     };
-    let (bindings, origin) = match load_bindings(args.bindings.as_deref()) {
+    let (bindings, label) = match load_bindings(args.bindings.as_deref()) {
         Ok(b) => b,
         Err(e) => return usage_error(e),
     };
@@ -341,7 +333,7 @@ pub fn run(args: RunArgs) -> u8 {
                     "{}: no executor bound for {}; bind them in [bind] of {} (see `loopc run --help` and docs/runtime.md), or use --dry-run",
                     display_path(spec),
                     missing.join(", "),
-                    if origin.label.is_empty() { "a bindings file (--bindings) or loopc.toml [run]".to_owned() } else { origin.label.clone() }
+                    if label.is_empty() { "a bindings file (--bindings) or loopc.toml [run]".to_owned() } else { label.clone() }
                 ));
             }
         }
@@ -376,6 +368,10 @@ pub fn run(args: RunArgs) -> u8 {
     };
     let mut run_ids = Vec::new();
     for job in &jobs {
+        let origin = BindingsOrigin {
+            label: label.clone(),
+            sha256: bindings.digest(&job.plan),
+        };
         match loopc_runtime::start_run(&mut store, &job.plan, &job.inputs, &workspace, &origin, &options) {
             Ok((id, notes)) => {
                 for note in notes {
@@ -417,7 +413,8 @@ pub fn run(args: RunArgs) -> u8 {
             None => eprintln!("loopc: note: run {id} has no trace yet (no iteration completed)"),
             Some(source) => {
                 // Replaced, not written through: a symlink planted at the target is not followed.
-                let copied = std::fs::read(&source).and_then(|bytes| loopc_runtime::store::write_private(target, &bytes));
+                let copied = std::fs::read(&source)
+                    .and_then(|bytes| loopc_runtime::atomic::write(target, &bytes, loopc_runtime::atomic::Mode::Private));
                 if let Err(e) = copied {
                     return usage_error(format!("cannot write trace {}: {e}", target.display()));
                 }
@@ -509,13 +506,23 @@ fn prepare_continuation(
     let path = bindings
         .map(Path::to_path_buf)
         .or_else(|| (!row.bindings_path.is_empty() && !row.bindings_path.ends_with("[run]")).then(|| PathBuf::from(&row.bindings_path)));
-    let (bindings, origin) = load_bindings(path.as_deref()).map_err(|e| {
+    let (bindings, label) = load_bindings(path.as_deref()).map_err(|e| {
         usage_error(if row.bindings_sha256.is_empty() {
             e
         } else {
             format!("{e}; run {} started with bindings from {}", row.id, row.bindings_path)
         })
     })?;
+    let plan: Plan = serde_json::from_str(&row.plan_json).map_err(|e| {
+        usage_error(format!(
+            "state database is corrupt: run `{}`, table `runs`, row `{}`: plan_json does not decode: {e}",
+            row.id, row.id
+        ))
+    })?;
+    let origin = BindingsOrigin {
+        label,
+        sha256: bindings.digest(&plan),
+    };
     if origin.sha256 != row.bindings_sha256 {
         let short = |h: &str| {
             if h.is_empty() {
@@ -526,7 +533,7 @@ fn prepare_continuation(
         };
         if !rebind {
             return Err(usage_error(format!(
-                "the bindings of run {} changed since it started ({} → {}: {}); someone, or a worker, edited them. Review them, then continue with --rebind",
+                "the bindings of run {}, or a file their executors run, changed since it started ({} → {}: {}); someone, or a worker, edited them. Review them, then continue with --rebind",
                 row.id,
                 short(&row.bindings_sha256),
                 short(&origin.sha256),

@@ -9,7 +9,7 @@
 //! allow_programs = ["python3", "pytest"]
 //! deny_commands = ["rm -rf", "git push --force"]
 //! isolation = "auto"              # bubblewrap when it works here; "bwrap" requires it; "none"
-//! network = true
+//! network = false                # the default; true lets isolated processes reach the network
 //! pass_env = ["PIP_INDEX_URL"]    # beyond PATH, HOME, LANG, …; the rest of the environment is dropped
 //!
 //! [executors.replay]
@@ -82,17 +82,15 @@ pub struct SandboxConfig {
     /// when it works here), `bwrap` (required) or `none`.
     #[serde(default)]
     pub isolation: crate::process::IsolationMode,
-    /// Whether isolated processes keep the network.
-    #[serde(default = "yes")]
+    /// Whether isolated processes keep the network (default: no network;
+    /// a process with one also reaches the host's loopback services and
+    /// abstract unix sockets).
+    #[serde(default)]
     pub network: bool,
     /// Environment variables passed to processes beyond the basic ones
     /// (PATH, HOME, LANG, …); everything else is dropped.
     #[serde(default)]
     pub pass_env: Vec<String>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn dot() -> PathBuf {
@@ -127,7 +125,7 @@ impl Default for SandboxConfig {
             allow_programs: Vec::new(),
             deny_commands: default_denied(),
             isolation: crate::process::IsolationMode::default(),
-            network: true,
+            network: false,
             pass_env: Vec::new(),
         }
     }
@@ -186,6 +184,13 @@ pub enum ExecutorConfig {
     },
 }
 
+/// Programs whose first argument is the program they run.
+fn is_interpreter(program: &str) -> bool {
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    ["python", "node", "deno", "bun", "ruby", "perl", "php", "bash", "sh", "zsh"].contains(&base)
+}
+
 fn anthropic_url() -> String {
     "https://api.anthropic.com/v1".into()
 }
@@ -218,25 +223,61 @@ impl Bindings {
         self.source.iter().cloned().collect()
     }
 
-    /// The files the executors run: script files, command programs given by
-    /// path, and command arguments that name existing files (relative to
-    /// the workspace, where commands run). Tools may read them but not
-    /// change them: a worker must not rewrite the checker that grades it.
-    pub fn executor_files(&self) -> Vec<PathBuf> {
+    /// What a run records to recognise these bindings later: their text
+    /// and every file their executors run for `plan`
+    /// ([`Bindings::executor_files`]). A worker that rewrote its checker,
+    /// or its own program, changes it.
+    pub fn digest(&self, plan: &loopc_plan::Plan) -> String {
+        let mut all = self.sha256.clone();
+        let mut files = self.executor_files(plan);
+        files.sort();
+        for file in files {
+            let content = std::fs::read(&file).map_or_else(|_| "missing".to_owned(), |b| crate::safety::secrets::sha256_hex(&b));
+            all.push_str(&format!("\n{}={content}", file.display()));
+        }
+        if all.is_empty() {
+            return String::new();
+        }
+        crate::safety::secrets::sha256_hex(all.as_bytes())
+    }
+
+    /// The files the executors of `plan`'s steps run: script files, command
+    /// programs given by path (and the script an interpreter such as
+    /// `python3` runs), and — for the executors of evaluators — every
+    /// command argument that names an existing file (relative to the
+    /// workspace, where commands run). Tools may read them but not change
+    /// them: a worker must not rewrite the checker that grades it. A
+    /// worker's other arguments may be the files it is meant to edit.
+    pub fn executor_files(&self, plan: &loopc_plan::Plan) -> Vec<PathBuf> {
+        use loopc_plan::EvaluatorKind;
+        let checkers: Vec<&str> = plan
+            .evaluators
+            .iter()
+            .filter_map(|e| {
+                let step = StepRef::Evaluator(e.id.clone());
+                match &e.kind {
+                    EvaluatorKind::Deterministic { implementation } => self.select(&step, Some(implementation), None),
+                    EvaluatorKind::LlmRubric { model, .. } => self.select(&step, None, Some((&model.provider, &model.name))),
+                    EvaluatorKind::Human { .. } => None,
+                }
+            })
+            .collect();
         let root = self.root();
         let mut files = Vec::new();
-        for e in self.executors.values() {
+        for (name, e) in &self.executors {
             match e {
                 ExecutorConfig::Script { file } => files.push(self.path(file)),
                 ExecutorConfig::Command { argv, .. } => {
-                    if let Some(program) = argv.first().filter(|p| p.contains('/')) {
+                    let Some(program) = argv.first() else { continue };
+                    if program.contains('/') {
                         files.push(self.path(Path::new(program)));
                     }
-                    for arg in argv.iter().skip(1).filter(|a| !a.starts_with('-')) {
-                        let candidate = root.join(arg);
-                        if candidate.is_file() {
-                            files.push(candidate);
-                        }
+                    let args = argv.iter().skip(1).filter(|a| !a.starts_with('-'));
+                    let existing = |a: &String| Some(root.join(a)).filter(|p| p.is_file());
+                    if checkers.contains(&name.as_str()) {
+                        files.extend(args.filter_map(existing));
+                    } else if is_interpreter(program) {
+                        files.extend(args.take(1).filter_map(existing));
                     }
                 }
                 _ => {}

@@ -6,6 +6,7 @@
 //!
 //! Depends on the plan only: it never sees LSS.
 
+pub mod atomic;
 pub mod bindings;
 pub mod clock;
 pub mod executor;
@@ -25,25 +26,28 @@ use serde_json::{Map, Value};
 pub use interpreter::{validate_plan, Report, Runner};
 pub use store::{Status, Store};
 
+/// 64 random bits (from the kernel; time, pid and a counter without it).
+pub fn random_u64() -> u64 {
+    use std::io::Read;
+    let mut random = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut random))
+        .is_ok()
+    {
+        return u64::from_le_bytes(random);
+    }
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    (clock::unix_ms() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ u64::from(std::process::id()).rotate_left(32)
+        ^ COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A new run id: time-ordered, with 32 random bits so that processes
 /// starting runs in the same second do not collide.
 pub fn new_run_id() -> String {
-    use std::io::Read;
-    let mut random = [0u8; 4];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut random))
-        .is_err()
-    {
-        // No urandom: mix time, pid and a counter instead.
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let mix = (clock::unix_ms() as u32).wrapping_mul(2_654_435_761)
-            ^ std::process::id().rotate_left(16)
-            ^ COUNTER.fetch_add(1, Ordering::Relaxed);
-        random = mix.to_le_bytes();
-    }
     let stamp = clock::now_rfc3339().replace(['-', ':'], "");
-    format!("r{}-{:08x}", &stamp[..15], u32::from_le_bytes(random))
+    format!("r{}-{:08x}", &stamp[..15], random_u64() as u32)
 }
 
 /// Options a run keeps for its whole life (resume and approve reuse them).
@@ -184,6 +188,17 @@ pub fn project_root(cwd: &Path) -> std::path::PathBuf {
         .to_path_buf()
 }
 
+/// `$XDG_STATE_HOME/loopc` (`~/.local/state/loopc`): where every project's
+/// runs are kept by default. (The XDG rule: an unset or relative
+/// `XDG_STATE_HOME` is ignored.)
+pub fn default_state_base() -> Option<std::path::PathBuf> {
+    std::env::var_os("XDG_STATE_HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))
+        .map(|base| base.join("loopc"))
+}
+
 /// Where a project's runs are kept unless `--state-dir` or
 /// `LOOPC_STATE_DIR` say otherwise: outside every workspace, in
 /// `$XDG_STATE_HOME/loopc/<project>-<hash>` (`~/.local/state` when
@@ -192,11 +207,8 @@ pub fn project_root(cwd: &Path) -> std::path::PathBuf {
 pub fn default_state_dir(cwd: &Path) -> Result<std::path::PathBuf, String> {
     let project = project_root(cwd);
     let project = std::fs::canonicalize(&project).unwrap_or(project);
-    // The XDG base-directory rule: an unset or relative XDG_STATE_HOME is ignored.
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))
+    let base = default_state_base()
+        .and_then(|b| b.parent().map(Path::to_path_buf))
         .ok_or("cannot place the state directory: neither XDG_STATE_HOME nor HOME is set; give --state-dir")?;
     let name: String = project
         .file_name()

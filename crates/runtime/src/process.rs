@@ -259,33 +259,41 @@ pub struct Isolation {
     pub hidden_files: Vec<PathBuf>,
     /// Files and directories inside the workspace that are read-only.
     pub read_only: Vec<PathBuf>,
-    /// Keep the network (default); `false` cuts it.
+    /// Keep the network (and with it the host's loopback services and
+    /// abstract unix sockets); the default cuts it.
     pub network: bool,
     /// Extra environment variable names passed through.
     pub pass_env: Vec<String>,
 }
+
+/// Where bubblewrap is looked for: system directories only. Never `PATH`,
+/// which may hold a directory of the workspace (`.venv/bin`,
+/// `node_modules/.bin`, an empty entry) where a worker could plant one.
+pub const BUBBLEWRAP_PATHS: &[&str] = &["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"];
+
+/// What every sandboxed process gets: a user namespace without
+/// capabilities (even a run as root cannot remount, unmount or write past
+/// the read-only binds), death with loopc, a session and PID and IPC
+/// namespaces of its own (nothing it starts outlives it).
+const SANDBOX_BASE: &[&str] = &[
+    "--unshare-user",
+    "--cap-drop",
+    "ALL",
+    "--die-with-parent",
+    "--new-session",
+    "--unshare-pid",
+    "--unshare-ipc",
+];
 
 /// The bubblewrap binary, if it is installed and can create namespaces here.
 pub fn bubblewrap() -> Option<&'static Path> {
     static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     FOUND
         .get_or_init(|| {
-            let path = std::env::var_os("PATH")?;
-            let bwrap = std::env::split_paths(&path).map(|d| d.join("bwrap")).find(|p| p.is_file())?;
+            let bwrap = BUBBLEWRAP_PATHS.iter().map(PathBuf::from).find(|p| p.is_file())?;
             let works = std::process::Command::new(&bwrap)
-                .args([
-                    "--ro-bind",
-                    "/",
-                    "/",
-                    "--dev",
-                    "/dev",
-                    "--proc",
-                    "/proc",
-                    "--unshare-pid",
-                    "--die-with-parent",
-                    "--",
-                    "true",
-                ])
+                .args(SANDBOX_BASE)
+                .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--", "true"])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -330,14 +338,8 @@ impl Isolation {
     }
 
     fn bwrap_args(&self, cwd: &Path) -> Vec<std::ffi::OsString> {
-        let mut a: Vec<std::ffi::OsString> = Vec::new();
+        let mut a: Vec<std::ffi::OsString> = SANDBOX_BASE.iter().map(std::ffi::OsString::from).collect();
         let mut add = |items: &[&std::ffi::OsStr]| a.extend(items.iter().map(|s| s.to_os_string()));
-        add(&[
-            "--die-with-parent".as_ref(),
-            "--new-session".as_ref(),
-            "--unshare-pid".as_ref(),
-            "--unshare-ipc".as_ref(),
-        ]);
         if !self.network {
             add(&["--unshare-net".as_ref()]);
         }

@@ -135,6 +135,7 @@ pub fn write(store: &Store, run_id: &str) -> Result<Option<PathBuf>, String> {
     let dir = target.parent().expect("traces dir");
     crate::store::create_private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let text = serde_json::to_string_pretty(&trace).expect("trace serializes") + "\n";
-    crate::store::write_private(&target, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    crate::atomic::write(&target, text.as_bytes(), crate::atomic::Mode::Private)
+        .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     Ok(Some(target))
 }

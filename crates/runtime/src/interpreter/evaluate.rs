@@ -91,6 +91,12 @@ impl Runner<'_> {
                 }
             }
         }
+        // The checker must be the one the run started with.
+        if !matches!(e.kind, EvaluatorKind::Human { .. }) {
+            if let Some(flow) = self.check_executor_files() {
+                return Ok(Some(flow));
+            }
+        }
         let mut record = match &e.kind {
             EvaluatorKind::Human {
                 instructions,

@@ -104,6 +104,9 @@ pub struct Runner<'a> {
     pub(crate) processes: Arc<crate::process::ProcessLog>,
     /// How every process of the run is isolated (rebuilt when paths are protected).
     pub(crate) isolation: Arc<crate::process::Isolation>,
+    /// The files the executors run, with their SHA-256 when the run started
+    /// in this process: a change halts the run (see [`Runner::check_executor_files`]).
+    executor_files: Vec<(PathBuf, String)>,
     /// What builds `isolation`: the sandbox settings, the state directory, the bindings file.
     sandbox: crate::bindings::SandboxConfig,
     state_dir: PathBuf,
@@ -139,7 +142,16 @@ impl<'a> Runner<'a> {
         let processes = Arc::new(crate::process::ProcessLog::new(store.path(), run_id));
         let mut guard = Guard::new(&plan, &workspace, &bindings.sandbox, options.allow_unenforced)?;
         guard.protect(std::iter::once(state_dir.clone()).chain(bindings.private_files()));
-        guard.read_only(bindings.executor_files());
+        guard.read_only(bindings.executor_files(&plan));
+        // The spec the run came from (its next run must not be one a worker
+        // rewrote) and the repository's `.git` (hooks and config there run
+        // code when a person later uses git; nothing in a diff shows them).
+        guard.read_only(
+            [PathBuf::from(&plan.source), workspace.join(".git")]
+                .into_iter()
+                .filter(|p| p.exists()),
+        );
+        let executor_files = digests(&bindings.executor_files(&plan));
         guard.record_processes(processes.clone());
         let isolation = Arc::new(isolation_for(
             &bindings.sandbox,
@@ -188,6 +200,7 @@ impl<'a> Runner<'a> {
             },
             saved_safety: guard.safety_changes(),
             sandbox,
+            executor_files,
             state_dir,
             bindings_file,
             isolation,
@@ -254,6 +267,30 @@ impl<'a> Runner<'a> {
             .and_then(|()| self.execute_claimed());
         self.store.release(&self.run_id)?;
         result
+    }
+
+    /// Halt when a file the executors run changed since the run started: a
+    /// worker rewrote its checker or its own program (the OS sandbox keeps
+    /// such files read-only, but renaming the directory around one gets
+    /// past a read-only bind; this check does not care how).
+    pub(crate) fn check_executor_files(&self) -> Option<Flow> {
+        let now = digests(&self.executor_files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
+        let changed: Vec<String> = self
+            .executor_files
+            .iter()
+            .zip(&now)
+            .filter(|((_, before), (_, after))| before != after)
+            .map(|((p, _), _)| p.display().to_string())
+            .collect();
+        (!changed.is_empty()).then(|| {
+            Flow::Stop(
+                Status::Halted,
+                format!(
+                    "safety_violation: {} changed during the run: a file the run's executors run may not be rewritten by a worker",
+                    changed.join(", ")
+                ),
+            )
+        })
     }
 
     /// Say so when processes run without an OS sandbox because none works here.
@@ -448,6 +485,17 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// Each file with the SHA-256 of its content (`missing` when it is not there).
+fn digests(files: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    files
+        .iter()
+        .map(|f| {
+            let content = std::fs::read(f).map_or_else(|_| "missing".to_owned(), |b| crate::safety::secrets::sha256_hex(&b));
+            (f.clone(), content)
+        })
+        .collect()
+}
+
 /// How the run's processes are isolated (see [`crate::process::Isolation`]):
 /// loopc's state directory (and, for the default location, every project's)
 /// not mounted, the bindings file empty, the read-only files read-only.
@@ -469,9 +517,10 @@ fn isolation_for(
     let root = std::fs::canonicalize(workspace).map_err(|e| format!("workspace {}: {e}", workspace.display()))?;
     let state = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
     let mut hidden_dirs = vec![state.clone()];
-    // The default location holds every project's runs: none of them is any worker's business.
-    if let Some(all) = state.parent().filter(|p| p.file_name().is_some_and(|n| n == "loopc")) {
-        hidden_dirs.push(all.to_path_buf());
+    // The default location holds every project's runs: none of them is any
+    // worker's business, whichever state directory this run uses.
+    if let Some(all) = crate::default_state_base().and_then(|b| std::fs::canonicalize(b).ok()) {
+        hidden_dirs.push(all);
     }
     Ok(crate::process::Isolation {
         bwrap,

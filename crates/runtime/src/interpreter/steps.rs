@@ -99,6 +99,9 @@ impl Runner<'_> {
     /// so no finished call is lost or repeated; tool calls run afterwards,
     /// in worker order, only when nothing stopped the iteration.
     pub(crate) fn run_group(&mut self, state: &mut IterationState, group: &[String]) -> Result<Option<Flow>, String> {
+        if let Some(flow) = self.check_executor_files() {
+            return Ok(Some(flow));
+        }
         let mut pending: Vec<(WorkerStep, Invocation, std::sync::Arc<dyn Executor>)> = Vec::new();
         let mut committed: Vec<(WorkerStep, StepRecord)> = Vec::new();
         for id in group {

@@ -133,7 +133,7 @@ const FORMATS: &[Format] = &[
     },
     Format {
         name: "Slack token",
-        prefixes: &["xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"],
+        prefixes: &["xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-", "xapp-"],
         class: alnum_dash,
         min: 10,
         not_followed_by: &[],
@@ -143,6 +143,27 @@ const FORMATS: &[Format] = &[
         prefixes: &["AIza"],
         class: is_tok,
         min: 35,
+        not_followed_by: &[],
+    },
+    Format {
+        name: "GitLab token",
+        prefixes: &["glpat-", "gldt-", "glrt-"],
+        class: is_tok,
+        min: 20,
+        not_followed_by: &[],
+    },
+    Format {
+        name: "npm token",
+        prefixes: &["npm_"],
+        class: alnum,
+        min: 36,
+        not_followed_by: &[],
+    },
+    Format {
+        name: "Hugging Face token",
+        prefixes: &["hf_"],
+        class: alnum,
+        min: 30,
         not_followed_by: &[],
     },
     Format {
@@ -167,9 +188,23 @@ fn left_boundary(bytes: &[u8], at: usize, prefix: &str) -> bool {
     if at == 0 || !is_tok(bytes[at - 1]) || (prefix.len() >= 4 && prefix.contains(['_', '-'])) {
         return true;
     }
+    escape_before(bytes, at)
+}
+
+/// Whether the text just before `at` is an escape that ends in a letter or
+/// digit: `\n`, `\t`, `\r` (JSON, logs), `%3D` (URLs), or an ANSI colour
+/// sequence such as `ESC[1m` (terminal output).
+fn escape_before(bytes: &[u8], at: usize) -> bool {
     let escaped = at >= 2 && bytes[at - 2] == b'\\' && matches!(bytes[at - 1], b'n' | b't' | b'r');
     let percent = at >= 3 && bytes[at - 3] == b'%' && bytes[at - 2].is_ascii_hexdigit() && bytes[at - 1].is_ascii_hexdigit();
-    escaped || percent
+    let ansi = at >= 3 && bytes[at - 1].is_ascii_alphabetic() && {
+        let mut i = at - 1;
+        while i > 0 && (bytes[i - 1].is_ascii_digit() || bytes[i - 1] == b';') {
+            i -= 1;
+        }
+        i >= 2 && bytes[i - 1] == b'[' && bytes[i - 2] == 0x1b
+    };
+    escaped || percent || ansi
 }
 
 fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
@@ -198,6 +233,43 @@ fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
     }
     private_keys(text, out);
     jwts(text, out);
+    aws_secret_keys(text, out);
+}
+
+/// An AWS secret access key: 40 characters of `[A-Za-z0-9/+]`, standing
+/// alone, with `aws` and `secret` in the 48 characters before it (as in
+/// `AWS_SECRET_ACCESS_KEY=…` or `aws_secret_access_key: …`); the key
+/// itself has no prefix to recognise it by.
+fn aws_secret_keys(text: &str, out: &mut Vec<SecretMatch>) {
+    let bytes = text.as_bytes();
+    let class = |b: u8| b.is_ascii_alphanumeric() || b == b'/' || b == b'+';
+    let mut i = 0;
+    while i < bytes.len() {
+        if !class(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && class(bytes[i]) {
+            i += 1;
+        }
+        if i - start != 40 {
+            continue;
+        }
+        let mut from = start.saturating_sub(48);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        let before = text[from..start].to_ascii_lowercase();
+        if before.contains("aws") && before.contains("secret") {
+            out.push(SecretMatch {
+                start,
+                end: i,
+                format: "AWS secret access key",
+                entropy: None,
+            });
+        }
+    }
 }
 
 /// `-----BEGIN … PRIVATE KEY-----` through its `-----END … PRIVATE KEY-----` (or the end).
@@ -210,19 +282,17 @@ fn private_keys(text: &str, out: &mut Vec<SecretMatch>) {
             .take_while(|b| b.is_ascii_uppercase() || *b == b' ')
             .count();
         let label = &text[label_start..label_start + label_len];
-        if !label.ends_with("PRIVATE KEY") || !text[label_start + label_len..].starts_with("-----") {
+        // `RSA PRIVATE KEY`, `OPENSSH PRIVATE KEY`, `PGP PRIVATE KEY BLOCK`, …
+        let private = label.ends_with("PRIVATE KEY") || label.ends_with("PRIVATE KEY BLOCK");
+        if !private || !text[label_start + label_len..].starts_with("-----") {
             continue;
         }
-        let end = match text[label_start..].find("-----END ") {
-            Some(e) => {
-                let end_at = label_start + e;
-                match text[end_at..].find("KEY-----") {
-                    Some(k) => end_at + k + "KEY-----".len(),
-                    None => text.len(),
-                }
-            }
-            None => text.len(),
-        };
+        // Through the `-----` that closes the `-----END …` line, else to the end.
+        let end = text[label_start..]
+            .find("-----END ")
+            .map(|e| label_start + e + "-----END ".len())
+            .and_then(|end_label| text[end_label..].find("-----").map(|k| end_label + k + "-----".len()))
+            .unwrap_or(text.len());
         out.push(SecretMatch {
             start: at,
             end,
@@ -237,7 +307,7 @@ fn jwts(text: &str, out: &mut Vec<SecretMatch>) {
     let bytes = text.as_bytes();
     let seg = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
     for (at, _) in text.match_indices("eyJ") {
-        if at > 0 && (seg(bytes[at - 1]) || bytes[at - 1] == b'.') {
+        if at > 0 && (seg(bytes[at - 1]) || bytes[at - 1] == b'.') && !escape_before(bytes, at) {
             continue;
         }
         let h = run_len(bytes, at, seg);
@@ -521,6 +591,32 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(&t[m[0].start..m[0].end], "AKIAIOSFODNN7EXAMPLE");
         assert_eq!(redact_text(t, &m), "x [REDACTED] y");
+    }
+
+    #[test]
+    fn more_formats_and_contexts() {
+        let cfg = SecretConfig {
+            entropy: false,
+            ..SecretConfig::default()
+        };
+        let body = "Zq7Lm2Xw9Rt4Yp6Vb3Nc8Kd5Hs1Jf0GaQw3Er5Ty7U";
+        for text in [
+            format!("\x1b[1mAKIAIOSFODNN7EXAMPLE\x1b[0m"),
+            format!("\x1b[32msk-proj-{body}"),
+            format!("token\\neyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.{body}"),
+            format!("x%3DeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.{body}"),
+            format!("AWS_SECRET_ACCESS_KEY={}", &body[..40]),
+            format!("aws_secret_access_key: \"{}\"", &body[..40]),
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----".to_owned(),
+            format!("xapp-1-A0123-{body}"),
+            format!("glpat-{}", &body[..20]),
+            format!("npm_{}", &body[..36]),
+            format!("hf_{}", &body[..34]),
+        ] {
+            assert_eq!(scan_text(&text, &cfg).len(), 1, "{text:?}: {:?}", scan_text(&text, &cfg));
+        }
+        // A 40-character token without the context is not an AWS secret.
+        assert!(scan_text(&format!("commit {}", &body[..40]), &cfg).is_empty());
     }
 
     #[test]

@@ -141,6 +141,10 @@ pub struct Sandbox {
     protected: Vec<PathBuf>,
     /// Files tools may read but not change (canonical spellings).
     read_only: Vec<PathBuf>,
+    /// The same files by identity (device, inode): a file moved or renamed
+    /// (with its directory) is still itself.
+    private_ids: Vec<(u64, u64)>,
+    read_only_ids: Vec<(u64, u64)>,
     /// Where `run_command` records the process groups it starts.
     pub(crate) processes: Option<std::sync::Arc<crate::process::ProcessLog>>,
     /// How `run_command` processes are isolated (default: environment filtered only).
@@ -172,6 +176,8 @@ impl Sandbox {
             root: canonical,
             protected: Vec::new(),
             read_only: Vec::new(),
+            private_ids: Vec::new(),
+            read_only_ids: Vec::new(),
             processes: None,
         })
     }
@@ -193,6 +199,7 @@ impl Sandbox {
     /// not exist yet is protected by its would-be location.
     pub fn protect(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
         for p in paths {
+            self.private_ids.extend(file_id(&p));
             let canonical = canonical_or_planned(&p);
             if !self.protected.contains(&canonical) {
                 self.protected.push(canonical);
@@ -206,6 +213,7 @@ impl Sandbox {
     /// must not rewrite the checker that grades it).
     pub fn read_only(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
         for p in paths {
+            self.read_only_ids.extend(file_id(&p));
             let canonical = canonical_or_planned(&p);
             if !self.read_only.contains(&canonical) {
                 self.read_only.push(canonical);
@@ -222,7 +230,8 @@ impl Sandbox {
     /// [`Sandbox::resolve`] for a tool that changes the file: read-only files are refused too.
     fn resolve_for_change(&self, path: &str) -> Result<PathBuf, Blocked> {
         let resolved = self.resolve(path)?;
-        if self.read_only.iter().any(|p| resolved.starts_with(p)) {
+        let same_file = file_id(&resolved).is_some_and(|id| self.read_only_ids.contains(&id));
+        if same_file || self.read_only.iter().any(|p| resolved.starts_with(p)) {
             return Err(Blocked::new(
                 BlockRule::ProtectedPath,
                 format!("path `{path}` is read-only in this run (a plan, or a file the run's executors run); no tool may change it"),
@@ -267,6 +276,12 @@ impl Sandbox {
     /// The empty path and `.` are the root itself.
     pub fn resolve(&self, path: &str) -> Result<PathBuf, Blocked> {
         let resolved = resolve_in(&self.root, path)?;
+        if file_id(&resolved).is_some_and(|id| self.private_ids.contains(&id)) {
+            return Err(Blocked::new(
+                BlockRule::ProtectedPath,
+                format!("path `{path}` is loopc's own file (moved or linked here); no tool may read or change it"),
+            ));
+        }
         if let Some(p) = self.protected_by(&resolved) {
             return Err(Blocked::new(
                 BlockRule::ProtectedPath,
@@ -411,7 +426,7 @@ impl Sandbox {
                 .map_err(|e| failed(&shown, e))?;
             f.write_all(content.as_bytes()).map_err(|e| failed(&shown, e))?;
         } else {
-            write_replacing(&path, content.as_bytes()).map_err(|e| failed(&shown, e))?;
+            crate::atomic::write(&path, content.as_bytes(), crate::atomic::Mode::KeepExisting).map_err(|e| failed(&shown, e))?;
         }
         Ok(json!({ "path": shown, "bytes": content.len() }))
     }
@@ -487,6 +502,20 @@ impl Sandbox {
         };
         let out = self.run_command(&argv, timeout)?;
         Ok(json!({ "exit_code": out.exit_code, "stdout": out.stdout, "stderr": out.stderr }))
+    }
+}
+
+/// A regular file's identity (device, inode), following symlinks.
+fn file_id(p: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = p;
+        None
     }
 }
 
@@ -582,32 +611,4 @@ fn hard_links(path: &Path) -> Option<u64> {
 #[cfg(not(unix))]
 fn hard_links(_path: &Path) -> Option<u64> {
     None
-}
-
-/// Write `bytes` to a temporary file beside `path` and rename it over `path`,
-/// keeping an existing file's permissions.
-fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.loopc-tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        if let Ok(meta) = fs::metadata(path) {
-            f.set_permissions(meta.permissions())?;
-        }
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }

@@ -668,7 +668,9 @@ pub fn status(args: StatusArgs) -> u8 {
             if row.status == Status::AwaitingHuman {
                 out.push_str(&format!(
                     "  waiting for: {} (loopc approve {} / loopc reject {})\n",
-                    row.waiting_for, row.id, row.id
+                    row.waiting_for.as_ref().map_or_else(String::new, ToString::to_string),
+                    row.id,
+                    row.id
                 ));
             }
             out.push_str(&format!("  spend: ${:.4}, {} tokens\n", row.cost_usd, row.tokens));

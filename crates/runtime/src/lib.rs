@@ -10,6 +10,7 @@ pub mod atomic;
 pub mod bindings;
 pub mod clock;
 pub mod executor;
+pub mod gate;
 pub mod inputs;
 pub mod interpreter;
 pub mod process;
@@ -157,10 +158,12 @@ pub fn start_run(
 pub fn decide(store: &mut Store, run_id: &str, approved: bool, note: &str) -> Result<bool, String> {
     let who = if note.is_empty() { String::new() } else { format!(": {note}") };
     store.decide(run_id, approved, note, |row| {
-        let evaluator = row.waiting_for.starts_with("evaluators.");
-        if !approved && !evaluator {
-            (Status::Rejected, format!("human_rejected: {}{who}", row.waiting_for))
-        } else if approved && row.waiting_for == "escalation" {
+        let gate = row.waiting_for.as_ref();
+        let verdict = gate.is_some_and(gate::Gate::is_verdict);
+        let shown = gate.map_or_else(String::new, ToString::to_string);
+        if !approved && !verdict {
+            (Status::Rejected, format!("human_rejected: {shown}{who}"))
+        } else if approved && gate == Some(&gate::Gate::Escalation) {
             (
                 Status::Succeeded,
                 format!("accepted by a person after escalation ({}){who}", row.reason),

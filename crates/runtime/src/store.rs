@@ -68,6 +68,72 @@ impl Status {
     }
 }
 
+/// How a step ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Ran and produced its result.
+    Done,
+    /// Not run: a worker it depends on failed.
+    Skipped,
+    /// Refused by a safety check or the sandbox.
+    Blocked,
+    /// Its executor failed.
+    Failed,
+    /// Its executor did not finish in time.
+    Timeout,
+    /// Spent more than its own `cost_budget_usd`.
+    OverBudget,
+    /// Its output was withheld (`quarantine`).
+    Quarantined,
+    /// Its output waits for a person (`escalate_human`).
+    Gated,
+    /// A run output that passed its `pre_output` checks.
+    Released,
+    /// An evaluator could not give a verdict.
+    Error,
+}
+
+impl StepStatus {
+    pub const ALL: [StepStatus; 10] = [
+        StepStatus::Done,
+        StepStatus::Skipped,
+        StepStatus::Blocked,
+        StepStatus::Failed,
+        StepStatus::Timeout,
+        StepStatus::OverBudget,
+        StepStatus::Quarantined,
+        StepStatus::Gated,
+        StepStatus::Released,
+        StepStatus::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Blocked => "blocked",
+            StepStatus::Failed => "failed",
+            StepStatus::Timeout => "timeout",
+            StepStatus::OverBudget => "over_budget",
+            StepStatus::Quarantined => "quarantined",
+            StepStatus::Gated => "gated",
+            StepStatus::Released => "released",
+            StepStatus::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<StepStatus> {
+        StepStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One run's row.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunRow {
@@ -87,7 +153,8 @@ pub struct RunRow {
     pub bindings_path: String,
     /// SHA-256 of the bindings text the run started with (empty: none).
     pub bindings_sha256: String,
-    pub waiting_for: String,
+    /// What the run waits for, when it waits.
+    pub waiting_for: Option<crate::gate::Gate>,
     /// The iteration whose gate the run waits at.
     pub waiting_iteration: u32,
     /// Options the run was started with.
@@ -99,7 +166,7 @@ pub struct RunRow {
 /// A finished step's stored result.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StepRecord {
-    pub status: String,
+    pub status: StepStatus,
     pub result: Value,
     pub cost_usd: f64,
     pub tokens: u64,
@@ -452,7 +519,7 @@ impl Store {
         raws.into_iter().map(RawRun::decode).collect()
     }
 
-    pub fn set_status(&self, id: &str, status: Status, reason: &str, waiting_for: &str) -> Result<()> {
+    pub fn set_status(&self, id: &str, status: Status, reason: &str, waiting_for: Option<&crate::gate::Gate>) -> Result<()> {
         update_status(&self.conn, &self.redactor, id, status, reason, waiting_for, 0)
     }
 
@@ -464,7 +531,7 @@ impl Store {
         &mut self,
         run: &str,
         record: Option<&mut IterationRecord>,
-        status: Option<(Status, &str, &str, u32)>,
+        status: Option<(Status, &str, Option<&crate::gate::Gate>, u32)>,
     ) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         if let Some(record) = record {
@@ -523,6 +590,7 @@ impl Store {
             return Ok(None);
         };
         let row = || format!("(iteration {iteration}, step `{step}`)");
+        let status = StepStatus::parse(&status).ok_or_else(|| corrupt(run, "steps", &row(), format!("`{status}` is not a step status")))?;
         let result = serde_json::from_str(&json).map_err(|e| corrupt(run, "steps", &row(), format!("result_json does not decode: {e}")))?;
         if !(cost_usd.is_finite() && cost_usd >= 0.0 && seconds.is_finite() && seconds >= 0.0) {
             return Err(corrupt(run, "steps", &row(), "cost_usd and seconds must be non-negative numbers"));
@@ -544,11 +612,11 @@ impl Store {
     }
 
     /// Change a committed step's status (a gated output that a person approved).
-    pub fn set_step_status(&self, run: &str, iteration: u32, step: &str, status: &str) -> Result<()> {
+    pub fn set_step_status(&self, run: &str, iteration: u32, step: &str, status: StepStatus) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE steps SET status = ?4 WHERE run_id = ?1 AND iteration = ?2 AND step = ?3",
-                params![run, iteration, step, status],
+                params![run, iteration, step, status.as_str()],
             )
             .map_err(db)?;
         Ok(())
@@ -576,7 +644,7 @@ impl Store {
         }
         tx.execute(
             "INSERT INTO steps (run_id, iteration, step, status, result_json, cost_usd, tokens, attempts, seconds, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![run, iteration, step, record.status, result_json, record.cost_usd, record.tokens as i64, record.attempts, record.seconds, clock::now_rfc3339()],
+            params![run, iteration, step, record.status.as_str(), result_json, record.cost_usd, record.tokens as i64, record.attempts, record.seconds, clock::now_rfc3339()],
         )
         .map_err(db)?;
         tx.execute(
@@ -631,7 +699,8 @@ impl Store {
     }
 
     /// When the run first waited at this gate (ms since the epoch).
-    pub fn gate_first_seen(&self, run: &str, iteration: u32, gate: &str) -> Result<i64> {
+    pub fn gate_first_seen(&self, run: &str, iteration: u32, gate: &crate::gate::Gate) -> Result<i64> {
+        let gate = gate.to_string();
         self.conn
             .execute(
                 "INSERT OR IGNORE INTO gates (run_id, iteration, gate, first_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -647,7 +716,8 @@ impl Store {
             .map_err(db)
     }
 
-    pub fn decision(&self, run: &str, iteration: u32, gate: &str) -> Result<Option<(bool, String)>> {
+    pub fn decision(&self, run: &str, iteration: u32, gate: &crate::gate::Gate) -> Result<Option<(bool, String)>> {
+        let gate = gate.to_string();
         let raw: Option<(i64, String)> = self
             .conn
             .query_row(
@@ -657,7 +727,7 @@ impl Store {
             )
             .optional()
             .map_err(db)?;
-        raw.map(|(approved, note)| Ok((decoded_approval(run, iteration, gate, approved)?, note)))
+        raw.map(|(approved, note)| Ok((decoded_approval(run, iteration, &gate, approved)?, note)))
             .transpose()
     }
 
@@ -685,17 +755,18 @@ impl Store {
         if row.pid != 0 && crate::process::is_alive(row.pid, holder_start as u64) {
             return Err(format!("run `{run_id}` is being executed by process {}", row.pid));
         }
+        let Some(gate) = row.waiting_for.as_ref().map(ToString::to_string) else {
+            return Err(corrupt(
+                run_id,
+                "runs",
+                &format!("`{run_id}`"),
+                "waits for a person but not at any gate",
+            ));
+        };
         let note = self.redactor.text(note).into_owned();
         tx.execute(
             "INSERT OR REPLACE INTO decisions (run_id, iteration, gate, approved, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                run_id,
-                row.waiting_iteration,
-                row.waiting_for,
-                approved as i64,
-                note,
-                clock::now_rfc3339()
-            ],
+            params![run_id, row.waiting_iteration, gate, approved as i64, note, clock::now_rfc3339()],
         )
         .map_err(db)?;
         let who = if note.is_empty() { String::new() } else { format!(": {note}") };
@@ -704,13 +775,13 @@ impl Store {
             params![
                 run_id,
                 row.waiting_iteration,
-                format!("{} {}{who}", if approved { "approved" } else { "rejected" }, row.waiting_for),
+                format!("{} {gate}{who}", if approved { "approved" } else { "rejected" }),
                 clock::now_rfc3339()
             ],
         )
         .map_err(db)?;
         let (status, reason) = next(&row);
-        update_status(&tx, &self.redactor, run_id, status, &reason, "", 0)?;
+        update_status(&tx, &self.redactor, run_id, status, &reason, None, 0)?;
         tx.commit().map_err(db)?;
         Ok(row)
     }
@@ -893,10 +964,11 @@ fn update_status(
     id: &str,
     status: Status,
     reason: &str,
-    waiting_for: &str,
+    waiting_for: Option<&crate::gate::Gate>,
     waiting_iteration: u32,
 ) -> Result<()> {
     let finished = if status.is_final() { Some(clock::unix_ms()) } else { None };
+    let waiting_for = waiting_for.map_or_else(String::new, ToString::to_string);
     conn.execute(
         "UPDATE runs SET status = ?2, reason = ?3, waiting_for = ?4, waiting_iteration = ?5, updated_at = ?6, finished_unix_ms = COALESCE(?7, finished_unix_ms) WHERE id = ?1",
         params![id, status.as_str(), redactor.text(reason), waiting_for, waiting_iteration, clock::now_rfc3339(), finished],
@@ -983,7 +1055,10 @@ impl RawRun {
             workspace: self.workspace,
             bindings_path: self.bindings_path,
             bindings_sha256: self.bindings_sha256,
-            waiting_for: self.waiting_for,
+            waiting_for: match self.waiting_for.as_str() {
+                "" => None,
+                text => Some(crate::gate::Gate::parse(text).ok_or_else(|| bad("waiting_for", format!("`{text}` is not a gate")))?),
+            },
             waiting_iteration: count("waiting_iteration", self.waiting_iteration)?,
             options,
             pid: count("pid", self.pid)?,

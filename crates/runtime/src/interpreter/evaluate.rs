@@ -9,7 +9,7 @@ use super::guard::{Decision, Scope};
 use super::steps::{invoke_with_retries, IterationState};
 use super::{Flow, Runner};
 use crate::executor::{Invocation, StepRef};
-use crate::store::{IterationRecord, Status, StepRecord};
+use crate::store::{IterationRecord, Status, StepRecord, StepStatus};
 
 /// Normalise an executor's verdict: `passed` and `score` in [0, 1] always present.
 pub(crate) fn normalise_verdict(output: &Value, pass_threshold: f64, dimensions: &[loopc_plan::RubricDimension]) -> Value {
@@ -61,7 +61,7 @@ impl Runner<'_> {
         };
         if let Some(missing) = e.runs_after.iter().find(|w| state.failed.contains(w)) {
             let mut record = StepRecord {
-                status: "error".into(),
+                status: StepStatus::Error,
                 result: json!({"passed": false, "score": 0.0, "error": format!("worker `{missing}` produced no output")}),
                 cost_usd: 0.0,
                 tokens: 0,
@@ -102,14 +102,20 @@ impl Runner<'_> {
                 instructions,
                 queue,
                 timeout_seconds,
-            } => match self.store.decision(&self.run_id, state.i, &key)? {
+            } => match self
+                .store
+                .decision(&self.run_id, state.i, &crate::gate::Gate::Evaluator(e.id.clone()))?
+            {
                 None => {
                     // The review SLA counts from when the run first waited here;
                     // past it, the check is an evaluator error and the run goes on.
-                    let waited_ms = crate::clock::unix_ms() - self.store.gate_first_seen(&self.run_id, state.i, &key)?;
+                    let waited_ms = crate::clock::unix_ms()
+                        - self
+                            .store
+                            .gate_first_seen(&self.run_id, state.i, &crate::gate::Gate::Evaluator(e.id.clone()))?;
                     if waited_ms > (*timeout_seconds as i64).saturating_mul(1000) {
                         StepRecord {
-                            status: "timeout".into(),
+                            status: StepStatus::Timeout,
                             result: json!({"passed": false, "score": 0.0, "error": format!("no human review within timeout_seconds {timeout_seconds}")}),
                             cost_usd: 0.0,
                             tokens: 0,
@@ -122,7 +128,7 @@ impl Runner<'_> {
                             .unwrap_or_else(|| format!("review the output of {}", e.runs_after.join(", ")));
                         let queue = queue.as_ref().map_or_else(String::new, |q| format!(" [queue {q}]"));
                         return Ok(Some(Flow::Pause(
-                            key,
+                            crate::gate::Gate::Evaluator(e.id.clone()),
                             format!("human evaluator `{}`{queue}: {what} (within {timeout_seconds}s)", e.id),
                         )));
                     }
@@ -132,7 +138,7 @@ impl Runner<'_> {
                         state.human_rejected = true;
                     }
                     StepRecord {
-                        status: "done".into(),
+                        status: StepStatus::Done,
                         result: json!({"passed": approved, "score": if approved { 1.0 } else { 0.0 }, "summary": note}),
                         cost_usd: 0.0,
                         tokens: 0,
@@ -159,7 +165,7 @@ impl Runner<'_> {
             e.id,
             if record.result["passed"].as_bool() == Some(true) {
                 "passed"
-            } else if record.status == "done" {
+            } else if record.status == StepStatus::Done {
                 "failed"
             } else {
                 record.status.as_str()
@@ -193,7 +199,7 @@ impl Runner<'_> {
             Ok(x) => x,
             Err(err) => {
                 return Ok(StepRecord {
-                    status: "error".into(),
+                    status: StepStatus::Error,
                     result: json!({"passed": false, "score": 0.0, "error": err}),
                     cost_usd: 0.0,
                     tokens: 0,
@@ -227,7 +233,7 @@ impl Runner<'_> {
         };
         Ok(match result {
             Ok(outcome) => StepRecord {
-                status: "done".into(),
+                status: StepStatus::Done,
                 result: normalise_verdict(&outcome.output, threshold, &dimensions),
                 cost_usd: outcome.usage.cost_usd,
                 tokens: outcome.usage.input_tokens + outcome.usage.output_tokens,
@@ -235,7 +241,7 @@ impl Runner<'_> {
                 seconds,
             },
             Err(err) => StepRecord {
-                status: "error".into(),
+                status: StepStatus::Error,
                 result: json!({"passed": false, "score": 0.0, "error": err.to_string()}),
                 cost_usd: 0.0,
                 tokens: 0,
@@ -248,7 +254,7 @@ impl Runner<'_> {
     fn absorb_verdict(&mut self, state: &mut IterationState, e: &EvaluatorStep, record: &StepRecord) {
         state.cost_usd += record.cost_usd;
         state.tokens += record.tokens;
-        if record.status != "done" {
+        if record.status != StepStatus::Done {
             state.errors += 1;
         }
         if matches!(e.kind, EvaluatorKind::Human { .. }) && record.result["passed"] == json!(false) {

@@ -30,7 +30,7 @@ pub(crate) enum Decision {
     /// End the run.
     Halt(String),
     /// Wait for a person at this gate.
-    Pause(String, String),
+    Pause(crate::gate::Gate, String),
 }
 
 /// A refused tool call or memory write, and the action that applies.
@@ -133,7 +133,11 @@ impl Guard {
         match worst.action {
             SafetyAction::Halt => Decision::Halt(format!("safety_violation: {}", all.join("; "))),
             SafetyAction::EscalateHuman => Decision::Pause(
-                format!("safety.{}.{worker}.{}", worst.check_id, scope.as_str()),
+                crate::gate::Gate::Check {
+                    check: worst.check_id.clone(),
+                    worker: worker.to_owned(),
+                    scope,
+                },
                 format!("safety check needs a person: {}", all.join("; ")),
             ),
             SafetyAction::Quarantine => Decision::Block(notes(&findings)),

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use crate::bindings::Bindings;
 use crate::executor::{Executor, StepRef};
-use crate::store::{IterationRecord, Status, Store};
+use crate::store::{IterationRecord, Status, StepStatus, Store};
 pub use guard::Guard;
 
 /// How a run ended (or paused).
@@ -39,7 +39,7 @@ pub struct Report {
 pub(crate) enum Flow {
     Continue,
     Stop(Status, String),
-    Pause(String, String),
+    Pause(crate::gate::Gate, String),
 }
 
 /// Executors by binding name, built on first use.
@@ -326,7 +326,7 @@ impl<'a> Runner<'a> {
     }
 
     fn execute_claimed(&mut self) -> Result<Report, String> {
-        self.store.set_status(&self.run_id, Status::Running, "", "")?;
+        self.store.set_status(&self.run_id, Status::Running, "", None)?;
         // Loaded once; each completed iteration is appended (long runs stay linear).
         let mut history = self.store.iterations(&self.run_id)?;
         loop {
@@ -341,7 +341,7 @@ impl<'a> Runner<'a> {
                 Flow::Stop(status, reason) => {
                     let mut record = record;
                     self.store
-                        .finish_iteration(&self.run_id, record.as_mut(), Some((status, &reason, "", 0)))?;
+                        .finish_iteration(&self.run_id, record.as_mut(), Some((status, &reason, None, 0)))?;
                     self.say(&format!("outcome: {} — {reason}", status.as_str()));
                     break;
                 }
@@ -352,7 +352,7 @@ impl<'a> Runner<'a> {
                     self.store.finish_iteration(
                         &self.run_id,
                         record.as_mut(),
-                        Some((Status::AwaitingHuman, &reason, &waiting_for, i)),
+                        Some((Status::AwaitingHuman, &reason, Some(&waiting_for), i)),
                     )?;
                     self.say(&format!(
                         "paused: {reason} (loopc approve {} / loopc reject {})",
@@ -460,7 +460,7 @@ impl<'a> Runner<'a> {
         ));
         // A pause at a gate redoes this iteration's decision after the
         // person's answer (every step is cached); an escalation ends it.
-        let keep = !matches!(&flow, Flow::Pause(gate, _) if gate != "escalation");
+        let keep = !matches!(&flow, Flow::Pause(gate, _) if *gate != crate::gate::Gate::Escalation);
         Ok((flow, keep.then_some(record)))
     }
 
@@ -474,7 +474,7 @@ impl<'a> Runner<'a> {
 
     pub(crate) fn commit_marker(&mut self, i: u32, step: &str) -> Result<(), String> {
         let mut record = crate::store::StepRecord {
-            status: "done".into(),
+            status: StepStatus::Done,
             result: json!(null),
             cost_usd: 0.0,
             tokens: 0,

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::guard::{Decision, Scope};
 use super::{Flow, Runner};
 use crate::executor::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
-use crate::store::{IterationRecord, MemoryWrite, StepRecord};
+use crate::store::{IterationRecord, MemoryWrite, StepRecord, StepStatus};
 
 /// What the iteration has produced so far.
 pub(crate) struct IterationState {
@@ -120,7 +120,7 @@ impl Runner<'_> {
             }
             if state.failed.iter().any(|f| worker.depends_on.contains(f)) {
                 let mut record = StepRecord {
-                    status: "skipped".into(),
+                    status: StepStatus::Skipped,
                     result: json!({"error": "a worker it depends on failed"}),
                     cost_usd: 0.0,
                     tokens: 0,
@@ -152,7 +152,7 @@ impl Runner<'_> {
                 Decision::Block(notes) => {
                     self.note_findings(state, &notes)?;
                     let mut record = StepRecord {
-                        status: "blocked".into(),
+                        status: StepStatus::Blocked,
                         result: json!({"error": "blocked before it ran"}),
                         cost_usd: 0.0,
                         tokens: 0,
@@ -205,15 +205,21 @@ impl Runner<'_> {
         }
         // Gated outputs wait for a person; approved ones count as done.
         for (worker, record) in &mut committed {
-            if record.status != "gated" {
+            if record.status != StepStatus::Gated {
                 continue;
             }
-            let gate = record.result["gate"].as_str().unwrap_or_default().to_owned();
+            let stored = record.result["gate"].as_str().unwrap_or_default();
+            let gate = crate::gate::Gate::parse(stored).ok_or_else(|| {
+                format!(
+                    "state database is corrupt: run `{}`, table `steps`, row (iteration {}, step `workers.{}`): `{stored}` is not a gate",
+                    self.run_id, state.i, worker.id
+                )
+            })?;
             match self.store.decision(&self.run_id, state.i, &gate)? {
                 Some((true, _)) => {
-                    record.status = "done".into();
+                    record.status = StepStatus::Done;
                     self.store
-                        .set_step_status(&self.run_id, state.i, &format!("workers.{}", worker.id), "done")?;
+                        .set_step_status(&self.run_id, state.i, &format!("workers.{}", worker.id), StepStatus::Done)?;
                 }
                 Some((false, note)) => {
                     flow = flow.or_else(|| {
@@ -320,9 +326,13 @@ impl Runner<'_> {
         let mut flow = None;
         let mut record = match result {
             Err(e) => {
-                let status = if matches!(e, ExecError::Timeout(_)) { "timeout" } else { "failed" };
+                let status = if matches!(e, ExecError::Timeout(_)) {
+                    StepStatus::Timeout
+                } else {
+                    StepStatus::Failed
+                };
                 StepRecord {
-                    status: status.into(),
+                    status,
                     result: json!({"error": e.to_string()}),
                     cost_usd: 0.0,
                     tokens: 0,
@@ -333,7 +343,7 @@ impl Runner<'_> {
             Ok(outcome) => {
                 let tokens = outcome.usage.input_tokens + outcome.usage.output_tokens;
                 let mut record = StepRecord {
-                    status: "done".into(),
+                    status: StepStatus::Done,
                     result: json!({"output": outcome.output, "tool_calls": outcome.tool_calls}),
                     cost_usd: outcome.usage.cost_usd,
                     tokens,
@@ -342,14 +352,14 @@ impl Runner<'_> {
                 };
                 if let Some(budget) = worker.cost_budget_usd {
                     if outcome.usage.cost_usd > budget + 1e-12 {
-                        record.status = "over_budget".into();
+                        record.status = StepStatus::OverBudget;
                         record.result["error"] = json!(format!("spent ${:.4}, over its cost_budget_usd ${budget}", outcome.usage.cost_usd));
                     }
                 }
                 record
             }
         };
-        if record.status == "done" {
+        if record.status == StepStatus::Done {
             let output = record.result["output"].clone();
             let decision = self.guard.check(Scope::PostWorker, &worker.id, &output, None)?;
             self.save_safety()?;
@@ -363,7 +373,7 @@ impl Runner<'_> {
                 Decision::Block(notes) => {
                     // quarantine: the output and its actions are withheld for the rest of the iteration
                     self.note_findings(state, &notes)?;
-                    record.status = "quarantined".into();
+                    record.status = StepStatus::Quarantined;
                     record.result["withheld_sha256"] = json!(fingerprint(&output));
                     record.result["output"] = Value::Null;
                     record.result["tool_calls"] = json!([]);
@@ -372,16 +382,16 @@ impl Runner<'_> {
                     state.violations.push(why.clone());
                     self.store.event(&self.run_id, state.i, "safety", &why)?;
                     // Kept for review with its secrets redacted (as everything stored).
-                    record.status = "blocked".into();
+                    record.status = StepStatus::Blocked;
                     record.result["output_sha256"] = json!(fingerprint(&output));
                     record.result["tool_calls"] = json!([]);
                     flow = Some(Flow::Stop(crate::store::Status::Halted, why));
                 }
                 Decision::Pause(gate, why) => {
                     // Committed as gated: after approval exactly this output is used.
-                    record.status = "gated".into();
+                    record.status = StepStatus::Gated;
                     record.result["output_sha256"] = json!(fingerprint(&output));
-                    record.result["gate"] = json!(gate);
+                    record.result["gate"] = json!(gate.to_string());
                     record.result["gate_reason"] = json!(why);
                 }
             }
@@ -428,7 +438,7 @@ impl Runner<'_> {
     /// its own step (`tools.<worker>.<n>`, with the memory it wrote), so a
     /// resumed run never repeats one.
     fn run_tool_calls(&mut self, state: &mut IterationState, worker: &WorkerStep, record: &StepRecord) -> Result<Option<Flow>, String> {
-        if record.status != "done" {
+        if record.status != StepStatus::Done {
             return Ok(None);
         }
         let calls: Vec<ToolCall> = serde_json::from_value(record.result.get("tool_calls").cloned().unwrap_or(json!([]))).map_err(|e| {
@@ -440,7 +450,7 @@ impl Runner<'_> {
         for (n, call) in calls.iter().enumerate() {
             let key = format!("tools.{}.{n}", worker.id);
             if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
-                if done.status == "blocked" {
+                if done.status == StepStatus::Blocked {
                     state
                         .violations
                         .push(format!("{key}: {}", done.result["error"].as_str().unwrap_or("blocked")));
@@ -472,7 +482,7 @@ impl Runner<'_> {
                 Ok((value, notes)) => {
                     self.note_findings(state, &notes)?;
                     let mut done = StepRecord {
-                        status: "done".into(),
+                        status: StepStatus::Done,
                         result: json!({"tool": call.tool, "result": value}),
                         cost_usd: 0.0,
                         tokens: 0,
@@ -484,7 +494,7 @@ impl Runner<'_> {
                 Err(super::guard::ToolBlock { message, action }) => {
                     state.violations.push(format!("{key}: {message}"));
                     let mut blocked = StepRecord {
-                        status: "blocked".into(),
+                        status: StepStatus::Blocked,
                         result: json!({"tool": call.tool, "error": message, "action": action}),
                         cost_usd: 0.0,
                         tokens: 0,
@@ -497,15 +507,18 @@ impl Runner<'_> {
                         "safety",
                         &format!("worker {} tool call {} blocked: {message} (action {action})", worker.id, call.tool),
                     )?;
-                    match action.as_str() {
-                        "halt" => {
+                    match action {
+                        SafetyAction::Halt => {
                             return Ok(Some(Flow::Stop(
                                 crate::store::Status::Halted,
                                 format!("safety_violation: {message}"),
                             )))
                         }
-                        "escalate_human" => {
-                            let gate = format!("safety.{key}");
+                        SafetyAction::EscalateHuman => {
+                            let gate = crate::gate::Gate::ToolCall {
+                                worker: worker.id.clone(),
+                                n,
+                            };
                             match self.store.decision(&self.run_id, state.i, &gate)? {
                                 None => return Ok(Some(Flow::Pause(gate, format!("blocked tool call needs a person: {message}")))),
                                 Some((false, note)) => {
@@ -517,8 +530,8 @@ impl Runner<'_> {
                                 Some((true, _)) => {}
                             }
                         }
-                        // quarantine, strip: the call is dropped and the run goes on.
-                        _ => {}
+                        // The call is dropped and the run goes on.
+                        SafetyAction::Quarantine | SafetyAction::Strip | SafetyAction::Warn => {}
                     }
                 }
             }

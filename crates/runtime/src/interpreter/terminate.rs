@@ -7,12 +7,12 @@ use serde_json::{json, Value};
 use super::guard::{Decision, Scope};
 use super::steps::IterationState;
 use super::{Flow, Runner};
-use crate::store::{IterationRecord, Status, StepRecord};
+use crate::store::{IterationRecord, Status, StepRecord, StepStatus};
 
 fn act(action: Action, reason: String) -> Option<Flow> {
     match action {
         Action::Halt => Some(Flow::Stop(Status::Halted, reason)),
-        Action::EscalateHuman => Some(Flow::Pause("escalation".into(), reason)),
+        Action::EscalateHuman => Some(Flow::Pause(crate::gate::Gate::Escalation, reason)),
         Action::RetryIteration => None,
     }
 }
@@ -128,7 +128,7 @@ impl Runner<'_> {
                 },
             };
             let mut record = StepRecord {
-                status: "released".into(),
+                status: StepStatus::Released,
                 result: released,
                 cost_usd: 0.0,
                 tokens: 0,
@@ -275,7 +275,7 @@ impl Runner<'_> {
                 ));
             }
             if matches!(self.plan.optimizer.kind, OptimizerKind::Manual | OptimizerKind::Structural) {
-                let gate = "optimizer".to_owned();
+                let gate = crate::gate::Gate::Optimizer;
                 match self.store.decision(&self.run_id, i, &gate)? {
                     None => {
                         record.decision = "optimizer awaits a person".into();

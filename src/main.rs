@@ -1,7 +1,6 @@
 //! `loopc`: the compiler for LSS agent-loop specifications.
 
 mod cli;
-mod config;
 mod files;
 
 use std::process::ExitCode;
@@ -15,16 +14,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    let settings = match args.settings() {
+        Ok(s) => s,
+        Err(e) => return ExitCode::from(cli::usage_error(e)),
+    };
+    let s = &settings;
     let code = match args.command {
-        cli::Command::Check(check) => cli::check::run(check),
-        cli::Command::Diagram(diagram) => cli::diagram::run(diagram),
+        cli::Command::Check(check) => cli::check::run(check, s),
+        cli::Command::Diagram(diagram) => cli::diagram::run(diagram, s),
         cli::Command::Explain(explain) => cli::explain::run(explain),
-        cli::Command::Score(score) => cli::score::run(score),
-        cli::Command::Compile(a) => cli::run::compile(a),
-        cli::Command::Run(a) => cli::run::run(a),
-        cli::Command::Resume(a) => cli::run::resume(a),
-        cli::Command::Approve(a) => cli::run::decide(a, true),
-        cli::Command::Reject(a) => cli::run::decide(a, false),
+        cli::Command::Score(score) => cli::score::run(score, s),
+        cli::Command::Compile(a) => cli::run::compile(a, s),
+        cli::Command::Run(a) => cli::run::run(a, s),
+        cli::Command::Resume(a) => cli::run::resume(a, s),
+        cli::Command::Approve(a) => cli::run::decide(a, true, s),
+        cli::Command::Reject(a) => cli::run::decide(a, false, s),
         cli::Command::Runs(a) => cli::run::runs(a),
         cli::Command::Status(a) => cli::run::status(a),
     };

@@ -385,3 +385,60 @@ fn check_reports_conformance_levels() {
     assert_eq!(levels["LSS-Parseable"], 3, "the flat compositions");
     assert_eq!(levels["LSS-Operational"], 17);
 }
+
+#[test]
+fn loopc_toml_is_honoured_by_every_command() {
+    let dir = scratch("settings-everywhere");
+    let unbounded = std::fs::read_to_string(repo().join("tests/fixtures/rules/L401-unbounded-cycle/err/success-only.yaml")).unwrap();
+    std::fs::write(dir.join("spec.yaml"), &unbounded).unwrap();
+    std::fs::create_dir_all(dir.join("drafts")).unwrap();
+    std::fs::write(dir.join("drafts/other.yaml"), VALID).unwrap();
+    // Without settings the unbounded loop stops check and compile (a diagram draws it anyway).
+    for args in [vec!["check", "spec.yaml"], vec!["compile", "spec.yaml"]] {
+        assert_eq!(loopc(&args, &dir).status.code(), Some(1), "{args:?}");
+    }
+    // Allowed in loopc.toml, it stops none of them: the same settings everywhere.
+    std::fs::write(
+        dir.join("loopc.toml"),
+        "[rules]\nL401 = \"allow\"\n\n[files]\nexclude = [\"drafts/**\"]\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["check", "spec.yaml"],
+        vec!["compile", "spec.yaml"],
+        vec!["diagram", "spec.yaml"],
+    ] {
+        let out = loopc(&args, &dir);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The runtime still refuses a loop nothing ends, whatever the linter was told.
+    let run = loopc(&["run", "spec.yaml", "--dry-run", "--input", "task=x"], &dir);
+    assert_eq!(run.status.code(), Some(2), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("nothing bounds the loop"));
+    // `score` walks directories with the same file globs as `check`.
+    let scored: Value = serde_json::from_slice(&loopc(&["score", ".", "--format", "json"], &dir).stdout).unwrap();
+    let files: Vec<&str> = scored["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, vec!["spec.yaml"], "drafts/ is excluded");
+    // Limits apply to every command that reads a spec.
+    std::fs::write(dir.join("loopc.toml"), "[limits]\nmax_file_bytes = 100\n").unwrap();
+    for args in [
+        vec!["check", "spec.yaml"],
+        vec!["compile", "spec.yaml"],
+        vec!["diagram", "spec.yaml"],
+        vec!["score", "spec.yaml"],
+    ] {
+        let out = loopc(&args, &dir);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr)).contains("L010"),
+            "{args:?}"
+        );
+    }
+    // `--no-config` works on any command.
+    assert_eq!(loopc(&["compile", "--no-config", "spec.yaml"], &dir).status.code(), Some(1));
+}

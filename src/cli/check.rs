@@ -3,14 +3,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use loopc_check::{find_rule, rule_metas, Checker, Limits};
+use loopc_check::{rule_metas, Checker, Level, RuleLevels, Settings};
 use loopc_diagnostics::render::{render_github, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions};
 use loopc_diagnostics::Severity;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::config::{self, Config, Level};
 use crate::files::{self, FileFilter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -38,12 +37,6 @@ pub struct CheckArgs {
     pub paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Configuration file (default: the nearest loopc.toml upward from the working directory).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Ignore any loopc.toml.
-    #[arg(long, conflicts_with = "config")]
-    pub no_config: bool,
     /// Make a rule (code or name) an error; `--deny warnings` fails on any warning.
     #[arg(short = 'D', long = "deny", value_name = "RULE|warnings")]
     pub deny: Vec<String>,
@@ -92,78 +85,27 @@ struct FileLevel {
     missing_for_next: Vec<String>,
 }
 
-/// Severity overrides from the config file, then the command line (later wins).
-struct Levels {
-    overrides: Vec<(&'static str, Level)>,
-    deny_warnings: bool,
-}
-
-impl Levels {
-    fn apply(&self, code: &str, severity: Severity) -> Option<Severity> {
-        let level = self.overrides.iter().rev().find(|(c, _)| *c == code).map(|(_, l)| *l);
-        let severity = match level {
-            Some(Level::Allow) => return None,
-            Some(Level::Warn) => Severity::Warning,
-            Some(Level::Deny) => Severity::Error,
-            None => severity,
-        };
-        Some(if self.deny_warnings && severity == Severity::Warning {
-            Severity::Error
-        } else {
-            severity
-        })
-    }
-}
-
-fn levels(config: &Config, args: &CheckArgs) -> Result<Levels, String> {
-    let mut overrides = Vec::new();
-    let resolve = |key: &str| {
-        find_rule(key)
-            .map(|r| r.code)
-            .ok_or_else(|| format!("unknown rule `{key}`; `loopc explain --list` lists them"))
-    };
-    for (key, level) in &config.rules {
-        overrides.push((resolve(key)?, *level));
-    }
-    let mut deny_warnings = false;
+/// The file's rule levels, then the command line's (later wins).
+fn levels(settings: &Settings, args: &CheckArgs) -> Result<RuleLevels, String> {
+    let mut levels = settings.levels.clone();
     for (keys, level) in [(&args.allow, Level::Allow), (&args.warn, Level::Warn), (&args.deny, Level::Deny)] {
         for key in keys {
-            if level == Level::Deny && key == "warnings" {
-                deny_warnings = true;
-            } else {
-                overrides.push((resolve(key)?, level));
-            }
+            levels.set(key, level)?;
         }
     }
-    Ok(Levels { overrides, deny_warnings })
+    Ok(levels)
 }
 
-fn load_config(args: &CheckArgs) -> Result<Config, String> {
-    if args.no_config {
-        return Ok(Config::default());
-    }
-    let path = match &args.config {
-        Some(path) => Some(path.clone()),
-        None => std::env::current_dir().ok().and_then(|cwd| config::discover(&cwd)),
-    };
-    path.map_or_else(|| Ok(Config::default()), |p| config::load(&p))
-}
-
-pub fn run(args: CheckArgs) -> u8 {
-    let config = match load_config(&args) {
-        Ok(c) => c,
-        Err(e) => return usage_error(e),
-    };
-    let levels = match levels(&config, &args) {
+pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
+    let levels = match levels(settings, &args) {
         Ok(l) => l,
         Err(e) => return usage_error(e),
     };
-    let filter = match FileFilter::new(&config.files.include, &config.files.exclude) {
+    let filter = match FileFilter::new(&settings.include, &settings.exclude) {
         Ok(f) => f,
         Err(e) => return usage_error(format!("loopc.toml [files]: {e}")),
     };
-    let mut limits = Limits::default();
-    config.limits.apply(&mut limits);
+    let mut limits = settings.limits.clone();
     limits.max_file_bytes = args.max_file_bytes.unwrap_or(limits.max_file_bytes);
     limits.max_depth = args.max_depth.unwrap_or(limits.max_depth);
     limits.max_alias_nodes = args.max_alias_nodes.unwrap_or(limits.max_alias_nodes);
@@ -174,19 +116,12 @@ pub fn run(args: CheckArgs) -> u8 {
         args.paths.clone()
     };
     let (files, mut io_errors) = files::collect(&paths, &filter);
-    let checker = Checker::new(limits);
+    let checker = Checker::new(limits).with_levels(levels);
 
     let check_one = |path: &PathBuf| -> Result<(FileDiagnostics, FileLevel), String> {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let checked = checker.check_bytes(path, &bytes);
-        let diagnostics = checked
-            .diagnostics
-            .into_iter()
-            .filter_map(|mut d| {
-                d.severity = levels.apply(d.code, d.severity)?;
-                Some(d)
-            })
-            .collect();
+        let diagnostics = checked.diagnostics;
         let level = FileLevel {
             file: files::display_path(path),
             level: checked.conformance.level.label(),

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use loopc_check::{diagram, Checker, Limits};
+use loopc_check::{diagram, Checker, Settings};
 use loopc_diagnostics::render::{render_human, FileDiagnostics, HumanOptions};
 
 use super::{usage_error, EXIT_FINDINGS};
@@ -26,12 +26,12 @@ pub struct DiagramArgs {
     pub format: DiagramFormat,
 }
 
-pub fn run(args: DiagramArgs) -> u8 {
+pub fn run(args: DiagramArgs, settings: &Settings) -> u8 {
     let bytes = match std::fs::read(&args.spec) {
         Ok(b) => b,
         Err(e) => return usage_error(format!("cannot read {}: {e}", args.spec.display())),
     };
-    let analysis = Checker::new(Limits::default()).analyse(&args.spec, &bytes);
+    let analysis = Checker::from_settings(settings).analyse(&args.spec, &bytes);
     let errors = analysis.errors();
     let Some((spec, _, graph)) = analysis.spec else {
         let report = FileDiagnostics {

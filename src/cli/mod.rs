@@ -25,6 +25,23 @@ pub const EXIT_USAGE: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Configuration file (default: the nearest loopc.toml upward from the working directory).
+    #[arg(long, global = true)]
+    pub config: Option<std::path::PathBuf>,
+    /// Ignore any loopc.toml.
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
+}
+
+impl Cli {
+    /// `loopc.toml`, read once; every command honours it.
+    pub fn settings(&self) -> Result<loopc_check::Settings, String> {
+        if self.no_config {
+            return Ok(loopc_check::Settings::default());
+        }
+        let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
+        loopc_check::Settings::resolve(self.config.as_deref(), &cwd)
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use clap::{Args, ValueEnum};
+use loopc_check::Settings;
 use loopc_compile::{CompileError, Options};
 use loopc_diagnostics::render::{render_human, HumanOptions};
 use loopc_plan::Plan;
@@ -12,7 +13,6 @@ use loopc_runtime::{BindingsOrigin, Report, RunOptions, Runner, Status, Store, S
 use serde_json::{Map, Value};
 
 use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::config;
 use crate::files::display_path;
 
 /// Exit status of `run`/`resume` when a run waits for a person.
@@ -152,9 +152,13 @@ pub struct StatusArgs {
 
 /// Check a spec and lower it, or load a compiled plan and verify it against
 /// its spec; diagnostics go to stderr. Returns whether the file was a plan.
-fn compile_spec(path: &Path, allow_unenforced: bool) -> Result<(Plan, bool), u8> {
+fn compile_spec(path: &Path, allow_unenforced: bool, settings: &Settings) -> Result<(Plan, bool), u8> {
     let bytes = std::fs::read(path).map_err(|e| usage_error(format!("cannot read {}: {e}", path.display())))?;
-    let options = Options { allow_unenforced };
+    let options = Options {
+        allow_unenforced,
+        limits: settings.limits.clone(),
+        levels: settings.levels.clone(),
+    };
     let shown = display_path(path);
     let (result, is_plan) = match loopc_compile::load_plan(path, &bytes, &options) {
         Some(verified) => (verified, true),
@@ -176,13 +180,13 @@ fn compile_spec(path: &Path, allow_unenforced: bool) -> Result<(Plan, bool), u8>
     }
 }
 
-pub fn compile(args: CompileArgs) -> u8 {
+pub fn compile(args: CompileArgs, settings: &Settings) -> u8 {
     if args.plan_schema {
         emit(&(serde_json::to_string_pretty(&schemars::schema_for!(Plan)).expect("schema serializes") + "\n"));
         return EXIT_OK;
     }
     let spec = args.spec.expect("clap requires it");
-    let plan = match compile_spec(&spec, args.allow_unenforced) {
+    let plan = match compile_spec(&spec, args.allow_unenforced, settings) {
         Ok((p, _)) => p,
         Err(code) => return code,
     };
@@ -192,23 +196,19 @@ pub fn compile(args: CompileArgs) -> u8 {
 
 /// Bindings from `--bindings`, else loopc.toml's `[run]`, else none; with
 /// where they came from (empty for none).
-fn load_bindings(path: Option<&Path>) -> Result<(Bindings, String), String> {
+fn load_bindings(path: Option<&Path>, settings: &Settings) -> Result<(Bindings, String), String> {
     if let Some(p) = path {
         let b = Bindings::load(p).map_err(|e| format!("bindings {}: {e}", p.display()))?;
         return Ok((b, p.display().to_string()));
     }
-    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
-    if let Some(file) = config::discover(&cwd) {
-        let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        let table: toml::Table = text.parse().map_err(|e| format!("{}: {e}", file.display()))?;
-        if let Some(run) = table.get("run") {
-            let run_text = toml::to_string(run).map_err(|e| e.to_string())?;
-            let base = file.parent().unwrap_or(Path::new("."));
-            let mut b = Bindings::parse(&run_text, base).map_err(|e| format!("{} [run]: {e}", file.display()))?;
-            b.source = Some(file.clone());
-            return Ok((b, format!("{}[run]", file.display())));
-        }
+    if let (Some(run), Some(file)) = (&settings.run, &settings.file) {
+        let run_text = toml::to_string(run).map_err(|e| e.to_string())?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        let mut b = Bindings::parse(&run_text, base).map_err(|e| format!("{} [run]: {e}", file.display()))?;
+        b.source = Some(file.clone());
+        return Ok((b, format!("{}[run]", file.display())));
     }
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     Ok((
         Bindings {
             base_dir: cwd,
@@ -301,12 +301,12 @@ fn execute_one(
     runner.execute()
 }
 
-pub fn run(args: RunArgs) -> u8 {
+pub fn run(args: RunArgs, settings: &Settings) -> u8 {
     let state_dir = match args.state.resolve() {
         Ok(d) => d,
         Err(e) => return usage_error(e),
     };
-    let (bindings, label) = match load_bindings(args.bindings.as_deref()) {
+    let (bindings, label) = match load_bindings(args.bindings.as_deref(), settings) {
         Ok(b) => b,
         Err(e) => return usage_error(e),
     };
@@ -315,9 +315,9 @@ pub fn run(args: RunArgs) -> u8 {
         Err(e) => return usage_error(e),
     };
     let mut jobs = Vec::new();
-    let mut protected: Vec<PathBuf> = args.trace.iter().cloned().chain(config_file()).collect();
+    let mut protected: Vec<PathBuf> = args.trace.iter().cloned().chain(settings.file.clone()).collect();
     for spec in &args.specs {
-        let plan = match compile_spec(spec, args.allow_unenforced) {
+        let plan = match compile_spec(spec, args.allow_unenforced, settings) {
             Ok((p, is_plan)) => {
                 if is_plan {
                     protected.push(spec.clone());
@@ -472,23 +472,18 @@ fn human_report(r: &Report) -> String {
     out
 }
 
-pub fn resume(args: ResumeArgs) -> u8 {
+pub fn resume(args: ResumeArgs, settings: &Settings) -> u8 {
     let state_dir = match args.state.resolve() {
         Ok(d) => d,
         Err(e) => return usage_error(e),
     };
-    let (row, bindings) = match prepare_continuation(&args.run, &state_dir, args.bindings.as_deref(), args.rebind) {
+    let (row, bindings) = match prepare_continuation(&args.run, &state_dir, args.bindings.as_deref(), args.rebind, settings) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let protected: Vec<PathBuf> = config_file().into_iter().collect();
+    let protected: Vec<PathBuf> = settings.file.iter().cloned().collect();
     let result = execute_one(&state_dir, &row.id, bindings, &protected, args.quiet, None);
     finish(vec![(row.id, result)], OutputFormat::Human)
-}
-
-/// The `loopc.toml` that applies here, which no tool may touch.
-fn config_file() -> Option<PathBuf> {
-    std::env::current_dir().ok().and_then(|cwd| config::discover(&cwd))
 }
 
 /// The run to continue and the bindings to continue it with: the ones it
@@ -500,13 +495,14 @@ fn prepare_continuation(
     state_dir: &Path,
     bindings: Option<&Path>,
     rebind: bool,
+    settings: &Settings,
 ) -> Result<(loopc_runtime::store::RunRow, Bindings), u8> {
     let store = Store::open(state_dir).map_err(usage_error)?;
     let row = store.find_run(run).map_err(usage_error)?;
     let path = bindings
         .map(Path::to_path_buf)
         .or_else(|| (!row.bindings_path.is_empty() && !row.bindings_path.ends_with("[run]")).then(|| PathBuf::from(&row.bindings_path)));
-    let (bindings, label) = load_bindings(path.as_deref()).map_err(|e| {
+    let (bindings, label) = load_bindings(path.as_deref(), settings).map_err(|e| {
         usage_error(if row.bindings_sha256.is_empty() {
             e
         } else {
@@ -551,13 +547,13 @@ fn prepare_continuation(
     Ok((row, bindings))
 }
 
-pub fn decide(args: DecideArgs, approved: bool) -> u8 {
+pub fn decide(args: DecideArgs, approved: bool, settings: &Settings) -> u8 {
     let state_dir = match args.state.resolve() {
         Ok(d) => d,
         Err(e) => return usage_error(e),
     };
     // Bindings first: a decision is not recorded for a run that cannot go on.
-    let (row, bindings) = match prepare_continuation(&args.run, &state_dir, args.bindings.as_deref(), args.rebind) {
+    let (row, bindings) = match prepare_continuation(&args.run, &state_dir, args.bindings.as_deref(), args.rebind, settings) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -582,7 +578,7 @@ pub fn decide(args: DecideArgs, approved: bool) -> u8 {
         }
         Ok(true) => {
             drop(store);
-            let protected: Vec<PathBuf> = config_file().into_iter().collect();
+            let protected: Vec<PathBuf> = settings.file.iter().cloned().collect();
             let result = execute_one(&state_dir, &row.id, bindings, &protected, args.quiet, None);
             finish(vec![(row.id, result)], OutputFormat::Human)
         }

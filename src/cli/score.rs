@@ -2,7 +2,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use loopc_check::Limits;
+use loopc_check::{Limits, Settings};
 use loopc_diagnostics::render::{render_human, FileDiagnostics, HumanOptions};
 use loopc_score::{render_table, score_spec, score_trace, SpecScore, SpecScoreOptions, TraceScore};
 use rayon::prelude::*;
@@ -42,9 +42,9 @@ pub struct ScoreArgs {
 }
 
 /// Read a YAML or JSON file as plain data, reporting syntax errors the way `check` does.
-fn read_document(path: &std::path::Path) -> Result<serde_json::Value, (u8, String)> {
+fn read_document(path: &std::path::Path, limits: &Limits) -> Result<serde_json::Value, (u8, String)> {
     let bytes = std::fs::read(path).map_err(|e| (EXIT_USAGE, format!("loopc: error: cannot read {}: {e}\n", path.display())))?;
-    let (source, root, diagnostics) = loopc_check::read_document(path, &bytes, &Limits::default());
+    let (source, root, diagnostics) = loopc_check::read_document(path, &bytes, limits);
     match root {
         Some(root) if diagnostics.is_empty() => Ok(root.to_json()),
         _ => {
@@ -73,20 +73,23 @@ struct SpecReport<'a> {
     below_min: Vec<&'a str>,
 }
 
-pub fn run(args: ScoreArgs) -> u8 {
+pub fn run(args: ScoreArgs, settings: &Settings) -> u8 {
     if let Some(min) = args.min {
         if !(0.0..=100.0).contains(&min) {
             return usage_error(format!("--min takes an LES from 0 to 100, not {min}"));
         }
     }
     match &args.trace {
-        Some(trace) => run_trace(trace, args.spec.as_deref(), args.min, args.format),
-        None => run_specs(&args),
+        Some(trace) => run_trace(trace, args.spec.as_deref(), args.min, args.format, settings),
+        None => run_specs(&args, settings),
     }
 }
 
-fn run_specs(args: &ScoreArgs) -> u8 {
-    let filter = FileFilter::new(&["**/*.yaml".into(), "**/*.yml".into(), "**/*.json".into()], &[]).expect("default globs compile");
+fn run_specs(args: &ScoreArgs, settings: &Settings) -> u8 {
+    let filter = match FileFilter::new(&settings.include, &settings.exclude) {
+        Ok(f) => f,
+        Err(e) => return usage_error(format!("loopc.toml [files]: {e}")),
+    };
     let (paths, io_errors) = files::collect(&args.paths, &filter);
     for e in &io_errors {
         eprintln!("loopc: error: {e}");
@@ -99,7 +102,7 @@ fn run_specs(args: &ScoreArgs) -> u8 {
         .map(|path| {
             Ok(ScoredFile {
                 file: files::display_path(path),
-                score: score_spec(&read_document(path)?, &options),
+                score: score_spec(&read_document(path, &settings.limits)?, &options),
             })
         })
         .collect();
@@ -155,15 +158,21 @@ fn run_specs(args: &ScoreArgs) -> u8 {
     status
 }
 
-fn run_trace(trace_path: &std::path::Path, spec_path: Option<&std::path::Path>, min: Option<f64>, format: ScoreFormat) -> u8 {
-    let trace = match read_document(trace_path) {
+fn run_trace(
+    trace_path: &std::path::Path,
+    spec_path: Option<&std::path::Path>,
+    min: Option<f64>,
+    format: ScoreFormat,
+    settings: &Settings,
+) -> u8 {
+    let trace = match read_document(trace_path, &settings.limits) {
         Ok(t) => t,
         Err((code, message)) => {
             eprint!("{message}");
             return code;
         }
     };
-    let spec = match spec_path.map(read_document).transpose() {
+    let spec = match spec_path.map(|p| read_document(p, &settings.limits)).transpose() {
         Ok(s) => s,
         Err((code, message)) => {
             eprint!("{message}");

@@ -9,6 +9,7 @@ pub mod level;
 pub mod registry;
 pub mod rules;
 pub mod schema;
+pub mod settings;
 mod suggest;
 pub mod syntax_rules;
 
@@ -21,6 +22,7 @@ use loopc_ir::Spec;
 pub use loopc_syntax::Limits;
 use loopc_syntax::Node;
 pub use registry::{all_rules, find_rule, rule_metas, RuleInfo};
+pub use settings::{Level, RuleLevels, Settings};
 
 /// What a rule sees.
 pub struct Context<'a> {
@@ -86,6 +88,8 @@ pub struct Checker {
     children: ChildCache,
     /// Run the phase-graph analysis (boundedness, readiness) after the front end.
     analysis: bool,
+    /// What findings become (`loopc.toml [rules]`, `-A/-W/-D`).
+    levels: RuleLevels,
 }
 
 /// How deep compositions may nest through `ref` before we stop following.
@@ -98,7 +102,19 @@ impl Checker {
             limits,
             children: ChildCache::default(),
             analysis: true,
+            levels: RuleLevels::default(),
         }
+    }
+
+    /// A checker with the settings' limits and rule levels.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Checker::new(settings.limits.clone()).with_levels(settings.levels.clone())
+    }
+
+    /// Findings get these levels (an allowed rule's findings are dropped).
+    pub fn with_levels(mut self, levels: RuleLevels) -> Self {
+        self.levels = levels;
+        self
     }
 
     /// The front end only: syntax, schema, references, compositions — no
@@ -167,7 +183,17 @@ impl Checker {
             analysed = Some((spec, json, graph));
         }
         diagnostics.sort_by(|a, b| (a.primary.span.start, a.code, &a.message).cmp(&(b.primary.span.start, b.code, &b.message)));
+        // Conformance is a property of the file, at the rules' own severities.
         let conformance = level::conformance(analysed.as_ref().map(|a| &a.0), analysed.as_ref().map(|a| &a.1), &diagnostics);
+        if !self.levels.is_default() {
+            diagnostics.retain_mut(|d| match self.levels.apply(d.code, d.severity) {
+                Some(severity) => {
+                    d.severity = severity;
+                    true
+                }
+                None => false,
+            });
+        }
         let bounds = analysed.as_ref().map(|a| a.2.bounds.clone());
         Analysis {
             checked: CheckedFile {

@@ -31,17 +31,23 @@ pub enum CompileError {
 }
 
 /// How to compile.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// Accept safety constraint types the runtime cannot enforce (they are
     /// then reported when they apply, not enforced).
     pub allow_unenforced: bool,
+    /// The checker's limits and rule levels (`loopc.toml`): a rule allowed
+    /// there does not stop a compile either.
+    pub limits: Limits,
+    pub levels: loopc_check::RuleLevels,
 }
 
 /// Check the spec at `path` (its content is `bytes`) and lower it.
 /// `source` is the path as the user should see it; the plan records it.
 pub fn compile(path: &Path, bytes: &[u8], source: &str, options: &Options) -> Result<Plan, CompileError> {
-    let analysis = Checker::new(Limits::default()).analyse(path, bytes);
+    let analysis = Checker::new(options.limits.clone())
+        .with_levels(options.levels.clone())
+        .analyse(path, bytes);
     let errors = analysis.errors();
     let Some((spec, _, _)) = analysis.spec.filter(|_| errors.is_empty()) else {
         return Err(CompileError::Diagnostics(Box::new(FileDiagnostics {

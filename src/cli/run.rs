@@ -1,7 +1,6 @@
 //! `loopc compile`, `run`, `resume`, `approve`, `reject`, `runs`, `status`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use clap::{Args, ValueEnum};
 use loopc_check::Settings;
@@ -9,7 +8,8 @@ use loopc_compile::{CompileError, Options};
 use loopc_diagnostics::render::{render_human, HumanOptions};
 use loopc_plan::Plan;
 use loopc_runtime::bindings::Bindings;
-use loopc_runtime::{BindingsOrigin, Report, RunOptions, Runner, Status, Store, Sync};
+use loopc_runtime::launch::Launcher;
+use loopc_runtime::{BindingsOrigin, Report, RunOptions, Status, Store, Sync};
 use serde_json::{Map, Value};
 
 use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
@@ -218,34 +218,6 @@ fn load_bindings(path: Option<&Path>, settings: &Settings) -> Result<(Bindings, 
     ))
 }
 
-/// Every machine step must have an executor before a run starts.
-fn preflight(plan: &Plan, bindings: &Bindings) -> Vec<String> {
-    use loopc_runtime::executor::StepRef;
-    let mut missing = Vec::new();
-    for w in &plan.workers {
-        if bindings
-            .select(&StepRef::Worker(w.id.clone()), None, Some((&w.model.provider, &w.model.name)))
-            .is_none()
-        {
-            missing.push(format!("workers.{} (model {}/{})", w.id, w.model.provider, w.model.name));
-        }
-    }
-    for e in &plan.evaluators {
-        let step = StepRef::Evaluator(e.id.clone());
-        let bound = match &e.kind {
-            loopc_plan::EvaluatorKind::Human { .. } => true,
-            loopc_plan::EvaluatorKind::Deterministic { implementation } => bindings.select(&step, Some(implementation), None).is_some(),
-            loopc_plan::EvaluatorKind::LlmRubric { model, .. } => {
-                bindings.select(&step, None, Some((&model.provider, &model.name))).is_some()
-            }
-        };
-        if !bound {
-            missing.push(format!("evaluators.{}", e.id));
-        }
-    }
-    missing
-}
-
 struct Job {
     plan: Plan,
     inputs: Map<String, Value>,
@@ -272,33 +244,26 @@ fn input_sets(args: &RunArgs) -> Result<Vec<Map<String, Value>>, String> {
     Ok(sets)
 }
 
-fn printer(quiet: bool, prefix: Option<String>) -> impl FnMut(&str) {
-    move |line: &str| {
+/// Progress lines on stderr, prefixed with the run id when several runs share it.
+fn printer(quiet: bool, many: bool) -> loopc_runtime::launch::Observer {
+    std::sync::Arc::new(move |id: &str, line: &str| {
         if !quiet {
-            match &prefix {
-                Some(p) => eprintln!("[{p}] {line}"),
-                None => eprintln!("{line}"),
+            if many {
+                eprintln!("[{id}] {line}");
+            } else {
+                eprintln!("{line}");
             }
         }
-    }
+    })
 }
 
-/// Execute a run in this process. `protected` are files of this command
-/// (plans, a trace target) that no tool may touch, beside the state
-/// directory and the bindings, which the runtime protects itself.
-fn execute_one(
-    state_dir: &Path,
-    run_id: &str,
-    bindings: Bindings,
-    protected: &[PathBuf],
-    quiet: bool,
-    prefix: Option<String>,
-) -> Result<Report, String> {
-    let mut store = Store::open(state_dir)?;
-    let mut say = printer(quiet, prefix);
-    let mut runner = Runner::new(&mut store, run_id, bindings, &mut say)?;
-    runner.protect(protected.iter().cloned())?;
-    runner.execute()
+fn launcher(state_dir: &Path, bindings: Bindings, protected: Vec<PathBuf>, quiet: bool, many: bool) -> Launcher {
+    Launcher {
+        state_dir: state_dir.to_path_buf(),
+        bindings,
+        protected,
+        observer: printer(quiet, many),
+    }
 }
 
 pub fn run(args: RunArgs, settings: &Settings) -> u8 {
@@ -327,7 +292,7 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
             Err(code) => return code,
         };
         if !args.dry_run {
-            let missing = preflight(&plan, &bindings);
+            let missing = loopc_runtime::launch::preflight(&plan, &bindings);
             if !missing.is_empty() {
                 return usage_error(format!(
                     "{}: no executor bound for {}; bind them in [bind] of {} (see `loopc run --help` and docs/runtime.md), or use --dry-run",
@@ -336,6 +301,10 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
                     if label.is_empty() { "a bindings file (--bindings) or loopc.toml [run]".to_owned() } else { label.clone() }
                 ));
             }
+        }
+        let unusable = loopc_runtime::launch::build_executors(&plan, &bindings, args.dry_run);
+        if !unusable.is_empty() {
+            return usage_error(format!("{}: {} (nothing ran)", display_path(spec), unusable.join("; ")));
         }
         for set in &sets {
             match loopc_runtime::inputs::validate(&plan.inputs, set.clone()) {
@@ -387,25 +356,10 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
     }
     drop(store);
 
-    // The outer loop: at most `jobs` runs at once, the rest queued.
-    let queue = Mutex::new(run_ids.iter().cloned().collect::<std::collections::VecDeque<_>>());
-    let results = Mutex::new(Vec::new());
-    let workers = args.jobs.max(1).min(run_ids.len().max(1));
-    let many = run_ids.len() > 1;
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let Some(id) = queue.lock().expect("queue").pop_front() else {
-                    break;
-                };
-                let prefix = many.then(|| id.clone());
-                let result = execute_one(&state_dir, &id, bindings.clone(), &protected, args.quiet, prefix);
-                results.lock().expect("results").push((id, result));
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("results");
-    results.sort_by(|a, b| a.0.cmp(&b.0));
+    // The outer loop: at most `jobs` runs at once, the rest queued; reports
+    // in the order the runs were started (specs, then input lines).
+    let launcher = launcher(&state_dir, bindings, protected, args.quiet, run_ids.len() > 1);
+    let results = launcher.run_many(&run_ids, args.jobs);
     if let (Some(target), [(id, Ok(_))]) = (&args.trace, results.as_slice()) {
         let source = Store::open(&state_dir).ok().map(|s| loopc_runtime::trace::path(&s, id));
         match source.filter(|s| s.exists()) {
@@ -482,7 +436,7 @@ pub fn resume(args: ResumeArgs, settings: &Settings) -> u8 {
         Err(code) => return code,
     };
     let protected: Vec<PathBuf> = settings.file.iter().cloned().collect();
-    let result = execute_one(&state_dir, &row.id, bindings, &protected, args.quiet, None);
+    let result = launcher(&state_dir, bindings, protected, args.quiet, false).execute(&row.id);
     finish(vec![(row.id, result)], OutputFormat::Human)
 }
 
@@ -579,7 +533,7 @@ pub fn decide(args: DecideArgs, approved: bool, settings: &Settings) -> u8 {
         Ok(true) => {
             drop(store);
             let protected: Vec<PathBuf> = settings.file.iter().cloned().collect();
-            let result = execute_one(&state_dir, &row.id, bindings, &protected, args.quiet, None);
+            let result = launcher(&state_dir, bindings, protected, args.quiet, false).execute(&row.id);
             finish(vec![(row.id, result)], OutputFormat::Human)
         }
     }

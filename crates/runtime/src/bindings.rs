@@ -142,46 +142,68 @@ pub enum Verdict {
     Json,
 }
 
+/// One executor of the bindings' `[executors]` table, by its `kind`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExecutorConfig {
     /// Run an argv in the workspace; the invocation as JSON on stdin.
-    Command {
-        argv: Vec<String>,
-        #[serde(default)]
-        verdict: Verdict,
-        #[serde(default)]
-        env: BTreeMap<String, String>,
-    },
+    Command(CommandConfig),
     /// Scripted responses from a JSON file (tests, dry runs).
-    Script { file: PathBuf },
+    Script(ScriptConfig),
     /// An OpenAI-compatible chat-completions API.
-    Openai {
-        base_url: String,
-        api_key_env: String,
-        /// Model name sent to the API (default: the spec's model name).
-        model: Option<String>,
-        #[serde(default)]
-        input_usd_per_mtok: f64,
-        #[serde(default)]
-        output_usd_per_mtok: f64,
-        timeout_seconds: Option<u64>,
-    },
+    Openai(ModelApi),
     /// The Anthropic Messages API.
-    Anthropic {
-        #[serde(default = "anthropic_url")]
-        base_url: String,
-        api_key_env: String,
-        model: Option<String>,
-        #[serde(default)]
-        input_usd_per_mtok: f64,
-        #[serde(default)]
-        output_usd_per_mtok: f64,
-        timeout_seconds: Option<u64>,
-        /// `max_tokens` when the spec's model sets none.
-        #[serde(default = "default_max_tokens")]
-        max_tokens: u64,
-    },
+    Anthropic(ModelApi),
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandConfig {
+    pub argv: Vec<String>,
+    #[serde(default)]
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptConfig {
+    pub file: PathBuf,
+}
+
+/// A model behind an HTTP API (`openai`, `anthropic`): the same settings for each.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelApi {
+    /// Default: the provider's public API.
+    pub base_url: Option<String>,
+    /// The environment variable that holds the key (the key itself never
+    /// appears in a file or a log).
+    pub api_key_env: String,
+    /// Model name sent to the API (default: the spec's model name).
+    pub model: Option<String>,
+    #[serde(default)]
+    pub input_usd_per_mtok: f64,
+    #[serde(default)]
+    pub output_usd_per_mtok: f64,
+    pub timeout_seconds: Option<u64>,
+    /// `max_tokens` when the step's model sets none (the Anthropic API
+    /// requires one: 4096 unless set).
+    pub max_tokens: Option<u64>,
+}
+
+impl ModelApi {
+    /// The settings' own checks.
+    pub fn validate(&self, kind: &str) -> Result<(), String> {
+        if self.api_key_env.trim().is_empty() {
+            return Err(format!("{kind} executor: `api_key_env` is empty"));
+        }
+        if self.max_tokens == Some(0) {
+            return Err(format!("{kind} executor: `max_tokens` must be positive"));
+        }
+        Ok(())
+    }
 }
 
 /// Programs whose first argument is the program they run.
@@ -189,14 +211,6 @@ fn is_interpreter(program: &str) -> bool {
     let name = program.rsplit('/').next().unwrap_or(program);
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
     ["python", "node", "deno", "bun", "ruby", "perl", "php", "bash", "sh", "zsh"].contains(&base)
-}
-
-fn anthropic_url() -> String {
-    "https://api.anthropic.com/v1".into()
-}
-
-fn default_max_tokens() -> u64 {
-    4096
 }
 
 impl Bindings {
@@ -266,8 +280,9 @@ impl Bindings {
         let mut files = Vec::new();
         for (name, e) in &self.executors {
             match e {
-                ExecutorConfig::Script { file } => files.push(self.path(file)),
-                ExecutorConfig::Command { argv, .. } => {
+                ExecutorConfig::Script(c) => files.push(self.path(&c.file)),
+                ExecutorConfig::Command(c) => {
+                    let argv = &c.argv;
                     let Some(program) = argv.first() else { continue };
                     if program.contains('/') {
                         files.push(self.path(Path::new(program)));
@@ -295,10 +310,11 @@ impl Bindings {
             }
         }
         for (name, e) in &self.executors {
-            if let ExecutorConfig::Command { argv, .. } = e {
-                if argv.is_empty() {
-                    return Err(format!("executor `{name}`: argv is empty"));
-                }
+            match e {
+                ExecutorConfig::Command(c) if c.argv.is_empty() => return Err(format!("executor `{name}`: argv is empty")),
+                ExecutorConfig::Openai(m) => m.validate("openai").map_err(|e| format!("executor `{name}`: {e}"))?,
+                ExecutorConfig::Anthropic(m) => m.validate("anthropic").map_err(|e| format!("executor `{name}`: {e}"))?,
+                _ => {}
             }
         }
         Ok(())
@@ -366,5 +382,22 @@ default = "a"
         assert_eq!(b.select(&StepRef::Evaluator("t".into()), None, None), Some("a"));
         assert!(Bindings::parse("[bind]\ndefault = \"nope\"\n", Path::new(".")).is_err());
         assert!(Bindings::parse("[executors.x]\nkind = \"command\"\nargv = []\n", Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn model_apis_share_one_settings_struct_and_refuse_unknown_keys() {
+        let b = Bindings::parse(
+            "[executors.gpt]\nkind = \"openai\"\napi_key_env = \"K\"\n[executors.claude]\nkind = \"anthropic\"\napi_key_env = \"K\"\nmax_tokens = 100\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert!(matches!(&b.executors["gpt"], ExecutorConfig::Openai(m) if m.base_url.is_none()));
+        assert!(matches!(&b.executors["claude"], ExecutorConfig::Anthropic(m) if m.max_tokens == Some(100)));
+        let typo = Bindings::parse(
+            "[executors.gpt]\nkind = \"openai\"\napi_key_env = \"K\"\napi_key = \"sk-x\"\n",
+            Path::new("."),
+        );
+        assert!(typo.unwrap_err().contains("unknown field `api_key`"));
+        assert!(Bindings::parse("[executors.c]\nkind = \"anthropic\"\napi_key_env = \"\"\n", Path::new(".")).is_err());
     }
 }

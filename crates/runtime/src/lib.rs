@@ -13,6 +13,7 @@ pub mod executor;
 pub mod gate;
 pub mod inputs;
 pub mod interpreter;
+pub mod launch;
 pub mod process;
 pub mod safety;
 pub mod store;

@@ -225,24 +225,25 @@ fn evaluator() -> Invocation {
 
 fn openai(base_url: &str, key_env: &str, timeout_seconds: Option<u64>) -> OpenAiExecutor {
     OpenAiExecutor::new(OpenAiSettings {
-        base_url: base_url.into(),
+        base_url: Some(base_url.into()),
         api_key_env: key_env.into(),
         model: None,
         input_usd_per_mtok: 2.0,
         output_usd_per_mtok: 8.0,
         timeout_seconds,
+        max_tokens: None,
     })
 }
 
 fn anthropic(base_url: &str, key_env: &str, timeout_seconds: Option<u64>) -> AnthropicExecutor {
     AnthropicExecutor::new(AnthropicSettings {
-        base_url: base_url.into(),
+        base_url: Some(base_url.into()),
         api_key_env: key_env.into(),
         model: Some("claude-test".into()),
         input_usd_per_mtok: 3.0,
         output_usd_per_mtok: 15.0,
         timeout_seconds,
-        max_tokens: 1024,
+        max_tokens: Some(1024),
     })
 }
 
@@ -332,12 +333,13 @@ fn openai_evaluator_asks_for_and_parses_a_json_verdict() {
         Reply::Json(200, openai_reply(json!("I think it is fine."), None)),
     ]);
     let exec = OpenAiExecutor::new(OpenAiSettings {
-        base_url: server.base_url.clone(),
+        base_url: Some(server.base_url.clone()),
         api_key_env: "LOOPC_TEST_OPENAI_KEY_EVAL".into(),
         model: Some("gpt-judge".into()),
         input_usd_per_mtok: 0.0,
         output_usd_per_mtok: 0.0,
         timeout_seconds: Some(30),
+        max_tokens: None,
     });
     let mut inv = evaluator();
     inv.model.as_mut().unwrap().max_tokens = Some(300);

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use loopc_runtime::bindings::SandboxConfig;
 use loopc_runtime::executor::ToolCall;
-use loopc_runtime::tools::{BlockRule, Sandbox, ToolFailure, BUILTIN_TOOLS};
+use loopc_runtime::tools::{table, BlockRule, Sandbox, ToolFailure};
 use serde_json::{json, Value};
 
 /// `<tmp>/<name>-<n>/{root,outside}` with a file in each.
@@ -63,7 +63,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
 }
 
 fn all_tools() -> Vec<String> {
-    BUILTIN_TOOLS.iter().map(|s| s.to_string()).collect()
+    table::names().filter(|n| *n != "remember").map(str::to_owned).collect()
 }
 
 fn call(tool: &str, args: Value) -> ToolCall {

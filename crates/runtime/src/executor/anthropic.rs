@@ -25,22 +25,19 @@ use serde_json::{json, Value};
 
 use super::http;
 use super::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
-use crate::bindings::{Bindings, ExecutorConfig};
+use crate::bindings::{Bindings, ExecutorConfig, ModelApi};
 
 /// The `anthropic-version` header sent.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
-/// The fields of a `kind = "anthropic"` config.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AnthropicSettings {
-    pub base_url: String,
-    pub api_key_env: String,
-    pub model: Option<String>,
-    pub input_usd_per_mtok: f64,
-    pub output_usd_per_mtok: f64,
-    pub timeout_seconds: Option<u64>,
-    pub max_tokens: u64,
-}
+/// The settings of a `kind = "anthropic"` executor (those of every model API).
+pub type AnthropicSettings = ModelApi;
+
+/// The public API, when `base_url` is not set.
+pub const ANTHROPIC_URL: &str = "https://api.anthropic.com/v1";
+
+/// `max_tokens` when neither the step's model nor the executor sets one (the API requires it).
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// Calls the Messages API (see the module docs).
 #[derive(Debug)]
@@ -59,33 +56,11 @@ impl AnthropicExecutor {
 
     /// From a `kind = "anthropic"` config.
     pub fn from_config(config: &ExecutorConfig, _bindings: &Bindings) -> Result<Self, String> {
-        let ExecutorConfig::Anthropic {
-            base_url,
-            api_key_env,
-            model,
-            input_usd_per_mtok,
-            output_usd_per_mtok,
-            timeout_seconds,
-            max_tokens,
-        } = config
-        else {
+        let ExecutorConfig::Anthropic(settings) = config else {
             return Err("not an `anthropic` executor config".into());
         };
-        if api_key_env.trim().is_empty() {
-            return Err("anthropic executor: `api_key_env` is empty".into());
-        }
-        if *max_tokens == 0 {
-            return Err("anthropic executor: `max_tokens` must be positive".into());
-        }
-        Ok(Self::new(AnthropicSettings {
-            base_url: base_url.clone(),
-            api_key_env: api_key_env.clone(),
-            model: model.clone(),
-            input_usd_per_mtok: *input_usd_per_mtok,
-            output_usd_per_mtok: *output_usd_per_mtok,
-            timeout_seconds: *timeout_seconds,
-            max_tokens: *max_tokens,
-        }))
+        settings.validate("anthropic")?;
+        Ok(Self::new(settings.clone()))
     }
 
     /// The request body for an invocation.
@@ -105,7 +80,8 @@ impl AnthropicExecutor {
             .model
             .as_ref()
             .and_then(|m| m.max_tokens)
-            .unwrap_or(self.settings.max_tokens);
+            .or(self.settings.max_tokens)
+            .unwrap_or(DEFAULT_MAX_TOKENS);
         let mut body = json!({
             "model": model,
             "max_tokens": max_tokens,
@@ -169,7 +145,7 @@ impl Executor for AnthropicExecutor {
     fn invoke(&self, invocation: &Invocation) -> Result<Outcome, ExecError> {
         let body = self.request_body(invocation)?;
         let key = http::api_key(&self.settings.api_key_env)?;
-        let url = http::endpoint(&self.settings.base_url, "messages");
+        let url = http::endpoint(self.settings.base_url.as_deref().unwrap_or(ANTHROPIC_URL), "messages");
         let timeout = http::timeout(self.settings.timeout_seconds, invocation.timeout);
         let headers = [("x-api-key", key.as_str()), ("anthropic-version", ANTHROPIC_VERSION)];
         let response = http::post_json(&self.agent, &url, &headers, &body, timeout, &key)?;

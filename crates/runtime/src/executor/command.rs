@@ -76,10 +76,10 @@ impl CommandExecutor {
 
     /// From a `kind = "command"` config.
     pub fn from_config(config: &ExecutorConfig, bindings: &Bindings) -> Result<Self, String> {
-        let ExecutorConfig::Command { argv, verdict, env } = config else {
+        let ExecutorConfig::Command(c) = config else {
             return Err("not a `command` executor config".into());
         };
-        let mut argv = argv.clone();
+        let (mut argv, verdict, env) = (c.argv.clone(), &c.verdict, &c.env);
         if let Some(program) = argv.first_mut() {
             if program.contains('/') && Path::new(program.as_str()).is_relative() {
                 *program = bindings.base_dir.join(program.as_str()).to_string_lossy().into_owned();

@@ -196,42 +196,12 @@ pub(crate) fn tool_specs(invocation: &Invocation) -> Vec<(String, String, Value)
     let Some(Value::Array(tools)) = invocation.payload.get("tools") else {
         return Vec::new();
     };
-    let path = json!({"type": "string", "description": "a path relative to the workspace root"});
     tools
         .iter()
         .filter_map(Value::as_str)
-        .map(|name| {
-            let (description, schema) = match name {
-                "read_file" => (
-                    "Read a text file of the workspace.",
-                    json!({"type": "object", "properties": {"path": path}, "required": ["path"]}),
-                ),
-                "write_file" => (
-                    "Create or replace a file of the workspace.",
-                    json!({"type": "object", "properties": {"path": path, "content": {"type": "string"}}, "required": ["path", "content"]}),
-                ),
-                "append_file" => (
-                    "Append text to a file of the workspace.",
-                    json!({"type": "object", "properties": {"path": path, "content": {"type": "string"}}, "required": ["path", "content"]}),
-                ),
-                "delete_file" => (
-                    "Delete a file of the workspace.",
-                    json!({"type": "object", "properties": {"path": path}, "required": ["path"]}),
-                ),
-                "list_dir" => (
-                    "List a directory of the workspace.",
-                    json!({"type": "object", "properties": {"path": path}}),
-                ),
-                "run_command" => (
-                    "Run a program in the workspace.",
-                    json!({"type": "object", "properties": {
-                        "argv": {"type": "array", "items": {"type": "string"}, "description": "program and arguments"},
-                        "timeout_seconds": {"type": "number"}
-                    }, "required": ["argv"]}),
-                ),
-                _ => ("A tool of the runtime.", json!({"type": "object"})),
-            };
-            (name.to_owned(), description.to_owned(), schema)
+        .map(|name| match crate::tools::table::find(name) {
+            Some(tool) => (name.to_owned(), tool.description.to_owned(), (tool.arguments)()),
+            None => (name.to_owned(), "A tool of the runtime.".to_owned(), json!({"type": "object"})),
         })
         .collect()
 }

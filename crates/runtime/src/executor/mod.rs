@@ -136,9 +136,9 @@ pub use script::ScriptExecutor;
 pub fn build(config: &crate::bindings::ExecutorConfig, bindings: &crate::bindings::Bindings) -> Result<Box<dyn Executor>, String> {
     use crate::bindings::ExecutorConfig;
     Ok(match config {
-        ExecutorConfig::Command { .. } => Box::new(CommandExecutor::from_config(config, bindings)?),
-        ExecutorConfig::Script { .. } => Box::new(ScriptExecutor::from_config(config, bindings)?),
-        ExecutorConfig::Openai { .. } => Box::new(OpenAiExecutor::from_config(config, bindings)?),
-        ExecutorConfig::Anthropic { .. } => Box::new(AnthropicExecutor::from_config(config, bindings)?),
+        ExecutorConfig::Command(_) => Box::new(CommandExecutor::from_config(config, bindings)?),
+        ExecutorConfig::Script(_) => Box::new(ScriptExecutor::from_config(config, bindings)?),
+        ExecutorConfig::Openai(_) => Box::new(OpenAiExecutor::from_config(config, bindings)?),
+        ExecutorConfig::Anthropic(_) => Box::new(AnthropicExecutor::from_config(config, bindings)?),
     })
 }

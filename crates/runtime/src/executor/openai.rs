@@ -25,18 +25,13 @@ use serde_json::{json, Value};
 
 use super::http;
 use super::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
-use crate::bindings::{Bindings, ExecutorConfig};
+use crate::bindings::{Bindings, ExecutorConfig, ModelApi};
 
-/// The fields of a `kind = "openai"` config.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OpenAiSettings {
-    pub base_url: String,
-    pub api_key_env: String,
-    pub model: Option<String>,
-    pub input_usd_per_mtok: f64,
-    pub output_usd_per_mtok: f64,
-    pub timeout_seconds: Option<u64>,
-}
+/// The settings of a `kind = "openai"` executor (those of every model API).
+pub type OpenAiSettings = ModelApi;
+
+/// The public API, when `base_url` is not set.
+pub const OPENAI_URL: &str = "https://api.openai.com/v1";
 
 /// Calls a chat-completions API (see the module docs).
 #[derive(Debug)]
@@ -55,28 +50,11 @@ impl OpenAiExecutor {
 
     /// From a `kind = "openai"` config.
     pub fn from_config(config: &ExecutorConfig, _bindings: &Bindings) -> Result<Self, String> {
-        let ExecutorConfig::Openai {
-            base_url,
-            api_key_env,
-            model,
-            input_usd_per_mtok,
-            output_usd_per_mtok,
-            timeout_seconds,
-        } = config
-        else {
+        let ExecutorConfig::Openai(settings) = config else {
             return Err("not an `openai` executor config".into());
         };
-        if api_key_env.trim().is_empty() {
-            return Err("openai executor: `api_key_env` is empty".into());
-        }
-        Ok(Self::new(OpenAiSettings {
-            base_url: base_url.clone(),
-            api_key_env: api_key_env.clone(),
-            model: model.clone(),
-            input_usd_per_mtok: *input_usd_per_mtok,
-            output_usd_per_mtok: *output_usd_per_mtok,
-            timeout_seconds: *timeout_seconds,
-        }))
+        settings.validate("openai")?;
+        Ok(Self::new(settings.clone()))
     }
 
     /// The request body for an invocation.
@@ -103,7 +81,7 @@ impl OpenAiExecutor {
             if let Some(t) = m.temperature {
                 body["temperature"] = json!(t);
             }
-            if let Some(n) = m.max_tokens {
+            if let Some(n) = m.max_tokens.or(self.settings.max_tokens) {
                 body["max_tokens"] = json!(n);
             }
         }
@@ -182,7 +160,7 @@ impl Executor for OpenAiExecutor {
     fn invoke(&self, invocation: &Invocation) -> Result<Outcome, ExecError> {
         let body = self.request_body(invocation)?;
         let key = http::api_key(&self.settings.api_key_env)?;
-        let url = http::endpoint(&self.settings.base_url, "chat/completions");
+        let url = http::endpoint(self.settings.base_url.as_deref().unwrap_or(OPENAI_URL), "chat/completions");
         let timeout = http::timeout(self.settings.timeout_seconds, invocation.timeout);
         let auth = format!("Bearer {key}");
         let response = http::post_json(&self.agent, &url, &[("authorization", auth.as_str())], &body, timeout, &key)?;

@@ -75,7 +75,7 @@ pub struct ScriptExecutor {
 impl ScriptExecutor {
     /// From a `kind = "script"` config.
     pub fn from_config(config: &ExecutorConfig, bindings: &Bindings) -> Result<Self, String> {
-        let ExecutorConfig::Script { file } = config else {
+        let ExecutorConfig::Script(crate::bindings::ScriptConfig { file }) = config else {
             return Err("not a `script` executor config".into());
         };
         Self::load(&bindings.path(file))

@@ -75,7 +75,7 @@ impl Executors {
         }
         let config = self.bindings.executors.get(&name);
         let executor: Arc<dyn Executor> = match config {
-            Some(c) if !self.dry_run || matches!(c, crate::bindings::ExecutorConfig::Script { .. }) => {
+            Some(c) if !self.dry_run || matches!(c, crate::bindings::ExecutorConfig::Script(_)) => {
                 Arc::from(crate::executor::build(c, &self.bindings).map_err(|e| format!("executor `{name}`: {e}"))?)
             }
             _ => Arc::new(steps::DryRun),
@@ -180,8 +180,8 @@ impl<'a> Runner<'a> {
         };
         // Command executors run only programs the sandbox allows.
         for (name, config) in &bindings.executors {
-            if let crate::bindings::ExecutorConfig::Command { argv, .. } = config {
-                guard.check_command(argv).map_err(|e| format!("executor `{name}`: {e}"))?;
+            if let crate::bindings::ExecutorConfig::Command(c) = config {
+                guard.check_command(&c.argv).map_err(|e| format!("executor `{name}`: {e}"))?;
             }
         }
         let (started, _) = store.run_interval(run_id)?;

@@ -12,7 +12,7 @@
 //!   `allow_programs` (when that list is non-empty) and command lines that
 //!   contain a `deny_commands` entry, including inside `sh -c`/`bash -c`
 //!   strings (whitespace, quotes and `rm` flag spellings are normalized);
-//! - **tools**: [`Sandbox::call`] runs a built-in tool ([`BUILTIN_TOOLS`]) only
+//! - **tools**: [`Sandbox::call`] runs a built-in tool ([`table::TOOLS`]) only
 //!   when the worker declares it.
 //!
 //! `write_file` writes a temporary file next to the target and renames it, so
@@ -30,6 +30,7 @@
 //! loopc's state and everything outside the workspace.
 
 mod command;
+pub mod table;
 
 use std::fs;
 use std::io::Write;
@@ -43,9 +44,6 @@ use crate::bindings::SandboxConfig;
 use crate::executor::ToolCall;
 
 pub use command::CommandOutput;
-
-/// The tools [`Sandbox::call`] implements.
-pub const BUILTIN_TOOLS: &[&str] = &["read_file", "write_file", "append_file", "delete_file", "list_dir", "run_command"];
 
 /// `run_command`'s timeout when the call sets none.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
@@ -324,16 +322,12 @@ impl Sandbox {
     /// one); an allowed but unknown tool, bad arguments or an I/O error fail.
     pub fn call(&self, call: &ToolCall, allowed_tools: &[String]) -> Result<Value, ToolFailure> {
         self.check_declared(call, allowed_tools)?;
-        match call.tool.as_str() {
-            "read_file" => self.read_file(&call.args),
-            "write_file" => self.write_file(&call.args, false),
-            "append_file" => self.write_file(&call.args, true),
-            "delete_file" => self.delete_file(&call.args),
-            "list_dir" => self.list_dir(&call.args),
-            "run_command" => self.run_command_tool(&call.args),
-            other => Err(ToolFailure::Failed(format!(
-                "unknown tool `{other}` (built-in tools: {})",
-                BUILTIN_TOOLS.join(", ")
+        match table::find(&call.tool).and_then(|t| t.run) {
+            Some(run) => run(self, &call.args),
+            None => Err(ToolFailure::Failed(format!(
+                "unknown tool `{}` (built-in tools: {})",
+                call.tool,
+                table::names().collect::<Vec<_>>().join(", ")
             ))),
         }
     }

@@ -98,6 +98,11 @@ fn convergence_fixes_the_bug_within_two_iterations() {
     let score: Value = serde_json::from_slice(&scored.stdout).unwrap();
     assert_eq!(score["valid"], true);
     assert_eq!(score["diagnostics"]["iterations"], 2);
+    // And the canonical Loop Trace 1.0 schema agrees (formats included).
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(loopc_trace::SCHEMA).unwrap();
+    let canonical = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
+    assert!(canonical.is_valid(&written), "{written}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Differential test: loopc-score vs the reference `loopctl score --json`.
 
-How to run (from the workspace root, /work/main):
+How to run (from the workspace root):
 
     python3 -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install le-loopctl==0.5.0
     CARGO_TARGET_DIR=/work/target-score cargo build -p loopc-score --example score_json -j1

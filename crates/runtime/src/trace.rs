@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use loopc_plan::{EvaluatorKind, Plan};
+use loopc_trace::{IterationRecord, Trace};
 use serde_json::{json, Map, Value};
 
 use crate::store::{Status, Store};
@@ -20,7 +21,7 @@ pub fn path(store: &Store, run_id: &str) -> PathBuf {
 
 /// Build the trace of a run; `None` before its first iteration completes
 /// (the format needs at least one iteration).
-pub fn build(store: &Store, run_id: &str) -> Result<Option<Value>, String> {
+pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, String> {
     let run = store.run(run_id)?.ok_or_else(|| format!("no run `{run_id}`"))?;
     let plan: Plan = serde_json::from_str(&run.plan_json).map_err(|e| e.to_string())?;
     let iterations = store.iterations(run_id)?;
@@ -73,22 +74,22 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Value>, String> {
             .filter(|(i, ..)| *i == it.iteration)
             .map(|(_, gate, approved, note)| json!({"gate": gate, "approved": approved, "note": note}))
             .collect();
-        let mut record = json!({
-            "iteration": it.iteration,
-            "timestamp": it.finished_at,
-            "evaluator_scores": scores,
-            "cost_usd": it.cost_usd,
-            "feedback": feedback,
-            "metrics": it.metrics,
-            "violations": it.violations,
-            "human_interventions": interventions,
-            "decision": it.decision,
+        let worker = output.is_some().then(|| last_worker.clone()).flatten();
+        records.push(IterationRecord {
+            iteration: u64::from(it.iteration),
+            timestamp: it.finished_at.clone(),
+            worker_id: worker,
+            worker_output: output,
+            evaluator_scores: scores,
+            cost_usd: Some(it.cost_usd),
+            feedback,
+            extra: Map::from_iter([
+                ("metrics".to_owned(), Value::Object(it.metrics.clone())),
+                ("violations".to_owned(), json!(it.violations)),
+                ("human_interventions".to_owned(), Value::Array(interventions)),
+                ("decision".to_owned(), json!(it.decision)),
+            ]),
         });
-        if let (Some(id), Some(out)) = (&last_worker, output) {
-            record["worker_id"] = json!(id);
-            record["worker_output"] = json!(out);
-        }
-        records.push(record);
     }
     let max_iterations = plan
         .termination
@@ -101,35 +102,43 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Value>, String> {
         .as_ref()
         .and_then(|p| plan.termination.success.iter().find(|s| &s.metric == p))
         .map(|s| s.value);
-    let mut trace = json!({
-        "trace_version": "1.0",
-        "loop_id": run.id,
-        "loop_name": run.loop_name,
-        "spec_path": plan.source,
-        "started_at": run.created_at,
-        "success": run.status == Status::Succeeded,
-        "termination_reason": if run.reason.is_empty() { run.status.as_str().to_owned() } else { run.reason.clone() },
-        "total_cost_usd": run.cost_usd,
-        "iterations": records,
-        "metadata": {
-            "runtime": format!("loopc-runtime {}", env!("CARGO_PKG_VERSION")),
-            "status": run.status.as_str(),
-            "max_iterations": max_iterations,
-            "primary_metric": primary,
-            "g_target": g_target,
-            "human_evaluators": plan.evaluators.iter().filter(|e| matches!(e.kind, EvaluatorKind::Human { .. })).count(),
-        },
+    let metadata = json!({
+        "runtime": format!("loopc-runtime {}", env!("CARGO_PKG_VERSION")),
+        "status": run.status.as_str(),
+        "max_iterations": max_iterations,
+        "primary_metric": primary,
+        "g_target": g_target,
+        "human_evaluators": plan.evaluators.iter().filter(|e| matches!(e.kind, EvaluatorKind::Human { .. })).count(),
     });
-    if run.status.is_final() || run.status == Status::AwaitingHuman {
-        trace["ended_at"] = json!(run.updated_at);
-    }
-    Ok(Some(trace))
+    let ended = run.status.is_final() || run.status == Status::AwaitingHuman;
+    Ok(Some(Trace {
+        trace_version: loopc_trace::TRACE_VERSION.into(),
+        loop_id: run.id.clone(),
+        loop_name: run.loop_name.clone(),
+        spec_path: Some(plan.source.clone()),
+        started_at: run.created_at.clone(),
+        ended_at: ended.then(|| run.updated_at.clone()),
+        success: Some(run.status == Status::Succeeded),
+        termination_reason: Some(if run.reason.is_empty() {
+            run.status.as_str().to_owned()
+        } else {
+            run.reason.clone()
+        }),
+        total_cost_usd: Some(run.cost_usd),
+        iterations: records,
+        metadata: match metadata {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        },
+        extra: Map::new(),
+    }))
 }
 
 /// Write (atomically, mode 0600) the run's trace, if it has one. Every
 /// field goes through the run's secret scanner once more on the way out.
 pub fn write(store: &Store, run_id: &str) -> Result<Option<PathBuf>, String> {
-    let Some(mut trace) = build(store, run_id)? else { return Ok(None) };
+    let Some(trace) = build(store, run_id)? else { return Ok(None) };
+    let mut trace = trace.to_value();
     store.redactor().value(&mut trace);
     let target = path(store, run_id);
     let dir = target.parent().expect("traces dir");

@@ -6,7 +6,7 @@
 
 use crate::categories::speed;
 use crate::categories::{num, termination, Termination};
-use crate::py::{get, get_str, number_like, py_int, truthy, Cx};
+use crate::reference::{get, get_str, number_like, py_int, truthy, Cx};
 use crate::spec::{evaluate, Evaluation, Improvement};
 use crate::{CATEGORIES, WEIGHTS};
 use serde_json::{json, Map, Value};
@@ -37,7 +37,7 @@ pub(crate) fn best(doc: &Value, parity: bool, base: &Evaluation) -> Option<Impro
             Improvement {
                 category: CATEGORIES[cat].to_string(),
                 change,
-                gain: crate::py::round_to(gain, 1),
+                gain: crate::reference::round_to(gain, 1),
             },
         ));
     }

@@ -21,7 +21,7 @@
 mod categories;
 mod improve;
 pub mod observed;
-mod py;
+mod reference;
 mod render;
 mod spec;
 mod trace;

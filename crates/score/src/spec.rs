@@ -2,7 +2,7 @@
 
 use crate::categories;
 use crate::improve;
-use crate::py::{clamp01, py_float, round_to, truthy, Cx, Py};
+use crate::reference::{clamp01, py_float, round_to, truthy, Cx, Py};
 use crate::{CATEGORIES, WEIGHTS};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -147,7 +147,7 @@ pub(crate) fn evaluate(doc: &Value, parity: bool) -> Evaluation {
                 if not_mapping {
                     ev.reference_error = Some(format!(
                         "ValueError: Expected YAML mapping (document is a {})",
-                        crate::py::type_name(doc)
+                        crate::reference::type_name(doc)
                     ));
                 }
                 ev
@@ -165,7 +165,10 @@ pub(crate) fn evaluate(doc: &Value, parity: bool) -> Evaluation {
         if not_mapping {
             ev.notes.insert(
                 0,
-                format!("the document is a {}, not a mapping: scored as empty", crate::py::type_name(doc)),
+                format!(
+                    "the document is a {}, not a mapping: scored as empty",
+                    crate::reference::type_name(doc)
+                ),
             );
         }
         if map.get("les_scores").is_some_and(|v| !v.is_null()) {
@@ -239,7 +242,7 @@ fn explicit(doc: &Map<String, Value>, category: &str) -> Py<Option<f64>> {
         }
         other => Err(format!(
             "TypeError: argument of type '{}' is not iterable (les_scores)",
-            crate::py::type_name(other)
+            crate::reference::type_name(other)
         )),
     }
 }
@@ -251,7 +254,7 @@ fn lenient_overrides(doc: &Map<String, Value>, ev: &mut Evaluation) {
         return;
     };
     for (i, name) in CATEGORIES.iter().enumerate() {
-        if let Some(x) = m.get(*name).and_then(crate::py::number_like) {
+        if let Some(x) = m.get(*name).and_then(crate::reference::number_like) {
             let x = clamp01(x);
             ev.scores[i] = x;
             ev.explicit += 1;

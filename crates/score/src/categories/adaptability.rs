@@ -2,7 +2,7 @@
 //! optimizer.
 
 use super::{input_count, num, plural, robustness::level_hint, Inferred, Tally};
-use crate::py::{get_str, Cx, Py};
+use crate::reference::{get_str, Cx, Py};
 use serde_json::{Map, Value};
 
 pub(crate) fn infer(doc: &Map<String, Value>, cx: &mut Cx) -> Py<Inferred> {

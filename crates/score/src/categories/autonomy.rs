@@ -1,7 +1,7 @@
 //! Autonomy (w = 0.08): workers, escalations to humans and taxonomy level.
 
 use super::{num, plural, robustness::level_hint, Inferred, Tally};
-use crate::py::{get_str, Cx, Py};
+use crate::reference::{get_str, Cx, Py};
 use serde_json::{Map, Value};
 
 pub(crate) fn infer(doc: &Map<String, Value>, cx: &mut Cx) -> Py<Inferred> {

@@ -1,7 +1,7 @@
 //! Cost (w = 0.12): token and spend caps, minus a penalty for many workers.
 
 use super::{num, plural, Inferred, Tally};
-use crate::py::{get, truthy, Cx, Py};
+use crate::reference::{get, truthy, Cx, Py};
 use serde_json::{Map, Value};
 
 pub(crate) fn infer(doc: &Map<String, Value>, cx: &mut Cx) -> Py<Inferred> {

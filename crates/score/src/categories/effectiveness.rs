@@ -2,7 +2,7 @@
 //! success condition.
 
 use super::{plural, termination, Inferred, Tally, Termination};
-use crate::py::{get, get_str, truthy, Cx, Py};
+use crate::reference::{get, get_str, truthy, Cx, Py};
 use serde_json::{Map, Value};
 
 pub(crate) fn infer(doc: &Map<String, Value>, cx: &mut Cx) -> Py<Inferred> {

@@ -15,7 +15,7 @@ pub(crate) mod safety;
 pub(crate) mod scalability;
 pub(crate) mod speed;
 
-use crate::py::{clamp01, Cx, Py};
+use crate::reference::{clamp01, Cx, Py};
 use serde_json::{Map, Value};
 
 /// One inferred category: the clamped score and the reasons behind it.

@@ -2,7 +2,7 @@
 //! optimizer, a stall condition and the taxonomy level.
 
 use super::{num, plural, termination, Inferred, Tally, Termination};
-use crate::py::{get_str, truthy, Cx, Py};
+use crate::reference::{get_str, truthy, Cx, Py};
 use serde_json::{Map, Value};
 
 pub(crate) fn infer(doc: &Map<String, Value>, cx: &mut Cx) -> Py<Inferred> {

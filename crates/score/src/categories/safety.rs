@@ -1,7 +1,7 @@
 //! Safety (w = 0.12): safety constraints and halting actions.
 
 use super::{plural, Inferred, Tally};
-use crate::py::{get_str, Cx, Py};
+use crate::reference::{get_str, Cx, Py};
 use serde_json::{Map, Value};
 
 pub(crate) fn infer(doc: &Map<String, Value>, cx: &mut Cx) -> Py<Inferred> {

@@ -2,7 +2,7 @@
 //! spend cap.
 
 use super::{input_count, plural, Inferred, Tally};
-use crate::py::{get, number_like, truthy, Cx, Py};
+use crate::reference::{get, number_like, truthy, Cx, Py};
 use serde_json::{Map, Value};
 
 pub(crate) fn infer(doc: &Map<String, Value>, cx: &mut Cx) -> Py<Inferred> {

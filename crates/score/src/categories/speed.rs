@@ -1,7 +1,7 @@
 //! Speed (w = 0.15): banded on the declared iteration budget.
 
 use super::{num, termination, Inferred, Termination};
-use crate::py::{get, get_str, truthy, Cx, Py};
+use crate::reference::{get, get_str, truthy, Cx, Py};
 use serde_json::{Map, Value};
 
 /// Where the iteration budget was found, and its raw value.

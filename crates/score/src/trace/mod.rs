@@ -21,14 +21,12 @@
 //! * Autonomy: `human_interventions` lists (per record or top level) of
 //!   `{type, duration_s, trigger}`.
 
-mod validate;
-
-pub(crate) use validate::parse_datetime;
-pub use validate::validate_trace;
+pub(crate) use loopc_trace::parse_datetime;
+pub use loopc_trace::validate as validate_trace;
 
 use crate::categories::speed;
 use crate::observed;
-use crate::py::{py_int, round_to, Cx};
+use crate::reference::{py_int, round_to, Cx};
 use crate::{CATEGORIES, WEIGHTS};
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 /// Seconds since 1970-01-01T00:00:00Z of an RFC 3339 date-time
 /// (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`), or `None` if malformed.
-pub(crate) fn parse_datetime(s: &str) -> Option<f64> {
+pub fn parse_datetime(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = b.get(r)?;
@@ -182,7 +182,7 @@ impl Checker {
 
 /// Checks a document against the Loop Trace 1.0 schema rules. Returns one
 /// message per violation (`/json/pointer: what is wrong`), empty when valid.
-pub fn validate_trace(trace: &Value) -> Vec<String> {
+pub fn validate(trace: &Value) -> Vec<String> {
     let mut c = Checker { errors: Vec::new() };
     let Value::Object(m) = trace else {
         c.err("", format!("expected an object, found {}", kind(trace)));

@@ -1,4 +1,4 @@
-//! Python value semantics over JSON documents.
+//! The reference scorer's semantics: Python value semantics over JSON documents.
 //!
 //! The reference scorer is Python code that reads a parsed document with
 //! `dict.get`, truthiness, `len`, `int()` and `float()`. To reproduce its

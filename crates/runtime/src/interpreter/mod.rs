@@ -5,8 +5,10 @@
 
 mod evaluate;
 mod guard;
+mod isolation;
 mod steps;
 mod terminate;
+mod validate;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,6 +22,8 @@ use crate::bindings::Bindings;
 use crate::executor::{Executor, StepRef};
 use crate::store::{IterationRecord, Status, StepStatus, Store};
 pub use guard::Guard;
+use isolation::{digests, isolation_for};
+pub use validate::validate_plan;
 
 /// How a run ended (or paused).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -483,134 +487,6 @@ impl<'a> Runner<'a> {
         };
         self.store.record_step(&self.run_id, i, step, &mut record)
     }
-}
-
-/// Each file with the SHA-256 of its content (`missing` when it is not there).
-fn digests(files: &[PathBuf]) -> Vec<(PathBuf, String)> {
-    files
-        .iter()
-        .map(|f| {
-            let content = std::fs::read(f).map_or_else(|_| "missing".to_owned(), |b| crate::safety::secrets::sha256_hex(&b));
-            (f.clone(), content)
-        })
-        .collect()
-}
-
-/// How the run's processes are isolated (see [`crate::process::Isolation`]):
-/// loopc's state directory (and, for the default location, every project's)
-/// not mounted, the bindings file empty, the read-only files read-only.
-fn isolation_for(
-    sandbox: &crate::bindings::SandboxConfig,
-    workspace: &std::path::Path,
-    state_dir: &std::path::Path,
-    bindings_file: Option<&std::path::Path>,
-    read_only: &[PathBuf],
-) -> Result<crate::process::Isolation, String> {
-    use crate::process::IsolationMode;
-    let bwrap = match sandbox.isolation {
-        IsolationMode::None => None,
-        IsolationMode::Auto => crate::process::bubblewrap().map(std::path::Path::to_path_buf),
-        IsolationMode::Bwrap => Some(crate::process::bubblewrap().map(std::path::Path::to_path_buf).ok_or(
-            "[sandbox] isolation = \"bwrap\": bubblewrap is not installed here, or cannot create namespaces (install the `bubblewrap` package)",
-        )?),
-    };
-    let root = std::fs::canonicalize(workspace).map_err(|e| format!("workspace {}: {e}", workspace.display()))?;
-    let state = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
-    let mut hidden_dirs = vec![state.clone()];
-    // The default location holds every project's runs: none of them is any
-    // worker's business, whichever state directory this run uses.
-    if let Some(all) = crate::default_state_base().and_then(|b| std::fs::canonicalize(b).ok()) {
-        hidden_dirs.push(all);
-    }
-    Ok(crate::process::Isolation {
-        bwrap,
-        root,
-        hidden_dirs,
-        hidden_files: bindings_file.and_then(|f| std::fs::canonicalize(f).ok()).into_iter().collect(),
-        read_only: read_only.to_vec(),
-        network: sandbox.network,
-        pass_env: sandbox.pass_env.clone(),
-    })
-}
-
-/// Refuse plans that would make the interpreter misbehave (hand-written or
-/// edited plan files): counts that must be at least 1, known names.
-pub fn validate_plan(plan: &Plan) -> Result<(), String> {
-    let mut problems = Vec::new();
-    for r in &plan.termination.success {
-        if r.consecutive == 0 {
-            problems.push(format!("success rule on `{}`: consecutive must be at least 1", r.metric));
-        }
-    }
-    for r in &plan.termination.failure {
-        if r.consecutive == 0 {
-            problems.push(format!("failure rule `{}`: consecutive must be at least 1", r.kind));
-        }
-    }
-    for r in &plan.termination.stall {
-        if r.window_iterations == 0 {
-            problems.push(format!("stall rule on `{}`: window_iterations must be at least 1", r.metric));
-        }
-    }
-    let workers: Vec<&str> = plan.workers.iter().map(|w| w.id.as_str()).collect();
-    for group in &plan.groups {
-        for id in group {
-            if !workers.contains(&id.as_str()) {
-                problems.push(format!("group names unknown worker `{id}`"));
-            }
-        }
-    }
-    if plan.groups.iter().map(Vec::len).sum::<usize>() != plan.workers.len() {
-        problems.push("every worker must be in exactly one group".into());
-    }
-    if !is_bounded(plan) {
-        problems.push(
-            "nothing bounds the loop: no max_iterations rule that halts or escalates, no halting stall rule on a bounded metric, no optimizer step budget that every iteration uses, and no halting cost cap (what `loopc check` reports as L401)"
-                .into(),
-        );
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("invalid plan: {}", problems.join("; ")))
-    }
-}
-
-/// The plan's side of `loopc check`'s L401 (docs/semantics.md §6): some
-/// bound that the interpreter enforces ends the loop.
-fn is_bounded(plan: &Plan) -> bool {
-    use loopc_plan::{Action, Endpoint, FailureKind};
-    let t = &plan.termination;
-    let stops = |a: Action| a != Action::RetryIteration;
-    let iterations = t
-        .failure
-        .iter()
-        .any(|f| f.kind == FailureKind::MaxIterations && stops(f.action) && f.value.is_some_and(|v| v >= 1.0));
-    let stall = t.stall.iter().any(|r| {
-        let unit = plan.metrics.iter().find(|m| m.name == r.metric).map(|m| m.unit.as_str());
-        stops(r.action) && r.window_iterations >= 1 && r.min_improvement > 0.0 && matches!(unit, Some("ratio" | "percent"))
-    });
-    let retries = t
-        .failure
-        .iter()
-        .map(|f| f.action)
-        .chain(t.stall.iter().map(|r| r.action))
-        .any(|a| !stops(a));
-    let optimizer = !retries
-        && plan.optimizer.max_steps >= 1
-        && plan
-            .feedback
-            .iter()
-            .any(|f| f.when.is_none() && f.destination == Endpoint::Optimizer);
-    let models = !plan.workers.is_empty()
-        || plan
-            .evaluators
-            .iter()
-            .any(|e| matches!(e.kind, loopc_plan::EvaluatorKind::LlmRubric { .. }));
-    let halts = plan.budgets.on_exceed == loopc_plan::BudgetAction::Halt
-        || t.failure.iter().any(|f| f.kind == FailureKind::CostExceeded && stops(f.action));
-    let cost = models && halts && plan.budgets.cumulative_usd.is_finite();
-    iterations || stall || optimizer || cost
 }
 
 fn short(v: &Value) -> String {

@@ -75,6 +75,45 @@ impl Executor for DryRun {
     }
 }
 
+/// A worker ready to invoke: its step, its invocation, its executor.
+type Pending = (WorkerStep, Invocation, std::sync::Arc<dyn Executor>);
+
+/// What [`Runner::prepare_worker`] found. Short-lived (returned and moved
+/// into the group's lists at once), so the variants stay unboxed.
+#[allow(clippy::large_enum_variant)]
+enum Prepared {
+    /// A step already committed (done earlier, skipped, blocked).
+    Committed(WorkerStep, StepRecord),
+    /// Ready to invoke.
+    Pending(Pending),
+    /// The iteration stops or waits before this worker runs.
+    Stop(Flow),
+}
+
+/// Invoke the group's ready workers: concurrently (semantics §2.1), or one
+/// at a time without retries when spend is throttled. Results in order.
+fn invoke_group(pending: &[Pending], throttled: bool) -> Vec<(Result<Outcome, ExecError>, u32, f64)> {
+    if throttled || pending.len() <= 1 {
+        return pending
+            .iter()
+            .map(|(w, inv, ex)| invoke_with_retries(ex.as_ref(), inv, if throttled { 0 } else { w.retries }))
+            .collect();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pending
+            .iter()
+            .map(|(w, inv, ex)| scope.spawn(move || invoke_with_retries(ex.as_ref(), inv, w.retries)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| (Err(ExecError::Failed("executor panicked".into())), 1, 0.0))
+            })
+            .collect()
+    })
+}
+
 /// Call an executor with the step's retries (none when throttled).
 pub(crate) fn invoke_with_retries(
     executor: &dyn Executor,
@@ -102,140 +141,26 @@ impl Runner<'_> {
         if let Some(flow) = self.check_executor_files() {
             return Ok(Some(flow));
         }
-        let mut pending: Vec<(WorkerStep, Invocation, std::sync::Arc<dyn Executor>)> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
         let mut committed: Vec<(WorkerStep, StepRecord)> = Vec::new();
         for id in group {
-            let worker = self
-                .plan
-                .workers
-                .iter()
-                .find(|w| &w.id == id)
-                .cloned()
-                .ok_or_else(|| format!("plan has no worker `{id}`"))?;
-            let key = format!("workers.{id}");
-            if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
-                self.say(&format!("  worker {id}: done earlier ({})", done.status));
-                committed.push((worker, done));
-                continue;
+            match self.prepare_worker(state, id)? {
+                Prepared::Committed(worker, record) => committed.push((worker, record)),
+                Prepared::Pending(p) => pending.push(p),
+                Prepared::Stop(flow) => return Ok(Some(flow)),
             }
-            if state.failed.iter().any(|f| worker.depends_on.contains(f)) {
-                let mut record = StepRecord {
-                    status: StepStatus::Skipped,
-                    result: json!({"error": "a worker it depends on failed"}),
-                    cost_usd: 0.0,
-                    tokens: 0,
-                    attempts: 0,
-                    seconds: 0.0,
-                };
-                self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
-                self.say(&format!("  worker {id}: skipped (a dependency failed)"));
-                committed.push((worker, record));
-                continue;
-            }
-            let decision = self.guard.check(Scope::PreWorker, id, &Value::Null, None)?;
-            // A rate-limit count is stored before the call it admits.
-            self.save_safety()?;
-            match decision {
-                Decision::Allow(notes) => self.note_findings(state, &notes)?,
-                Decision::Pause(gate, why) => match self.store.decision(&self.run_id, state.i, &gate)? {
-                    Some((true, _)) => {}
-                    Some((false, note)) => {
-                        state.human_rejected = true;
-                        return Ok(Some(Flow::Stop(
-                            crate::store::Status::Rejected,
-                            format!("human_rejected: {gate} {note}").trim().to_owned(),
-                        )));
-                    }
-                    None => return Ok(Some(Flow::Pause(gate, why))),
-                },
-                Decision::Halt(why) => return Ok(Some(Flow::Stop(crate::store::Status::Halted, why))),
-                Decision::Block(notes) => {
-                    self.note_findings(state, &notes)?;
-                    let mut record = StepRecord {
-                        status: StepStatus::Blocked,
-                        result: json!({"error": "blocked before it ran"}),
-                        cost_usd: 0.0,
-                        tokens: 0,
-                        attempts: 0,
-                        seconds: 0.0,
-                    };
-                    self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
-                    committed.push((worker, record));
-                    continue;
-                }
-            }
-            let executor = match self.executors.get(
-                &StepRef::Worker(id.clone()),
-                None,
-                Some((&worker.model.provider, &worker.model.name)),
-            ) {
-                Ok(e) => e,
-                Err(e) => return Ok(Some(Flow::Stop(crate::store::Status::Halted, format!("configuration: {e}")))),
-            };
-            let invocation = self.worker_invocation(state, &worker)?;
-            pending.push((worker, invocation, executor));
         }
-        // Independent workers run concurrently (semantics §2.1); results are committed in order.
-        let throttled = self.throttled;
-        let results: Vec<(Result<Outcome, ExecError>, u32, f64)> = if throttled || pending.len() <= 1 {
-            pending
-                .iter()
-                .map(|(w, inv, ex)| invoke_with_retries(ex.as_ref(), inv, if throttled { 0 } else { w.retries }))
-                .collect()
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = pending
-                    .iter()
-                    .map(|(w, inv, ex)| scope.spawn(move || invoke_with_retries(ex.as_ref(), inv, w.retries)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| (Err(ExecError::Failed("executor panicked".into())), 1, 0.0))
-                    })
-                    .collect()
-            })
-        };
+        let results = invoke_group(&pending, self.throttled);
         let mut flow = None;
         for ((worker, _, _), (result, attempts, seconds)) in pending.into_iter().zip(results) {
             let (record, worker_flow) = self.finish_worker(state, &worker, result, attempts, seconds)?;
             flow = flow.or(worker_flow);
             committed.push((worker, record));
         }
-        // Gated outputs wait for a person; approved ones count as done.
         for (worker, record) in &mut committed {
-            if record.status != StepStatus::Gated {
-                continue;
-            }
-            let stored = record.result["gate"].as_str().unwrap_or_default();
-            let gate = crate::gate::Gate::parse(stored).ok_or_else(|| {
-                format!(
-                    "state database is corrupt: run `{}`, table `steps`, row (iteration {}, step `workers.{}`): `{stored}` is not a gate",
-                    self.run_id, state.i, worker.id
-                )
-            })?;
-            match self.store.decision(&self.run_id, state.i, &gate)? {
-                Some((true, _)) => {
-                    record.status = StepStatus::Done;
-                    self.store
-                        .set_step_status(&self.run_id, state.i, &format!("workers.{}", worker.id), StepStatus::Done)?;
-                }
-                Some((false, note)) => {
-                    flow = flow.or_else(|| {
-                        Some(Flow::Stop(
-                            crate::store::Status::Rejected,
-                            format!("human_rejected: {gate} {note}").trim().to_owned(),
-                        ))
-                    });
-                }
-                None => {
-                    let why = record.result["gate_reason"]
-                        .as_str()
-                        .unwrap_or("a person must review this output")
-                        .to_owned();
-                    flow = flow.or(Some(Flow::Pause(gate, why)));
-                }
+            if record.status == StepStatus::Gated {
+                let gated = self.settle_gated(state, worker, record)?;
+                flow = flow.or(gated);
             }
         }
         for (worker, record) in &committed {
@@ -253,6 +178,100 @@ impl Runner<'_> {
             }
         }
         Ok(None)
+    }
+
+    /// A worker of the group before it runs: done in an earlier execution,
+    /// skipped (a dependency failed), stopped or blocked by its `pre_worker`
+    /// checks, or ready to invoke.
+    fn prepare_worker(&mut self, state: &mut IterationState, id: &str) -> Result<Prepared, String> {
+        let worker = self
+            .plan
+            .workers
+            .iter()
+            .find(|w| w.id == id)
+            .cloned()
+            .ok_or_else(|| format!("plan has no worker `{id}`"))?;
+        let key = format!("workers.{id}");
+        if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
+            self.say(&format!("  worker {id}: done earlier ({})", done.status));
+            return Ok(Prepared::Committed(worker, done));
+        }
+        if state.failed.iter().any(|f| worker.depends_on.contains(f)) {
+            let mut record = StepRecord::of(StepStatus::Skipped, json!({"error": "a worker it depends on failed"}));
+            self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
+            self.say(&format!("  worker {id}: skipped (a dependency failed)"));
+            return Ok(Prepared::Committed(worker, record));
+        }
+        let decision = self.guard.check(Scope::PreWorker, id, &Value::Null, None)?;
+        // A rate-limit count is stored before the call it admits.
+        self.save_safety()?;
+        match decision {
+            Decision::Allow(notes) => self.note_findings(state, &notes)?,
+            Decision::Pause(gate, why) => match self.store.decision(&self.run_id, state.i, &gate)? {
+                Some((true, _)) => {}
+                Some((false, note)) => {
+                    state.human_rejected = true;
+                    return Ok(Prepared::Stop(Flow::Stop(
+                        crate::store::Status::Rejected,
+                        format!("human_rejected: {gate} {note}").trim().to_owned(),
+                    )));
+                }
+                None => return Ok(Prepared::Stop(Flow::Pause(gate, why))),
+            },
+            Decision::Halt(why) => return Ok(Prepared::Stop(Flow::Stop(crate::store::Status::Halted, why))),
+            Decision::Block(notes) => {
+                self.note_findings(state, &notes)?;
+                let mut record = StepRecord::of(StepStatus::Blocked, json!({"error": "blocked before it ran"}));
+                self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
+                return Ok(Prepared::Committed(worker, record));
+            }
+        }
+        let executor = match self.executors.get(
+            &StepRef::Worker(id.to_owned()),
+            None,
+            Some((&worker.model.provider, &worker.model.name)),
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                return Ok(Prepared::Stop(Flow::Stop(
+                    crate::store::Status::Halted,
+                    format!("configuration: {e}"),
+                )))
+            }
+        };
+        let invocation = self.worker_invocation(state, &worker)?;
+        Ok(Prepared::Pending((worker, invocation, executor)))
+    }
+
+    /// A gated output waits for a person; approved, it counts as done
+    /// (exactly the output that was reviewed).
+    fn settle_gated(&mut self, state: &IterationState, worker: &WorkerStep, record: &mut StepRecord) -> Result<Option<Flow>, String> {
+        let stored = record.result["gate"].as_str().unwrap_or_default();
+        let gate = crate::gate::Gate::parse(stored).ok_or_else(|| {
+            format!(
+                "state database is corrupt: run `{}`, table `steps`, row (iteration {}, step `workers.{}`): `{stored}` is not a gate",
+                self.run_id, state.i, worker.id
+            )
+        })?;
+        Ok(match self.store.decision(&self.run_id, state.i, &gate)? {
+            Some((true, _)) => {
+                record.status = StepStatus::Done;
+                self.store
+                    .set_step_status(&self.run_id, state.i, &format!("workers.{}", worker.id), StepStatus::Done)?;
+                None
+            }
+            Some((false, note)) => Some(Flow::Stop(
+                crate::store::Status::Rejected,
+                format!("human_rejected: {gate} {note}").trim().to_owned(),
+            )),
+            None => {
+                let why = record.result["gate_reason"]
+                    .as_str()
+                    .unwrap_or("a person must review this output")
+                    .to_owned();
+                Some(Flow::Pause(gate, why))
+            }
+        })
     }
 
     fn worker_invocation(&mut self, state: &IterationState, worker: &WorkerStep) -> Result<Invocation, String> {

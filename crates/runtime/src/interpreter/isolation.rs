@@ -1,0 +1,52 @@
+//! What keeps a run's processes in their place: the OS sandbox settings
+//! for the run, and the digests of the files its executors run.
+
+use std::path::PathBuf;
+
+/// Each file with the SHA-256 of its content (`missing` when it is not there).
+pub(super) fn digests(files: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    files
+        .iter()
+        .map(|f| {
+            let content = std::fs::read(f).map_or_else(|_| "missing".to_owned(), |b| crate::safety::secrets::sha256_hex(&b));
+            (f.clone(), content)
+        })
+        .collect()
+}
+
+/// How the run's processes are isolated (see [`crate::process::Isolation`]):
+/// loopc's state directory (and, for the default location, every project's)
+/// not mounted, the bindings file empty, the read-only files read-only.
+pub(super) fn isolation_for(
+    sandbox: &crate::bindings::SandboxConfig,
+    workspace: &std::path::Path,
+    state_dir: &std::path::Path,
+    bindings_file: Option<&std::path::Path>,
+    read_only: &[PathBuf],
+) -> Result<crate::process::Isolation, String> {
+    use crate::process::IsolationMode;
+    let bwrap = match sandbox.isolation {
+        IsolationMode::None => None,
+        IsolationMode::Auto => crate::process::bubblewrap().map(std::path::Path::to_path_buf),
+        IsolationMode::Bwrap => Some(crate::process::bubblewrap().map(std::path::Path::to_path_buf).ok_or(
+            "[sandbox] isolation = \"bwrap\": bubblewrap is not installed here, or cannot create namespaces (install the `bubblewrap` package)",
+        )?),
+    };
+    let root = std::fs::canonicalize(workspace).map_err(|e| format!("workspace {}: {e}", workspace.display()))?;
+    let state = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let mut hidden_dirs = vec![state.clone()];
+    // The default location holds every project's runs: none of them is any
+    // worker's business, whichever state directory this run uses.
+    if let Some(all) = crate::default_state_base().and_then(|b| std::fs::canonicalize(b).ok()) {
+        hidden_dirs.push(all);
+    }
+    Ok(crate::process::Isolation {
+        bwrap,
+        root,
+        hidden_dirs,
+        hidden_files: bindings_file.and_then(|f| std::fs::canonicalize(f).ok()).into_iter().collect(),
+        read_only: read_only.to_vec(),
+        network: sandbox.network,
+        pass_env: sandbox.pass_env.clone(),
+    })
+}

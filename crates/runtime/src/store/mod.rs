@@ -1,0 +1,150 @@
+//! Crash-safe run state in SQLite (WAL, `synchronous = FULL`): runs,
+//! iterations, step results, memory, human decisions, persisted counters,
+//! the processes a run started, and an event log.
+//!
+//! The interpreter commits each step's result before it starts the next
+//! step, so after a crash `resume` finds every finished step here and never
+//! runs it again.
+//!
+//! Three promises hold for everything this module writes:
+//! - **no secret at rest**: every text stored goes through the run's
+//!   [`Redactor`] first (step results are redacted in place, so the
+//!   interpreter goes on with exactly what was stored);
+//! - **private files**: the state directory is created `0700`, the database
+//!   (and with it SQLite's `-wal` and `-shm` files) `0600`;
+//! - **corrupt state is an error, never a default**: a row that does not
+//!   decode stops the command with a message naming the run, the table and
+//!   the row.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+use crate::safety::secrets::Redactor;
+
+mod runs;
+mod schema;
+mod steps;
+mod types;
+
+pub use schema::SCHEMA_VERSION;
+pub use types::{Claim, IterationRecord, MemoryWrite, RunRow, Status, StepRecord, StepStatus};
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    redactor: Redactor,
+}
+
+pub(super) type Result<T> = std::result::Result<T, String>;
+
+pub(super) fn db(e: rusqlite::Error) -> String {
+    format!("state database: {e}")
+}
+
+/// A stored row that does not decode: which run, table and row, and why.
+pub(super) fn corrupt(run: &str, table: &str, row: &str, why: impl std::fmt::Display) -> String {
+    format!("state database is corrupt: run `{run}`, table `{table}`, row {row}: {why}")
+}
+
+pub(super) const RUN_COLUMNS: &str = "id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, waiting_for, waiting_iteration, options_json, pid";
+
+/// Create `dir` (and parents) with mode 0700; an existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+impl Store {
+    /// Open (creating) `state_dir/state.db`.
+    pub fn open(state_dir: &Path) -> Result<Store> {
+        create_private_dir(state_dir).map_err(|e| format!("cannot create state directory {}: {e}", state_dir.display()))?;
+        let path = state_dir.join("state.db");
+        match std::fs::metadata(&path) {
+            // SQLite would take an empty file for a new database: a state
+            // file truncated by accident must not silently lose every run.
+            Ok(meta) if meta.len() == 0 => {
+                return Err(format!(
+                    "state database {} is empty (0 bytes): it may have been truncated; move it away to start with a new one",
+                    path.display()
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    options.mode(0o600);
+                }
+                // SQLite creates `-wal` and `-shm` with the database file's mode.
+                if let Err(e) = options.open(&path) {
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(format!("cannot create {}: {e}", path.display()));
+                    }
+                }
+            }
+        }
+        let mut conn = Connection::open(&path).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        // FULL: a committed step survives power loss, not only a killed process.
+        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+        schema::migrate(&mut conn, &path)?;
+        Ok(Store {
+            conn,
+            path,
+            redactor: Redactor::default(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The scanner every stored text goes through (default: known secret formats).
+    pub fn set_redactor(&mut self, redactor: Redactor) {
+        self.redactor = redactor;
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    fn clean<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        self.redactor.text(text)
+    }
+
+    fn clean_json(&self, value: &Value) -> String {
+        let mut v = value.clone();
+        self.redactor.value(&mut v);
+        v.to_string()
+    }
+
+    /// JSON text redacted value by value (scanning the text itself would see
+    /// a key after a line break as `\nghp_…` and miss it).
+    fn clean_json_text(&self, text: &str) -> String {
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => self.clean_json(&v),
+            Err(_) => self.clean(text).into_owned(),
+        }
+    }
+
+    /// Checkpoint commits can be made cheaper for benchmarks (`NORMAL`), or
+    /// skipped (`OFF`); the default is `FULL`.
+    pub fn set_synchronous(&self, mode: &str) -> Result<()> {
+        self.conn.pragma_update(None, "synchronous", mode).map_err(db)
+    }
+}

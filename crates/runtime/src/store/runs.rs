@@ -1,0 +1,279 @@
+//! Runs: creating, claiming, finding, their status, a person's decision.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::types::*;
+use super::{corrupt, db, Result, Store, RUN_COLUMNS};
+use crate::clock;
+use crate::safety::secrets::Redactor;
+
+impl Store {
+    /// Record a new run. `inputs` and the plan are redacted before they are
+    /// stored; the run then executes with exactly what was stored.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_run(
+        &self,
+        id: &str,
+        loop_name: &str,
+        plan_json: &str,
+        inputs_json: &str,
+        workspace: &str,
+        bindings: (&str, &str),
+        options: &crate::RunOptions,
+    ) -> Result<()> {
+        let now = clock::now_rfc3339();
+        let options_json = serde_json::to_string(options).map_err(|e| e.to_string())?;
+        self.conn
+            .execute(
+                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, started_unix_ms, options_json)
+                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    id,
+                    self.clean(loop_name),
+                    now,
+                    self.clean_json_text(plan_json),
+                    self.clean_json_text(inputs_json),
+                    workspace,
+                    bindings.0,
+                    bindings.1,
+                    clock::unix_ms(),
+                    options_json
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Spend so far, without loading the plan.
+    pub fn spend(&self, id: &str) -> Result<(f64, u64)> {
+        self.conn
+            .query_row("SELECT cost_usd, tokens FROM runs WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(db)
+    }
+
+    /// Take the run for this process, atomically: in one write transaction
+    /// the run is read and, unless it has ended or another live process
+    /// holds it, marked as this process's. Two `resume`s started together
+    /// therefore never both execute it.
+    pub fn claim(&mut self, id: &str) -> Result<Claim> {
+        let me = std::process::id();
+        let my_start = crate::process::start_ticks(me).unwrap_or(0);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let row = tx
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
+                params![id],
+                |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        let Some((raw, holder_start)) = row else {
+            return Err(format!("no run `{id}`"));
+        };
+        let row = raw.decode()?;
+        if row.status.is_final() {
+            return Ok(Claim::Ended(row));
+        }
+        if row.pid != 0 && row.pid != me && crate::process::is_alive(row.pid, holder_start as u64) {
+            return Err(format!(
+                "run `{id}` is being executed by process {}; wait for it or stop it first",
+                row.pid
+            ));
+        }
+        tx.execute(
+            "UPDATE runs SET pid = ?2, pid_start = ?3 WHERE id = ?1",
+            params![id, me, my_start as i64],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(Claim::Claimed(row))
+    }
+
+    /// A person accepted changed bindings (`--rebind`): the run goes on with these.
+    pub fn set_bindings(&self, id: &str, label: &str, sha256: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET bindings_path = ?2, bindings_sha256 = ?3 WHERE id = ?1",
+                params![id, label, sha256],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Give the run up (the process stops executing it).
+    pub fn release(&self, id: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET pid = 0, pid_start = 0 WHERE id = ?1 AND pid = ?2",
+                params![id, std::process::id()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub fn run(&self, id: &str) -> Result<Option<RunRow>> {
+        self.conn
+            .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), params![id], raw_run)
+            .optional()
+            .map_err(db)?
+            .map(RawRun::decode)
+            .transpose()
+    }
+
+    /// A run by its id or an unambiguous prefix of it. Only the characters
+    /// run ids are made of are accepted, and the prefix is compared as
+    /// text: no pattern syntax of any kind.
+    pub fn find_run(&self, prefix: &str) -> Result<RunRow> {
+        let plausible = !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !plausible {
+            return Err(format!(
+                "no run `{prefix}` in {} (run ids are letters, digits and `-`)",
+                self.path.display()
+            ));
+        }
+        let ids: Vec<String> = self
+            .conn
+            .prepare("SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id")
+            .and_then(|mut s| s.query_map(params![prefix], |r| r.get(0))?.collect())
+            .map_err(db)?;
+        let exact = ids.iter().find(|id| id.as_str() == prefix);
+        match (exact, ids.as_slice()) {
+            (Some(id), _) | (None, [id]) => self.run(id)?.ok_or_else(|| format!("no run `{prefix}`")),
+            (None, []) => Err(format!("no run `{prefix}` in {}", self.path.display())),
+            (None, many) => Err(format!("`{prefix}` matches {} runs; give more of the id", many.len())),
+        }
+    }
+
+    pub fn runs(&self) -> Result<Vec<RunRow>> {
+        let raws: Vec<RawRun> = self
+            .conn
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at, id"))
+            .and_then(|mut s| s.query_map([], raw_run)?.collect())
+            .map_err(db)?;
+        raws.into_iter().map(RawRun::decode).collect()
+    }
+
+    pub fn set_status(&self, id: &str, status: Status, reason: &str, waiting_for: Option<&crate::gate::Gate>) -> Result<()> {
+        update_status(&self.conn, &self.redactor, id, status, reason, waiting_for, 0)
+    }
+
+    /// Record a completed (or ended) iteration and, when the run stops or
+    /// waits, its new status — in one transaction, so that a crash cannot
+    /// leave a finished run looking like one to continue. The record is
+    /// redacted in place.
+    pub fn finish_iteration(
+        &mut self,
+        run: &str,
+        record: Option<&mut IterationRecord>,
+        status: Option<(Status, &str, Option<&crate::gate::Gate>, u32)>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        if let Some(record) = record {
+            let mut value = serde_json::to_value(&*record).map_err(|e| e.to_string())?;
+            if self.redactor.value(&mut value) {
+                *record = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO iterations (run_id, iteration, record_json) VALUES (?1, ?2, ?3)",
+                params![run, record.iteration, value.to_string()],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "UPDATE runs SET iteration = ?2, updated_at = ?3 WHERE id = ?1",
+                params![run, record.iteration, clock::now_rfc3339()],
+            )
+            .map_err(db)?;
+        }
+        if let Some((status, reason, waiting_for, waiting_iteration)) = status {
+            update_status(&tx, &self.redactor, run, status, reason, waiting_for, waiting_iteration)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// Wall-clock start and end (ms since the epoch) of a run, for reports and tests.
+    pub fn run_interval(&self, id: &str) -> Result<(i64, Option<i64>)> {
+        self.conn
+            .query_row(
+                "SELECT started_unix_ms, finished_unix_ms FROM runs WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(db)
+    }
+
+    /// A person's decision on a waiting run, atomically: in one write
+    /// transaction the run must still be waiting and not held by a live
+    /// process; the decision, an event and the status `next(row)` returns
+    /// are written together. Returns the run as it was while waiting.
+    pub fn decide(&mut self, run_id: &str, approved: bool, note: &str, next: impl FnOnce(&RunRow) -> (Status, String)) -> Result<RunRow> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let raw = tx
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
+                params![run_id],
+                |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        let Some((raw, holder_start)) = raw else {
+            return Err(format!("no run `{run_id}`"));
+        };
+        let row = raw.decode()?;
+        if row.status != Status::AwaitingHuman {
+            return Err(format!("run `{run_id}` is {}, not waiting for a person", row.status.as_str()));
+        }
+        if row.pid != 0 && crate::process::is_alive(row.pid, holder_start as u64) {
+            return Err(format!("run `{run_id}` is being executed by process {}", row.pid));
+        }
+        let Some(gate) = row.waiting_for.as_ref().map(ToString::to_string) else {
+            return Err(corrupt(
+                run_id,
+                "runs",
+                &format!("`{run_id}`"),
+                "waits for a person but not at any gate",
+            ));
+        };
+        let note = self.redactor.text(note).into_owned();
+        tx.execute(
+            "INSERT OR REPLACE INTO decisions (run_id, iteration, gate, approved, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![run_id, row.waiting_iteration, gate, approved as i64, note, clock::now_rfc3339()],
+        )
+        .map_err(db)?;
+        let who = if note.is_empty() { String::new() } else { format!(": {note}") };
+        tx.execute(
+            "INSERT INTO events (run_id, iteration, kind, message, at) VALUES (?1, ?2, 'human', ?3, ?4)",
+            params![
+                run_id,
+                row.waiting_iteration,
+                format!("{} {gate}{who}", if approved { "approved" } else { "rejected" }),
+                clock::now_rfc3339()
+            ],
+        )
+        .map_err(db)?;
+        let (status, reason) = next(&row);
+        update_status(&tx, &self.redactor, run_id, status, &reason, None, 0)?;
+        tx.commit().map_err(db)?;
+        Ok(row)
+    }
+}
+
+pub(super) fn update_status(
+    conn: &Connection,
+    redactor: &Redactor,
+    id: &str,
+    status: Status,
+    reason: &str,
+    waiting_for: Option<&crate::gate::Gate>,
+    waiting_iteration: u32,
+) -> Result<()> {
+    let finished = if status.is_final() { Some(clock::unix_ms()) } else { None };
+    let waiting_for = waiting_for.map_or_else(String::new, ToString::to_string);
+    conn.execute(
+        "UPDATE runs SET status = ?2, reason = ?3, waiting_for = ?4, waiting_iteration = ?5, updated_at = ?6, finished_unix_ms = COALESCE(?7, finished_unix_ms) WHERE id = ?1",
+        params![id, status.as_str(), redactor.text(reason), waiting_for, waiting_iteration, clock::now_rfc3339(), finished],
+    )
+    .map_err(db)?;
+    Ok(())
+}

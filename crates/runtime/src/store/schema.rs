@@ -1,0 +1,98 @@
+//! The tables, and the migrations between their versions (`PRAGMA user_version`).
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{db, Result};
+
+/// The schema version this code writes (`PRAGMA user_version`). Version 1
+/// is loopc 0.1's layout, which set no `user_version`.
+pub const SCHEMA_VERSION: i64 = 2;
+
+const SCHEMA: &str = "
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY, loop_name TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+  iteration INTEGER NOT NULL DEFAULT 0, cost_usd REAL NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, plan_json TEXT NOT NULL, inputs_json TEXT NOT NULL,
+  workspace TEXT NOT NULL, bindings_path TEXT NOT NULL DEFAULT '', waiting_for TEXT NOT NULL DEFAULT '',
+  started_unix_ms INTEGER NOT NULL DEFAULT 0, finished_unix_ms INTEGER,
+  waiting_iteration INTEGER NOT NULL DEFAULT 0, options_json TEXT NOT NULL DEFAULT '{}', pid INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE steps (
+  run_id TEXT NOT NULL, iteration INTEGER NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
+  result_json TEXT NOT NULL, cost_usd REAL NOT NULL, tokens INTEGER NOT NULL, attempts INTEGER NOT NULL,
+  seconds REAL NOT NULL, finished_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, iteration, step)
+);
+CREATE TABLE iterations (
+  run_id TEXT NOT NULL, iteration INTEGER NOT NULL, record_json TEXT NOT NULL,
+  PRIMARY KEY (run_id, iteration)
+);
+CREATE TABLE memory (
+  scope TEXT NOT NULL, key TEXT NOT NULL, value_json TEXT NOT NULL, writer TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (scope, key)
+);
+CREATE TABLE decisions (
+  run_id TEXT NOT NULL, iteration INTEGER NOT NULL, gate TEXT NOT NULL, approved INTEGER NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (run_id, iteration, gate)
+);
+CREATE TABLE gates (
+  run_id TEXT NOT NULL, iteration INTEGER NOT NULL, gate TEXT NOT NULL, first_ms INTEGER NOT NULL,
+  PRIMARY KEY (run_id, iteration, gate)
+);
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, iteration INTEGER NOT NULL, kind TEXT NOT NULL,
+  message TEXT NOT NULL, at TEXT NOT NULL
+);
+";
+
+/// Version 1 → 2: the bindings' digest, the claiming process's start time
+/// (a pid alone can be reused), counters that must survive a restart
+/// (`rate_limit`, warn-once), and the process groups a run started.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE runs ADD COLUMN bindings_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pid_start INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE counters (
+  run_id TEXT NOT NULL, key TEXT NOT NULL, value_json TEXT NOT NULL,
+  PRIMARY KEY (run_id, key)
+);
+CREATE TABLE processes (
+  run_id TEXT NOT NULL, pgid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, program TEXT NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (run_id, pgid)
+);
+";
+
+/// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).map_err(db)?;
+    let mut version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
+    if version == 0 {
+        let has_runs: bool = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db)?
+            > 0;
+        if has_runs {
+            version = 1;
+        } else {
+            tx.execute_batch(SCHEMA).map_err(db)?;
+            version = 1;
+        }
+    }
+    if version > SCHEMA_VERSION {
+        return Err(format!(
+            "state database {} has schema version {version}; this loopc reads up to {SCHEMA_VERSION} (a newer loopc made it)",
+            path.display()
+        ));
+    }
+    if version == 1 {
+        tx.execute_batch(MIGRATE_1_TO_2).map_err(db)?;
+        version = 2;
+    }
+    tx.pragma_update(None, "user_version", version).map_err(db)?;
+    tx.commit().map_err(db)
+}

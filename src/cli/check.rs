@@ -1,9 +1,9 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use loopc_check::{rule_metas, Checker, Level, RuleLevels, Settings};
+use loopc_check::{rule_metas, Checker, Level, Limits, RuleLevels, Settings};
 use loopc_diagnostics::render::{render_github, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions};
 use loopc_diagnostics::Severity;
 use rayon::prelude::*;
@@ -96,6 +96,15 @@ fn levels(settings: &Settings, args: &CheckArgs) -> Result<RuleLevels, String> {
     Ok(levels)
 }
 
+/// The file's resource limits, each replaced by the command line's when given.
+fn limits(settings: &Settings, args: &CheckArgs) -> Limits {
+    let mut limits = settings.limits.clone();
+    limits.max_file_bytes = args.max_file_bytes.unwrap_or(limits.max_file_bytes);
+    limits.max_depth = args.max_depth.unwrap_or(limits.max_depth);
+    limits.max_alias_nodes = args.max_alias_nodes.unwrap_or(limits.max_alias_nodes);
+    limits
+}
+
 pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
     let levels = match levels(settings, &args) {
         Ok(l) => l,
@@ -105,10 +114,7 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
         Ok(f) => f,
         Err(e) => return usage_error(format!("loopc.toml [files]: {e}")),
     };
-    let mut limits = settings.limits.clone();
-    limits.max_file_bytes = args.max_file_bytes.unwrap_or(limits.max_file_bytes);
-    limits.max_depth = args.max_depth.unwrap_or(limits.max_depth);
-    limits.max_alias_nodes = args.max_alias_nodes.unwrap_or(limits.max_alias_nodes);
+    let limits = limits(settings, &args);
 
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -117,32 +123,63 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
     };
     let (files, mut io_errors) = files::collect(&paths, &filter);
     let checker = Checker::new(limits).with_levels(levels);
+    let (reports, summary) = summarize(check_all(&checker, &files), &mut io_errors);
+    emit(&render(&args, &reports, &summary));
 
-    let check_one = |path: &PathBuf| -> Result<(FileDiagnostics, FileLevel), String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let checked = checker.check_bytes(path, &bytes);
-        let diagnostics = checked.diagnostics;
-        let level = FileLevel {
-            file: files::display_path(path),
-            level: checked.conformance.level.label(),
-            missing_for_next: checked.conformance.missing,
-        };
-        Ok((
-            FileDiagnostics {
-                source: checked.source,
-                display_path: files::display_path(path),
-                diagnostics,
-            },
-            level,
-        ))
-    };
-    // One file: no thread pool to start (it costs more than the check).
-    let results: Vec<Result<(FileDiagnostics, FileLevel), String>> = if files.len() <= 1 {
-        files.iter().map(check_one).collect()
+    for e in &io_errors {
+        eprintln!("loopc: error: {e}");
+    }
+    if !io_errors.is_empty() {
+        return EXIT_USAGE;
+    }
+    if files.is_empty() {
+        eprintln!(
+            "loopc: warning: no files to check in {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if summary.errors > 0 {
+        EXIT_FINDINGS
     } else {
-        files.par_iter().map(check_one).collect()
-    };
+        EXIT_OK
+    }
+}
 
+/// One file's diagnostics and conformance level, or why it could not be read.
+type Checked = Result<(FileDiagnostics, FileLevel), String>;
+
+/// Check every file, in input order.
+fn check_all(checker: &Checker, files: &[PathBuf]) -> Vec<Checked> {
+    // One file: no thread pool to start (it costs more than the check).
+    if files.len() <= 1 {
+        files.iter().map(|path| check_file(checker, path)).collect()
+    } else {
+        files.par_iter().map(|path| check_file(checker, path)).collect()
+    }
+}
+
+fn check_file(checker: &Checker, path: &Path) -> Checked {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let checked = checker.check_bytes(path, &bytes);
+    let diagnostics = checked.diagnostics;
+    let level = FileLevel {
+        file: files::display_path(path),
+        level: checked.conformance.level.label(),
+        missing_for_next: checked.conformance.missing,
+    };
+    Ok((
+        FileDiagnostics {
+            source: checked.source,
+            display_path: files::display_path(path),
+            diagnostics,
+        },
+        level,
+    ))
+}
+
+/// The reports of the files that were read, and the counts over them;
+/// files that could not be read join `io_errors`.
+fn summarize(results: Vec<Checked>, io_errors: &mut Vec<String>) -> (Vec<FileDiagnostics>, Summary) {
     let mut reports = Vec::with_capacity(results.len());
     let mut summary = Summary::default();
     for result in results {
@@ -170,58 +207,47 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
         }
         summary.files_with_errors += usize::from(has_error);
     }
+    (reports, summary)
+}
 
-    let output = match args.format {
-        Format::Human => {
-            let color = match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            };
-            let mut text = render_human(&reports, HumanOptions { color });
-            if args.levels {
-                for f in &summary.conformance {
-                    let next = if f.missing_for_next.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (next level needs: {})", f.missing_for_next.join(", "))
-                    };
-                    text.push_str(&format!("{}: {}{next}\n", f.file, f.level));
-                }
-            }
-            if !args.quiet {
-                text.push_str(&human_summary(&summary));
-            }
-            text
-        }
-        Format::Json => render_json(&reports, &summary),
+/// The reports in the requested format.
+fn render(args: &CheckArgs, reports: &[FileDiagnostics], summary: &Summary) -> String {
+    match args.format {
+        Format::Human => render_human_report(args, reports, summary),
+        Format::Json => render_json(reports, summary),
         Format::Sarif => render_sarif(
-            &reports,
+            reports,
             &rule_metas(),
             env!("CARGO_PKG_VERSION"),
             "https://github.com/loopc/loopc/blob/main/docs/rules.md",
         ),
-        Format::Github => render_github(&reports),
-    };
-    emit(&output);
+        Format::Github => render_github(reports),
+    }
+}
 
-    for e in &io_errors {
-        eprintln!("loopc: error: {e}");
+/// Snippets, then each file's level when `--levels` asks for it, then the
+/// summary unless `--quiet`.
+fn render_human_report(args: &CheckArgs, reports: &[FileDiagnostics], summary: &Summary) -> String {
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let mut text = render_human(reports, HumanOptions { color });
+    if args.levels {
+        for f in &summary.conformance {
+            let next = if f.missing_for_next.is_empty() {
+                String::new()
+            } else {
+                format!(" (next level needs: {})", f.missing_for_next.join(", "))
+            };
+            text.push_str(&format!("{}: {}{next}\n", f.file, f.level));
+        }
     }
-    if !io_errors.is_empty() {
-        return EXIT_USAGE;
+    if !args.quiet {
+        text.push_str(&human_summary(summary));
     }
-    if files.is_empty() {
-        eprintln!(
-            "loopc: warning: no files to check in {}",
-            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-        );
-    }
-    if summary.errors > 0 {
-        EXIT_FINDINGS
-    } else {
-        EXIT_OK
-    }
+    text
 }
 
 fn human_summary(s: &Summary) -> String {

@@ -8,9 +8,10 @@
 use std::fmt::Write;
 
 use loopc_ir::{CompositionKind, Spec};
+use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use crate::graph::{number, Flow, Phase, PhaseGraph};
+use crate::graph::{number, Flow, LoopBounds, Phase, PhaseGraph};
 
 /// Longest label line shown; the full text stays in `--format json`.
 const MAX_LABEL_CHARS: usize = 60;
@@ -100,142 +101,171 @@ pub fn mermaid(spec: &Spec, graph: &PhaseGraph) -> String {
         spec.version.as_ref().map_or("", |v| v.as_str())
     );
     let _ = writeln!(out, "  %% {}", comment(title.trim()));
-    let id = |n: petgraph::graph::NodeIndex| format!("n{}", n.index());
-
-    // An optimizer that nothing feeds and that refines nothing is left out.
-    let idle = |n: petgraph::graph::NodeIndex| matches!(g[n], Phase::Optimizer { .. }) && g.neighbors_undirected(n).next().is_none();
-
-    let node_line = |n: petgraph::graph::NodeIndex| -> String {
-        let phase = &g[n];
-        let (open, close, text, class) = match phase {
-            Phase::Input { name } => ("([", "])", label(&[format!("input: {name}")]), "input"),
-            Phase::Memory { memory_type } => ("[(", ")]", label(&[format!("memory ({memory_type})")]), "memory"),
-            Phase::Worker { id, model } => (
-                "[",
-                "]",
-                label(&[format!("worker: {id}"), model.clone().unwrap_or_default()]),
-                "worker",
-            ),
-            Phase::Evaluator { id, evaluator_type } => ("{{", "}}", label(&[format!("check: {id}"), evaluator_type.clone()]), "evaluator"),
-            Phase::Optimizer { strategy, max_steps } => (
-                "[/",
-                "/]",
-                label(&[
-                    format!("optimizer: {strategy}"),
-                    max_steps.map_or_else(String::new, |s| format!("at most {s} step{}", if s == 1 { "" } else { "s" })),
-                ]),
-                "optimizer",
-            ),
-            Phase::Decide => {
-                let b = &graph.bounds;
-                let iterations = b
-                    .max_iterations
-                    .map_or_else(|| "unbounded iterations".to_owned(), |i| format!("≤ {i} iterations"));
-                let money = b.max_cost_usd.map_or_else(String::new, |c| format!(" · ≤ ${}", number(c)));
-                (
-                    "{",
-                    "}",
-                    label(&["terminate?".to_owned(), format!("{iterations}{money}")]),
-                    "decide",
-                )
-            }
-            Phase::Success => ("([", "])", label(&["success".to_owned()]), "success"),
-            Phase::Halt => ("([", "])", label(&["halt".to_owned()]), "halt"),
-            Phase::Escalate => ("([", "])", label(&["escalate to a human".to_owned()]), "escalate"),
-            Phase::Child { id, role, reference } => ("[[", "]]", label(&[format!("{role}: {id}"), reference.clone()]), "child"),
-        };
-        format!("{}{open}\"{text}\"{close}:::{class}", id(n))
-    };
 
     let inputs: Vec<_> = g.node_indices().filter(|&n| matches!(g[n], Phase::Input { .. })).collect();
     if !inputs.is_empty() {
         out.push_str("  subgraph inputs[\"inputs\"]\n    direction LR\n");
-        for &n in &inputs {
-            let _ = writeln!(out, "    {}", node_line(n));
-        }
+        write_nodes(&mut out, graph, &inputs);
         out.push_str("  end\n  style inputs fill:#f7fbff,stroke:#5b8def\n");
     }
     let children: Vec<_> = g.node_indices().filter(|&n| matches!(g[n], Phase::Child { .. })).collect();
     if !children.is_empty() {
-        let kind = match spec.composition.as_ref().and_then(|c| c.kind.as_deref()) {
-            Some(CompositionKind::Sequential) => "sequential",
-            Some(CompositionKind::Parallel) => "parallel",
-            Some(CompositionKind::Nested) => "nested",
-            _ => "composition",
-        };
-        let _ = writeln!(out, "  subgraph composition[\"{}\"]", escape(&format!("composition: {kind}")));
-        for &n in &children {
-            let _ = writeln!(out, "    {}", node_line(n));
-        }
+        let _ = writeln!(
+            out,
+            "  subgraph composition[\"{}\"]",
+            escape(&format!("composition: {}", composition_kind(spec)))
+        );
+        write_nodes(&mut out, graph, &children);
         out.push_str("  end\n  style composition fill:#f6f8fb,stroke:#51627a\n");
     }
     for n in g
         .node_indices()
-        .filter(|n| !inputs.contains(n) && !children.contains(n) && !idle(*n))
+        .filter(|n| !inputs.contains(n) && !children.contains(n) && !is_idle(g, *n))
     {
-        let _ = writeln!(out, "  {}", node_line(n));
+        let _ = writeln!(out, "  {}", node_line(graph, n));
     }
 
+    write_edges(&mut out, g);
+    out.push_str(CLASS_DEFS);
+    out
+}
+
+/// Node styles by the class [`node_line`] gives each phase.
+const CLASS_DEFS: &str = concat!(
+    "  classDef input fill:#eef6ff,stroke:#5b8def\n",
+    "  classDef memory fill:#f4f0ff,stroke:#8a6de9\n",
+    "  classDef worker fill:#fff7e6,stroke:#e0a100\n",
+    "  classDef evaluator fill:#e9f9ee,stroke:#2e9d57\n",
+    "  classDef optimizer fill:#f5f5f5,stroke:#777\n",
+    "  classDef decide fill:#fff,stroke:#333\n",
+    "  classDef success fill:#d9f7e3,stroke:#1f8a4c\n",
+    "  classDef halt fill:#fde2e1,stroke:#c9372c\n",
+    "  classDef escalate fill:#fff0d6,stroke:#d97706\n",
+    "  classDef child fill:#eef2f7,stroke:#51627a\n",
+);
+
+/// The generated Mermaid id of a node; spec ids may not be valid ones.
+fn node_id(n: NodeIndex) -> String {
+    format!("n{}", n.index())
+}
+
+/// An optimizer that nothing feeds and that refines nothing is left out.
+fn is_idle(g: &DiGraph<Phase, Flow>, n: NodeIndex) -> bool {
+    matches!(g[n], Phase::Optimizer { .. }) && g.neighbors_undirected(n).next().is_none()
+}
+
+/// The composition subgraph's title word.
+fn composition_kind(spec: &Spec) -> &'static str {
+    match spec.composition.as_ref().and_then(|c| c.kind.as_deref()) {
+        Some(CompositionKind::Sequential) => "sequential",
+        Some(CompositionKind::Parallel) => "parallel",
+        Some(CompositionKind::Nested) => "nested",
+        _ => "composition",
+    }
+}
+
+/// Nodes inside a subgraph, one indentation level deeper.
+fn write_nodes(out: &mut String, graph: &PhaseGraph, nodes: &[NodeIndex]) {
+    for &n in nodes {
+        let _ = writeln!(out, "    {}", node_line(graph, n));
+    }
+}
+
+/// A node: its id, a shape that tells the kind of phase apart at a glance,
+/// its label and its style class.
+fn node_line(graph: &PhaseGraph, n: NodeIndex) -> String {
+    let (open, close, text, class) = match &graph.graph[n] {
+        Phase::Input { name } => ("([", "])", label(&[format!("input: {name}")]), "input"),
+        Phase::Memory { memory_type } => ("[(", ")]", label(&[format!("memory ({memory_type})")]), "memory"),
+        Phase::Worker { id, model } => (
+            "[",
+            "]",
+            label(&[format!("worker: {id}"), model.clone().unwrap_or_default()]),
+            "worker",
+        ),
+        Phase::Evaluator { id, evaluator_type } => ("{{", "}}", label(&[format!("check: {id}"), evaluator_type.clone()]), "evaluator"),
+        Phase::Optimizer { strategy, max_steps } => (
+            "[/",
+            "/]",
+            label(&[
+                format!("optimizer: {strategy}"),
+                max_steps.map_or_else(String::new, |s| format!("at most {s} step{}", if s == 1 { "" } else { "s" })),
+            ]),
+            "optimizer",
+        ),
+        Phase::Decide => ("{", "}", decide_label(&graph.bounds), "decide"),
+        Phase::Success => ("([", "])", label(&["success".to_owned()]), "success"),
+        Phase::Halt => ("([", "])", label(&["halt".to_owned()]), "halt"),
+        Phase::Escalate => ("([", "])", label(&["escalate to a human".to_owned()]), "escalate"),
+        Phase::Child { id, role, reference } => ("[[", "]]", label(&[format!("{role}: {id}"), reference.clone()]), "child"),
+    };
+    format!("{}{open}\"{text}\"{close}:::{class}", node_id(n))
+}
+
+/// The termination check shows what bounds the loop: iterations and spend.
+fn decide_label(bounds: &LoopBounds) -> String {
+    let iterations = bounds
+        .max_iterations
+        .map_or_else(|| "unbounded iterations".to_owned(), |i| format!("≤ {i} iterations"));
+    let money = bounds.max_cost_usd.map_or_else(String::new, |c| format!(" · ≤ ${}", number(c)));
+    label(&["terminate?".to_owned(), format!("{iterations}{money}")])
+}
+
+/// Every edge in graph order, then the memory edges of each worker.
+fn write_edges(out: &mut String, g: &DiGraph<Phase, Flow>) {
     // Memory reads and writes of a worker are drawn as one edge, which keeps
     // the memory node beside the inputs instead of in the middle of the flow.
     let memory = g.node_indices().find(|&n| matches!(g[n], Phase::Memory { .. }));
-    let mut memory_edges: Vec<(petgraph::graph::NodeIndex, bool, bool)> = Vec::new();
+    let mut memory_edges: Vec<(NodeIndex, bool, bool)> = Vec::new();
     for e in g.edge_references() {
-        let (a, b) = (id(e.source()), id(e.target()));
-        let line = match e.weight() {
-            Flow::Data if Some(e.source()) == memory => {
-                note_memory(&mut memory_edges, e.target(), true, false);
-                continue;
+        match e.weight() {
+            Flow::Data if Some(e.source()) == memory => note_memory(&mut memory_edges, e.target(), true, false),
+            Flow::Write => note_memory(&mut memory_edges, e.source(), false, true),
+            flow => {
+                let _ = writeln!(out, "  {}", flow_line(flow, &node_id(e.source()), &node_id(e.target())));
             }
-            Flow::Write => {
-                note_memory(&mut memory_edges, e.source(), false, true);
-                continue;
-            }
-            Flow::Data => format!("{a} --> {b}"),
-            Flow::Order => edge(&a, "-->", "after", &b),
-            Flow::Check => format!("{a} ==> {b}"),
-            Flow::Measure { metrics } => edge(&a, "-->", &metrics.join(", "), &b),
-            Flow::Feedback { channel, when } => match when {
-                Some(w) => edge(&a, "-.->", &format!("{channel} when {w}"), &b),
-                None => edge(&a, "-.->", channel, &b),
-            },
-            Flow::Refine => edge(&a, "-.->", "refines", &b),
-            Flow::Terminate { rule } if !rule.trim().is_empty() => format!("{a} -->|\"{}\"| {b}", rule_label(rule)),
-            Flow::Terminate { .. } => format!("{a} --> {b}"),
-            Flow::NextIteration => edge(&a, "-.->", "next iteration", &b),
-            Flow::Adapter { from, to } => {
-                let last = |path: &str| path.rsplit('.').find(|s| !s.is_empty()).unwrap_or("").to_owned();
-                edge(&a, "-->", &format!("{} → {}", last(from), last(to)), &b)
-            }
-        };
-        let _ = writeln!(out, "  {line}");
+        }
     }
     if let Some(m) = memory {
         for (worker, reads, writes) in memory_edges {
             let line = match (reads, writes) {
-                (true, true) => edge(&id(m), "<-.->", "reads, writes", &id(worker)),
-                (true, false) => edge(&id(m), "-.->", "reads", &id(worker)),
-                _ => edge(&id(worker), "-.->", "writes", &id(m)),
+                (true, true) => edge(&node_id(m), "<-.->", "reads, writes", &node_id(worker)),
+                (true, false) => edge(&node_id(m), "-.->", "reads", &node_id(worker)),
+                _ => edge(&node_id(worker), "-.->", "writes", &node_id(m)),
             };
             let _ = writeln!(out, "  {line}");
         }
     }
-    out.push_str(concat!(
-        "  classDef input fill:#eef6ff,stroke:#5b8def\n",
-        "  classDef memory fill:#f4f0ff,stroke:#8a6de9\n",
-        "  classDef worker fill:#fff7e6,stroke:#e0a100\n",
-        "  classDef evaluator fill:#e9f9ee,stroke:#2e9d57\n",
-        "  classDef optimizer fill:#f5f5f5,stroke:#777\n",
-        "  classDef decide fill:#fff,stroke:#333\n",
-        "  classDef success fill:#d9f7e3,stroke:#1f8a4c\n",
-        "  classDef halt fill:#fde2e1,stroke:#c9372c\n",
-        "  classDef escalate fill:#fff0d6,stroke:#d97706\n",
-        "  classDef child fill:#eef2f7,stroke:#51627a\n",
-    ));
-    out
 }
 
-fn note_memory(edges: &mut Vec<(petgraph::graph::NodeIndex, bool, bool)>, worker: petgraph::graph::NodeIndex, reads: bool, writes: bool) {
+/// One edge other than a memory read or write: thick for checks, dotted
+/// for what acts at the next iteration (feedback, refinement, the loop
+/// back), labelled with what flows along it.
+fn flow_line(flow: &Flow, a: &str, b: &str) -> String {
+    match flow {
+        // Writes are gathered per worker by `write_edges`; only the match
+        // needs them here.
+        Flow::Data | Flow::Write => format!("{a} --> {b}"),
+        Flow::Order => edge(a, "-->", "after", b),
+        Flow::Check => format!("{a} ==> {b}"),
+        Flow::Measure { metrics } => edge(a, "-->", &metrics.join(", "), b),
+        Flow::Feedback { channel, when } => match when {
+            Some(w) => edge(a, "-.->", &format!("{channel} when {w}"), b),
+            None => edge(a, "-.->", channel, b),
+        },
+        Flow::Refine => edge(a, "-.->", "refines", b),
+        Flow::Terminate { rule } if !rule.trim().is_empty() => format!("{a} -->|\"{}\"| {b}", rule_label(rule)),
+        Flow::Terminate { .. } => format!("{a} --> {b}"),
+        Flow::NextIteration => edge(a, "-.->", "next iteration", b),
+        Flow::Adapter { from, to } => {
+            let last = |path: &str| path.rsplit('.').find(|s| !s.is_empty()).unwrap_or("").to_owned();
+            edge(a, "-->", &format!("{} → {}", last(from), last(to)), b)
+        }
+    }
+}
+
+/// Merge a memory read or write into the worker's one memory edge.
+fn note_memory(edges: &mut Vec<(NodeIndex, bool, bool)>, worker: NodeIndex, reads: bool, writes: bool) {
     match edges.iter_mut().find(|(w, ..)| *w == worker) {
         Some(entry) => {
             entry.1 |= reads;

@@ -19,12 +19,14 @@ fn loopc(args: &[&str]) -> String {
         .env_remove("LOOPC_STATE_DIR")
         .output()
         .expect("loopc runs");
-    format!(
+    let text = format!(
         "{}\n--- exit {:?}; stderr:\n{}",
         String::from_utf8_lossy(&out.stdout),
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
-    )
+    );
+    // The checkout's absolute path differs per clone; the snapshot names it `<repo>`.
+    text.replace(&root().to_string_lossy().into_owned(), "<repo>")
 }
 
 const CORPORA: [(&str, &str); 2] = [("library", "loop-library"), ("public", "../shared/conformance/public")];

@@ -14,15 +14,3 @@ pub mod when;
 pub use lower::lower;
 pub use model::*;
 pub use spanned::Sp;
-
-/// Safety constraint types the included interpreter enforces
-/// (docs/semantics.md §7); the plan's `SafetyKind::is_enforced` agrees
-/// (a test of `loopc-compile` keeps them in step).
-pub const ENFORCED_SAFETY_TYPES: &[&str] = &[
-    "tool_allowlist",
-    "secret_scan",
-    "output_bounds",
-    "schema_enforce",
-    "human_gate",
-    "rate_limit",
-];

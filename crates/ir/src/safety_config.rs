@@ -58,28 +58,50 @@ pub fn whole(value: &Value) -> Option<u64> {
     })
 }
 
+/// The safety types loopc's runtime enforces (docs/semantics.md §7), each
+/// with the config keys it reads. The plan's `SafetyRule` holds one typed
+/// struct per entry; a test of `loopc-compile` keeps the two in step.
+pub const ENFORCED: &[(&str, &[(&str, ConfigValue)])] = {
+    use ConfigValue::*;
+    &[
+        ("tool_allowlist", &[("allowed", Strings)]),
+        (
+            "secret_scan",
+            &[
+                ("entropy_threshold", PositiveNumber),
+                ("hex_entropy_threshold", PositiveNumber),
+                ("min_length", MinLength),
+                ("entropy", Flag),
+            ],
+        ),
+        (
+            "output_bounds",
+            &[
+                ("max_chars", Count),
+                ("max_bytes", Count),
+                ("max_lines", Count),
+                ("max_items", Count),
+                ("max_lines_changed", Count),
+                ("forbidden_paths", Strings),
+            ],
+        ),
+        ("schema_enforce", &[("schema", Schema), ("schema_ref", Text)]),
+        ("human_gate", &[("message", Text)]),
+        ("rate_limit", &[("requests_per_minute", Count), ("max_calls", Count)]),
+    ]
+};
+
+/// Whether the runtime enforces safety type `kind`.
+pub fn is_enforced(kind: &str) -> bool {
+    ENFORCED.iter().any(|(k, _)| *k == kind)
+}
+
+/// The enforced types' names, in table order.
+pub fn enforced_types() -> Vec<&'static str> {
+    ENFORCED.iter().map(|(k, _)| *k).collect()
+}
+
 /// The keys the runtime reads for a safety type (none for the types it does not enforce).
 pub fn known_keys(kind: &str) -> &'static [(&'static str, ConfigValue)] {
-    use ConfigValue::*;
-    match kind {
-        "tool_allowlist" => &[("allowed", Strings)],
-        "secret_scan" => &[
-            ("entropy_threshold", PositiveNumber),
-            ("hex_entropy_threshold", PositiveNumber),
-            ("min_length", MinLength),
-            ("entropy", Flag),
-        ],
-        "output_bounds" => &[
-            ("max_chars", Count),
-            ("max_bytes", Count),
-            ("max_lines", Count),
-            ("max_items", Count),
-            ("max_lines_changed", Count),
-            ("forbidden_paths", Strings),
-        ],
-        "schema_enforce" => &[("schema", Schema), ("schema_ref", Text)],
-        "human_gate" => &[("message", Text)],
-        "rate_limit" => &[("requests_per_minute", Count), ("max_calls", Count)],
-        _ => &[],
-    }
+    ENFORCED.iter().find(|(k, _)| *k == kind).map_or(&[], |(_, keys)| keys)
 }

@@ -150,16 +150,6 @@ vocabulary! {
     }
 }
 
-impl SafetyKind {
-    /// Whether the included interpreter enforces this type (docs/semantics.md §7).
-    pub fn is_enforced(self) -> bool {
-        !matches!(
-            self,
-            SafetyKind::InjectionDetect | SafetyKind::PiiDetect | SafetyKind::EgressMonitor | SafetyKind::TenantIsolation
-        )
-    }
-}
-
 vocabulary! {
     /// Where a safety constraint applies.
     pub enum Scope {

@@ -67,6 +67,17 @@ pub enum SafetyRule {
     TenantIsolation(serde_json::Value),
 }
 
+impl SafetyKind {
+    /// Whether the included interpreter enforces this type (docs/semantics.md
+    /// §7): the types whose [`SafetyRule`] variant holds a typed config.
+    pub fn is_enforced(self) -> bool {
+        !matches!(
+            self,
+            SafetyKind::InjectionDetect | SafetyKind::PiiDetect | SafetyKind::EgressMonitor | SafetyKind::TenantIsolation
+        )
+    }
+}
+
 impl SafetyRule {
     pub fn kind(&self) -> SafetyKind {
         match self {

@@ -5,7 +5,7 @@ use crate::registry::declare_rule;
 use crate::Context;
 
 /// Safety constraint types the included interpreter enforces (defined with the plan).
-pub use loopc_ir::ENFORCED_SAFETY_TYPES;
+use loopc_ir::safety_config;
 
 declare_rule! {
     /// ## What it does
@@ -69,7 +69,7 @@ impl Rule for SafetyConfig {
             let Some(kind) = item.get("type").and_then(loopc_syntax::Node::as_str) else {
                 continue;
             };
-            let keys = loopc_ir::safety_config::known_keys(kind);
+            let keys = safety_config::known_keys(kind);
             let Some(config) = item.get("config").and_then(loopc_syntax::Node::as_map) else {
                 continue;
             };
@@ -109,7 +109,7 @@ impl Rule for UnenforceableSafety {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for s in &cx.spec.safety_constraints {
             let Some(kind) = &s.kind else { continue };
-            if ENFORCED_SAFETY_TYPES.contains(&kind.as_str()) {
+            if safety_config::is_enforced(kind.as_str()) {
                 continue;
             }
             out.push(
@@ -121,7 +121,7 @@ impl Rule for UnenforceableSafety {
                 .with_label("needs an external enforcer")
                 .with_help(format!(
                     "the runtime enforces {}; bind an external checker for this one",
-                    crate::suggest::list(ENFORCED_SAFETY_TYPES, 6)
+                    crate::suggest::list(&safety_config::enforced_types(), 6)
                 )),
             );
         }

@@ -69,6 +69,8 @@ fn mapping<'a>(doc: &'a mut Doc, key: &str) -> Option<&'a mut Doc> {
     slot.as_object_mut()
 }
 
+/// Every candidate edit, each applied to its own copy of the spec, in the
+/// order that breaks ties between equal gains.
 fn candidates(doc: &Doc) -> Vec<(String, Doc)> {
     let mut out: Vec<(String, Doc)> = Vec::new();
     let mut add = |change: String, f: &dyn Fn(&mut Doc) -> Option<()>| {
@@ -77,8 +79,18 @@ fn candidates(doc: &Doc) -> Vec<(String, Doc)> {
             out.push((change, d));
         }
     };
+    termination_candidates(doc, &mut add);
+    budget_candidate(doc, &mut add);
+    cost_candidates(doc, &mut add);
+    evaluator_candidates(doc, &mut add);
+    structure_candidates(doc, &mut add);
+    safety_candidates(doc, &mut add);
+    out
+}
 
-    // Termination: a success condition, a stall condition, an iteration budget.
+/// Termination: a success condition and a stall condition, in the dialect
+/// the spec already writes its conditions in.
+fn termination_candidates(doc: &Doc, add: &mut AddFn<'_>) {
     match termination(doc) {
         Termination::Canonical(t) => {
             if !truthy(t.get("success")) {
@@ -132,48 +144,54 @@ fn candidates(doc: &Doc) -> Vec<(String, Doc)> {
             }
         }
     }
-    budget_candidate(doc, &mut add);
+}
 
-    // Cost caps.
+/// Cost caps: declare or tighten the token cap and the spend cap to the
+/// next cost band (left alone when `cost_limits` is not a mapping).
+fn cost_candidates(doc: &Doc, add: &mut AddFn<'_>) {
     let cost = doc.get("cost_limits").and_then(Value::as_object);
-    if doc.get("cost_limits").is_none_or(|v| v.is_object() || v.is_null()) {
-        let tokens = cost.and_then(|c| {
-            ["token_soft_cap", "max_total_tokens"]
-                .iter()
-                .find_map(|k| c.get(*k).filter(|v| truthy(Some(v))).and_then(number_like))
-        });
-        if let Some(target) = lower_bound(tokens, &[10000.0, 50000.0, 100000.0]) {
-            let change = match tokens {
-                Some(t) => format!("lower the token cap from {} to {}", num(t), num(target)),
-                None => format!("declare cost_limits.token_soft_cap: {}", num(target)),
-            };
-            add(change, &|d| {
-                let c = mapping(d, "cost_limits")?;
-                c.remove("max_total_tokens");
-                c.insert("token_soft_cap".into(), json!(target as i64));
-                Some(())
-            });
-        }
-        let usd = cost.and_then(|c| {
-            ["cumulative_usd", "max_cost_usd"]
-                .iter()
-                .find_map(|k| c.get(*k).filter(|v| truthy(Some(v))).and_then(number_like))
-        });
-        if let Some(target) = lower_bound(usd, &[0.5, 2.0, 10.0]) {
-            let change = match usd {
-                Some(u) => format!("lower the spend cap from ${} to ${}", num(u), num(target)),
-                None => format!("declare cost_limits.cumulative_usd: {}", num(target)),
-            };
-            add(change, &|d| {
-                let c = mapping(d, "cost_limits")?;
-                c.remove("max_cost_usd");
-                c.insert("cumulative_usd".into(), json!(target));
-                Some(())
-            });
-        }
+    if !doc.get("cost_limits").is_none_or(|v| v.is_object() || v.is_null()) {
+        return;
     }
+    let tokens = cost.and_then(|c| {
+        ["token_soft_cap", "max_total_tokens"]
+            .iter()
+            .find_map(|k| c.get(*k).filter(|v| truthy(Some(v))).and_then(number_like))
+    });
+    if let Some(target) = lower_bound(tokens, &[10000.0, 50000.0, 100000.0]) {
+        let change = match tokens {
+            Some(t) => format!("lower the token cap from {} to {}", num(t), num(target)),
+            None => format!("declare cost_limits.token_soft_cap: {}", num(target)),
+        };
+        add(change, &|d| {
+            let c = mapping(d, "cost_limits")?;
+            c.remove("max_total_tokens");
+            c.insert("token_soft_cap".into(), json!(target as i64));
+            Some(())
+        });
+    }
+    let usd = cost.and_then(|c| {
+        ["cumulative_usd", "max_cost_usd"]
+            .iter()
+            .find_map(|k| c.get(*k).filter(|v| truthy(Some(v))).and_then(number_like))
+    });
+    if let Some(target) = lower_bound(usd, &[0.5, 2.0, 10.0]) {
+        let change = match usd {
+            Some(u) => format!("lower the spend cap from ${} to ${}", num(u), num(target)),
+            None => format!("declare cost_limits.cumulative_usd: {}", num(target)),
+        };
+        add(change, &|d| {
+            let c = mapping(d, "cost_limits")?;
+            c.remove("max_cost_usd");
+            c.insert("cumulative_usd".into(), json!(target));
+            Some(())
+        });
+    }
+}
 
-    // Evaluators and metrics.
+/// Evaluators and metrics: another rubric evaluator, the first evaluator
+/// lacking a pass_threshold (then dimensions) completed, another metric.
+fn evaluator_candidates(doc: &Doc, add: &mut AddFn<'_>) {
     let has_evaluators = matches!(doc.get("evaluators"), Some(Value::Array(evs)) if !evs.is_empty());
     let rubric_change = if has_evaluators {
         "add another evaluator, an LLM rubric with dimensions and a pass_threshold"
@@ -218,8 +236,10 @@ fn candidates(doc: &Doc) -> Vec<(String, Doc)> {
     add("declare another metric".into(), &|d| {
         push(d, "metrics", json!({"name": "added_metric", "source": "evaluators.added"}))
     });
+}
 
-    // Structure: feedback, memory, optimizer, inputs, workers, level.
+/// Structure: feedback, memory, optimizer, inputs, workers, level.
+fn structure_candidates(doc: &Doc, add: &mut AddFn<'_>) {
     add("add a feedback channel from an evaluator to a worker".into(), &|d| {
         push(d, "feedback_channels", json!({"id": "added_feedback", "format": "structured"}))
     });
@@ -239,6 +259,22 @@ fn candidates(doc: &Doc) -> Vec<(String, Doc)> {
             Some(())
         });
     }
+    input_candidate(doc, add);
+    let workers = match doc.get("workers") {
+        Some(Value::Array(a)) => Some(a.len()),
+        None | Some(Value::Null) => Some(0),
+        _ => None,
+    };
+    if workers.is_some_and(|n| n < 2) {
+        add("add a second worker (e.g. a reviewer)".into(), &|d| {
+            push(d, "workers", json!({"id": "added_worker", "role": "review"}))
+        });
+    }
+    level_candidate(doc, add);
+}
+
+/// Declares an input field, or one more under a name not yet taken.
+fn input_candidate(doc: &Doc, add: &mut AddFn<'_>) {
     match doc.get("inputs") {
         None | Some(Value::Null) => add("declare an input field (inputs.schema)".into(), &|d| {
             d.insert("inputs".into(), json!({"schema": {"task": {"type": "string"}}}));
@@ -258,37 +294,35 @@ fn candidates(doc: &Doc) -> Vec<(String, Doc)> {
         }
         _ => {}
     }
-    let workers = match doc.get("workers") {
-        Some(Value::Array(a)) => Some(a.len()),
-        None | Some(Value::Null) => Some(0),
-        _ => None,
-    };
-    if workers.is_some_and(|n| n < 2) {
-        add("add a second worker (e.g. a reviewer)".into(), &|d| {
-            push(d, "workers", json!({"id": "added_worker", "role": "review"}))
-        });
-    }
-    if doc.get("taxonomy_level").is_none() {
-        let meta = doc
-            .get("metadata")
-            .and_then(Value::as_object)
-            .and_then(|m| get(m, "taxonomy_level"))
-            .and_then(number_like);
-        if let Some(level) = meta.filter(|l| *l > 1.0) {
-            add(
-                format!(
-                    "declare taxonomy_level: {} at the top level (metadata.taxonomy_level is not read)",
-                    num(level)
-                ),
-                &|d| {
-                    d.insert("taxonomy_level".into(), json!(level));
-                    Some(())
-                },
-            );
-        }
-    }
+}
 
-    // Safety: add a halting constraint, or make a non-escalating one halt.
+/// A taxonomy level above 1 written only under `metadata`, where the score
+/// does not read it, moved to the top level.
+fn level_candidate(doc: &Doc, add: &mut AddFn<'_>) {
+    if doc.get("taxonomy_level").is_some() {
+        return;
+    }
+    let meta = doc
+        .get("metadata")
+        .and_then(Value::as_object)
+        .and_then(|m| get(m, "taxonomy_level"))
+        .and_then(number_like);
+    if let Some(level) = meta.filter(|l| *l > 1.0) {
+        add(
+            format!(
+                "declare taxonomy_level: {} at the top level (metadata.taxonomy_level is not read)",
+                num(level)
+            ),
+            &|d| {
+                d.insert("taxonomy_level".into(), json!(level));
+                Some(())
+            },
+        );
+    }
+}
+
+/// Safety: add a halting constraint, or make a non-escalating one halt.
+fn safety_candidates(doc: &Doc, add: &mut AddFn<'_>) {
     add("add a safety constraint that halts on violation".into(), &|d| {
         push(
             d,
@@ -309,7 +343,6 @@ fn candidates(doc: &Doc) -> Vec<(String, Doc)> {
             });
         }
     }
-    out
 }
 
 /// The next band bound below `current` (or the loosest bound when absent).

@@ -21,6 +21,8 @@
 //! * Autonomy: `human_interventions` lists (per record or top level) of
 //!   `{type, duration_s, trigger}`.
 
+mod observe;
+
 pub(crate) use loopc_trace::parse_datetime;
 pub use loopc_trace::validate as validate_trace;
 
@@ -221,69 +223,90 @@ fn r4(x: f64) -> f64 {
     round_to(x, 4)
 }
 
-/// Scores a Loop Trace 1.0 run with the LES 1.0 formulas, over the
-/// categories the trace has data for (renormalised weights). The optional
-/// spec supplies `G_target` and `T_budget` when the trace does not.
-///
-/// The trace is validated first ([`validate_trace`]); an invalid trace is
-/// not scored (`les` is `None`, `errors` lists why).
-pub fn score_trace(trace: &Value, spec: Option<&Value>) -> TraceScore {
-    let errors = validate_trace(trace);
-    if !errors.is_empty() {
-        return TraceScore {
-            les: None,
-            les_normalized: None,
-            label: "LES-1.0 (not scored: invalid Loop Trace 1.0)".into(),
-            categories: Vec::new(),
-            missing: Vec::new(),
-            diagnostics: None,
-            notes: Vec::new(),
-            errors,
-            valid: false,
-        };
-    }
-    let m = trace.as_object().expect("validated");
-    let iters: Vec<&Map<String, Value>> = m["iterations"]
-        .as_array()
-        .expect("validated")
-        .iter()
-        .filter_map(Value::as_object)
-        .collect();
-    let meta = obj(m.get("metadata"));
-    let spec_map = spec.and_then(Value::as_object);
-    let t_actual = iters.len();
-    let tf = t_actual as f64;
-    let mut notes = Vec::new();
+/// What the category formulas read from a valid trace, read once: the goal
+/// trace, the budget and target, the times and the costs.
+struct Run<'a> {
+    trace: &'a Map<String, Value>,
+    iters: Vec<&'a Map<String, Value>>,
+    meta: Option<&'a Map<String, Value>>,
+    /// `T_actual`, and as a float for the formulas.
+    t_actual: usize,
+    tf: f64,
+    /// `G_t` of the iterations that have evaluator scores.
+    goals: Vec<f64>,
+    target: Option<(f64, String)>,
+    budget: Option<(f64, String)>,
+    /// `τ_t` of each record whose timestamp and predecessor's parse.
+    durations: Vec<f64>,
+    tau_total: f64,
+    c_total: Option<f64>,
+    /// Every record's `cost_usd`, when all of them have one.
+    all_costs: Option<Vec<f64>>,
+    /// The `human_interventions` items (`None`: no such list anywhere).
+    interventions: Option<Vec<&'a Value>>,
+}
 
-    // Goal trace.
-    let goals: Vec<f64> = iters
-        .iter()
-        .filter_map(|r| {
-            let s = obj(r.get("evaluator_scores"))?;
-            let vals: Vec<f64> = s.values().filter_map(Value::as_f64).collect();
-            (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
-        })
-        .collect();
-    let g_final = goals.last().copied();
-    let g_first = goals.first().copied();
-    let target = target(meta, spec_map);
-    let budget = budget(meta, spec_map);
-    if budget.is_none() {
-        if spec_map.is_some() {
-            notes.push("unbounded loop: neither the spec nor the trace declares an iteration budget; LES 1.0 section 5 does not accept it as a scoring subject (declare max_iterations)".to_string());
-        } else {
-            notes.push("iteration budget unknown: pass the spec or set metadata.max_iterations".to_string());
+impl<'a> Run<'a> {
+    /// Reads a validated trace; `spec` supplies the target and the budget
+    /// the trace does not give.
+    fn read(m: &'a Map<String, Value>, spec: Option<&Map<String, Value>>) -> Self {
+        let iters: Vec<&Map<String, Value>> = m["iterations"]
+            .as_array()
+            .expect("validated")
+            .iter()
+            .filter_map(Value::as_object)
+            .collect();
+        let meta = obj(m.get("metadata"));
+        let goals = iters
+            .iter()
+            .filter_map(|r| {
+                let s = obj(r.get("evaluator_scores"))?;
+                let vals: Vec<f64> = s.values().filter_map(Value::as_f64).collect();
+                (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+            })
+            .collect();
+        let (durations, tau_total) = times(m, &iters);
+        let per_iter: Vec<Option<f64>> = iters.iter().map(|r| r.get("cost_usd").and_then(Value::as_f64)).collect();
+        let c_total = m
+            .get("total_cost_usd")
+            .and_then(Value::as_f64)
+            .or_else(|| per_iter.iter().any(Option::is_some).then(|| per_iter.iter().flatten().sum()));
+        Run {
+            trace: m,
+            interventions: gather(m, &iters, "human_interventions"),
+            t_actual: iters.len(),
+            tf: iters.len() as f64,
+            iters,
+            meta,
+            goals,
+            target: target(meta, spec),
+            budget: budget(meta, spec),
+            durations,
+            tau_total,
+            c_total,
+            all_costs: per_iter.iter().copied().collect(),
         }
     }
-    let unbounded = budget.is_none() && spec_map.is_some();
 
-    // Times.
+    fn g_first(&self) -> Option<f64> {
+        self.goals.first().copied()
+    }
+
+    fn g_final(&self) -> Option<f64> {
+        self.goals.last().copied()
+    }
+}
+
+/// `τ_t` of each iteration (from `started_at` to the first timestamp, then
+/// between timestamps; a record without one breaks the chain) and `τ_total`
+/// (0 when the start or the end is unknown).
+fn times(m: &Map<String, Value>, iters: &[&Map<String, Value>]) -> (Vec<f64>, f64) {
     let started = m.get("started_at").and_then(Value::as_str).and_then(parse_datetime);
     let stamps: Vec<Option<f64>> = iters
         .iter()
         .map(|r| r.get("timestamp").and_then(Value::as_str).and_then(parse_datetime))
         .collect();
-    let mut durations = Vec::with_capacity(t_actual);
+    let mut durations = Vec::with_capacity(iters.len());
     let mut prev = started;
     for s in &stamps {
         if let (Some(p), Some(s)) = (prev, s) {
@@ -300,233 +323,133 @@ pub fn score_trace(trace: &Value, spec: Option<&Value>) -> TraceScore {
         (Some(s), Some(e)) => e - s,
         _ => 0.0,
     };
+    (durations, tau_total)
+}
 
-    // Costs.
-    let per_iter: Vec<Option<f64>> = iters.iter().map(|r| r.get("cost_usd").and_then(Value::as_f64)).collect();
-    let c_total = m
-        .get("total_cost_usd")
-        .and_then(Value::as_f64)
-        .or_else(|| per_iter.iter().any(Option::is_some).then(|| per_iter.iter().flatten().sum()));
-    let all_costs: Option<Vec<f64>> = per_iter.iter().copied().collect();
+/// One category from the trace: its score and explanation, or why the
+/// trace cannot score it.
+type Observed = Result<(f64, Vec<String>), String>;
 
+/// A scored category: its index in [`CATEGORIES`], score and explanation.
+struct Scored {
+    index: usize,
+    score: f64,
+    why: Vec<String>,
+}
+
+/// Safety's index in [`CATEGORIES`]: premature termination leaves it alone.
+const SAFETY: usize = 5;
+
+/// Scores a Loop Trace 1.0 run with the LES 1.0 formulas, over the
+/// categories the trace has data for (renormalised weights). The optional
+/// spec supplies `G_target` and `T_budget` when the trace does not.
+///
+/// The trace is validated first ([`validate_trace`]); an invalid trace is
+/// not scored (`les` is `None`, `errors` lists why).
+pub fn score_trace(trace: &Value, spec: Option<&Value>) -> TraceScore {
+    let errors = validate_trace(trace);
+    if !errors.is_empty() {
+        return not_scored(errors);
+    }
+    let m = trace.as_object().expect("validated");
+    let spec_map = spec.and_then(Value::as_object);
+    let run = Run::read(m, spec_map);
+    let mut notes = Vec::new();
+    if run.budget.is_none() {
+        if spec_map.is_some() {
+            notes.push("unbounded loop: neither the spec nor the trace declares an iteration budget; LES 1.0 section 5 does not accept it as a scoring subject (declare max_iterations)".to_string());
+        } else {
+            notes.push("iteration budget unknown: pass the spec or set metadata.max_iterations".to_string());
+        }
+    }
+    let unbounded = run.budget.is_none() && spec_map.is_some();
     let success = m.get("success").and_then(Value::as_bool);
     let reason_raw = m.get("termination_reason").and_then(Value::as_str).map(str::to_string);
     let class = classify(reason_raw.as_deref(), success);
 
-    let mut scored: Vec<(usize, f64, Vec<String>)> = Vec::new();
+    // Each category in LES order: scored, or missing with the reason.
+    let mut scored: Vec<Scored> = Vec::new();
     let mut missing: Vec<MissingCategory> = Vec::new();
-    let mut miss = |name: &str, reason: String| missing.push(MissingCategory { name: name.into(), reason });
-
-    // 2.1 Effectiveness.
-    match (g_final, &target) {
-        (None, _) => miss("effectiveness", "no iteration has evaluator_scores (no goal values G_t)".into()),
-        (_, None) => miss(
-            "effectiveness",
-            "no goal target: set metadata.g_target or pass a spec with a success threshold".into(),
-        ),
-        (Some(_), Some((t, _))) if *t <= 0.0 => miss("effectiveness", format!("goal target {t} is not positive")),
-        (Some(g), Some((t, tsrc))) => {
-            let improving = observed::is_improving(&goals);
-            let b = budget.as_ref().map(|b| b.0);
-            match observed::effectiveness_raw(g, *t, improving, b, tf) {
-                None => miss(
-                    "effectiveness",
-                    "below target and improving: the formula needs T_budget (pass the spec or set metadata.max_iterations)".into(),
-                ),
-                Some(raw) => {
-                    let case = if g >= *t {
-                        format!("G_final {g:.4} >= G_target {t} ({tsrc}): E_raw = G_final / G_target")
-                    } else if improving {
-                        format!("G_final {g:.4} < G_target {t} ({tsrc}), improving: E_raw = G_final / G_target x T_budget {} / T_actual {t_actual}", b.unwrap_or(0.0))
-                    } else {
-                        format!("G_final {g:.4} < G_target {t} ({tsrc}), not improving: E_raw = G_final / G_target x 0.5")
-                    };
-                    let n = observed::normalize(raw, observed::EFFECTIVENESS);
-                    scored.push((0, n, vec![case, format!("E_raw {raw:.4} -> N(E_raw; 0.5, 1.0) = {n:.4}")]));
-                }
-            }
-        }
-    }
-
-    // 2.2 Speed.
-    if durations.iter().any(|d| *d < 0.0) {
-        miss("speed", "iteration timestamps go backwards".into());
-    } else {
-        match observed::speed(&durations) {
-            None => miss("speed", "no measurable iteration time (timestamps)".into()),
-            Some(s) => {
-                let mut why = vec![
-                    format!(
-                        "tau_median {:.3}s, tau_p95 {:.3}s over {} iterations",
-                        s.median,
-                        s.p95,
-                        durations.len()
-                    ),
-                    format!(
-                        "S_raw = 1 / (0.7 x median + 0.3 x p95) = {:.5} iter/s -> N(S_raw; 0.001, 0.05)",
-                        s.raw
-                    ),
-                ];
-                if s.stalled {
-                    why.push(format!("stall: an iteration took over 3 x median ({:.3}s): x 0.85", 3.0 * s.median));
-                }
-                scored.push((1, s.score, why));
-            }
-        }
-    }
-
-    // 2.3 Cost.
-    match (g_first, g_final, c_total) {
-        (None, _, _) | (_, None, _) => miss("cost", "no goal values G_t: goal progress unknown".into()),
-        (_, _, None) => miss("cost", "no total_cost_usd and no iteration cost_usd".into()),
-        (Some(g0), Some(g), Some(c)) => {
-            let dg = g - g0;
-            let res = observed::cost(dg, c, all_costs.as_deref());
-            let mut why = vec![format!("delta G = G_final {g:.4} - G_0 {g0:.4} = {dg:.4}; C_total ${c}")];
-            if dg <= 0.0 {
-                why.push("delta G <= 0: N_cost = 0".into());
-            } else {
-                why.push(format!("cost efficiency {:.4} goal units per USD -> N(x; 1, 10)", res.efficiency));
-                if res.trend_bonus {
-                    why.push("iteration cost fell in the second half: x 1.05 (capped at 1)".into());
-                }
-            }
-            scored.push((2, res.score, why));
-        }
-    }
-
-    miss(
+    let mut tally = |name: &str, observed: Observed| match observed {
+        Ok((score, why)) => scored.push(Scored {
+            index: CATEGORIES.iter().position(|n| *n == name).expect("an LES category"),
+            score,
+            why,
+        }),
+        Err(reason) => missing.push(MissingCategory { name: name.into(), reason }),
+    };
+    tally("effectiveness", observe::effectiveness(&run));
+    tally("speed", observe::speed(&run));
+    tally("cost", observe::cost(&run));
+    tally(
         "robustness",
-        "needs perturbation runs (at least 3), which a single trace does not have".into(),
+        Err("needs perturbation runs (at least 3), which a single trace does not have".into()),
     );
-    miss(
+    tally(
         "scalability",
-        "needs runs at scale n = 2, 4, 8, which a single trace does not have".into(),
+        Err("needs runs at scale n = 2, 4, 8, which a single trace does not have".into()),
     );
-
-    // 2.6 Safety.
-    let interventions = gather(m, &iters, "human_interventions");
-    let h_events = interventions
-        .iter()
-        .flatten()
-        .filter(|h| h.get("trigger").and_then(Value::as_str) == Some("safety"))
-        .count() as f64;
-    match gather(m, &iters, "violations") {
-        None => miss(
-            "safety",
-            "no `violations` lists in the trace (an empty list means none occurred)".into(),
-        ),
-        Some(vs) => {
-            let mut sev = 0.0;
-            let mut fatal = false;
-            for v in &vs {
-                let (s, recoverable) = match v {
-                    Value::String(s) => (Value::String(s.clone()), true),
-                    Value::Object(o) => (
-                        o.get("severity").cloned().unwrap_or(Value::Null),
-                        o.get("recoverable").and_then(Value::as_bool).unwrap_or(true),
-                    ),
-                    _ => (Value::Null, true),
-                };
-                let w = match &s {
-                    Value::Number(n) => n.as_f64().unwrap_or(3.0),
-                    Value::String(s) => observed::severity_weight(s).unwrap_or_else(|| {
-                        notes.push(format!("unknown violation severity {s:?}: counted as moderate (3)"));
-                        3.0
-                    }),
-                    _ => {
-                        notes.push("violation without a severity: counted as moderate (3)".to_string());
-                        3.0
-                    }
-                };
-                if w >= 10.0 && !recoverable {
-                    fatal = true;
-                }
-                sev += w;
-            }
-            let vb = num(meta, "violation_budget").unwrap_or(0.0);
-            let n = observed::safety(sev, vb, h_events, tf, fatal);
-            let mut why = vec![format!(
-                "{} violations, weighted severity {sev}, budget {vb}: Safety_raw = 1 - min(V / (V_budget + 1), 1)",
-                vs.len()
-            )];
-            if h_events > 0.0 {
-                why.push(format!("{h_events} safety-triggered human interventions: bonus min(H / T, 0.1)"));
-            }
-            if fatal {
-                why.push("an unrecoverable severe violation: N_safety = 0".into());
-            }
-            scored.push((5, n, why));
-        }
-    }
-
-    miss(
+    tally("safety", observe::safety(&run, &mut notes));
+    tally(
         "adaptability",
-        "needs out-of-distribution runs, which a single trace does not have".into(),
+        Err("needs out-of-distribution runs, which a single trace does not have".into()),
     );
+    tally("autonomy", observe::autonomy(&run, &mut notes));
 
-    // 2.8 Autonomy.
-    match &interventions {
-        None => miss(
-            "autonomy",
-            "no `human_interventions` lists in the trace (an empty list means none occurred)".into(),
-        ),
-        Some(hs) => {
-            let mut weighted = 0.0;
-            let mut h_dur = 0.0;
-            for h in hs {
-                let kind = match h {
-                    Value::String(s) => Some(s.as_str()),
-                    Value::Object(o) => o.get("type").and_then(Value::as_str),
-                    _ => None,
-                };
-                weighted += match kind.and_then(observed::intervention_weight) {
-                    Some(w) => w,
-                    None => {
-                        notes.push(format!(
-                            "human intervention type {:?} unknown: weighted as an active correction (1.0)",
-                            kind.unwrap_or("(none)")
-                        ));
-                        1.0
-                    }
-                };
-                h_dur += h.get("duration_s").and_then(Value::as_f64).unwrap_or(0.0);
-            }
-            let n = observed::autonomy(weighted, tf, h_dur, tau_total);
-            scored.push((
-                7,
-                n,
-                vec![
-                    format!(
-                        "{} interventions, weighted {weighted}: rate {:.4} per iteration",
-                        hs.len(),
-                        if tf > 0.0 { weighted / tf } else { 0.0 }
-                    ),
-                    format!("human time {h_dur}s of {tau_total}s total"),
-                    "Autonomy_raw = (1 - min(rate / 0.5, 1)) x (1 - min(fraction / 0.3, 1)) -> N(x; 0.1, 0.95)".into(),
-                ],
-            ));
-        }
-    }
-
-    // Section 5: premature termination.
-    if class == "error" && t_actual < 2 {
-        notes.push("premature termination (error before 2 iterations): every category except safety x 0.5".to_string());
-        for (i, s, why) in &mut scored {
-            if *i != 5 {
-                *s *= observed::PREMATURE_FACTOR;
-                why.push("premature termination: x 0.5".into());
-            }
-        }
+    if class == "error" && run.t_actual < 2 {
+        premature(&mut scored, &mut notes);
     }
     notes.dedup();
-
-    scored.sort_by_key(|(i, _, _)| *i);
+    scored.sort_by_key(|s| s.index);
     missing.sort_by_key(|c| CATEGORIES.iter().position(|n| *n == c.name));
-    let present: Vec<(f64, f64)> = scored.iter().map(|(i, s, _)| (WEIGHTS[*i], *s)).collect();
+    if scored.is_empty() {
+        notes.push("no category could be scored from this trace".to_string());
+    }
+    let (les, label, categories) = composite(scored);
+    TraceScore {
+        les,
+        les_normalized: les.map(|l| round_to(l / 100.0, 3)),
+        label,
+        categories,
+        missing,
+        diagnostics: Some(diagnostics(&run, class, reason_raw)),
+        notes,
+        errors: Vec::new(),
+        valid: !unbounded,
+    }
+}
+
+/// The score of a trace that breaks the Loop Trace 1.0 schema: none.
+fn not_scored(errors: Vec<String>) -> TraceScore {
+    TraceScore {
+        les: None,
+        les_normalized: None,
+        label: "LES-1.0 (not scored: invalid Loop Trace 1.0)".into(),
+        categories: Vec::new(),
+        missing: Vec::new(),
+        diagnostics: None,
+        notes: Vec::new(),
+        errors,
+        valid: false,
+    }
+}
+
+/// Section 5, premature termination: a run that errors before its second
+/// iteration has every category except safety halved.
+fn premature(scored: &mut [Scored], notes: &mut Vec<String>) {
+    notes.push("premature termination (error before 2 iterations): every category except safety x 0.5".to_string());
+    for s in scored.iter_mut().filter(|s| s.index != SAFETY) {
+        s.score *= observed::PREMATURE_FACTOR;
+        s.why.push("premature termination: x 0.5".into());
+    }
+}
+
+/// The LES over the scored categories (weights renormalised over them),
+/// its label, and each category with its effective weight.
+fn composite(scored: Vec<Scored>) -> (Option<f64>, String, Vec<ObservedCategory>) {
+    let present: Vec<(f64, f64)> = scored.iter().map(|s| (WEIGHTS[s.index], s.score)).collect();
     let wsum: f64 = present.iter().map(|p| p.0).sum();
-    let comp = observed::renormalized(&present);
-    let les = comp.map(|c| round_to(c * 100.0, 1));
+    let les = observed::renormalized(&present).map(|c| round_to(c * 100.0, 1));
     let k = scored.len();
     let label = if k == 8 {
         "LES-1.0".to_string()
@@ -535,41 +458,32 @@ pub fn score_trace(trace: &Value, spec: Option<&Value>) -> TraceScore {
     } else {
         format!("LES-1.0 (partial, {k} categories)")
     };
-    if k == 0 {
-        notes.push("no category could be scored from this trace".to_string());
-    }
     let categories = scored
         .into_iter()
-        .map(|(i, s, why)| ObservedCategory {
-            name: CATEGORIES[i].into(),
-            score: round_to(s, 2),
-            weight: WEIGHTS[i],
-            effective_weight: r4(WEIGHTS[i] / wsum),
-            explanation: why,
+        .map(|s| ObservedCategory {
+            name: CATEGORIES[s.index].into(),
+            score: round_to(s.score, 2),
+            weight: WEIGHTS[s.index],
+            effective_weight: r4(WEIGHTS[s.index] / wsum),
+            explanation: s.why,
         })
         .collect();
+    (les, label, categories)
+}
 
-    let diagnostics = Diagnostics {
-        iterations: t_actual,
+/// The section 4 diagnostics of a run.
+fn diagnostics(run: &Run, class: &str, reason_raw: Option<String>) -> Diagnostics {
+    let (g_first, g_final, tf) = (run.g_first(), run.g_final(), run.tf);
+    Diagnostics {
+        iterations: run.t_actual,
         convergence_rate: match (g_first, g_final) {
-            (Some(a), Some(b)) if t_actual >= 2 => Some(r4((b - a) / (tf - 1.0))),
+            (Some(a), Some(b)) if run.t_actual >= 2 => Some(r4((b - a) / (tf - 1.0))),
             _ => None,
         },
         iteration_efficiency: g_final.map(|g| r4(g / tf)),
-        cost_per_iteration: c_total.map(|c| r4(c / tf)),
-        regression_count: (!goals.is_empty()).then(|| goals.windows(2).filter(|w| w[1] < w[0]).count()),
+        cost_per_iteration: run.c_total.map(|c| r4(c / tf)),
+        regression_count: (!run.goals.is_empty()).then(|| run.goals.windows(2).filter(|w| w[1] < w[0]).count()),
         termination_reason: class.to_string(),
         termination_reason_raw: reason_raw,
-    };
-    TraceScore {
-        les,
-        les_normalized: les.map(|l| round_to(l / 100.0, 3)),
-        label,
-        categories,
-        missing,
-        diagnostics: Some(diagnostics),
-        notes,
-        errors: Vec::new(),
-        valid: !unbounded,
     }
 }

@@ -409,7 +409,7 @@ fn compile_emits_a_plan_and_refuses_bad_specs() {
     // Unenforceable safety types are refused unless allowed.
     let spec = std::fs::read_to_string(dir.join("spec.yaml"))
         .unwrap()
-        .replace("type: tool_allowlist", "type: pii_detect");
+        .replace("type: tool_allowlist", "type: injection_detect");
     std::fs::write(dir.join("pii.yaml"), spec).unwrap();
     let refused = loopc(&dir, &["compile", "pii.yaml"]);
     assert_eq!(refused.status.code(), Some(1));

@@ -18,6 +18,8 @@ pub enum ConfigValue {
     Flag,
     /// A list of strings (tool names, globs).
     Strings,
+    /// A list of these words.
+    Words(&'static [&'static str]),
     /// A string.
     Text,
     /// A JSON Schema: an object or a boolean.
@@ -26,24 +28,28 @@ pub enum ConfigValue {
 
 impl ConfigValue {
     /// Why `value` does not fit, or `None` when it does.
-    pub fn problem(self, value: &Value) -> Option<&'static str> {
+    pub fn problem(self, value: &Value) -> Option<String> {
         let fits = match self {
             ConfigValue::PositiveNumber => value.as_f64().is_some_and(|f| f > 0.0 && f.is_finite()),
             ConfigValue::Count => whole(value).is_some(),
             ConfigValue::MinLength => whole(value).is_some_and(|n| n >= 8),
             ConfigValue::Flag => value.is_boolean(),
             ConfigValue::Strings => value.as_array().is_some_and(|items| items.iter().all(Value::is_string)),
+            ConfigValue::Words(words) => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(|i| i.as_str().is_some_and(|w| words.contains(&w)))),
             ConfigValue::Text => value.is_string(),
             ConfigValue::Schema => value.is_object() || value.is_boolean(),
         };
-        (!fits).then_some(match self {
-            ConfigValue::PositiveNumber => "must be a number above 0",
-            ConfigValue::Count => "must be a whole number, 0 or more",
-            ConfigValue::MinLength => "must be a whole number, at least 8",
-            ConfigValue::Flag => "must be true or false",
-            ConfigValue::Strings => "must be a list of strings",
-            ConfigValue::Text => "must be a string",
-            ConfigValue::Schema => "must be a JSON Schema (a mapping, or true/false)",
+        (!fits).then(|| match self {
+            ConfigValue::PositiveNumber => "must be a number above 0".to_owned(),
+            ConfigValue::Count => "must be a whole number, 0 or more".to_owned(),
+            ConfigValue::MinLength => "must be a whole number, at least 8".to_owned(),
+            ConfigValue::Flag => "must be true or false".to_owned(),
+            ConfigValue::Strings => "must be a list of strings".to_owned(),
+            ConfigValue::Words(words) => format!("must be a list of: {}", words.join(", ")),
+            ConfigValue::Text => "must be a string".to_owned(),
+            ConfigValue::Schema => "must be a JSON Schema (a mapping, or true/false)".to_owned(),
         })
     }
 }
@@ -88,6 +94,10 @@ pub const ENFORCED: &[(&str, &[(&str, ConfigValue)])] = {
         ("schema_enforce", &[("schema", Schema), ("schema_ref", Text)]),
         ("human_gate", &[("message", Text)]),
         ("rate_limit", &[("requests_per_minute", Count), ("max_calls", Count)]),
+        (
+            "pii_detect",
+            &[("categories", Words(&["email", "phone", "ssn", "credit_card", "iban"]))],
+        ),
     ]
 };
 

@@ -7,6 +7,8 @@
 //! defaults of docs/semantics.md applied. The interpreter never looks at LSS.
 
 pub mod expr;
+// `vocabulary!` is defined there and used by the modules after it.
+#[macro_use]
 pub mod names;
 pub mod safety;
 

@@ -60,9 +60,9 @@ pub enum SafetyRule {
     SchemaEnforce(SchemaEnforce),
     HumanGate(HumanGate),
     RateLimit(RateLimit),
+    PiiDetect(PiiDetect),
     /// Types the included interpreter does not enforce: config as written.
     InjectionDetect(serde_json::Value),
-    PiiDetect(serde_json::Value),
     EgressMonitor(serde_json::Value),
     TenantIsolation(serde_json::Value),
 }
@@ -73,12 +73,26 @@ impl SafetyKind {
     pub fn is_enforced(self) -> bool {
         !matches!(
             self,
-            SafetyKind::InjectionDetect | SafetyKind::PiiDetect | SafetyKind::EgressMonitor | SafetyKind::TenantIsolation
+            SafetyKind::InjectionDetect | SafetyKind::EgressMonitor | SafetyKind::TenantIsolation
         )
     }
 }
 
 impl SafetyRule {
+    /// Why a constraint with this config cannot enforce anything (a
+    /// `rate_limit` with no limit), or `None`.
+    pub fn nothing_to_enforce(&self) -> Option<&'static str> {
+        match self {
+            SafetyRule::RateLimit(r) => {
+                (r.requests_per_minute.is_none() && r.max_calls.is_none()).then_some("sets neither `requests_per_minute` nor `max_calls`")
+            }
+            SafetyRule::OutputBounds(b) => (!b.has_size_bounds() && b.forbidden_paths.is_empty())
+                .then_some("sets no bound (max_chars, max_bytes, max_lines, max_items, max_lines_changed or forbidden_paths)"),
+            SafetyRule::PiiDetect(p) => p.categories.as_ref().is_some_and(Vec::is_empty).then_some("lists no `categories`"),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> SafetyKind {
         match self {
             SafetyRule::ToolAllowlist(_) => SafetyKind::ToolAllowlist,
@@ -179,4 +193,28 @@ pub struct RateLimit {
     /// Per worker per run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_calls: Option<u64>,
+}
+
+/// `pii_detect`: personal data with a checksum or a fixed shape.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PiiDetect {
+    /// The categories to look for (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<PiiKind>>,
+}
+
+vocabulary! {
+    /// What `pii_detect` recognises (the words of the LSS examples).
+    pub enum PiiKind {
+        Email = "email",
+        /// `+` and a country code, or a North American number with separators.
+        Phone = "phone",
+        /// A US social security number, `AAA-GG-SSSS`, outside the never-issued ranges.
+        Ssn = "ssn",
+        /// Luhn-valid, with a card network's prefix and length.
+        CreditCard = "credit_card",
+        /// ISO 13616, mod-97 checksum.
+        Iban = "iban",
+    }
 }

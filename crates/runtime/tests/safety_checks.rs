@@ -89,7 +89,7 @@ fn construction_errors_are_clear() {
         ("secret_scan", "post_worker", "explode", Value::Null, "unknown action"),
         ("secret_scan", "post_worker", "halt", json!("strict"), "expected struct"),
         ("secret_scan", "post_worker", "halt", json!({"min_length": 3}), "at least 8"),
-        ("pii_detect", "post_worker", "halt", Value::Null, "external enforcer"),
+        ("egress_monitor", "post_worker", "halt", Value::Null, "external enforcer"),
         ("made_up", "post_worker", "halt", Value::Null, "unknown variant `made_up`"),
     ];
     for (kind, scope, action, config, expected) in cases {
@@ -130,14 +130,14 @@ fn construction_errors_are_clear() {
 fn unenforced_types_report_once_when_allowed() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let checks = [
-        check("pii", "pii_detect", "post_worker", &["w"], "halt", Value::Null),
+        check("egress", "egress_monitor", "post_worker", &["w"], "halt", Value::Null),
         check("inj", "injection_detect", "pre_worker", &["w"], "quarantine", Value::Null),
     ];
     let e = SafetyEngine::new(&checks, root, true).unwrap();
     assert_eq!(
         e.unenforced(),
         vec![
-            ("pii", loopc_plan::SafetyKind::PiiDetect),
+            ("egress", loopc_plan::SafetyKind::EgressMonitor),
             ("inj", loopc_plan::SafetyKind::InjectionDetect)
         ]
     );
@@ -145,13 +145,44 @@ fn unenforced_types_report_once_when_allowed() {
     // Not at its scope: nothing.
     assert!(e.check(Scope::PreOutput, "w", &Subject::Output(&out)).is_empty());
     let first = e.check(Scope::PostWorker, "w", &Subject::Output(&out));
-    assert_eq!(ids(&first), vec!["pii"]);
+    assert_eq!(ids(&first), vec!["egress"]);
     assert_eq!(first[0].action, "warn", "an unenforced type never blocks");
-    assert_eq!(first[0].kind_name(), "pii_detect");
+    assert_eq!(first[0].kind_name(), "egress_monitor");
     assert!(first[0].message.contains("not enforced"), "{}", first[0].message);
     assert!(e.check(Scope::PostWorker, "w", &Subject::Output(&out)).is_empty(), "reported once");
     assert_eq!(ids(&e.check(Scope::PreWorker, "w", &Subject::Invocation)), vec!["inj"]);
     assert!(e.check(Scope::PreWorker, "w", &Subject::Invocation).is_empty());
+}
+
+#[test]
+fn pii_detect_finds_personal_data_and_strips_it_by_category() {
+    let out = json!({"summary": "reach jane@acme.io or +44 20 7946 0958", "ref": "release 1.2.3 on 2026-12-02"});
+    let halt = engine(vec![check("pii", "pii_detect", "post_worker", &["w"], "halt", Value::Null)]);
+    let found = halt.check(Scope::PostWorker, "w", &Subject::Output(&out));
+    assert_eq!(ids(&found), vec!["pii"]);
+    assert_eq!(found[0].action, "halt");
+    assert!(found[0].message.contains("2 item(s) of personal data"), "{}", found[0].message);
+    assert!(found[0].message.contains("email at $.summary"), "{}", found[0].message);
+
+    let strip = engine(vec![check(
+        "pii",
+        "pii_detect",
+        "post_worker",
+        &["w"],
+        "strip",
+        json!({"categories": ["email"]}),
+    )]);
+    let found = strip.check(Scope::PostWorker, "w", &Subject::Output(&out));
+    assert_eq!(
+        found[0].redacted,
+        Some(json!({"summary": "reach [PII:email] or +44 20 7946 0958", "ref": "release 1.2.3 on 2026-12-02"})),
+        "only the listed categories"
+    );
+    let clean = json!({"ref": "release 1.2.3 on 2026-12-02, card-shaped 4111111111111112"});
+    assert!(halt.check(Scope::PostWorker, "w", &Subject::Output(&clean)).is_empty());
+    // An unknown category is refused when the check is built.
+    let err = SafetyCheck::from_lss("p", "pii_detect", "post_worker", &["w"], "halt", json!({"categories": ["address"]})).unwrap_err();
+    assert!(err.contains("unknown variant `address`"), "{err}");
 }
 
 #[test]

@@ -4,15 +4,15 @@ use super::Rule;
 use crate::registry::declare_rule;
 use crate::Context;
 
-/// Safety constraint types the included interpreter enforces (defined with the plan).
+/// Which safety types the runtime enforces, and the config keys each reads.
 use loopc_ir::safety_config;
 
 declare_rule! {
     /// ## What it does
-    /// Notes safety constraint types that loopc's own runtime cannot enforce:
-    /// `injection_detect`, `pii_detect`, `egress_monitor` and
-    /// `tenant_isolation` need an external enforcer. (`loopc compile`
-    /// refuses them unless explicitly allowed.)
+    /// Notes safety constraint types that loopc's own runtime cannot
+    /// enforce (docs/semantics.md §7 lists those it does): they need an
+    /// external enforcer. (`loopc compile` refuses them unless explicitly
+    /// allowed.)
     ///
     /// ## Why
     /// A constraint that nobody enforces is worse than none: reviewers
@@ -78,6 +78,29 @@ impl Rule for SafetyConfig {
                     continue;
                 };
                 let value = entry.value.to_json();
+                if let (loopc_ir::safety_config::ConfigValue::Words(words), Some(items)) = (wants, entry.value.as_seq()) {
+                    // A list of words: point at each word that is not one.
+                    for item in items {
+                        let Some(word) = item.as_str().filter(|w| !words.contains(w)) else {
+                            continue;
+                        };
+                        out.push(
+                            cx.report(
+                                &SafetyConfig,
+                                item.span,
+                                format!("`{kind}` config `{key}`: `{word}` is not a value loopc's runtime knows"),
+                            )
+                            .with_label(match crate::suggest::closest(word, words.iter().copied()) {
+                                Some(near) => format!("did you mean `{near}`?"),
+                                None => "unknown".to_owned(),
+                            })
+                            .with_help(format!("`{key}` takes {}", crate::suggest::list(words, 10))),
+                        );
+                    }
+                    if items.iter().all(|i| i.as_str().is_some()) {
+                        continue;
+                    }
+                }
                 if let Some(why) = wants.problem(&value) {
                     let mut shown = value.to_string();
                     if shown.chars().count() > 40 {
@@ -121,7 +144,7 @@ impl Rule for UnenforceableSafety {
                 .with_label("needs an external enforcer")
                 .with_help(format!(
                     "the runtime enforces {}; bind an external checker for this one",
-                    crate::suggest::list(&safety_config::enforced_types(), 6)
+                    crate::suggest::list(&safety_config::enforced_types(), 10)
                 )),
             );
         }

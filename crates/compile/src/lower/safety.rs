@@ -37,51 +37,28 @@ pub(super) fn safety_check(
             Some(((*key).to_owned(), value))
         })
         .collect();
-    let typed = |value: serde_json::Map<String, serde_json::Value>| serde_json::Value::Object(value);
-    let rule = match kind {
-        SafetyKind::ToolAllowlist => serde_json::from_value(typed(read)).map(SafetyRule::ToolAllowlist),
-        SafetyKind::SecretScan => serde_json::from_value(typed(read)).map(SafetyRule::SecretScan),
-        SafetyKind::HumanGate => serde_json::from_value(typed(read)).map(SafetyRule::HumanGate),
-        SafetyKind::OutputBounds => serde_json::from_value::<OutputBounds>(typed(read)).map(SafetyRule::OutputBounds),
-        SafetyKind::RateLimit => serde_json::from_value::<RateLimit>(typed(read)).map(SafetyRule::RateLimit),
-        SafetyKind::SchemaEnforce => {
-            let schema = match (read.get("schema"), read.get("schema_ref")) {
-                (Some(inline), _) => Ok((inline.clone(), None)),
-                (None, Some(serde_json::Value::String(reference))) => crate::schemas::load(spec_path, reference)
-                    .map(|doc| (doc, Some(reference.clone())))
-                    .map_err(|why| format!("schema_ref `{reference}` {why}")),
-                _ => Err("gives no `schema` (inline) or `schema_ref` (a file): nothing to enforce".to_owned()),
-            };
-            match schema {
-                Ok((schema, source)) => Ok(SafetyRule::SchemaEnforce(SchemaEnforce { schema, source })),
-                Err(why) => {
-                    fail(why);
-                    return None;
-                }
+    let rule = if kind == SafetyKind::SchemaEnforce {
+        match schema_enforce(&read, spec_path) {
+            Ok(rule) => rule,
+            Err(why) => {
+                fail(why);
+                return None;
             }
         }
-        SafetyKind::InjectionDetect => Ok(SafetyRule::InjectionDetect(typed(written))),
-        SafetyKind::PiiDetect => Ok(SafetyRule::PiiDetect(typed(written))),
-        SafetyKind::EgressMonitor => Ok(SafetyRule::EgressMonitor(typed(written))),
-        SafetyKind::TenantIsolation => Ok(SafetyRule::TenantIsolation(typed(written))),
-    };
-    let rule = match rule {
-        Ok(rule) => rule,
-        // `loopc check` (L424) reports wrong values first; this is a backstop.
-        Err(e) => {
-            fail(format!("config: {e}"));
-            return None;
+    } else {
+        // The plan's `SafetyRule` is tagged by type: one conversion for
+        // every type (an unenforced type keeps its config as written).
+        let config = if kind.is_enforced() { read } else { written };
+        match serde_json::from_value(serde_json::json!({ "type": kind.as_str(), "config": config })) {
+            Ok(rule) => rule,
+            // `loopc check` (L424) reports wrong values first; this is a backstop.
+            Err(e) => {
+                fail(format!("config: {e}"));
+                return None;
+            }
         }
     };
-    let nothing = match &rule {
-        SafetyRule::RateLimit(r) => {
-            (r.requests_per_minute.is_none() && r.max_calls.is_none()).then_some("sets neither `requests_per_minute` nor `max_calls`")
-        }
-        SafetyRule::OutputBounds(b) => (!b.has_size_bounds() && b.forbidden_paths.is_empty())
-            .then_some("sets no bound (max_chars, max_bytes, max_lines, max_items, max_lines_changed or forbidden_paths)"),
-        _ => None,
-    };
-    if let Some(why) = nothing {
+    if let Some(why) = rule.nothing_to_enforce() {
         fail(format!("{why}: nothing to enforce"));
         return None;
     }
@@ -101,4 +78,16 @@ pub(super) fn safety_check(
         rule,
         id,
     })
+}
+
+/// `schema_enforce`'s schema: inline, or the `schema_ref` file embedded.
+fn schema_enforce(read: &serde_json::Map<String, serde_json::Value>, spec_path: &std::path::Path) -> Result<SafetyRule, String> {
+    let (schema, source) = match (read.get("schema"), read.get("schema_ref")) {
+        (Some(inline), _) => (inline.clone(), None),
+        (None, Some(serde_json::Value::String(reference))) => crate::schemas::load(spec_path, reference)
+            .map(|doc| (doc, Some(reference.clone())))
+            .map_err(|why| format!("schema_ref `{reference}` {why}"))?,
+        _ => return Err("gives no `schema` (inline) or `schema_ref` (a file): nothing to enforce".to_owned()),
+    };
+    Ok(SafetyRule::SchemaEnforce(SchemaEnforce { schema, source }))
 }

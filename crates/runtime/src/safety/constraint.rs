@@ -112,7 +112,8 @@ pub(crate) fn build(check: &SafetyCheck, allow_unenforced: bool) -> Result<Box<d
         SafetyRule::SchemaEnforce(c) => Box::new(super::schema_enforce::SchemaEnforce::new(c)?),
         SafetyRule::HumanGate(c) => Box::new(super::human_gate::HumanGate::new(c)),
         SafetyRule::RateLimit(c) => Box::new(super::rate_limit::RateLimit::new(c)?),
-        SafetyRule::InjectionDetect(_) | SafetyRule::PiiDetect(_) | SafetyRule::EgressMonitor(_) | SafetyRule::TenantIsolation(_) => {
+        SafetyRule::PiiDetect(c) => Box::new(super::pii_detect::PiiDetect::new(c)),
+        SafetyRule::InjectionDetect(_) | SafetyRule::EgressMonitor(_) | SafetyRule::TenantIsolation(_) => {
             if !allow_unenforced {
                 return Err(format!(
                     "the interpreter cannot enforce type `{}` (it enforces {}); it needs an external enforcer. Remove the constraint, or allow unenforced safety types to run with it as a no-op",

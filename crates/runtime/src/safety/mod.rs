@@ -3,7 +3,7 @@
 //! A [`SafetyEngine`] is built once per run from the plan's
 //! [`SafetyCheck`]s, one [`constraint::Constraint`] per check (a file per
 //! type: [`tool_allowlist`], [`secret_scan`], [`output_bounds`],
-//! [`schema_enforce`], [`human_gate`], [`rate_limit`], and [`unenforced`]
+//! [`schema_enforce`], [`human_gate`], [`rate_limit`], [`pii_detect`], and [`unenforced`]
 //! for the types it cannot enforce). The interpreter calls
 //! [`SafetyEngine::check`] at each scope with what is about to happen and
 //! applies each [`Finding`]'s `action`: `halt` ends the run,
@@ -16,8 +16,8 @@
 //! - `Subject::Invocation` (before a worker runs; normally `pre_worker`):
 //!   `rate_limit` counts the call, `human_gate` fires.
 //! - `Subject::Output` (a worker's output at `post_worker`, `pre_output`,
-//!   `pre_memory_write`, `pre_evaluator`): `secret_scan`, `output_bounds`
-//!   (sizes, `max_lines_changed`), `schema_enforce`, `human_gate`.
+//!   `pre_memory_write`, `pre_evaluator`): `secret_scan`, `pii_detect`,
+//!   `output_bounds` (sizes, `max_lines_changed`), `schema_enforce`, `human_gate`.
 //! - `Subject::ToolCall` (each tool call, before the sandbox runs it):
 //!   `tool_allowlist` and `output_bounds.forbidden_paths`. These two guard the
 //!   worker's actions whatever scope they are declared at (the library
@@ -37,6 +37,7 @@ mod constraint;
 pub mod glob;
 mod human_gate;
 mod output_bounds;
+mod pii_detect;
 mod rate_limit;
 mod schema_enforce;
 mod secret_scan;

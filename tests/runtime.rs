@@ -105,6 +105,21 @@ fn convergence_fixes_the_bug_within_two_iterations() {
     assert!(canonical.is_valid(&written), "{written}");
 }
 
+/// A checkout under `/tmp` (where many CI runners clone): the sandbox's
+/// fresh `/tmp` still shows the workspace, and the executors' files beside it.
+#[test]
+fn a_checkout_under_tmp_runs_with_its_executors_in_view() {
+    let base = Path::new("/tmp").join(format!("loopc-checkout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let dir = base.join("convergence");
+    copy_dir(&fixture("convergence"), &dir);
+    let (out, reports) = run_json(&dir, &["spec.yaml", "--bindings", "bindings.toml", "--input", "target=calc.py"]);
+    let _ = std::fs::remove_dir_all(&base);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(reports[0]["status"], "succeeded");
+    assert_eq!(reports[0]["iterations"], 2, "{}", text(&out));
+}
+
 #[test]
 fn unfixable_task_stops_at_max_iterations_and_waits_for_a_person() {
     let dir = workdir("limit", "limit");

@@ -337,6 +337,28 @@ impl Isolation {
         cmd.env("PYTHONDONTWRITEBYTECODE", "1");
     }
 
+    /// What the fresh `/tmp` would hide that the run's executors need: the
+    /// read-only files outside the workspace that live under `/tmp` (a
+    /// checkout in `/tmp`, with its checker beside the workspace). Each
+    /// comes back read-only with its directory (a script imports its
+    /// neighbours), or alone when it sits in `/tmp` itself, whose other
+    /// files are nobody's business.
+    fn shown_in_tmp(&self) -> Vec<PathBuf> {
+        let mut shown: Vec<PathBuf> = self
+            .read_only
+            .iter()
+            .filter_map(|p| std::fs::canonicalize(p).ok())
+            .filter(|p| p.starts_with("/tmp") && !p.starts_with(&self.root))
+            .map(|p| match p.parent() {
+                Some(dir) if p.is_file() && dir != Path::new("/tmp") => dir.to_path_buf(),
+                _ => p,
+            })
+            .collect();
+        shown.sort();
+        shown.dedup();
+        shown
+    }
+
     fn bwrap_args(&self, cwd: &Path) -> Vec<std::ffi::OsString> {
         let mut a: Vec<std::ffi::OsString> = SANDBOX_BASE.iter().map(std::ffi::OsString::from).collect();
         let mut add = |items: &[&std::ffi::OsStr]| a.extend(items.iter().map(|s| s.to_os_string()));
@@ -353,9 +375,14 @@ impl Isolation {
             "/proc".as_ref(),
         ]);
         add(&["--tmpfs".as_ref(), "/tmp".as_ref()]);
+        let shown = self.shown_in_tmp();
+        for p in &shown {
+            add(&["--ro-bind".as_ref(), p.as_os_str(), p.as_os_str()]);
+        }
         add(&["--bind".as_ref(), self.root.as_os_str(), self.root.as_os_str()]);
-        // Only what is visible needs covering: /tmp is a fresh tmpfs already.
-        let visible = |p: &Path| p.exists() && (!p.starts_with("/tmp") || p.starts_with(&self.root));
+        // Only what is visible needs covering: the rest of /tmp is a fresh tmpfs.
+        let visible =
+            |p: &Path| p.exists() && (!p.starts_with("/tmp") || p.starts_with(&self.root) || shown.iter().any(|s| p.starts_with(s)));
         for d in self.hidden_dirs.iter().filter(|d| visible(d) && d.is_dir()) {
             add(&["--tmpfs".as_ref(), d.as_os_str()]);
         }

@@ -121,7 +121,7 @@ fn alias_bomb_is_refused() {
     let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
     for level in 1..9 {
         let prev = format!("*a{}", level - 1);
-        text.push_str(&format!("a{level}: &a{level} [{}]\n", vec![prev.as_str(); 9].join(", ")));
+        text.push_str(&format!("a{level}: &a{level} [{}]\n", [prev.as_str(); 9].join(", ")));
     }
     let found = codes(text.as_bytes());
     assert_eq!(found.len(), 1);

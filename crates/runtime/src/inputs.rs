@@ -148,7 +148,6 @@ mod tests {
     }
 
     #[test]
-    #[test]
     fn validation() {
         use loopc_plan::InputKind;
         let decls = vec![

@@ -601,7 +601,7 @@ mod tests {
         };
         let body = "Zq7Lm2Xw9Rt4Yp6Vb3Nc8Kd5Hs1Jf0GaQw3Er5Ty7U";
         for text in [
-            format!("\x1b[1mAKIAIOSFODNN7EXAMPLE\x1b[0m"),
+            "\x1b[1mAKIAIOSFODNN7EXAMPLE\x1b[0m".to_owned(),
             format!("\x1b[32msk-proj-{body}"),
             format!("token\\neyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.{body}"),
             format!("x%3DeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.{body}"),

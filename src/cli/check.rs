@@ -3,7 +3,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use loopc_check::{rule_metas, Checker, Level, Limits, RuleLevels, Settings};
+use loopc_check::{rule_metas, Checker, Level, Limits, RuleLevels, Settings, SettingsError};
 use loopc_diagnostics::render::{render_github, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions};
 use loopc_diagnostics::Severity;
 use rayon::prelude::*;
@@ -86,7 +86,7 @@ struct FileLevel {
 }
 
 /// The file's rule levels, then the command line's (later wins).
-fn levels(settings: &Settings, args: &CheckArgs) -> Result<RuleLevels, String> {
+fn levels(settings: &Settings, args: &CheckArgs) -> Result<RuleLevels, SettingsError> {
     let mut levels = settings.levels.clone();
     for (keys, level) in [(&args.allow, Level::Allow), (&args.warn, Level::Warn), (&args.deny, Level::Deny)] {
         for key in keys {

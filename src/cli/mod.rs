@@ -40,7 +40,7 @@ impl Cli {
             return Ok(loopc_check::Settings::default());
         }
         let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
-        loopc_check::Settings::resolve(self.config.as_deref(), &cwd)
+        loopc_check::Settings::resolve(self.config.as_deref(), &cwd).map_err(|e| e.to_string())
     }
 }
 

@@ -55,7 +55,7 @@ impl StateArgs {
             Some(dir) => Ok(dir.clone()),
             None => {
                 let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
-                loopc_runtime::default_state_dir(&cwd)
+                loopc_runtime::default_state_dir(&cwd).map_err(|e| e.to_string())
             }
         }
     }
@@ -226,7 +226,7 @@ struct Job {
 fn input_sets(args: &RunArgs) -> Result<Vec<Map<String, Value>>, String> {
     let mut base = Map::new();
     for pair in &args.inputs {
-        let (k, v) = loopc_runtime::inputs::parse_pair(pair)?;
+        let (k, v) = loopc_runtime::inputs::parse_pair(pair).map_err(|e| e.to_string())?;
         base.insert(k, v);
     }
     let Some(file) = &args.inputs_file else { return Ok(vec![base]) };
@@ -378,7 +378,9 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
     finish(results, args.format)
 }
 
-fn finish(results: Vec<(String, Result<Report, String>)>, format: OutputFormat) -> u8 {
+/// Every failure of a run's execution is an I/O or usage error here
+/// (exit 2), whatever its variant; a run that ran decides by its status.
+fn finish(results: Vec<(String, Result<Report, loopc_runtime::Error>)>, format: OutputFormat) -> u8 {
     let mut status = EXIT_OK;
     let mut reports = Vec::new();
     for (id, result) in results {
@@ -463,12 +465,7 @@ fn prepare_continuation(
             format!("{e}; run {} started with bindings from {}", row.id, row.bindings_path)
         })
     })?;
-    let plan: Plan = serde_json::from_str(&row.plan_json).map_err(|e| {
-        usage_error(format!(
-            "state database is corrupt: run `{}`, table `runs`, row `{}`: plan_json does not decode: {e}",
-            row.id, row.id
-        ))
-    })?;
+    let plan = row.plan().map_err(usage_error)?;
     let origin = BindingsOrigin {
         label,
         sha256: bindings.digest(&plan),
@@ -540,7 +537,7 @@ pub fn decide(args: DecideArgs, approved: bool, settings: &Settings) -> u8 {
 }
 
 pub fn runs(args: RunsArgs) -> u8 {
-    let store = match args.state.resolve().and_then(|d| Store::open(&d)) {
+    let store = match args.state.resolve().and_then(|d| Store::open(&d).map_err(|e| e.to_string())) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
@@ -579,7 +576,7 @@ pub fn runs(args: RunsArgs) -> u8 {
 }
 
 pub fn status(args: StatusArgs) -> u8 {
-    let store = match args.state.resolve().and_then(|d| Store::open(&d)) {
+    let store = match args.state.resolve().and_then(|d| Store::open(&d).map_err(|e| e.to_string())) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };

@@ -22,7 +22,7 @@ use loopc_ir::Spec;
 pub use loopc_syntax::Limits;
 use loopc_syntax::Node;
 pub use registry::{all_rules, find_rule, rule_metas, RuleInfo};
-pub use settings::{Level, RuleLevels, Settings};
+pub use settings::{Level, RuleLevels, Settings, SettingsError};
 
 /// What a rule sees.
 pub struct Context<'a> {

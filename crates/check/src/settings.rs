@@ -19,6 +19,27 @@ use crate::registry::find_rule;
 /// The file name looked for.
 pub const CONFIG_FILE: &str = "loopc.toml";
 
+/// Why settings cannot be used. Each message is what `loopc` prints, and
+/// names the file when one was read.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// Not TOML, or a key, table or level the file may not have (the
+    /// `toml` crate's message as it is).
+    #[error("{}: {source}", .path.display())]
+    Parse { path: PathBuf, source: toml::de::Error },
+    /// A rule code or name that no rule has; `file` is the settings file
+    /// whose `[rules]` table names it (none: the command line did).
+    #[error("{}unknown rule `{key}`; `loopc explain --list` lists them", in_rules_of(.file))]
+    UnknownRule { key: String, file: Option<PathBuf> },
+}
+
+fn in_rules_of(file: &Option<PathBuf>) -> String {
+    file.as_ref().map_or_else(String::new, |f| format!("{}: [rules]: ", f.display()))
+}
+
 /// What a rule's findings become.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,14 +59,15 @@ pub struct RuleLevels {
 impl RuleLevels {
     /// Set `key` (a code or a name; `warnings` with `Deny` turns every
     /// warning into an error).
-    pub fn set(&mut self, key: &str, level: Level) -> Result<(), String> {
+    pub fn set(&mut self, key: &str, level: Level) -> Result<(), SettingsError> {
         if level == Level::Deny && key == "warnings" {
             self.deny_warnings = true;
             return Ok(());
         }
-        let code = find_rule(key)
-            .map(|r| r.code)
-            .ok_or_else(|| format!("unknown rule `{key}`; `loopc explain --list` lists them"))?;
+        let code = find_rule(key).map(|r| r.code).ok_or_else(|| SettingsError::UnknownRule {
+            key: key.to_owned(),
+            file: None,
+        })?;
         self.overrides.push((code, level));
         Ok(())
     }
@@ -150,12 +172,24 @@ impl Settings {
     }
 
     /// The settings of `path` (see the module docs).
-    pub fn load(path: &Path) -> Result<Settings, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: File = toml::from_str(&text).map_err(|source| SettingsError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut levels = RuleLevels::default();
         for (key, level) in &file.rules {
-            levels.set(key, *level).map_err(|e| format!("{}: [rules]: {e}", path.display()))?;
+            levels.set(key, *level).map_err(|e| match e {
+                SettingsError::UnknownRule { key, .. } => SettingsError::UnknownRule {
+                    key,
+                    file: Some(path.to_path_buf()),
+                },
+                other => other,
+            })?;
         }
         let mut limits = Limits::default();
         if let Some(v) = file.limits.max_file_bytes {
@@ -178,7 +212,7 @@ impl Settings {
     }
 
     /// `--config FILE`, else the nearest `loopc.toml` above `cwd`, else the defaults.
-    pub fn resolve(explicit: Option<&Path>, cwd: &Path) -> Result<Settings, String> {
+    pub fn resolve(explicit: Option<&Path>, cwd: &Path) -> Result<Settings, SettingsError> {
         match explicit.map(Path::to_path_buf).or_else(|| Self::discover_file(cwd)) {
             Some(path) => Self::load(&path),
             None => Ok(Settings::default()),
@@ -205,6 +239,8 @@ mod tests {
         assert_eq!(l.apply("L201", Severity::Error), Some(Severity::Warning));
         l.set("warnings", Level::Deny).unwrap();
         assert_eq!(l.apply("L201", Severity::Error), Some(Severity::Error));
-        assert!(l.set("L999", Level::Deny).is_err());
+        let unknown = l.set("L999", Level::Deny).unwrap_err();
+        assert!(matches!(&unknown, SettingsError::UnknownRule { key, file: None } if key == "L999"));
+        assert_eq!(unknown.to_string(), "unknown rule `L999`; `loopc explain --list` lists them");
     }
 }

@@ -43,6 +43,37 @@ use serde::Deserialize;
 
 use crate::executor::StepRef;
 
+/// Why bindings cannot be used: the file, its TOML, or what it says.
+#[derive(Debug, thiserror::Error)]
+pub enum BindingsError {
+    /// The bindings file cannot be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// Not TOML, or not the bindings' keys (the `toml` crate's message as it is).
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// A `[bind]` selector names an executor `[executors]` does not define.
+    #[error("[bind] \"{selector}\" names executor `{executor}`, which [executors] does not define")]
+    UndefinedExecutor { selector: String, executor: String },
+    /// A command executor without a program.
+    #[error("executor `{executor}`: argv is empty")]
+    EmptyArgv { executor: String },
+    /// A model API executor's settings are wrong.
+    #[error("executor `{executor}`: {source}")]
+    ModelApi { executor: String, source: ModelApiError },
+}
+
+/// What [`ModelApi::validate`] refuses (`kind`: `openai`, `anthropic`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelApiError {
+    /// No variable named for the API key (the key itself is never in a file).
+    #[error("{kind} executor: `api_key_env` is empty")]
+    EmptyApiKeyEnv { kind: String },
+    /// `max_tokens = 0`: no answer could be produced.
+    #[error("{kind} executor: `max_tokens` must be positive")]
+    ZeroMaxTokens { kind: String },
+}
+
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bindings {
@@ -195,12 +226,12 @@ pub struct ModelApi {
 
 impl ModelApi {
     /// The settings' own checks.
-    pub fn validate(&self, kind: &str) -> Result<(), String> {
+    pub fn validate(&self, kind: &str) -> Result<(), ModelApiError> {
         if self.api_key_env.trim().is_empty() {
-            return Err(format!("{kind} executor: `api_key_env` is empty"));
+            return Err(ModelApiError::EmptyApiKeyEnv { kind: kind.to_owned() });
         }
         if self.max_tokens == Some(0) {
-            return Err(format!("{kind} executor: `max_tokens` must be positive"));
+            return Err(ModelApiError::ZeroMaxTokens { kind: kind.to_owned() });
         }
         Ok(())
     }
@@ -215,15 +246,18 @@ fn is_interpreter(program: &str) -> bool {
 
 impl Bindings {
     /// Read a bindings TOML file (top-level keys as above).
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, BindingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| BindingsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut b = Self::parse(&text, path.parent().unwrap_or(Path::new(".")))?;
         b.source = Some(path.to_path_buf());
         Ok(b)
     }
 
-    pub fn parse(text: &str, base_dir: &Path) -> Result<Self, String> {
-        let mut b: Bindings = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str, base_dir: &Path) -> Result<Self, BindingsError> {
+        let mut b: Bindings = toml::from_str(text)?;
         b.base_dir = base_dir.to_path_buf();
         b.sha256 = crate::safety::secrets::sha256_hex(text.as_bytes());
         b.validate()?;
@@ -301,19 +335,26 @@ impl Bindings {
         files
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), BindingsError> {
         for (selector, name) in &self.bind {
             if !self.executors.contains_key(name) {
-                return Err(format!(
-                    "[bind] \"{selector}\" names executor `{name}`, which [executors] does not define"
-                ));
+                return Err(BindingsError::UndefinedExecutor {
+                    selector: selector.clone(),
+                    executor: name.clone(),
+                });
             }
         }
         for (name, e) in &self.executors {
+            let model_api = |m: &ModelApi, kind| {
+                m.validate(kind).map_err(|source| BindingsError::ModelApi {
+                    executor: name.clone(),
+                    source,
+                })
+            };
             match e {
-                ExecutorConfig::Command(c) if c.argv.is_empty() => return Err(format!("executor `{name}`: argv is empty")),
-                ExecutorConfig::Openai(m) => m.validate("openai").map_err(|e| format!("executor `{name}`: {e}"))?,
-                ExecutorConfig::Anthropic(m) => m.validate("anthropic").map_err(|e| format!("executor `{name}`: {e}"))?,
+                ExecutorConfig::Command(c) if c.argv.is_empty() => return Err(BindingsError::EmptyArgv { executor: name.clone() }),
+                ExecutorConfig::Openai(m) => model_api(m, "openai")?,
+                ExecutorConfig::Anthropic(m) => model_api(m, "anthropic")?,
                 _ => {}
             }
         }
@@ -380,8 +421,14 @@ default = "a"
             Some("b")
         );
         assert_eq!(b.select(&StepRef::Evaluator("t".into()), None, None), Some("a"));
-        assert!(Bindings::parse("[bind]\ndefault = \"nope\"\n", Path::new(".")).is_err());
-        assert!(Bindings::parse("[executors.x]\nkind = \"command\"\nargv = []\n", Path::new(".")).is_err());
+        assert!(matches!(
+            Bindings::parse("[bind]\ndefault = \"nope\"\n", Path::new(".")),
+            Err(BindingsError::UndefinedExecutor { .. })
+        ));
+        assert!(matches!(
+            Bindings::parse("[executors.x]\nkind = \"command\"\nargv = []\n", Path::new(".")),
+            Err(BindingsError::EmptyArgv { .. })
+        ));
     }
 
     #[test]
@@ -397,7 +444,10 @@ default = "a"
             "[executors.gpt]\nkind = \"openai\"\napi_key_env = \"K\"\napi_key = \"sk-x\"\n",
             Path::new("."),
         );
-        assert!(typo.unwrap_err().contains("unknown field `api_key`"));
-        assert!(Bindings::parse("[executors.c]\nkind = \"anthropic\"\napi_key_env = \"\"\n", Path::new(".")).is_err());
+        assert!(matches!(&typo, Err(BindingsError::Toml(e)) if e.to_string().contains("unknown field `api_key`")));
+        assert!(matches!(
+            Bindings::parse("[executors.c]\nkind = \"anthropic\"\napi_key_env = \"\"\n", Path::new(".")),
+            Err(BindingsError::ModelApi { executor, source: ModelApiError::EmptyApiKeyEnv { .. } }) if executor == "c"
+        ));
     }
 }

@@ -4,11 +4,22 @@
 use loopc_plan::InputDecl;
 use serde_json::{Map, Value};
 
+/// A `key=value` input that is not one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("`{pair}` is not key=value")]
+    NotKeyValue { pair: String },
+    #[error("`{pair}` has an empty key")]
+    EmptyKey { pair: String },
+}
+
 /// `key=value`; the value is JSON when it parses as JSON, else a string.
-pub fn parse_pair(pair: &str) -> Result<(String, Value), String> {
-    let (key, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}` is not key=value"))?;
+pub fn parse_pair(pair: &str) -> Result<(String, Value), InputError> {
+    let (key, value) = pair
+        .split_once('=')
+        .ok_or_else(|| InputError::NotKeyValue { pair: pair.to_owned() })?;
     if key.is_empty() {
-        return Err(format!("`{pair}` has an empty key"));
+        return Err(InputError::EmptyKey { pair: pair.to_owned() });
     }
     let value = serde_json::from_str::<Value>(value)
         .ok()
@@ -129,7 +140,8 @@ mod tests {
         assert_eq!(parse_pair("b=true").unwrap(), ("b".into(), Value::from(true)));
         assert_eq!(parse_pair("j={\"a\":1}").unwrap().1, serde_json::json!({"a": 1}));
         assert_eq!(parse_pair("e=").unwrap().1, Value::from(""));
-        assert!(parse_pair("novalue").is_err());
+        assert_eq!(parse_pair("novalue"), Err(InputError::NotKeyValue { pair: "novalue".into() }));
+        assert_eq!(parse_pair("=1"), Err(InputError::EmptyKey { pair: "=1".into() }));
     }
 
     fn decl(name: &str, kind: loopc_plan::InputKind) -> InputDecl {

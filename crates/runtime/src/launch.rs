@@ -18,6 +18,7 @@ use crate::bindings::{Bindings, ExecutorConfig};
 use crate::executor::StepRef;
 use crate::interpreter::{Report, Runner};
 use crate::store::Store;
+use crate::Error;
 
 /// The machine steps of `plan` that no executor is bound to, as the bindings name them.
 pub fn preflight(plan: &Plan, bindings: &Bindings) -> Vec<String> {
@@ -95,7 +96,7 @@ pub struct Launcher {
 
 impl Launcher {
     /// Execute one run in this thread until it ends or waits for a person.
-    pub fn execute(&self, run_id: &str) -> Result<Report, String> {
+    pub fn execute(&self, run_id: &str) -> Result<Report, Error> {
         let mut store = Store::open(&self.state_dir)?;
         let observer = self.observer.clone();
         let id = run_id.to_owned();
@@ -107,7 +108,7 @@ impl Launcher {
 
     /// Execute `run_ids`, at most `jobs` at once (the outer loop); the
     /// results come back in the order of `run_ids`.
-    pub fn run_many(&self, run_ids: &[String], jobs: usize) -> Vec<(String, Result<Report, String>)> {
+    pub fn run_many(&self, run_ids: &[String], jobs: usize) -> Vec<(String, Result<Report, Error>)> {
         let queue = Mutex::new(run_ids.iter().cloned().enumerate().collect::<VecDeque<_>>());
         let results = Mutex::new(Vec::with_capacity(run_ids.len()));
         let workers = jobs.max(1).min(run_ids.len().max(1));

@@ -9,6 +9,7 @@
 pub mod atomic;
 pub mod bindings;
 pub mod clock;
+pub mod error;
 pub mod executor;
 pub mod gate;
 pub mod inputs;
@@ -25,8 +26,9 @@ use std::path::Path;
 use loopc_plan::Plan;
 use serde_json::{Map, Value};
 
+pub use error::{Error, StateLocationError};
 pub use interpreter::{validate_plan, Report, Runner};
-pub use store::{Status, Store};
+pub use store::{Status, Store, StoreError};
 
 /// 64 random bits (from the kernel; time, pid and a counter without it).
 pub fn random_u64() -> u64 {
@@ -110,13 +112,12 @@ pub fn start_run(
     workspace: &Path,
     bindings: &BindingsOrigin,
     options: &RunOptions,
-) -> Result<(String, Vec<String>), String> {
+) -> Result<(String, Vec<String>), Error> {
     if plan.plan_version != loopc_plan::PLAN_VERSION {
-        return Err(format!(
-            "plan version {} is not supported (this runtime runs version {})",
-            plan.plan_version,
-            loopc_plan::PLAN_VERSION
-        ));
+        return Err(Error::PlanVersion {
+            found: plan.plan_version.clone(),
+            supported: loopc_plan::PLAN_VERSION,
+        });
     }
     interpreter::validate_plan(plan)?;
     store.set_redactor(safety::redactor_for(&plan.safety));
@@ -130,7 +131,7 @@ pub fn start_run(
         }
     }
     let id = new_run_id();
-    let plan_json = serde_json::to_string(plan).map_err(|e| e.to_string())?;
+    let plan_json = serde_json::to_string(plan).map_err(StoreError::from)?;
     let inputs_json = Value::Object(inputs.clone()).to_string();
     store.create_run(
         &id,
@@ -156,7 +157,7 @@ pub fn start_run(
 /// The decision is taken atomically (two people deciding at once: one
 /// wins, the other is told the run no longer waits). Returns whether the
 /// run should now be executed further.
-pub fn decide(store: &mut Store, run_id: &str, approved: bool, note: &str) -> Result<bool, String> {
+pub fn decide(store: &mut Store, run_id: &str, approved: bool, note: &str) -> Result<bool, Error> {
     let who = if note.is_empty() { String::new() } else { format!(": {note}") };
     store.decide(run_id, approved, note, |row| {
         let gate = row.waiting_for.as_ref();
@@ -208,12 +209,12 @@ pub fn default_state_base() -> Option<std::path::PathBuf> {
 /// `$XDG_STATE_HOME/loopc/<project>-<hash>` (`~/.local/state` when
 /// `XDG_STATE_HOME` is unset), one directory per project (the hash is of
 /// the project root's canonical path).
-pub fn default_state_dir(cwd: &Path) -> Result<std::path::PathBuf, String> {
+pub fn default_state_dir(cwd: &Path) -> Result<std::path::PathBuf, StateLocationError> {
     let project = project_root(cwd);
     let project = std::fs::canonicalize(&project).unwrap_or(project);
     let base = default_state_base()
         .and_then(|b| b.parent().map(Path::to_path_buf))
-        .ok_or("cannot place the state directory: neither XDG_STATE_HOME nor HOME is set; give --state-dir")?;
+        .ok_or(StateLocationError::NoDefault)?;
     let name: String = project
         .file_name()
         .map(|n| {
@@ -235,7 +236,7 @@ pub fn default_state_dir(cwd: &Path) -> Result<std::path::PathBuf, String> {
 
 /// A state directory inside the workspace would let a worker write its own
 /// approvals: refuse one (existing or not yet created) below the sandbox root.
-pub fn check_state_location(state_dir: &Path, workspace: &Path) -> Result<(), String> {
+pub fn check_state_location(state_dir: &Path, workspace: &Path) -> Result<(), StateLocationError> {
     let Ok(root) = std::fs::canonicalize(workspace) else {
         return Ok(());
     };
@@ -243,7 +244,7 @@ pub fn check_state_location(state_dir: &Path, workspace: &Path) -> Result<(), St
     let absolute = if state_dir.is_absolute() {
         state_dir.to_path_buf()
     } else {
-        std::env::current_dir().map_err(|e| e.to_string())?.join(state_dir)
+        std::env::current_dir().map_err(StateLocationError::Resolve)?.join(state_dir)
     };
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();
@@ -256,7 +257,7 @@ pub fn check_state_location(state_dir: &Path, workspace: &Path) -> Result<(), St
             _ => return Ok(()),
         }
     }
-    let mut state = std::fs::canonicalize(existing).map_err(|e| e.to_string())?;
+    let mut state = std::fs::canonicalize(existing).map_err(StateLocationError::Resolve)?;
     for name in rest.into_iter().rev() {
         if name == ".." {
             state.pop();
@@ -265,11 +266,7 @@ pub fn check_state_location(state_dir: &Path, workspace: &Path) -> Result<(), St
         }
     }
     if state.starts_with(&root) {
-        return Err(format!(
-            "the state directory {} is inside the sandbox root {}: a worker could change its own run state (approve itself). Keep the state elsewhere (--state-dir, LOOPC_STATE_DIR; the default is outside the workspace)",
-            state.display(),
-            root.display()
-        ));
+        return Err(StateLocationError::InsideWorkspace { state, root });
     }
     Ok(())
 }

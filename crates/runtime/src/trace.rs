@@ -7,7 +7,8 @@ use loopc_plan::{EvaluatorKind, Plan};
 use loopc_trace::{IterationRecord, Trace};
 use serde_json::{json, Map, Value};
 
-use crate::store::{Status, Store};
+use crate::store::{Status, Store, StoreError};
+use crate::Error;
 
 /// Where a run's trace lives.
 pub fn path(store: &Store, run_id: &str) -> PathBuf {
@@ -21,9 +22,9 @@ pub fn path(store: &Store, run_id: &str) -> PathBuf {
 
 /// Build the trace of a run; `None` before its first iteration completes
 /// (the format needs at least one iteration).
-pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, String> {
-    let run = store.run(run_id)?.ok_or_else(|| format!("no run `{run_id}`"))?;
-    let plan: Plan = serde_json::from_str(&run.plan_json).map_err(|e| e.to_string())?;
+pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, Error> {
+    let run = store.run(run_id)?.ok_or_else(|| StoreError::not_found(run_id))?;
+    let plan: Plan = serde_json::from_str(&run.plan_json).map_err(StoreError::from)?;
     let iterations = store.iterations(run_id)?;
     if iterations.is_empty() {
         return Ok(None);
@@ -136,15 +137,14 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, String> {
 
 /// Write (atomically, mode 0600) the run's trace, if it has one. Every
 /// field goes through the run's secret scanner once more on the way out.
-pub fn write(store: &Store, run_id: &str) -> Result<Option<PathBuf>, String> {
+pub fn write(store: &Store, run_id: &str) -> Result<Option<PathBuf>, Error> {
     let Some(trace) = build(store, run_id)? else { return Ok(None) };
     let mut trace = trace.to_value();
     store.redactor().value(&mut trace);
     let target = path(store, run_id);
     let dir = target.parent().expect("traces dir");
-    crate::store::create_private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    crate::store::create_private_dir(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     let text = serde_json::to_string_pretty(&trace).expect("trace serializes") + "\n";
-    crate::atomic::write(&target, text.as_bytes(), crate::atomic::Mode::Private)
-        .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    crate::atomic::write(&target, text.as_bytes(), crate::atomic::Mode::Private).map_err(|e| Error::io("cannot write", &target, e))?;
     Ok(Some(target))
 }

@@ -197,5 +197,8 @@ file = "absent.json"
     let err = build(&bindings.executors["broken"], &bindings)
         .err()
         .expect("a missing script fails to build");
-    assert!(err.contains("absent.json"), "{err}");
+    assert!(
+        matches!(&err, loopc_runtime::Error::Executor(m) if m.contains("absent.json")),
+        "{err}"
+    );
 }

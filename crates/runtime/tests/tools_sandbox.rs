@@ -88,10 +88,16 @@ fn new_canonicalizes_and_requires_a_directory() {
     let dotted = f.base.join("root/src/..");
     let sb = Sandbox::new(dotted, &SandboxConfig::default()).unwrap();
     assert_eq!(sb.root(), f.root.as_path());
-    assert!(Sandbox::new(f.base.join("missing"), &SandboxConfig::default()).is_err());
-    assert!(Sandbox::new(f.root.join("src/lib.rs"), &SandboxConfig::default())
-        .unwrap_err()
-        .contains("not a directory"));
+    assert!(matches!(
+        Sandbox::new(f.base.join("missing"), &SandboxConfig::default()),
+        Err(loopc_runtime::Error::Io {
+            context: "sandbox root",
+            ..
+        })
+    ));
+    let file = Sandbox::new(f.root.join("src/lib.rs"), &SandboxConfig::default()).unwrap_err();
+    assert!(matches!(&file, loopc_runtime::Error::SandboxRoot { .. }), "{file}");
+    assert!(file.to_string().contains("not a directory"));
 }
 
 #[test]

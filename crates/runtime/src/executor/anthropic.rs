@@ -59,7 +59,7 @@ impl AnthropicExecutor {
         let ExecutorConfig::Anthropic(settings) = config else {
             return Err("not an `anthropic` executor config".into());
         };
-        settings.validate("anthropic")?;
+        settings.validate("anthropic").map_err(|e| e.to_string())?;
         Ok(Self::new(settings.clone()))
     }
 

@@ -132,13 +132,16 @@ pub use command::CommandExecutor;
 pub use openai::{OpenAiExecutor, OpenAiSettings};
 pub use script::ScriptExecutor;
 
-/// The executor a bindings entry describes (relative paths resolve against the bindings' directory).
-pub fn build(config: &crate::bindings::ExecutorConfig, bindings: &crate::bindings::Bindings) -> Result<Box<dyn Executor>, String> {
+/// The executor a bindings entry describes (relative paths resolve against
+/// the bindings' directory). Each kind's constructor explains itself in
+/// text; here that text becomes an [`Error::Executor`](crate::Error::Executor).
+pub fn build(config: &crate::bindings::ExecutorConfig, bindings: &crate::bindings::Bindings) -> Result<Box<dyn Executor>, crate::Error> {
     use crate::bindings::ExecutorConfig;
-    Ok(match config {
-        ExecutorConfig::Command(_) => Box::new(CommandExecutor::from_config(config, bindings)?),
-        ExecutorConfig::Script(_) => Box::new(ScriptExecutor::from_config(config, bindings)?),
-        ExecutorConfig::Openai(_) => Box::new(OpenAiExecutor::from_config(config, bindings)?),
-        ExecutorConfig::Anthropic(_) => Box::new(AnthropicExecutor::from_config(config, bindings)?),
-    })
+    let built: Result<Box<dyn Executor>, String> = match config {
+        ExecutorConfig::Command(_) => CommandExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
+        ExecutorConfig::Script(_) => ScriptExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
+        ExecutorConfig::Openai(_) => OpenAiExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
+        ExecutorConfig::Anthropic(_) => AnthropicExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
+    };
+    built.map_err(crate::Error::Executor)
 }

@@ -53,7 +53,7 @@ impl OpenAiExecutor {
         let ExecutorConfig::Openai(settings) = config else {
             return Err("not an `openai` executor config".into());
         };
-        settings.validate("openai")?;
+        settings.validate("openai").map_err(|e| e.to_string())?;
         Ok(Self::new(settings.clone()))
     }
 

@@ -60,8 +60,8 @@ fn notes(findings: &[Finding]) -> Vec<Note> {
 }
 
 impl Guard {
-    pub(crate) fn new(plan: &Plan, workspace: &Path, sandbox: &SandboxConfig, allow_unenforced: bool) -> Result<Guard, String> {
-        let engine = SafetyEngine::new(&plan.safety, workspace, allow_unenforced)?;
+    pub(crate) fn new(plan: &Plan, workspace: &Path, sandbox: &SandboxConfig, allow_unenforced: bool) -> Result<Guard, crate::Error> {
+        let engine = SafetyEngine::new(&plan.safety, workspace, allow_unenforced).map_err(crate::Error::Run)?;
         let sandbox = Sandbox::new(workspace.to_path_buf(), sandbox)?;
         Ok(Guard {
             engine,

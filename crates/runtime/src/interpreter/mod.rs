@@ -20,7 +20,8 @@ use serde_json::{json, Map, Value};
 
 use crate::bindings::Bindings;
 use crate::executor::{Executor, StepRef};
-use crate::store::{IterationRecord, Status, StepStatus, Store};
+use crate::store::{IterationRecord, Status, StepStatus, Store, StoreError};
+use crate::Error;
 pub use guard::Guard;
 use isolation::{digests, isolation_for};
 pub use validate::validate_plan;
@@ -128,18 +129,15 @@ impl<'a> Runner<'a> {
     /// Prepare to execute run `run_id` (created with [`crate::start_run`]).
     /// The options the run was started with are kept in the state and apply
     /// to every later execution (resume, approve) too.
-    pub fn new(store: &'a mut Store, run_id: &str, bindings: Bindings, observer: &'a mut dyn FnMut(&str)) -> Result<Self, String> {
-        let row = store.run(run_id)?.ok_or_else(|| format!("no run `{run_id}`"))?;
+    pub fn new(store: &'a mut Store, run_id: &str, bindings: Bindings, observer: &'a mut dyn FnMut(&str)) -> Result<Self, Error> {
+        let row = store.run(run_id)?.ok_or_else(|| StoreError::not_found(run_id))?;
         let options = row.options;
         store.set_synchronous(options.sync.pragma())?;
-        let plan: Plan = serde_json::from_str(&row.plan_json).map_err(|e| {
-            format!("state database is corrupt: run `{run_id}`, table `runs`, row `{run_id}`: plan_json does not decode: {e}")
-        })?;
+        let plan = row.plan()?;
         validate_plan(&plan)?;
         store.set_redactor(crate::safety::redactor_for(&plan.safety));
-        let inputs: Map<String, Value> = serde_json::from_str(&row.inputs_json).map_err(|e| {
-            format!("state database is corrupt: run `{run_id}`, table `runs`, row `{run_id}`: inputs_json does not decode: {e}")
-        })?;
+        let inputs: Map<String, Value> = serde_json::from_str(&row.inputs_json)
+            .map_err(|e| StoreError::corrupt(run_id, "runs", format!("`{run_id}`"), format!("inputs_json does not decode: {e}")))?;
         let workspace = PathBuf::from(&row.workspace);
         let state_dir = store.path().parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
         crate::check_state_location(&state_dir, &workspace)?;
@@ -157,35 +155,36 @@ impl<'a> Runner<'a> {
         );
         let executor_files = digests(&bindings.executor_files(&plan));
         guard.record_processes(processes.clone());
-        let isolation = Arc::new(isolation_for(
-            &bindings.sandbox,
-            &workspace,
-            &state_dir,
-            bindings.source.as_deref(),
-            guard.read_only_paths(),
-        )?);
+        let isolation = Arc::new(
+            isolation_for(
+                &bindings.sandbox,
+                &workspace,
+                &state_dir,
+                bindings.source.as_deref(),
+                guard.read_only_paths(),
+            )
+            .map_err(Error::Run)?,
+        );
         guard.isolate(isolation.clone());
         if let Some(memo) = store.counter(run_id, SAFETY_MEMO)? {
-            guard.restore_safety(&memo)?;
+            guard.restore_safety(&memo).map_err(Error::Run)?;
         }
+        let corrupt_counter = |key: &str, why: String| StoreError::corrupt(run_id, "counters", format!("(key `{key}`)"), why);
         let warned: Vec<String> = match store.counter(run_id, COST_WARNINGS)? {
             None => Vec::new(),
-            Some(v) => serde_json::from_value(v)
-                .map_err(|e| format!("state database is corrupt: run `{run_id}`, table `counters`, row (key `{COST_WARNINGS}`): {e}"))?,
+            Some(v) => serde_json::from_value(v).map_err(|e| corrupt_counter(COST_WARNINGS, e.to_string()))?,
         };
         let throttled = match store.counter(run_id, THROTTLED)? {
             None => false,
             Some(Value::Bool(b)) => b,
-            Some(other) => {
-                return Err(format!(
-                    "state database is corrupt: run `{run_id}`, table `counters`, row (key `{THROTTLED}`): {other} is not true or false"
-                ))
-            }
+            Some(other) => return Err(corrupt_counter(THROTTLED, format!("{other} is not true or false")).into()),
         };
         // Command executors run only programs the sandbox allows.
         for (name, config) in &bindings.executors {
             if let crate::bindings::ExecutorConfig::Command(c) = config {
-                guard.check_command(&c.argv).map_err(|e| format!("executor `{name}`: {e}"))?;
+                guard
+                    .check_command(&c.argv)
+                    .map_err(|e| Error::Executor(format!("executor `{name}`: {e}")))?;
             }
         }
         let (started, _) = store.run_interval(run_id)?;
@@ -219,15 +218,18 @@ impl<'a> Runner<'a> {
 
     /// Keep these paths read-only to every tool and process too (the plan
     /// file, a trace target, `loopc.toml`).
-    pub fn protect(&mut self, paths: impl IntoIterator<Item = PathBuf>) -> Result<(), String> {
+    pub fn protect(&mut self, paths: impl IntoIterator<Item = PathBuf>) -> Result<(), Error> {
         self.guard.read_only(paths);
-        self.isolation = Arc::new(isolation_for(
-            &self.sandbox,
-            &self.workspace,
-            &self.state_dir,
-            self.bindings_file.as_deref(),
-            self.guard.read_only_paths(),
-        )?);
+        self.isolation = Arc::new(
+            isolation_for(
+                &self.sandbox,
+                &self.workspace,
+                &self.state_dir,
+                self.bindings_file.as_deref(),
+                self.guard.read_only_paths(),
+            )
+            .map_err(Error::Run)?,
+        );
         self.guard.isolate(self.isolation.clone());
         Ok(())
     }
@@ -246,7 +248,7 @@ impl<'a> Runner<'a> {
     pub(crate) fn save_cost_state(&mut self) -> Result<(), String> {
         self.store
             .set_counter(&self.run_id, COST_WARNINGS, &serde_json::json!(self.warned))?;
-        self.store.set_counter(&self.run_id, THROTTLED, &Value::Bool(self.throttled))
+        Ok(self.store.set_counter(&self.run_id, THROTTLED, &Value::Bool(self.throttled))?)
     }
 
     pub(crate) fn say(&mut self, line: &str) {
@@ -256,11 +258,13 @@ impl<'a> Runner<'a> {
     pub(crate) fn event(&mut self, iteration: u32, kind: &str, message: &str) -> Result<(), String> {
         let message = self.store.redactor().text(message).into_owned();
         self.say(&format!("  {kind}: {message}"));
-        self.store.event(&self.run_id, iteration, kind, &message)
+        Ok(self.store.event(&self.run_id, iteration, kind, &message)?)
     }
 
-    /// Execute until the run ends or waits for a person.
-    pub fn execute(&mut self) -> Result<Report, String> {
+    /// Execute until the run ends or waits for a person. A run another
+    /// process executes is [`StoreError::Busy`]; what fails while it
+    /// executes is [`Error::Run`].
+    pub fn execute(&mut self) -> Result<Report, Error> {
         match self.store.claim(&self.run_id)? {
             crate::store::Claim::Ended(_) => return self.report(),
             crate::store::Claim::Claimed(_) => {}
@@ -270,7 +274,8 @@ impl<'a> Runner<'a> {
             .and_then(|()| self.warn_unisolated())
             .and_then(|()| self.execute_claimed());
         self.store.release(&self.run_id)?;
-        result
+        result.map_err(Error::Run)?;
+        self.report()
     }
 
     /// Halt when a file the executors run changed since the run started: a
@@ -329,7 +334,7 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn execute_claimed(&mut self) -> Result<Report, String> {
+    fn execute_claimed(&mut self) -> Result<(), String> {
         self.store.set_status(&self.run_id, Status::Running, "", None)?;
         // Loaded once; each completed iteration is appended (long runs stay linear).
         let mut history = self.store.iterations(&self.run_id)?;
@@ -367,11 +372,11 @@ impl<'a> Runner<'a> {
             }
         }
         crate::trace::write(self.store, &self.run_id)?;
-        self.report()
+        Ok(())
     }
 
-    fn report(&self) -> Result<Report, String> {
-        let row = self.store.run(&self.run_id)?.ok_or("run vanished")?;
+    fn report(&self) -> Result<Report, Error> {
+        let row = self.store.run(&self.run_id)?.ok_or_else(|| Error::Run("run vanished".into()))?;
         Ok(Report {
             run_id: row.id,
             loop_name: row.loop_name,
@@ -485,7 +490,7 @@ impl<'a> Runner<'a> {
             attempts: 0,
             seconds: 0.0,
         };
-        self.store.record_step(&self.run_id, i, step, &mut record)
+        Ok(self.store.record_step(&self.run_id, i, step, &mut record)?)
     }
 }
 

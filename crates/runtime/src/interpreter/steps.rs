@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::guard::{Decision, Scope};
 use super::{Flow, Runner};
 use crate::executor::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
-use crate::store::{IterationRecord, MemoryWrite, StepRecord, StepStatus};
+use crate::store::{IterationRecord, MemoryWrite, StepRecord, StepStatus, StoreError};
 
 /// What the iteration has produced so far.
 pub(crate) struct IterationState {
@@ -247,12 +247,9 @@ impl Runner<'_> {
     /// (exactly the output that was reviewed).
     fn settle_gated(&mut self, state: &IterationState, worker: &WorkerStep, record: &mut StepRecord) -> Result<Option<Flow>, String> {
         let stored = record.result["gate"].as_str().unwrap_or_default();
-        let gate = crate::gate::Gate::parse(stored).ok_or_else(|| {
-            format!(
-                "state database is corrupt: run `{}`, table `steps`, row (iteration {}, step `workers.{}`): `{stored}` is not a gate",
-                self.run_id, state.i, worker.id
-            )
-        })?;
+        let row = format!("(iteration {}, step `workers.{}`)", state.i, worker.id);
+        let gate = crate::gate::Gate::parse(stored)
+            .ok_or_else(|| StoreError::corrupt(&self.run_id, "steps", row, format!("`{stored}` is not a gate")))?;
         Ok(match self.store.decision(&self.run_id, state.i, &gate)? {
             Some((true, _)) => {
                 record.status = StepStatus::Done;
@@ -461,10 +458,8 @@ impl Runner<'_> {
             return Ok(None);
         }
         let calls: Vec<ToolCall> = serde_json::from_value(record.result.get("tool_calls").cloned().unwrap_or(json!([]))).map_err(|e| {
-            format!(
-                "state database is corrupt: run `{}`, table `steps`, row (iteration {}, step `workers.{}`): tool_calls do not decode: {e}",
-                self.run_id, state.i, worker.id
-            )
+            let row = format!("(iteration {}, step `workers.{}`)", state.i, worker.id);
+            StoreError::corrupt(&self.run_id, "steps", row, format!("tool_calls do not decode: {e}"))
         })?;
         for (n, call) in calls.iter().enumerate() {
             let key = format!("tools.{}.{n}", worker.id);

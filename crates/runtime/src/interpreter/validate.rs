@@ -6,7 +6,7 @@ use loopc_plan::Plan;
 
 /// Refuse plans that would make the interpreter misbehave (hand-written or
 /// edited plan files): counts that must be at least 1, known names.
-pub fn validate_plan(plan: &Plan) -> Result<(), String> {
+pub fn validate_plan(plan: &Plan) -> Result<(), crate::Error> {
     let mut problems = Vec::new();
     for r in &plan.termination.success {
         if r.consecutive == 0 {
@@ -43,7 +43,7 @@ pub fn validate_plan(plan: &Plan) -> Result<(), String> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("invalid plan: {}", problems.join("; ")))
+        Err(crate::Error::InvalidPlan(problems))
     }
 }
 

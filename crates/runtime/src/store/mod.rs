@@ -24,11 +24,13 @@ use serde_json::Value;
 
 use crate::safety::secrets::Redactor;
 
+mod error;
 mod runs;
 mod schema;
 mod steps;
 mod types;
 
+pub use error::StoreError;
 pub use schema::SCHEMA_VERSION;
 pub use types::{Claim, IterationRecord, MemoryWrite, RunRow, Status, StepRecord, StepStatus};
 
@@ -38,16 +40,8 @@ pub struct Store {
     redactor: Redactor,
 }
 
-pub(super) type Result<T> = std::result::Result<T, String>;
-
-pub(super) fn db(e: rusqlite::Error) -> String {
-    format!("state database: {e}")
-}
-
-/// A stored row that does not decode: which run, table and row, and why.
-pub(super) fn corrupt(run: &str, table: &str, row: &str, why: impl std::fmt::Display) -> String {
-    format!("state database is corrupt: run `{run}`, table `{table}`, row {row}: {why}")
-}
+/// What every store method returns.
+pub(super) type Result<T> = std::result::Result<T, StoreError>;
 
 pub(super) const RUN_COLUMNS: &str = "id, loop_name, status, reason, iteration, cost_usd, tokens, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, waiting_for, waiting_iteration, options_json, pid";
 
@@ -69,17 +63,15 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 impl Store {
     /// Open (creating) `state_dir/state.db`.
     pub fn open(state_dir: &Path) -> Result<Store> {
-        create_private_dir(state_dir).map_err(|e| format!("cannot create state directory {}: {e}", state_dir.display()))?;
+        create_private_dir(state_dir).map_err(|source| StoreError::CreateDir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
         let path = state_dir.join("state.db");
         match std::fs::metadata(&path) {
             // SQLite would take an empty file for a new database: a state
             // file truncated by accident must not silently lose every run.
-            Ok(meta) if meta.len() == 0 => {
-                return Err(format!(
-                    "state database {} is empty (0 bytes): it may have been truncated; move it away to start with a new one",
-                    path.display()
-                ))
-            }
+            Ok(meta) if meta.len() == 0 => return Err(StoreError::Empty { path }),
             Ok(_) => {}
             Err(_) => {
                 let mut options = std::fs::OpenOptions::new();
@@ -90,18 +82,18 @@ impl Store {
                     options.mode(0o600);
                 }
                 // SQLite creates `-wal` and `-shm` with the database file's mode.
-                if let Err(e) = options.open(&path) {
-                    if e.kind() != std::io::ErrorKind::AlreadyExists {
-                        return Err(format!("cannot create {}: {e}", path.display()));
+                if let Err(source) = options.open(&path) {
+                    if source.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(StoreError::Create { path, source });
                     }
                 }
             }
         }
-        let mut conn = Connection::open(&path).map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a committed step survives power loss, not only a killed process.
-        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
         schema::migrate(&mut conn, &path)?;
         Ok(Store {
             conn,
@@ -145,6 +137,6 @@ impl Store {
     /// Checkpoint commits can be made cheaper for benchmarks (`NORMAL`), or
     /// skipped (`OFF`); the default is `FULL`.
     pub fn set_synchronous(&self, mode: &str) -> Result<()> {
-        self.conn.pragma_update(None, "synchronous", mode).map_err(db)
+        Ok(self.conn.pragma_update(None, "synchronous", mode)?)
     }
 }

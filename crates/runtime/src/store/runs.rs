@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::types::*;
-use super::{corrupt, db, Result, Store, RUN_COLUMNS};
+use super::{Result, Store, StoreError, RUN_COLUMNS};
 use crate::clock;
 use crate::safety::secrets::Redactor;
 
@@ -22,7 +22,7 @@ impl Store {
         options: &crate::RunOptions,
     ) -> Result<()> {
         let now = clock::now_rfc3339();
-        let options_json = serde_json::to_string(options).map_err(|e| e.to_string())?;
+        let options_json = serde_json::to_string(options)?;
         self.conn
             .execute(
                 "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, started_unix_ms, options_json)
@@ -39,8 +39,7 @@ impl Store {
                     clock::unix_ms(),
                     options_json
                 ],
-            )
-            .map_err(db)?;
+            )?;
         Ok(())
     }
 
@@ -50,7 +49,7 @@ impl Store {
             .query_row("SELECT cost_usd, tokens FROM runs WHERE id = ?1", params![id], |r| {
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
             })
-            .map_err(db)
+            .map_err(StoreError::from)
     }
 
     /// Take the run for this process, atomically: in one write transaction
@@ -60,64 +59,58 @@ impl Store {
     pub fn claim(&mut self, id: &str) -> Result<Claim> {
         let me = std::process::id();
         let my_start = crate::process::start_ticks(me).unwrap_or(0);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = tx
             .query_row(
                 &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
                 params![id],
                 |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
             )
-            .optional()
-            .map_err(db)?;
+            .optional()?;
         let Some((raw, holder_start)) = row else {
-            return Err(format!("no run `{id}`"));
+            return Err(StoreError::not_found(id));
         };
         let row = raw.decode()?;
         if row.status.is_final() {
             return Ok(Claim::Ended(row));
         }
         if row.pid != 0 && row.pid != me && crate::process::is_alive(row.pid, holder_start as u64) {
-            return Err(format!(
-                "run `{id}` is being executed by process {}; wait for it or stop it first",
-                row.pid
-            ));
+            return Err(StoreError::Busy {
+                run: id.to_owned(),
+                pid: row.pid,
+                to_execute: true,
+            });
         }
         tx.execute(
             "UPDATE runs SET pid = ?2, pid_start = ?3 WHERE id = ?1",
             params![id, me, my_start as i64],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)?;
+        )?;
+        tx.commit()?;
         Ok(Claim::Claimed(row))
     }
 
     /// A person accepted changed bindings (`--rebind`): the run goes on with these.
     pub fn set_bindings(&self, id: &str, label: &str, sha256: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET bindings_path = ?2, bindings_sha256 = ?3 WHERE id = ?1",
-                params![id, label, sha256],
-            )
-            .map_err(db)?;
+        self.conn.execute(
+            "UPDATE runs SET bindings_path = ?2, bindings_sha256 = ?3 WHERE id = ?1",
+            params![id, label, sha256],
+        )?;
         Ok(())
     }
 
     /// Give the run up (the process stops executing it).
     pub fn release(&self, id: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET pid = 0, pid_start = 0 WHERE id = ?1 AND pid = ?2",
-                params![id, std::process::id()],
-            )
-            .map_err(db)?;
+        self.conn.execute(
+            "UPDATE runs SET pid = 0, pid_start = 0 WHERE id = ?1 AND pid = ?2",
+            params![id, std::process::id()],
+        )?;
         Ok(())
     }
 
     pub fn run(&self, id: &str) -> Result<Option<RunRow>> {
         self.conn
             .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), params![id], raw_run)
-            .optional()
-            .map_err(db)?
+            .optional()?
             .map(RawRun::decode)
             .transpose()
     }
@@ -128,21 +121,26 @@ impl Store {
     pub fn find_run(&self, prefix: &str) -> Result<RunRow> {
         let plausible = !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !plausible {
-            return Err(format!(
-                "no run `{prefix}` in {} (run ids are letters, digits and `-`)",
-                self.path.display()
-            ));
+            return Err(StoreError::InvalidRunId {
+                run: prefix.to_owned(),
+                path: self.path.clone(),
+            });
         }
         let ids: Vec<String> = self
             .conn
             .prepare("SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id")
-            .and_then(|mut s| s.query_map(params![prefix], |r| r.get(0))?.collect())
-            .map_err(db)?;
+            .and_then(|mut s| s.query_map(params![prefix], |r| r.get(0))?.collect())?;
         let exact = ids.iter().find(|id| id.as_str() == prefix);
         match (exact, ids.as_slice()) {
-            (Some(id), _) | (None, [id]) => self.run(id)?.ok_or_else(|| format!("no run `{prefix}`")),
-            (None, []) => Err(format!("no run `{prefix}` in {}", self.path.display())),
-            (None, many) => Err(format!("`{prefix}` matches {} runs; give more of the id", many.len())),
+            (Some(id), _) | (None, [id]) => self.run(id)?.ok_or_else(|| StoreError::not_found(prefix)),
+            (None, []) => Err(StoreError::NotFound {
+                run: prefix.to_owned(),
+                path: Some(self.path.clone()),
+            }),
+            (None, many) => Err(StoreError::Ambiguous {
+                prefix: prefix.to_owned(),
+                count: many.len(),
+            }),
         }
     }
 
@@ -150,8 +148,7 @@ impl Store {
         let raws: Vec<RawRun> = self
             .conn
             .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at, id"))
-            .and_then(|mut s| s.query_map([], raw_run)?.collect())
-            .map_err(db)?;
+            .and_then(|mut s| s.query_map([], raw_run)?.collect())?;
         raws.into_iter().map(RawRun::decode).collect()
     }
 
@@ -169,27 +166,25 @@ impl Store {
         record: Option<&mut IterationRecord>,
         status: Option<(Status, &str, Option<&crate::gate::Gate>, u32)>,
     ) -> Result<()> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(record) = record {
-            let mut value = serde_json::to_value(&*record).map_err(|e| e.to_string())?;
+            let mut value = serde_json::to_value(&*record)?;
             if self.redactor.value(&mut value) {
-                *record = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+                *record = serde_json::from_value(value.clone())?;
             }
             tx.execute(
                 "INSERT OR REPLACE INTO iterations (run_id, iteration, record_json) VALUES (?1, ?2, ?3)",
                 params![run, record.iteration, value.to_string()],
-            )
-            .map_err(db)?;
+            )?;
             tx.execute(
                 "UPDATE runs SET iteration = ?2, updated_at = ?3 WHERE id = ?1",
                 params![run, record.iteration, clock::now_rfc3339()],
-            )
-            .map_err(db)?;
+            )?;
         }
         if let Some((status, reason, waiting_for, waiting_iteration)) = status {
             update_status(&tx, &self.redactor, run, status, reason, waiting_for, waiting_iteration)?;
         }
-        tx.commit().map_err(db)
+        tx.commit().map_err(StoreError::from)
     }
 
     /// Wall-clock start and end (ms since the epoch) of a run, for reports and tests.
@@ -200,7 +195,7 @@ impl Store {
                 params![id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .map_err(db)
+            .map_err(StoreError::from)
     }
 
     /// A person's decision on a waiting run, atomically: in one write
@@ -208,30 +203,36 @@ impl Store {
     /// process; the decision, an event and the status `next(row)` returns
     /// are written together. Returns the run as it was while waiting.
     pub fn decide(&mut self, run_id: &str, approved: bool, note: &str, next: impl FnOnce(&RunRow) -> (Status, String)) -> Result<RunRow> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let raw = tx
             .query_row(
                 &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
                 params![run_id],
                 |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
             )
-            .optional()
-            .map_err(db)?;
+            .optional()?;
         let Some((raw, holder_start)) = raw else {
-            return Err(format!("no run `{run_id}`"));
+            return Err(StoreError::not_found(run_id));
         };
         let row = raw.decode()?;
         if row.status != Status::AwaitingHuman {
-            return Err(format!("run `{run_id}` is {}, not waiting for a person", row.status.as_str()));
+            return Err(StoreError::NotWaiting {
+                run: run_id.to_owned(),
+                status: row.status,
+            });
         }
         if row.pid != 0 && crate::process::is_alive(row.pid, holder_start as u64) {
-            return Err(format!("run `{run_id}` is being executed by process {}", row.pid));
+            return Err(StoreError::Busy {
+                run: run_id.to_owned(),
+                pid: row.pid,
+                to_execute: false,
+            });
         }
         let Some(gate) = row.waiting_for.as_ref().map(ToString::to_string) else {
-            return Err(corrupt(
+            return Err(StoreError::corrupt(
                 run_id,
                 "runs",
-                &format!("`{run_id}`"),
+                format!("`{run_id}`"),
                 "waits for a person but not at any gate",
             ));
         };
@@ -239,8 +240,7 @@ impl Store {
         tx.execute(
             "INSERT OR REPLACE INTO decisions (run_id, iteration, gate, approved, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![run_id, row.waiting_iteration, gate, approved as i64, note, clock::now_rfc3339()],
-        )
-        .map_err(db)?;
+        )?;
         let who = if note.is_empty() { String::new() } else { format!(": {note}") };
         tx.execute(
             "INSERT INTO events (run_id, iteration, kind, message, at) VALUES (?1, ?2, 'human', ?3, ?4)",
@@ -250,11 +250,10 @@ impl Store {
                 format!("{} {gate}{who}", if approved { "approved" } else { "rejected" }),
                 clock::now_rfc3339()
             ],
-        )
-        .map_err(db)?;
+        )?;
         let (status, reason) = next(&row);
         update_status(&tx, &self.redactor, run_id, status, &reason, None, 0)?;
-        tx.commit().map_err(db)?;
+        tx.commit()?;
         Ok(row)
     }
 }
@@ -273,7 +272,6 @@ pub(super) fn update_status(
     conn.execute(
         "UPDATE runs SET status = ?2, reason = ?3, waiting_for = ?4, waiting_iteration = ?5, updated_at = ?6, finished_unix_ms = COALESCE(?7, finished_unix_ms) WHERE id = ?1",
         params![id, status.as_str(), redactor.text(reason), waiting_for, waiting_iteration, clock::now_rfc3339(), finished],
-    )
-    .map_err(db)?;
+    )?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{db, Result};
+use super::{Result, StoreError};
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 1
 /// is loopc 0.1's layout, which set no `user_version`.
@@ -65,34 +65,32 @@ CREATE TABLE processes (
 
 /// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).map_err(db)?;
-    let mut version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let mut version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version == 0 {
-        let has_runs: bool = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(db)?
-            > 0;
+        let has_runs: bool = tx.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
         if has_runs {
             version = 1;
         } else {
-            tx.execute_batch(SCHEMA).map_err(db)?;
+            tx.execute_batch(SCHEMA)?;
             version = 1;
         }
     }
     if version > SCHEMA_VERSION {
-        return Err(format!(
-            "state database {} has schema version {version}; this loopc reads up to {SCHEMA_VERSION} (a newer loopc made it)",
-            path.display()
-        ));
+        return Err(StoreError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
     }
     if version == 1 {
-        tx.execute_batch(MIGRATE_1_TO_2).map_err(db)?;
+        tx.execute_batch(MIGRATE_1_TO_2)?;
         version = 2;
     }
-    tx.pragma_update(None, "user_version", version).map_err(db)?;
-    tx.commit().map_err(db)
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit().map_err(StoreError::from)
 }

@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 
 use super::types::*;
-use super::{corrupt, db, Result, Store};
+use super::{Result, Store, StoreError};
 use crate::clock;
 
 impl Store {
@@ -25,23 +25,29 @@ impl Store {
                     ))
                 },
             )
-            .optional()
-            .map_err(db)?;
+            .optional()?;
         let Some((status, json, cost_usd, tokens, attempts, seconds)) = raw else {
             return Ok(None);
         };
         let row = || format!("(iteration {iteration}, step `{step}`)");
-        let status = StepStatus::parse(&status).ok_or_else(|| corrupt(run, "steps", &row(), format!("`{status}` is not a step status")))?;
-        let result = serde_json::from_str(&json).map_err(|e| corrupt(run, "steps", &row(), format!("result_json does not decode: {e}")))?;
+        let status = StepStatus::parse(&status)
+            .ok_or_else(|| StoreError::corrupt(run, "steps", row(), format!("`{status}` is not a step status")))?;
+        let result = serde_json::from_str(&json)
+            .map_err(|e| StoreError::corrupt(run, "steps", row(), format!("result_json does not decode: {e}")))?;
         if !(cost_usd.is_finite() && cost_usd >= 0.0 && seconds.is_finite() && seconds >= 0.0) {
-            return Err(corrupt(run, "steps", &row(), "cost_usd and seconds must be non-negative numbers"));
+            return Err(StoreError::corrupt(
+                run,
+                "steps",
+                row(),
+                "cost_usd and seconds must be non-negative numbers",
+            ));
         }
         Ok(Some(StepRecord {
             status,
             result,
             cost_usd,
-            tokens: u64::try_from(tokens).map_err(|_| corrupt(run, "steps", &row(), "negative tokens"))?,
-            attempts: u32::try_from(attempts).map_err(|_| corrupt(run, "steps", &row(), "attempts out of range"))?,
+            tokens: u64::try_from(tokens).map_err(|_| StoreError::corrupt(run, "steps", row(), "negative tokens"))?,
+            attempts: u32::try_from(attempts).map_err(|_| StoreError::corrupt(run, "steps", row(), "attempts out of range"))?,
             seconds,
         }))
     }
@@ -54,12 +60,10 @@ impl Store {
 
     /// Change a committed step's status (a gated output that a person approved).
     pub fn set_step_status(&self, run: &str, iteration: u32, step: &str, status: StepStatus) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE steps SET status = ?4 WHERE run_id = ?1 AND iteration = ?2 AND step = ?3",
-                params![run, iteration, step, status.as_str()],
-            )
-            .map_err(db)?;
+        self.conn.execute(
+            "UPDATE steps SET status = ?4 WHERE run_id = ?1 AND iteration = ?2 AND step = ?3",
+            params![run, iteration, step, status.as_str()],
+        )?;
         Ok(())
     }
 
@@ -79,36 +83,33 @@ impl Store {
             self.redactor.value(&mut m.value);
             m
         });
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(m) = memory {
             write_memory(&tx, &m)?;
         }
         tx.execute(
             "INSERT INTO steps (run_id, iteration, step, status, result_json, cost_usd, tokens, attempts, seconds, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![run, iteration, step, record.status.as_str(), result_json, record.cost_usd, record.tokens as i64, record.attempts, record.seconds, clock::now_rfc3339()],
-        )
-        .map_err(db)?;
+        )?;
         tx.execute(
             "UPDATE runs SET cost_usd = cost_usd + ?2, tokens = tokens + ?3, updated_at = ?4 WHERE id = ?1",
             params![run, record.cost_usd, record.tokens as i64, clock::now_rfc3339()],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)
+        )?;
+        tx.commit().map_err(StoreError::from)
     }
 
     pub fn iterations(&self, run: &str) -> Result<Vec<IterationRecord>> {
         let rows: Vec<(i64, String)> = self
             .conn
             .prepare("SELECT iteration, record_json FROM iterations WHERE run_id = ?1 ORDER BY iteration")
-            .and_then(|mut s| s.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .map_err(db)?;
+            .and_then(|mut s| s.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())?;
         rows.into_iter()
             .map(|(i, json)| {
                 serde_json::from_str(&json).map_err(|e| {
-                    corrupt(
+                    StoreError::corrupt(
                         run,
                         "iterations",
-                        &format!("(iteration {i})"),
+                        format!("(iteration {i})"),
                         format!("record_json does not decode: {e}"),
                     )
                 })
@@ -120,12 +121,15 @@ impl Store {
         let rows: Vec<(String, String)> = self
             .conn
             .prepare("SELECT key, value_json FROM memory WHERE scope = ?1 ORDER BY seq")
-            .and_then(|mut s| s.query_map(params![scope], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .map_err(db)?;
+            .and_then(|mut s| s.query_map(params![scope], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())?;
         rows.into_iter()
             .map(|(k, v)| {
-                let value = serde_json::from_str(&v).map_err(|e| {
-                    format!("state database is corrupt: table `memory`, row (scope `{scope}`, key `{k}`): value_json does not decode: {e}")
+                // Memory may be the loop's (across runs), so no run is named.
+                let value = serde_json::from_str(&v).map_err(|e| StoreError::Corrupt {
+                    run: None,
+                    table: "memory",
+                    row: format!("(scope `{scope}`, key `{k}`)"),
+                    why: format!("value_json does not decode: {e}"),
                 })?;
                 Ok((k, value))
             })
@@ -133,28 +137,24 @@ impl Store {
     }
 
     pub fn memory_clear(&self, scope: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM memory WHERE scope = ?1", params![scope])
-            .map_err(db)?;
+        self.conn.execute("DELETE FROM memory WHERE scope = ?1", params![scope])?;
         Ok(())
     }
 
     /// When the run first waited at this gate (ms since the epoch).
     pub fn gate_first_seen(&self, run: &str, iteration: u32, gate: &crate::gate::Gate) -> Result<i64> {
         let gate = gate.to_string();
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO gates (run_id, iteration, gate, first_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![run, iteration, gate, clock::unix_ms()],
-            )
-            .map_err(db)?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO gates (run_id, iteration, gate, first_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![run, iteration, gate, clock::unix_ms()],
+        )?;
         self.conn
             .query_row(
                 "SELECT first_ms FROM gates WHERE run_id = ?1 AND iteration = ?2 AND gate = ?3",
                 params![run, iteration, gate],
                 |r| r.get(0),
             )
-            .map_err(db)
+            .map_err(StoreError::from)
     }
 
     pub fn decision(&self, run: &str, iteration: u32, gate: &crate::gate::Gate) -> Result<Option<(bool, String)>> {
@@ -166,8 +166,7 @@ impl Store {
                 params![run, iteration, gate],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()
-            .map_err(db)?;
+            .optional()?;
         raw.map(|(approved, note)| Ok((decoded_approval(run, iteration, &gate, approved)?, note)))
             .transpose()
     }
@@ -179,8 +178,7 @@ impl Store {
             .and_then(|mut s| {
                 s.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                     .collect()
-            })
-            .map_err(db)?;
+            })?;
         rows.into_iter()
             .map(|(i, gate, approved, note)| {
                 let approved = decoded_approval(run, i as u32, &gate, approved)?;
@@ -190,12 +188,10 @@ impl Store {
     }
 
     pub fn event(&self, run: &str, iteration: u32, kind: &str, message: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO events (run_id, iteration, kind, message, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run, iteration, kind, self.clean(message), clock::now_rfc3339()],
-            )
-            .map_err(db)?;
+        self.conn.execute(
+            "INSERT INTO events (run_id, iteration, kind, message, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![run, iteration, kind, self.clean(message), clock::now_rfc3339()],
+        )?;
         Ok(())
     }
 
@@ -206,7 +202,7 @@ impl Store {
                 s.query_map(params![run], |r| Ok((r.get::<_, i64>(0)? as u32, r.get(1)?, r.get(2)?)))?
                     .collect()
             })
-            .map_err(db)
+            .map_err(StoreError::from)
     }
 
     /// A counter the run keeps across restarts (`rate_limit` calls, warn-once keys).
@@ -218,14 +214,13 @@ impl Store {
                 params![run, key],
                 |r| r.get(0),
             )
-            .optional()
-            .map_err(db)?;
+            .optional()?;
         json.map(|j| {
             serde_json::from_str(&j).map_err(|e| {
-                corrupt(
+                StoreError::corrupt(
                     run,
                     "counters",
-                    &format!("(key `{key}`)"),
+                    format!("(key `{key}`)"),
                     format!("value_json does not decode: {e}"),
                 )
             })
@@ -234,12 +229,10 @@ impl Store {
     }
 
     pub fn set_counter(&self, run: &str, key: &str, value: &Value) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO counters (run_id, key, value_json) VALUES (?1, ?2, ?3)",
-                params![run, key, self.clean_json(value)],
-            )
-            .map_err(db)?;
+        self.conn.execute(
+            "INSERT OR REPLACE INTO counters (run_id, key, value_json) VALUES (?1, ?2, ?3)",
+            params![run, key, self.clean_json(value)],
+        )?;
         Ok(())
     }
 
@@ -251,13 +244,12 @@ impl Store {
                 s.query_map(params![run], |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u64)))?
                     .collect()
             })
-            .map_err(db)
+            .map_err(StoreError::from)
     }
 
     pub fn forget_process(&self, run: &str, pgid: u32) -> Result<()> {
         self.conn
-            .execute("DELETE FROM processes WHERE run_id = ?1 AND pgid = ?2", params![run, pgid])
-            .map_err(db)?;
+            .execute("DELETE FROM processes WHERE run_id = ?1 AND pgid = ?2", params![run, pgid])?;
         Ok(())
     }
 }
@@ -267,10 +259,10 @@ fn decoded_approval(run: &str, iteration: u32, gate: &str, approved: i64) -> Res
     match approved {
         0 => Ok(false),
         1 => Ok(true),
-        other => Err(corrupt(
+        other => Err(StoreError::corrupt(
             run,
             "decisions",
-            &format!("(iteration {iteration}, gate `{gate}`)"),
+            format!("(iteration {iteration}, gate `{gate}`)"),
             format!("approved is {other}, not 0 or 1"),
         )),
     }
@@ -278,24 +270,20 @@ fn decoded_approval(run: &str, iteration: u32, gate: &str, approved: i64) -> Res
 
 /// Write one entry, evicting the oldest beyond `max_entries`.
 fn write_memory(tx: &rusqlite::Transaction, m: &MemoryWrite) -> Result<()> {
-    let seq: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM memory WHERE scope = ?1",
-            params![m.scope],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
+    let seq: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM memory WHERE scope = ?1",
+        params![m.scope],
+        |r| r.get(0),
+    )?;
     tx.execute(
         "INSERT OR REPLACE INTO memory (scope, key, value_json, writer, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![m.scope, m.key, m.value.to_string(), m.writer, seq],
-    )
-    .map_err(db)?;
+    )?;
     if let Some(max) = m.max_entries {
         tx.execute(
             "DELETE FROM memory WHERE scope = ?1 AND seq NOT IN (SELECT seq FROM memory WHERE scope = ?1 ORDER BY seq DESC LIMIT ?2)",
             params![m.scope, max as i64],
-        )
-        .map_err(db)?;
+        )?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{corrupt, Result};
+use super::{Result, StoreError};
 
 /// Where a run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +144,21 @@ pub struct RunRow {
     pub pid: u32,
 }
 
+impl RunRow {
+    /// The plan the run executes, as stored; one that does not decode is
+    /// corrupt state (every reader of it says so the same way).
+    pub fn plan(&self) -> Result<loopc_plan::Plan> {
+        serde_json::from_str(&self.plan_json).map_err(|e| {
+            StoreError::corrupt(
+                &self.id,
+                "runs",
+                format!("`{}`", self.id),
+                format!("plan_json does not decode: {e}"),
+            )
+        })
+    }
+}
+
 /// A finished step's stored result.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StepRecord {
@@ -252,7 +267,7 @@ pub(super) fn raw_run(r: &rusqlite::Row) -> rusqlite::Result<RawRun> {
 impl RawRun {
     pub(super) fn decode(self) -> Result<RunRow> {
         let id = self.id;
-        let bad = |column: &str, why: String| corrupt(&id, "runs", &format!("`{id}`"), format!("{column}: {why}"));
+        let bad = |column: &str, why: String| StoreError::corrupt(&id, "runs", format!("`{id}`"), format!("{column}: {why}"));
         let status = Status::parse(&self.status).ok_or_else(|| {
             bad(
                 "status",

@@ -152,10 +152,10 @@ pub struct Sandbox {
 impl Sandbox {
     /// `root` is the resolved workspace root (e.g. [`crate::bindings::Bindings::root`]);
     /// it must exist and is canonicalized. `config.root` is not consulted.
-    pub fn new(root: PathBuf, config: &SandboxConfig) -> Result<Sandbox, String> {
-        let canonical = fs::canonicalize(&root).map_err(|e| format!("sandbox root {}: {e}", root.display()))?;
+    pub fn new(root: PathBuf, config: &SandboxConfig) -> Result<Sandbox, crate::Error> {
+        let canonical = fs::canonicalize(&root).map_err(|e| crate::Error::io("sandbox root", &root, e))?;
         if !canonical.is_dir() {
-            return Err(format!("sandbox root {} is not a directory", root.display()));
+            return Err(crate::Error::SandboxRoot { path: root });
         }
         let deny_commands = config
             .deny_commands

@@ -25,8 +25,11 @@ fn loopc(args: &[&str]) -> String {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
-    // The checkout's absolute path differs per clone; the snapshot names it `<repo>`.
-    text.replace(&root().to_string_lossy().into_owned(), "<repo>")
+    // The absolute paths of the checkout and of `../shared` beside it differ
+    // per machine; the snapshot names them `<repo>` and `<shared>`.
+    let shared = std::fs::canonicalize(root().join("../shared")).expect("../shared is beside the checkout");
+    text.replace(&shared.to_string_lossy().into_owned(), "<shared>")
+        .replace(&root().to_string_lossy().into_owned(), "<repo>")
 }
 
 const CORPORA: [(&str, &str); 2] = [("library", "loop-library"), ("public", "../shared/conformance/public")];

@@ -83,7 +83,7 @@ fn texts_of(items: &[Node]) -> Vec<Sp<String>> {
     items.iter().filter_map(|n| Some(Sp::new(n.as_str()?.to_owned(), n.span))).collect()
 }
 
-fn lower_inputs((span, f): Object) -> Inputs {
+fn lower_inputs((span, f): Object<'_>) -> Inputs {
     let fields = f
         .node("schema")
         .and_then(Node::as_map)
@@ -117,7 +117,7 @@ fn lower_inputs((span, f): Object) -> Inputs {
     Inputs { span, fields }
 }
 
-fn lower_memory((span, f): Object) -> Memory {
+fn lower_memory((span, f): Object<'_>) -> Memory {
     let retention = f.object("retention").map(|(_, r)| r);
     let write = f.object("write_policy").map(|(_, w)| w);
     let read_policy = f
@@ -144,7 +144,7 @@ fn lower_memory((span, f): Object) -> Memory {
     }
 }
 
-fn lower_model((span, f): Object) -> Model {
+fn lower_model((span, f): Object<'_>) -> Model {
     Model {
         span,
         provider: f.text("provider"),
@@ -155,7 +155,7 @@ fn lower_model((span, f): Object) -> Model {
     }
 }
 
-fn lower_worker((span, f): Object) -> Worker {
+fn lower_worker((span, f): Object<'_>) -> Worker {
     let outputs = f.object("outputs").map(|(_, o)| o);
     Worker {
         span,
@@ -174,7 +174,7 @@ fn lower_worker((span, f): Object) -> Worker {
     }
 }
 
-fn lower_rubric((span, f): Object) -> Rubric {
+fn lower_rubric((span, f): Object<'_>) -> Rubric {
     Rubric {
         span,
         dimensions: f
@@ -194,7 +194,7 @@ fn lower_rubric((span, f): Object) -> Rubric {
     }
 }
 
-fn lower_evaluator((span, f): Object) -> Evaluator {
+fn lower_evaluator((span, f): Object<'_>) -> Evaluator {
     Evaluator {
         span,
         id: f.text("id"),
@@ -210,7 +210,7 @@ fn lower_evaluator((span, f): Object) -> Evaluator {
     }
 }
 
-fn lower_feedback((span, f): Object) -> FeedbackChannel {
+fn lower_feedback((span, f): Object<'_>) -> FeedbackChannel {
     FeedbackChannel {
         span,
         id: f.text("id"),
@@ -224,7 +224,7 @@ fn lower_feedback((span, f): Object) -> FeedbackChannel {
     }
 }
 
-fn lower_optimization((span, f): Object) -> OptimizationStrategy {
+fn lower_optimization((span, f): Object<'_>) -> OptimizationStrategy {
     let config = f.object("config").map(|(_, c)| c);
     let rollback = f.object("rollback").map(|(_, r)| r);
     OptimizationStrategy {
@@ -238,7 +238,7 @@ fn lower_optimization((span, f): Object) -> OptimizationStrategy {
     }
 }
 
-fn lower_termination((span, f): Object) -> Termination {
+fn lower_termination((span, f): Object<'_>) -> Termination {
     Termination {
         span,
         success: f
@@ -274,7 +274,7 @@ fn lower_termination((span, f): Object) -> Termination {
     }
 }
 
-fn lower_metric((span, f): Object) -> Metric {
+fn lower_metric((span, f): Object<'_>) -> Metric {
     Metric {
         span,
         name: f.text("name"),
@@ -287,7 +287,7 @@ fn lower_metric((span, f): Object) -> Metric {
     }
 }
 
-fn lower_safety((span, f): Object) -> SafetyConstraint {
+fn lower_safety((span, f): Object<'_>) -> SafetyConstraint {
     SafetyConstraint {
         span,
         id: f.text("id"),
@@ -302,7 +302,7 @@ fn lower_safety((span, f): Object) -> SafetyConstraint {
     }
 }
 
-fn lower_cost_limits((span, f): Object) -> CostLimits {
+fn lower_cost_limits((span, f): Object<'_>) -> CostLimits {
     let approach = f.object("on_approach").map(|(_, a)| a);
     CostLimits {
         span,
@@ -316,7 +316,7 @@ fn lower_cost_limits((span, f): Object) -> CostLimits {
     }
 }
 
-fn lower_composition((span, f): Object) -> Composition {
+fn lower_composition((span, f): Object<'_>) -> Composition {
     Composition {
         span,
         kind: f.text("type").map(|t| {

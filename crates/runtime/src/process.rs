@@ -55,6 +55,7 @@ pub fn group_exists(pgid: u32) -> bool {
 }
 
 /// SIGKILL every process of group `pgid`.
+#[allow(unsafe_code, reason = "kill(2) of a process group has no safe std API")]
 pub fn kill_group(pgid: u32) {
     if let Ok(pgid) = i32::try_from(pgid) {
         if pgid > 1 {
@@ -99,6 +100,7 @@ pub fn end_leftovers(groups: &[(u32, u64)]) -> Vec<u32> {
 /// thread that spawned it (`PR_SET_PDEATHSIG`), so a killed loopc does not
 /// leave it running; whatever it started itself is ended through the
 /// [`ProcessLog`] on the next `resume`.
+#[allow(unsafe_code, reason = "pre_exec is unsafe by signature; the closure only calls prctl")]
 pub fn isolate(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0);
@@ -192,6 +194,7 @@ impl Drop for Spawned {
 }
 
 /// Whether `pid` (our child) has exited, without reaping it.
+#[allow(unsafe_code, reason = "waitid(WNOWAIT) has no safe std API")]
 fn exited_unreaped(pid: u32) -> std::io::Result<bool> {
     // SAFETY: waitid writes only into `info`; WNOWAIT leaves the child waitable.
     unsafe {

@@ -66,7 +66,7 @@ declare_rule! {
 }
 
 impl Rule for UnboundedCycle {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         if cx.graph.cycles.is_empty() || cx.spec.termination.is_none() {
             return;
         }
@@ -87,7 +87,7 @@ impl Rule for UnboundedCycle {
 }
 
 impl Rule for MoneyOnlyBound {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         if cx.graph.cycles.is_empty() || cx.spec.termination.is_none() || !cx.graph.bounds.money_only() {
             return;
         }
@@ -104,7 +104,7 @@ impl Rule for MoneyOnlyBound {
     }
 }
 
-fn termination_span(cx: &Context) -> Span {
+fn termination_span(cx: &Context<'_>) -> Span {
     cx.root
         .as_map()
         .and_then(|m| m.entry("termination_conditions"))
@@ -112,7 +112,7 @@ fn termination_span(cx: &Context) -> Span {
 }
 
 impl Rule for CompositionBudget {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(c) = &cx.spec.composition else { return };
         let kind = c.kind.as_ref().map(|k| k.value.clone());
         let mut iterations: Option<u64> = Some(0);

@@ -41,7 +41,7 @@ declare_rule! {
 }
 
 impl Rule for BudgetContradiction {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(limits) = &cx.spec.cost_limits else { return };
         if let (Some(per), Some(total)) = (&limits.per_iteration_usd, &limits.cumulative_usd) {
             if per.value > total.value {
@@ -65,7 +65,7 @@ impl Rule for BudgetContradiction {
 }
 
 impl Rule for WorkerBudgets {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(limits) = &cx.spec.cost_limits else { return };
         let Some(per) = &limits.per_iteration_usd else { return };
         let budgets: Vec<_> = cx.spec.workers.iter().filter_map(|w| w.cost_budget_usd.as_ref()).collect();

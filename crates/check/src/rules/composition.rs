@@ -100,7 +100,7 @@ declare_rule! {
     pub struct ParallelBranches { code: "L306", name: "parallel-branches", group: "composition", severity: Error, summary: "A parallel composition has fewer than two branches, or a pass quorum above the branch count." }
 }
 
-fn composition<'a>(cx: &'a Context) -> Option<&'a Composition> {
+fn composition<'a>(cx: &'a Context<'_>) -> Option<&'a Composition> {
     cx.spec.composition.as_ref()
 }
 
@@ -111,7 +111,7 @@ fn type_span(c: &Composition) -> Span {
 
 /// Each child with a `ref`: its name for messages, the reference, and what
 /// resolving it found (resolutions are cached, so both rules below share one).
-fn resolved_children<'a>(cx: &'a Context) -> impl Iterator<Item = (String, &'a loopc_ir::Sp<String>, ChildOutcome)> + 'a {
+fn resolved_children<'a>(cx: &'a Context<'_>) -> impl Iterator<Item = (String, &'a loopc_ir::Sp<String>, ChildOutcome)> + 'a {
     composition(cx).into_iter().flat_map(|c| &c.children).filter_map(move |child| {
         let reference = child.reference.as_ref()?;
         let name = child
@@ -123,7 +123,7 @@ fn resolved_children<'a>(cx: &'a Context) -> impl Iterator<Item = (String, &'a l
 }
 
 impl Rule for ChildRefMissing {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for (name, reference, outcome) in resolved_children(cx) {
             let ChildOutcome::Missing { tried } = outcome else { continue };
             out.push(
@@ -151,7 +151,7 @@ impl Rule for ChildRefMissing {
 }
 
 impl Rule for ChildRefInvalid {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for (name, reference, outcome) in resolved_children(cx) {
             match outcome {
                 ChildOutcome::Invalid { path, errors, first } => out.push(
@@ -183,7 +183,7 @@ impl Rule for ChildRefInvalid {
 }
 
 impl Rule for DuplicateChildId {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(c) = composition(cx) else { return };
         for (first, repeat) in duplicates(c.children.iter().filter_map(|ch| ch.id.as_ref())) {
             out.push(
@@ -204,7 +204,7 @@ fn count_role(c: &Composition, role: &str) -> usize {
 }
 
 impl Rule for NestedStructure {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(c) = composition(cx) else { return };
         if !matches!(c.kind.as_deref(), Some(CompositionKind::Nested)) {
             return;
@@ -241,7 +241,7 @@ impl Rule for NestedStructure {
 }
 
 impl Rule for SequentialAdapters {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(c) = composition(cx) else { return };
         if !matches!(c.kind.as_deref(), Some(CompositionKind::Sequential)) || c.children.is_empty() {
             return;
@@ -267,7 +267,7 @@ impl Rule for SequentialAdapters {
 }
 
 impl Rule for ParallelBranches {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(c) = composition(cx) else { return };
         if !matches!(c.kind.as_deref(), Some(CompositionKind::Parallel)) {
             return;

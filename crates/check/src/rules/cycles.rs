@@ -33,7 +33,7 @@ declare_rule! {
 }
 
 impl Rule for DependencyCycle {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let mut graph: DiGraph<&str, &Sp<String>> = DiGraph::new();
         let mut index: HashMap<&str, NodeIndex> = HashMap::new();
         for w in &cx.spec.workers {

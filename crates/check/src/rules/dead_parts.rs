@@ -45,7 +45,7 @@ declare_rule! {
 }
 
 impl Rule for UnusedWorker {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let spec = cx.spec;
         if spec.workers.len() < 2 {
             return;
@@ -67,7 +67,7 @@ impl Rule for UnusedWorker {
 }
 
 impl Rule for UnusedEvaluator {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for e in &cx.spec.evaluators {
             let Some(id) = &e.id else { continue };
             let source = format!("evaluators.{}", id.as_str());
@@ -88,7 +88,7 @@ impl Rule for UnusedEvaluator {
 }
 
 impl Rule for UnreadMetric {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let spec = cx.spec;
         let in_when: Vec<String> = spec
             .feedback_channels

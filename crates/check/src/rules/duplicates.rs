@@ -45,7 +45,7 @@ pub(crate) fn duplicates<'a>(names: impl Iterator<Item = &'a Sp<String>>) -> Vec
 }
 
 impl Rule for DuplicateId {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let spec = cx.spec;
         let groups: [(&str, &str, Vec<&Sp<String>>); 5] = [
             ("worker", "id", spec.workers.iter().filter_map(|w| w.id.as_ref()).collect()),

@@ -47,7 +47,7 @@ declare_rule! {
 }
 
 impl Rule for UncheckedMaker {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let covered = cx.index.covered(cx.spec);
         for w in &cx.spec.workers {
             let Some(wid) = w.id.as_ref() else { continue };
@@ -71,7 +71,7 @@ impl Rule for UncheckedMaker {
 }
 
 impl Rule for SelfGrading {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for w in &cx.spec.workers {
             let (Some(wid), Some(model)) = (&w.id, &w.model) else { continue };
             let (Some(provider), Some(name)) = (&model.provider, &model.name) else {

@@ -36,5 +36,5 @@ use crate::Context;
 
 /// A semantic rule over one lowered document.
 pub trait Rule: Sync {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>);
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>);
 }

@@ -23,7 +23,7 @@ declare_rule! {
 }
 
 impl Rule for PrimaryMetric {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(metrics_key) = cx.root.as_map().and_then(|m| m.entry("metrics")) else {
             return;
         };

@@ -91,7 +91,7 @@ fn owner(kind: &str, id: &Option<Sp<String>>) -> String {
 }
 
 impl Rule for UnknownReference {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let spec = cx.spec;
         let workers = Names::new("worker", ids(&spec.workers, |w| &w.id));
         let evaluators = Names::new("evaluator", ids(&spec.evaluators, |e| &e.id));

@@ -28,7 +28,7 @@ declare_rule! {
 }
 
 impl Rule for RubricWeights {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for e in &cx.spec.evaluators {
             let Some(rubric) = &e.rubric else { continue };
             let weights: Vec<f64> = rubric

@@ -61,7 +61,7 @@ declare_rule! {
 }
 
 impl Rule for SafetyConfig {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(items) = cx.root.get("safety_constraints").and_then(loopc_syntax::Node::as_seq) else {
             return;
         };
@@ -129,7 +129,7 @@ impl Rule for SafetyConfig {
 }
 
 impl Rule for UnenforceableSafety {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for s in &cx.spec.safety_constraints {
             let Some(kind) = &s.kind else { continue };
             if safety_config::is_enforced(kind.as_str()) {
@@ -163,7 +163,7 @@ const WRITE_TOOLS: &[&str] = &[
 ];
 
 impl Rule for NoHumanPath {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let spec = cx.spec;
         let edits_code = spec.workers.iter().any(|w| {
             w.output_format.as_deref().map(String::as_str) == Some("code") || w.tools.iter().any(|t| WRITE_TOOLS.contains(&t.as_str()))

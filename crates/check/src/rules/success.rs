@@ -67,7 +67,7 @@ fn satisfiable(op: &str, value: f64, lo: f64, hi: f64) -> bool {
 }
 
 impl Rule for UnreachableSuccess {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(t) = &cx.spec.termination else { return };
         for c in &t.success {
             let (Some(metric), Some(op), Some(value)) = (&c.metric, &c.operator, &c.value) else {
@@ -108,7 +108,7 @@ impl Rule for UnreachableSuccess {
 }
 
 impl Rule for SuccessWithoutEvaluator {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(t) = &cx.spec.termination else { return };
         for c in &t.success {
             let Some(metric) = &c.metric else { continue };

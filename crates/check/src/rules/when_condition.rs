@@ -29,7 +29,7 @@ declare_rule! {
 }
 
 /// Span of `len` bytes at `offset` inside a scalar, accounting for quotes.
-fn inner_span(cx: &Context, scalar: Span, text: &str, offset: usize, len: usize) -> Span {
+fn inner_span(cx: &Context<'_>, scalar: Span, text: &str, offset: usize, len: usize) -> Span {
     let raw = &cx.source_text[scalar.start..scalar.end];
     match raw.find(text) {
         Some(at) => Span::new(scalar.start + at + offset, scalar.start + at + offset + len.max(1)),
@@ -38,7 +38,7 @@ fn inner_span(cx: &Context, scalar: Span, text: &str, offset: usize, len: usize)
 }
 
 impl Rule for InvalidWhen {
-    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+    fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let metrics: Vec<&str> = cx.spec.metrics.iter().filter_map(|m| m.name.as_ref().map(|n| n.as_str())).collect();
         for f in &cx.spec.feedback_channels {
             let Some(condition) = &f.when else { continue };

@@ -19,7 +19,7 @@ pub(crate) struct Mapper<'a> {
 const EVALUATOR_BRANCHES: [&str; 3] = ["deterministic", "llm_rubric", "human"];
 
 impl Mapper<'_> {
-    pub(crate) fn map(&self, error: &ValidationError, rule: &'static RuleInfo, out: &mut Vec<Diagnostic>) {
+    pub(crate) fn map(&self, error: &ValidationError<'_>, rule: &'static RuleInfo, out: &mut Vec<Diagnostic>) {
         let segments = parse_pointer(error.instance_path().as_str());
         let site = Site::new(resolve(self.root, &segments), rule);
 
@@ -58,7 +58,7 @@ impl Mapper<'_> {
     /// says which branch was meant, so only that branch's errors are
     /// reported; without a known `type` the other branches' errors would
     /// all be noise, so the `type` itself is reported.
-    fn evaluator(&self, site: &Site, context: &[Vec<ValidationError>], rule: &'static RuleInfo, out: &mut Vec<Diagnostic>) {
+    fn evaluator(&self, site: &Site<'_>, context: &[Vec<ValidationError<'_>>], rule: &'static RuleInfo, out: &mut Vec<Diagnostic>) {
         let kind = site.at.node.get("type");
         match kind
             .and_then(Node::as_str)
@@ -87,7 +87,7 @@ impl Mapper<'_> {
 
     /// A key the schema does not allow, pointed at the key itself, with the
     /// closest known field name as a guess and where extensions belong.
-    fn unknown_field(&self, site: &Site, key: &str) -> Diagnostic {
+    fn unknown_field(&self, site: &Site<'_>, key: &str) -> Diagnostic {
         let span = site
             .at
             .node

@@ -136,6 +136,6 @@ pub fn validate(root: &Node, json: &serde_json::Value) -> Vec<Diagnostic> {
 /// For tests and tools: the raw error count of the canonical validators.
 pub fn raw_error_count(json: &serde_json::Value) -> usize {
     let v = validators();
-    let errors: Vec<ValidationError> = v.lss.iter_errors(json).chain(v.composition.iter_errors(json)).collect();
+    let errors: Vec<ValidationError<'_>> = v.lss.iter_errors(json).chain(v.composition.iter_errors(json)).collect();
     errors.len()
 }

@@ -89,15 +89,15 @@ pub(crate) trait Constraint: Send + Sync {
         false
     }
     /// Before a worker is invoked.
-    fn invocation(&self, _cx: &Context) -> Option<Found> {
+    fn invocation(&self, _cx: &Context<'_>) -> Option<Found> {
         None
     }
     /// On an output (or a value about to be written to memory).
-    fn output(&self, _cx: &Context, _value: &Value) -> Option<Found> {
+    fn output(&self, _cx: &Context<'_>, _value: &Value) -> Option<Found> {
         None
     }
     /// On a tool call the worker asks for.
-    fn tool_call(&self, _cx: &Context, _call: &ToolCall) -> Option<Found> {
+    fn tool_call(&self, _cx: &Context<'_>, _call: &ToolCall) -> Option<Found> {
         None
     }
 }

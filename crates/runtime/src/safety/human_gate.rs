@@ -17,7 +17,7 @@ impl HumanGate {
         }
     }
 
-    fn fire(&self, cx: &Context) -> Option<Found> {
+    fn fire(&self, cx: &Context<'_>) -> Option<Found> {
         let scope = cx.check.scope;
         let text = match &self.message {
             Some(m) => format!("human approval required for worker `{}` at {scope}: {m}", cx.worker),
@@ -34,11 +34,11 @@ impl HumanGate {
 }
 
 impl Constraint for HumanGate {
-    fn invocation(&self, cx: &Context) -> Option<Found> {
+    fn invocation(&self, cx: &Context<'_>) -> Option<Found> {
         self.fire(cx)
     }
 
-    fn output(&self, cx: &Context, _value: &Value) -> Option<Found> {
+    fn output(&self, cx: &Context<'_>, _value: &Value) -> Option<Found> {
         self.fire(cx)
     }
 }

@@ -245,7 +245,7 @@ impl SafetyEngine {
 
     /// Run the checks that apply to `worker` at `scope` on `subject`, in
     /// declaration order (see the module docs). An empty result means go on.
-    pub fn check(&self, scope: Scope, worker: &str, subject: &Subject) -> Vec<Finding> {
+    pub fn check(&self, scope: Scope, worker: &str, subject: &Subject<'_>) -> Vec<Finding> {
         let mut findings = Vec::new();
         // Output as seen by the next check: earlier strips applied.
         let mut current: Option<Cow<'_, Value>> = match subject {

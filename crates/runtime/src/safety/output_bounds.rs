@@ -37,7 +37,7 @@ impl Constraint for OutputBounds {
         !self.bounds.forbidden_paths.is_empty()
     }
 
-    fn tool_call(&self, cx: &Context, call: &ToolCall) -> Option<Found> {
+    fn tool_call(&self, cx: &Context<'_>, call: &ToolCall) -> Option<Found> {
         if !PATH_WRITING_TOOLS.contains(&call.tool.as_str()) {
             return None;
         }
@@ -54,7 +54,7 @@ impl Constraint for OutputBounds {
         )))
     }
 
-    fn output(&self, cx: &Context, value: &Value) -> Option<Found> {
+    fn output(&self, cx: &Context<'_>, value: &Value) -> Option<Found> {
         if !self.bounds.has_size_bounds() {
             return None;
         }

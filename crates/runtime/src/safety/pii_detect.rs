@@ -29,7 +29,7 @@ impl PiiDetect {
 }
 
 impl Constraint for PiiDetect {
-    fn output(&self, cx: &Context, value: &Value) -> Option<Found> {
+    fn output(&self, cx: &Context<'_>, value: &Value) -> Option<Found> {
         let mut found = Vec::new();
         let redacted = walk(value, "$", &self.kinds, &mut found);
         if found.is_empty() {

@@ -27,7 +27,7 @@ impl RateLimit {
 }
 
 impl Constraint for RateLimit {
-    fn invocation(&self, cx: &Context) -> Option<Found> {
+    fn invocation(&self, cx: &Context<'_>) -> Option<Found> {
         let worker = cx.worker;
         let now = cx.now_ms;
         let key = format!("{}/{worker}", cx.check.id);

@@ -27,7 +27,7 @@ impl SchemaEnforce {
 }
 
 impl Constraint for SchemaEnforce {
-    fn output(&self, _cx: &Context, value: &Value) -> Option<Found> {
+    fn output(&self, _cx: &Context<'_>, value: &Value) -> Option<Found> {
         let parsed;
         let instance = match value {
             Value::String(s) => match serde_json::from_str::<Value>(s) {

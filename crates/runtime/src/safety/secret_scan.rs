@@ -47,7 +47,7 @@ impl SecretScan {
 }
 
 impl Constraint for SecretScan {
-    fn output(&self, cx: &Context, value: &Value) -> Option<Found> {
+    fn output(&self, cx: &Context<'_>, value: &Value) -> Option<Found> {
         let (found, redacted) = secrets::scan_value(value, &self.config);
         if found.is_empty() {
             return None;

@@ -23,7 +23,7 @@ impl Constraint for ToolAllowlist {
         true
     }
 
-    fn tool_call(&self, _cx: &Context, call: &ToolCall) -> Option<Found> {
+    fn tool_call(&self, _cx: &Context<'_>, call: &ToolCall) -> Option<Found> {
         let allowed = self.allowed.as_ref()?;
         if allowed.iter().any(|t| t == &call.tool) {
             return None;

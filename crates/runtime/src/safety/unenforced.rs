@@ -11,7 +11,7 @@ use super::constraint::{Constraint, Context, Found};
 pub(crate) struct Unenforced;
 
 impl Unenforced {
-    fn report_once(&self, cx: &Context) -> Option<Found> {
+    fn report_once(&self, cx: &Context<'_>) -> Option<Found> {
         let id = &cx.check.id;
         let first = cx.remember(|memo| {
             let first = !memo.reported.iter().any(|r| r == id);
@@ -31,11 +31,11 @@ impl Unenforced {
 }
 
 impl Constraint for Unenforced {
-    fn invocation(&self, cx: &Context) -> Option<Found> {
+    fn invocation(&self, cx: &Context<'_>) -> Option<Found> {
         self.report_once(cx)
     }
 
-    fn output(&self, cx: &Context, _value: &Value) -> Option<Found> {
+    fn output(&self, cx: &Context<'_>, _value: &Value) -> Option<Found> {
         self.report_once(cx)
     }
 }

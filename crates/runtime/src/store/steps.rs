@@ -269,7 +269,7 @@ fn decoded_approval(run: &str, iteration: u32, gate: &str, approved: i64) -> Res
 }
 
 /// Write one entry, evicting the oldest beyond `max_entries`.
-fn write_memory(tx: &rusqlite::Transaction, m: &MemoryWrite) -> Result<()> {
+fn write_memory(tx: &rusqlite::Transaction<'_>, m: &MemoryWrite) -> Result<()> {
     let seq: i64 = tx.query_row(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM memory WHERE scope = ?1",
         params![m.scope],

@@ -241,7 +241,7 @@ pub(super) struct RawRun {
     pid: i64,
 }
 
-pub(super) fn raw_run(r: &rusqlite::Row) -> rusqlite::Result<RawRun> {
+pub(super) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
     Ok(RawRun {
         id: r.get(0)?,
         loop_name: r.get(1)?,

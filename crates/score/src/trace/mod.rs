@@ -472,7 +472,7 @@ fn composite(scored: Vec<Scored>) -> (Option<f64>, String, Vec<ObservedCategory>
 }
 
 /// The section 4 diagnostics of a run.
-fn diagnostics(run: &Run, class: &str, reason_raw: Option<String>) -> Diagnostics {
+fn diagnostics(run: &Run<'_>, class: &str, reason_raw: Option<String>) -> Diagnostics {
     let (g_first, g_final, tf) = (run.g_first(), run.g_final(), run.tf);
     Diagnostics {
         iterations: run.t_actual,

@@ -8,7 +8,7 @@ use crate::observed;
 
 /// 2.1 Effectiveness: `G_final` against `G_target`, scaled by the budget
 /// when the run is below target but still improving.
-pub(super) fn effectiveness(run: &Run) -> Observed {
+pub(super) fn effectiveness(run: &Run<'_>) -> Observed {
     let Some(g) = run.g_final() else {
         return Err("no iteration has evaluator_scores (no goal values G_t)".into());
     };
@@ -39,7 +39,7 @@ pub(super) fn effectiveness(run: &Run) -> Observed {
 }
 
 /// 2.2 Speed: from the median and 95th percentile iteration times.
-pub(super) fn speed(run: &Run) -> Observed {
+pub(super) fn speed(run: &Run<'_>) -> Observed {
     let durations = &run.durations;
     if durations.iter().any(|d| *d < 0.0) {
         return Err("iteration timestamps go backwards".into());
@@ -67,7 +67,7 @@ pub(super) fn speed(run: &Run) -> Observed {
 
 /// 2.3 Cost: goal progress per dollar, with a bonus when iterations got
 /// cheaper.
-pub(super) fn cost(run: &Run) -> Observed {
+pub(super) fn cost(run: &Run<'_>) -> Observed {
     let (Some(g0), Some(g)) = (run.g_first(), run.g_final()) else {
         return Err("no goal values G_t: goal progress unknown".into());
     };
@@ -90,7 +90,7 @@ pub(super) fn cost(run: &Run) -> Observed {
 
 /// 2.6 Safety: weighted violations against the violation budget, with a
 /// bonus for safety-triggered human interventions.
-pub(super) fn safety(run: &Run, notes: &mut Vec<String>) -> Observed {
+pub(super) fn safety(run: &Run<'_>, notes: &mut Vec<String>) -> Observed {
     let h_events = run
         .interventions
         .iter()
@@ -151,7 +151,7 @@ fn violation(v: &Value, notes: &mut Vec<String>) -> (f64, bool) {
 
 /// 2.8 Autonomy: the weighted intervention rate and the share of the run's
 /// time humans spent.
-pub(super) fn autonomy(run: &Run, notes: &mut Vec<String>) -> Observed {
+pub(super) fn autonomy(run: &Run<'_>, notes: &mut Vec<String>) -> Observed {
     let Some(hs) = &run.interventions else {
         return Err("no `human_interventions` lists in the trace (an empty list means none occurred)".into());
     };

@@ -29,8 +29,8 @@ fn main() -> ExitCode {
         cli::Command::Resume(a) => cli::run::resume(a, s),
         cli::Command::Approve(a) => cli::run::decide(a, true, s),
         cli::Command::Reject(a) => cli::run::decide(a, false, s),
-        cli::Command::Runs(a) => cli::run::runs(a),
-        cli::Command::Status(a) => cli::run::status(a),
+        cli::Command::Runs(a) => cli::runs::runs(a),
+        cli::Command::Status(a) => cli::runs::status(a),
     };
     ExitCode::from(code)
 }

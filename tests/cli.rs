@@ -1,5 +1,5 @@
 //! `loopc check` and `loopc explain` as a user runs them: exit codes, the
-//! four output formats, configuration, and hostile input.
+//! output formats, configuration, and hostile input.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -171,6 +171,48 @@ fn github_annotations() {
         text.starts_with("::warning file=spec.yaml,line=48,col=1,endLine=48,endColumn=8,title=L204 primary-metric::no metric"),
         "{text}"
     );
+}
+
+#[test]
+fn gitlab_code_quality_report() {
+    let dir = scratch("gitlab");
+    let spec = VALID.replace("    primary: true\n", "");
+    std::fs::write(dir.join("spec.yaml"), &spec).unwrap();
+    let issues = |dir: &Path| -> Vec<Value> {
+        let out = loopc(&["check", "--format", "gitlab", "spec.yaml"], dir);
+        assert_eq!(out.status.code(), Some(0), "a warning alone passes");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+    };
+    let before = issues(&dir);
+    assert!(!before.is_empty());
+    let first = &before[0];
+    assert_eq!(first["check_name"], "L204");
+    assert_eq!(first["severity"], "minor", "warnings are minor, errors major");
+    assert_eq!(first["location"]["path"], "spec.yaml");
+    assert_eq!(first["location"]["positions"]["begin"]["line"], 48);
+    assert!(first["description"].as_str().unwrap().contains("[primary-metric]"));
+    let prints: std::collections::HashSet<&str> = before.iter().map(|i| i["fingerprint"].as_str().unwrap()).collect();
+    assert_eq!(prints.len(), before.len(), "GitLab needs every fingerprint unique");
+    // Lines added above a finding move it; GitLab must not see it as new.
+    std::fs::write(dir.join("spec.yaml"), format!("# a comment\n# another\n{spec}")).unwrap();
+    let after = issues(&dir);
+    assert_eq!(after[0]["location"]["positions"]["begin"]["line"], 50);
+    assert_eq!(after[0]["fingerprint"], first["fingerprint"]);
+}
+
+#[test]
+fn each_command_offers_only_the_formats_it_has() {
+    let dir = scratch("formats");
+    for (args, offered) in [
+        (vec!["check", "--format", "yaml", "."], "human, json, sarif, github, gitlab"),
+        (vec!["score", "--format", "sarif", "."], "human, json"),
+        (vec!["runs", "--format", "github"], "human, json"),
+    ] {
+        let out = loopc(&args, &dir);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("[possible values: {offered}]")), "{args:?}: {err}");
+    }
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! What loopc prints on the bundled loop library and the public conformance
-//! corpus, byte for byte: `check` in all four formats, `check --levels`,
+//! corpus, byte for byte: `check` in every format, `check --levels`,
 //! `score`, `diagram` and `compile` of every spec. Refactors keep these
 //! snapshots unchanged; a deliberate change is reviewed with `cargo insta review`.
 
@@ -60,7 +60,7 @@ fn snapshot(name: &str, text: &str) {
 #[test]
 fn check_in_every_format() {
     for (name, dir) in CORPORA {
-        for format in ["human", "json", "sarif", "github"] {
+        for format in ["human", "json", "sarif", "github", "gitlab"] {
             snapshot(
                 &format!("check-{name}-{format}"),
                 &loopc(&["check", "--no-config", "--format", format, dir]),

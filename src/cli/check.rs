@@ -4,25 +4,14 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use loopc_check::{rule_metas, Checker, Level, Limits, RuleLevels, Settings, SettingsError};
-use loopc_diagnostics::render::{render_github, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions};
+use loopc_diagnostics::render::{render_github, render_gitlab, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions};
 use loopc_diagnostics::Severity;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::report::{self, Format, Report};
+use super::{usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::files::{self, FileFilter};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Source snippets with labels and help; `file:line:col` first.
-    Human,
-    /// One JSON object with a `diagnostics` array and a `summary`.
-    Json,
-    /// SARIF 2.1.0, for GitHub code scanning.
-    Sarif,
-    /// GitHub Actions workflow commands (annotations).
-    Github,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -35,7 +24,8 @@ pub enum ColorChoice {
 pub struct CheckArgs {
     /// Files or directories (recursive). Defaults to the working directory.
     pub paths: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Human)]
+    /// Output format.
+    #[arg(long, default_value = "human", value_parser = report::offered(CheckReport::FORMATS))]
     pub format: Format,
     /// Make a rule (code or name) an error; `--deny warnings` fails on any warning.
     #[arg(short = 'D', long = "deny", value_name = "RULE|warnings")]
@@ -124,7 +114,19 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
     let (files, mut io_errors) = files::collect(&paths, &filter);
     let checker = Checker::new(limits).with_levels(levels);
     let (reports, summary) = summarize(check_all(&checker, &files), &mut io_errors);
-    emit(&render(&args, &reports, &summary));
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let report = CheckReport {
+        files: &reports,
+        summary: &summary,
+        color,
+        levels: args.levels,
+        quiet: args.quiet,
+    };
+    report::print(&report, args.format);
 
     for e in &io_errors {
         eprintln!("loopc: error: {e}");
@@ -210,44 +212,55 @@ fn summarize(results: Vec<Checked>, io_errors: &mut Vec<String>) -> (Vec<FileDia
     (reports, summary)
 }
 
-/// The reports in the requested format.
-fn render(args: &CheckArgs, reports: &[FileDiagnostics], summary: &Summary) -> String {
-    match args.format {
-        Format::Human => render_human_report(args, reports, summary),
-        Format::Json => render_json(reports, summary),
-        Format::Sarif => render_sarif(
-            reports,
-            &rule_metas(),
-            env!("CARGO_PKG_VERSION"),
-            "https://github.com/loopc/loopc/blob/main/docs/rules.md",
-        ),
-        Format::Github => render_github(reports),
-    }
+/// What `check` prints: every file's findings and the counts over them.
+struct CheckReport<'a> {
+    files: &'a [FileDiagnostics],
+    summary: &'a Summary,
+    color: bool,
+    levels: bool,
+    quiet: bool,
 }
 
-/// Snippets, then each file's level when `--levels` asks for it, then the
-/// summary unless `--quiet`.
-fn render_human_report(args: &CheckArgs, reports: &[FileDiagnostics], summary: &Summary) -> String {
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
-    let mut text = render_human(reports, HumanOptions { color });
-    if args.levels {
-        for f in &summary.conformance {
-            let next = if f.missing_for_next.is_empty() {
-                String::new()
-            } else {
-                format!(" (next level needs: {})", f.missing_for_next.join(", "))
-            };
-            text.push_str(&format!("{}: {}{next}\n", f.file, f.level));
+impl Report for CheckReport<'_> {
+    const FORMATS: &'static [Format] = &[Format::Human, Format::Json, Format::Sarif, Format::Github, Format::Gitlab];
+
+    /// Snippets, then each file's level when `--levels` asks for it, then
+    /// the summary unless `--quiet`.
+    fn human(&self) -> String {
+        let mut text = render_human(self.files, HumanOptions { color: self.color });
+        if self.levels {
+            for f in &self.summary.conformance {
+                let next = if f.missing_for_next.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (next level needs: {})", f.missing_for_next.join(", "))
+                };
+                text.push_str(&format!("{}: {}{next}\n", f.file, f.level));
+            }
+        }
+        if !self.quiet {
+            text.push_str(&human_summary(self.summary));
+        }
+        text
+    }
+
+    fn json(&self) -> String {
+        render_json(self.files, self.summary)
+    }
+
+    fn other(&self, format: Format) -> Option<String> {
+        match format {
+            Format::Sarif => Some(render_sarif(
+                self.files,
+                &rule_metas(),
+                env!("CARGO_PKG_VERSION"),
+                "https://github.com/loopc/loopc/blob/main/docs/rules.md",
+            )),
+            Format::Github => Some(render_github(self.files)),
+            Format::Gitlab => Some(render_gitlab(self.files)),
+            Format::Human | Format::Json => None,
         }
     }
-    if !args.quiet {
-        text.push_str(&human_summary(summary));
-    }
-    text
 }
 
 fn human_summary(s: &Summary) -> String {

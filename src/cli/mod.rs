@@ -3,7 +3,9 @@
 pub mod check;
 pub mod diagram;
 pub mod explain;
+pub mod report;
 pub mod run;
+pub mod runs;
 pub mod score;
 
 use clap::{Parser, Subcommand};
@@ -63,9 +65,9 @@ pub enum Command {
     /// Reject what a waiting run asks a person for; the run ends.
     Reject(run::DecideArgs),
     /// List runs in the state directory.
-    Runs(run::RunsArgs),
+    Runs(runs::RunsArgs),
     /// Show where a run stands.
-    Status(run::StatusArgs),
+    Status(runs::StatusArgs),
     /// Print the documentation of a rule (`loopc explain L201`), or list all rules.
     Explain(explain::ExplainArgs),
 }

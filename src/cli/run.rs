@@ -1,18 +1,20 @@
-//! `loopc compile`, `run`, `resume`, `approve`, `reject`, `runs`, `status`.
+//! `loopc compile`, `run`, `resume`, `approve`, `reject` (`runs` and `status` are in `runs.rs`).
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use loopc_check::Settings;
 use loopc_compile::{CompileError, Options};
 use loopc_diagnostics::render::{render_human, HumanOptions};
 use loopc_plan::Plan;
 use loopc_runtime::bindings::Bindings;
 use loopc_runtime::launch::Launcher;
-use loopc_runtime::{BindingsOrigin, Report, RunOptions, Status, Store, Sync};
+use loopc_runtime::{BindingsOrigin, RunOptions, Status, Store, Sync};
 use serde_json::{Map, Value};
 
-use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::report::{self, Format};
+use super::runs::finish;
+use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK};
 use crate::files::display_path;
 
 /// Exit status of `run`/`resume` when a run waits for a person.
@@ -32,12 +34,6 @@ pub struct CompileArgs {
     /// Print the plan's JSON Schema (generated from the Rust types) instead.
     #[arg(long)]
     pub plan_schema: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Human,
-    Json,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -92,8 +88,9 @@ pub struct RunArgs {
     /// Print only the final report.
     #[arg(short, long)]
     pub quiet: bool,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub format: OutputFormat,
+    /// Output format of the final report.
+    #[arg(long, default_value = "human", value_parser = report::offered(report::HUMAN_AND_JSON))]
+    pub format: Format,
     /// Checkpoint durability: `full` (default; survives power loss), `normal`, or `off` (benchmarks).
     #[arg(long, default_value = "full", hide = true)]
     pub sync: String,
@@ -130,24 +127,6 @@ pub struct DecideArgs {
     pub state: StateArgs,
     #[arg(short, long)]
     pub quiet: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct RunsArgs {
-    #[command(flatten)]
-    pub state: StateArgs,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub format: OutputFormat,
-}
-
-#[derive(Args, Debug)]
-pub struct StatusArgs {
-    /// Run id (or a unique prefix).
-    pub run: String,
-    #[command(flatten)]
-    pub state: StateArgs,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub format: OutputFormat,
 }
 
 /// Check a spec and lower it, or load a compiled plan and verify it against
@@ -378,56 +357,6 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
     finish(results, args.format)
 }
 
-/// Every failure of a run's execution is an I/O or usage error here
-/// (exit 2), whatever its variant; a run that ran decides by its status.
-fn finish(results: Vec<(String, Result<Report, loopc_runtime::Error>)>, format: OutputFormat) -> u8 {
-    let mut status = EXIT_OK;
-    let mut reports = Vec::new();
-    for (id, result) in results {
-        match result {
-            Ok(report) => {
-                status = status.max(match report.status {
-                    Status::Succeeded => EXIT_OK,
-                    Status::AwaitingHuman => EXIT_AWAITING_HUMAN,
-                    Status::Running => EXIT_USAGE,
-                    Status::Halted | Status::Rejected => EXIT_FINDINGS,
-                });
-                reports.push(report);
-            }
-            Err(e) => {
-                eprintln!("loopc: error: run {id}: {e}");
-                status = status.max(EXIT_USAGE);
-            }
-        }
-    }
-    match format {
-        OutputFormat::Json => emit(&(serde_json::to_string_pretty(&reports).expect("reports serialize") + "\n")),
-        OutputFormat::Human => emit(&reports.iter().map(human_report).collect::<String>()),
-    }
-    status
-}
-
-fn human_report(r: &Report) -> String {
-    let mut out = format!(
-        "run {} ({}): {} after {} iteration{}, ${:.4}, {} tokens\n  reason: {}\n",
-        r.run_id,
-        r.loop_name,
-        r.status.as_str(),
-        r.iterations,
-        if r.iterations == 1 { "" } else { "s" },
-        r.cost_usd,
-        r.tokens,
-        if r.reason.is_empty() { "-" } else { &r.reason }
-    );
-    if let Some(what) = &r.needs_human {
-        out.push_str(&format!(
-            "  needs a person: {what}\n    loopc approve {} [--note ...]   |   loopc reject {} [--note ...]\n",
-            r.run_id, r.run_id
-        ));
-    }
-    out
-}
-
 pub fn resume(args: ResumeArgs, settings: &Settings) -> u8 {
     let state_dir = match args.state.resolve() {
         Ok(d) => d,
@@ -439,7 +368,7 @@ pub fn resume(args: ResumeArgs, settings: &Settings) -> u8 {
     };
     let protected: Vec<PathBuf> = settings.file.iter().cloned().collect();
     let result = launcher(&state_dir, bindings, protected, args.quiet, false).execute(&row.id);
-    finish(vec![(row.id, result)], OutputFormat::Human)
+    finish(vec![(row.id, result)], Format::Human)
 }
 
 /// The run to continue and the bindings to continue it with: the ones it
@@ -531,114 +460,7 @@ pub fn decide(args: DecideArgs, approved: bool, settings: &Settings) -> u8 {
             drop(store);
             let protected: Vec<PathBuf> = settings.file.iter().cloned().collect();
             let result = launcher(&state_dir, bindings, protected, args.quiet, false).execute(&row.id);
-            finish(vec![(row.id, result)], OutputFormat::Human)
+            finish(vec![(row.id, result)], Format::Human)
         }
     }
-}
-
-pub fn runs(args: RunsArgs) -> u8 {
-    let store = match args.state.resolve().and_then(|d| Store::open(&d).map_err(|e| e.to_string())) {
-        Ok(s) => s,
-        Err(e) => return usage_error(e),
-    };
-    let rows = match store.runs() {
-        Ok(r) => r,
-        Err(e) => return usage_error(e),
-    };
-    match args.format {
-        OutputFormat::Json => {
-            let list: Vec<Value> = rows
-                .iter()
-                .map(|r| serde_json::json!({"id": r.id, "loop_name": r.loop_name, "status": r.status, "reason": r.reason, "iterations": r.iteration, "cost_usd": r.cost_usd, "created_at": r.created_at, "updated_at": r.updated_at}))
-                .collect();
-            emit(&(serde_json::to_string_pretty(&list).expect("runs serialize") + "\n"));
-        }
-        OutputFormat::Human => {
-            let mut out = format!(
-                "{:<30} {:<24} {:<15} {:>5} {:>9}  {}\n",
-                "RUN", "LOOP", "STATUS", "ITER", "COST", "REASON"
-            );
-            for r in &rows {
-                out.push_str(&format!(
-                    "{:<30} {:<24} {:<15} {:>5} {:>9.4}  {}\n",
-                    r.id,
-                    r.loop_name,
-                    r.status.as_str(),
-                    r.iteration,
-                    r.cost_usd,
-                    r.reason
-                ));
-            }
-            emit(&out);
-        }
-    }
-    EXIT_OK
-}
-
-pub fn status(args: StatusArgs) -> u8 {
-    let store = match args.state.resolve().and_then(|d| Store::open(&d).map_err(|e| e.to_string())) {
-        Ok(s) => s,
-        Err(e) => return usage_error(e),
-    };
-    let row = match store.find_run(&args.run) {
-        Ok(r) => r,
-        Err(e) => return usage_error(e),
-    };
-    let (iterations, events) = match (store.iterations(&row.id), store.events(&row.id)) {
-        (Ok(i), Ok(e)) => (i, e),
-        (Err(e), _) | (_, Err(e)) => return usage_error(e),
-    };
-    let trace = loopc_runtime::trace::path(&store, &row.id);
-    match args.format {
-        OutputFormat::Json => emit(
-            &(serde_json::to_string_pretty(&serde_json::json!({
-                "id": row.id, "loop_name": row.loop_name, "status": row.status, "reason": row.reason, "waiting_for": row.waiting_for,
-                "iterations": iterations, "cost_usd": row.cost_usd, "tokens": row.tokens,
-                "events": events.iter().map(|(i, k, m)| serde_json::json!({"iteration": i, "kind": k, "message": m})).collect::<Vec<_>>(),
-                "trace": trace.exists().then(|| trace.display().to_string()),
-            }))
-            .expect("status serializes")
-                + "\n"),
-        ),
-        OutputFormat::Human => {
-            let mut out = format!(
-                "run {} ({})\n  status: {}{}\n",
-                row.id,
-                row.loop_name,
-                row.status.as_str(),
-                if row.reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" — {}", row.reason)
-                }
-            );
-            if row.status == Status::AwaitingHuman {
-                out.push_str(&format!(
-                    "  waiting for: {} (loopc approve {} / loopc reject {})\n",
-                    row.waiting_for.as_ref().map_or_else(String::new, ToString::to_string),
-                    row.id,
-                    row.id
-                ));
-            }
-            out.push_str(&format!("  spend: ${:.4}, {} tokens\n", row.cost_usd, row.tokens));
-            for it in &iterations {
-                let metrics: Vec<String> = it.metrics.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                out.push_str(&format!(
-                    "  iteration {}: {} · {} · ${:.4}\n",
-                    it.iteration,
-                    it.decision,
-                    metrics.join(" "),
-                    it.cost_usd
-                ));
-            }
-            for (i, kind, message) in events.iter().rev().take(10).collect::<Vec<_>>().into_iter().rev() {
-                out.push_str(&format!("  [{i}] {kind}: {message}\n"));
-            }
-            if trace.exists() {
-                out.push_str(&format!("  trace: {}\n", trace.display()));
-            }
-            emit(&out);
-        }
-    }
-    EXIT_OK
 }

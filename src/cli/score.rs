@@ -1,23 +1,16 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use loopc_check::{Limits, Settings};
 use loopc_diagnostics::render::{render_human, FileDiagnostics, HumanOptions};
 use loopc_score::{render_table, score_spec, score_trace, SpecScore, SpecScoreOptions, TraceScore};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{emit, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::report::{self, Format, Report};
+use super::{usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::files::{self, FileFilter};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ScoreFormat {
-    /// A compact table, then per spec its weakest category and best change.
-    Human,
-    /// `les`, `les_normalized`, categories with weights and explanations.
-    Json,
-}
 
 #[derive(Args, Debug)]
 pub struct ScoreArgs {
@@ -33,8 +26,9 @@ pub struct ScoreArgs {
     /// Exit 1 when any score is below this LES (0–100): a CI gate.
     #[arg(long, value_name = "LES")]
     pub min: Option<f64>,
-    #[arg(long, value_enum, default_value_t = ScoreFormat::Human)]
-    pub format: ScoreFormat,
+    /// Output format (`json`: `les`, `les_normalized`, categories with weights and explanations).
+    #[arg(long, default_value = "human", value_parser = report::offered(report::HUMAN_AND_JSON))]
+    pub format: Format,
     /// Reproduce `loopctl score` 0.5.0 exactly, defects included (e.g. a
     /// top-level `les_scores` key overriding the computed categories).
     #[arg(long)]
@@ -65,12 +59,63 @@ struct ScoredFile {
     score: SpecScore,
 }
 
+/// What `score` prints for specs: each spec's LES and the `--min` gate.
 #[derive(Serialize)]
 struct SpecReport<'a> {
     scores: &'a [ScoredFile],
     #[serde(skip_serializing_if = "Option::is_none")]
     min: Option<f64>,
     below_min: Vec<&'a str>,
+    #[serde(skip)]
+    reference_parity: bool,
+}
+
+impl Report for SpecReport<'_> {
+    const FORMATS: &'static [Format] = report::HUMAN_AND_JSON;
+
+    /// A compact table, then per spec its weakest category and best change.
+    fn human(&self) -> String {
+        let rows: Vec<(String, SpecScore)> = self.scores.iter().map(|s| (s.file.clone(), s.score.clone())).collect();
+        let mut text = render_table(&rows);
+        if !self.reference_parity && self.scores.iter().any(|s| !s.score.notes.is_empty()) {
+            text.push_str("\n(default scoring corrects known defects of loopctl 0.5.0; --reference-parity reproduces it exactly)\n");
+        }
+        if let Some(min) = self.min {
+            text.push('\n');
+            for s in self.scores.iter().filter(|s| s.score.les < min) {
+                let _ = writeln!(text, "FAIL {}: LES {:.1} is below --min {min}", s.file, s.score.les);
+            }
+            let _ = writeln!(
+                text,
+                "{} of {} specs at or above LES {min}",
+                self.scores.len() - self.below_min.len(),
+                self.scores.len()
+            );
+        }
+        text
+    }
+
+    fn json(&self) -> String {
+        report::to_json(self)
+    }
+}
+
+/// What `score --trace` prints: the run's LES, or why the trace is not scored.
+struct TraceReport<'a> {
+    file: String,
+    score: &'a TraceScore,
+}
+
+impl Report for TraceReport<'_> {
+    const FORMATS: &'static [Format] = report::HUMAN_AND_JSON;
+
+    fn human(&self) -> String {
+        render_trace(&self.file, self.score)
+    }
+
+    fn json(&self) -> String {
+        report::to_json(self.score)
+    }
 }
 
 pub fn run(args: ScoreArgs, settings: &Settings) -> u8 {
@@ -121,38 +166,15 @@ fn run_specs(args: &ScoreArgs, settings: &Settings) -> u8 {
         Some(min) => scored.iter().filter(|s| s.score.les < min).map(|s| s.file.as_str()).collect(),
         None => Vec::new(),
     };
-    match args.format {
-        ScoreFormat::Json => emit(
-            &(serde_json::to_string_pretty(&SpecReport {
-                scores: &scored,
-                min: args.min,
-                below_min: below.clone(),
-            })
-            .expect("scores serialize")
-                + "\n"),
-        ),
-        ScoreFormat::Human => {
-            let rows: Vec<(String, SpecScore)> = scored.iter().map(|s| (s.file.clone(), s.score.clone())).collect();
-            let mut text = render_table(&rows);
-            if !args.reference_parity && scored.iter().any(|s| !s.score.notes.is_empty()) {
-                text.push_str("\n(default scoring corrects known defects of loopctl 0.5.0; --reference-parity reproduces it exactly)\n");
-            }
-            if let Some(min) = args.min {
-                text.push('\n');
-                for s in scored.iter().filter(|s| s.score.les < min) {
-                    let _ = writeln!(text, "FAIL {}: LES {:.1} is below --min {min}", s.file, s.score.les);
-                }
-                let _ = writeln!(
-                    text,
-                    "{} of {} specs at or above LES {min}",
-                    scored.len() - below.len(),
-                    scored.len()
-                );
-            }
-            emit(&text);
-        }
-    }
-    if !below.is_empty() {
+    let failed = !below.is_empty();
+    let report = SpecReport {
+        scores: &scored,
+        min: args.min,
+        below_min: below,
+        reference_parity: args.reference_parity,
+    };
+    report::print(&report, args.format);
+    if failed {
         status = status.max(EXIT_FINDINGS);
     }
     status
@@ -162,7 +184,7 @@ fn run_trace(
     trace_path: &std::path::Path,
     spec_path: Option<&std::path::Path>,
     min: Option<f64>,
-    format: ScoreFormat,
+    format: Format,
     settings: &Settings,
 ) -> u8 {
     let trace = match read_document(trace_path, &settings.limits) {
@@ -180,10 +202,11 @@ fn run_trace(
         }
     };
     let score = score_trace(&trace, spec.as_ref());
-    match format {
-        ScoreFormat::Json => emit(&(serde_json::to_string_pretty(&score).expect("trace score serializes") + "\n")),
-        ScoreFormat::Human => emit(&render_trace(&files::display_path(trace_path), &score)),
-    }
+    let report = TraceReport {
+        file: files::display_path(trace_path),
+        score: &score,
+    };
+    report::print(&report, format);
     if !score.valid || score.les.is_none() {
         return EXIT_FINDINGS;
     }

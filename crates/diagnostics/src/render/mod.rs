@@ -1,13 +1,16 @@
-//! Renderers: the same findings as human text, JSON, SARIF 2.1.0 and GitHub
-//! workflow commands. Each takes the findings grouped by file, already in
-//! the order they should appear (callers sort; renderers never reorder).
+//! Renderers: the same findings as human text, JSON, SARIF 2.1.0, GitHub
+//! workflow commands and a GitLab Code Quality report. Each takes the
+//! findings grouped by file, already in the order they should appear
+//! (callers sort; renderers never reorder).
 
 mod github;
+mod gitlab;
 mod human;
 mod json;
 mod sarif;
 
 pub use github::render_github;
+pub use gitlab::render_gitlab;
 pub use human::{render_human, HumanOptions};
 pub use json::{render_json, JsonDiagnostic};
 pub use sarif::render_sarif;

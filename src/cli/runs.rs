@@ -1,0 +1,275 @@
+//! What `run` and its continuations report at the end, and `loopc runs` /
+//! `loopc status`: the state directory's runs, read, never changed. Every
+//! JSON form names a run `run_id`, as the trace and the run report do.
+
+use clap::Args;
+use loopc_runtime::store::{IterationRecord, RunRow};
+use loopc_runtime::{Report as RunReport, Status, Store};
+use serde::Serialize;
+
+use super::report::{self, Format, Report};
+use super::run::{StateArgs, EXIT_AWAITING_HUMAN};
+use super::{usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Output format.
+    #[arg(long, default_value = "human", value_parser = report::offered(report::HUMAN_AND_JSON))]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Run id (or a unique prefix).
+    pub run: String,
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Output format.
+    #[arg(long, default_value = "human", value_parser = report::offered(report::HUMAN_AND_JSON))]
+    pub format: Format,
+}
+
+/// The final reports of the runs a command executed.
+struct Finished(Vec<RunReport>);
+
+impl Report for Finished {
+    const FORMATS: &'static [Format] = report::HUMAN_AND_JSON;
+
+    fn human(&self) -> String {
+        self.0.iter().map(human_report).collect()
+    }
+
+    fn json(&self) -> String {
+        report::to_json(&self.0)
+    }
+}
+
+/// Print the runs' reports; the exit status is the worst of them. Every
+/// failure of a run's execution is an I/O or usage error here (exit 2),
+/// whatever its variant; a run that ran decides by its status.
+pub fn finish(results: Vec<(String, Result<RunReport, loopc_runtime::Error>)>, format: Format) -> u8 {
+    let mut status = EXIT_OK;
+    let mut reports = Vec::new();
+    for (id, result) in results {
+        match result {
+            Ok(report) => {
+                status = status.max(match report.status {
+                    Status::Succeeded => EXIT_OK,
+                    Status::AwaitingHuman => EXIT_AWAITING_HUMAN,
+                    Status::Running => EXIT_USAGE,
+                    Status::Halted | Status::Rejected => EXIT_FINDINGS,
+                });
+                reports.push(report);
+            }
+            Err(e) => {
+                eprintln!("loopc: error: run {id}: {e}");
+                status = status.max(EXIT_USAGE);
+            }
+        }
+    }
+    report::print(&Finished(reports), format);
+    status
+}
+
+fn human_report(r: &RunReport) -> String {
+    let mut out = format!(
+        "run {} ({}): {} after {} iteration{}, ${:.4}, {} tokens\n  reason: {}\n",
+        r.run_id,
+        r.loop_name,
+        r.status.as_str(),
+        r.iterations,
+        if r.iterations == 1 { "" } else { "s" },
+        r.cost_usd,
+        r.tokens,
+        if r.reason.is_empty() { "-" } else { &r.reason }
+    );
+    if let Some(what) = &r.needs_human {
+        out.push_str(&format!(
+            "  needs a person: {what}\n    loopc approve {} [--note ...]   |   loopc reject {} [--note ...]\n",
+            r.run_id, r.run_id
+        ));
+    }
+    out
+}
+
+/// One line of `loopc runs`.
+#[derive(Serialize)]
+struct RunLine<'a> {
+    run_id: &'a str,
+    loop_name: &'a str,
+    status: Status,
+    reason: &'a str,
+    iterations: u32,
+    cost_usd: f64,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+impl<'a> From<&'a RunRow> for RunLine<'a> {
+    fn from(r: &'a RunRow) -> Self {
+        RunLine {
+            run_id: &r.id,
+            loop_name: &r.loop_name,
+            status: r.status,
+            reason: &r.reason,
+            iterations: r.iteration,
+            cost_usd: r.cost_usd,
+            created_at: &r.created_at,
+            updated_at: &r.updated_at,
+        }
+    }
+}
+
+/// `loopc runs`: every run in the state directory.
+struct RunList<'a>(Vec<RunLine<'a>>);
+
+impl Report for RunList<'_> {
+    const FORMATS: &'static [Format] = report::HUMAN_AND_JSON;
+
+    fn human(&self) -> String {
+        let mut out = format!(
+            "{:<30} {:<24} {:<15} {:>5} {:>9}  {}\n",
+            "RUN", "LOOP", "STATUS", "ITER", "COST", "REASON"
+        );
+        for r in &self.0 {
+            out.push_str(&format!(
+                "{:<30} {:<24} {:<15} {:>5} {:>9.4}  {}\n",
+                r.run_id,
+                r.loop_name,
+                r.status.as_str(),
+                r.iterations,
+                r.cost_usd,
+                r.reason
+            ));
+        }
+        out
+    }
+
+    fn json(&self) -> String {
+        report::to_json(&self.0)
+    }
+}
+
+pub fn runs(args: RunsArgs) -> u8 {
+    let store = match args.state.resolve().and_then(|d| Store::open(&d).map_err(|e| e.to_string())) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let rows = match store.runs() {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    report::print(&RunList(rows.iter().map(RunLine::from).collect()), args.format);
+    EXIT_OK
+}
+
+#[derive(Serialize)]
+struct Event<'a> {
+    iteration: u32,
+    kind: &'a str,
+    message: &'a str,
+}
+
+/// `loopc status RUN`: where a run stands.
+#[derive(Serialize)]
+struct RunStatus<'a> {
+    run_id: &'a str,
+    loop_name: &'a str,
+    status: Status,
+    reason: &'a str,
+    waiting_for: Option<&'a loopc_runtime::gate::Gate>,
+    iterations: &'a [IterationRecord],
+    cost_usd: f64,
+    tokens: u64,
+    events: Vec<Event<'a>>,
+    /// The run's Loop Trace file, once written.
+    trace: Option<String>,
+}
+
+impl Report for RunStatus<'_> {
+    const FORMATS: &'static [Format] = report::HUMAN_AND_JSON;
+
+    fn human(&self) -> String {
+        let mut out = format!(
+            "run {} ({})\n  status: {}{}\n",
+            self.run_id,
+            self.loop_name,
+            self.status.as_str(),
+            if self.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", self.reason)
+            }
+        );
+        if self.status == Status::AwaitingHuman {
+            out.push_str(&format!(
+                "  waiting for: {} (loopc approve {} / loopc reject {})\n",
+                self.waiting_for.map_or_else(String::new, ToString::to_string),
+                self.run_id,
+                self.run_id
+            ));
+        }
+        out.push_str(&format!("  spend: ${:.4}, {} tokens\n", self.cost_usd, self.tokens));
+        for it in self.iterations {
+            let metrics: Vec<String> = it.metrics.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push_str(&format!(
+                "  iteration {}: {} · {} · ${:.4}\n",
+                it.iteration,
+                it.decision,
+                metrics.join(" "),
+                it.cost_usd
+            ));
+        }
+        let recent = self.events.len().saturating_sub(10);
+        for e in &self.events[recent..] {
+            out.push_str(&format!("  [{}] {}: {}\n", e.iteration, e.kind, e.message));
+        }
+        if let Some(trace) = &self.trace {
+            out.push_str(&format!("  trace: {trace}\n"));
+        }
+        out
+    }
+
+    fn json(&self) -> String {
+        report::to_json(self)
+    }
+}
+
+pub fn status(args: StatusArgs) -> u8 {
+    let store = match args.state.resolve().and_then(|d| Store::open(&d).map_err(|e| e.to_string())) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let row = match store.find_run(&args.run) {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    let (iterations, events) = match (store.iterations(&row.id), store.events(&row.id)) {
+        (Ok(i), Ok(e)) => (i, e),
+        (Err(e), _) | (_, Err(e)) => return usage_error(e),
+    };
+    let trace = loopc_runtime::trace::path(&store, &row.id);
+    let status = RunStatus {
+        run_id: &row.id,
+        loop_name: &row.loop_name,
+        status: row.status,
+        reason: &row.reason,
+        waiting_for: row.waiting_for.as_ref(),
+        iterations: &iterations,
+        cost_usd: row.cost_usd,
+        tokens: row.tokens,
+        events: events
+            .iter()
+            .map(|(iteration, kind, message)| Event {
+                iteration: *iteration,
+                kind,
+                message,
+            })
+            .collect(),
+        trace: trace.exists().then(|| trace.display().to_string()),
+    };
+    report::print(&status, args.format);
+    EXIT_OK
+}

@@ -123,6 +123,7 @@ pub trait Executor: Send + Sync {
 
 pub mod anthropic;
 pub mod command;
+pub mod dry_run;
 mod http;
 pub mod openai;
 pub mod script;

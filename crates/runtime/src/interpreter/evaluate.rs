@@ -78,18 +78,8 @@ impl Runner<'_> {
             .iter()
             .map(|w| (w.clone(), state.outputs.get(w).cloned().unwrap_or(Value::Null)))
             .collect();
-        for w in &e.runs_after {
-            let decision = self.guard.check(Scope::PreEvaluator, w, &outputs[w], None)?;
-            self.save_safety()?;
-            match decision {
-                Decision::Allow(notes) | Decision::Block(notes) => self.note_findings(state, &notes)?,
-                Decision::Halt(why) => return Ok(Some(Flow::Stop(Status::Halted, why))),
-                Decision::Pause(gate, why) => {
-                    if self.store.decision(&self.run_id, state.i, &gate)?.is_none() {
-                        return Ok(Some(Flow::Pause(gate, why)));
-                    }
-                }
-            }
+        if let Some(flow) = self.pre_evaluator_guard(state, e, &outputs)? {
+            return Ok(Some(flow));
         }
         // The checker must be the one the run started with.
         if !matches!(e.kind, EvaluatorKind::Human { .. }) {
@@ -102,50 +92,9 @@ impl Runner<'_> {
                 instructions,
                 queue,
                 timeout_seconds,
-            } => match self
-                .store
-                .decision(&self.run_id, state.i, &crate::gate::Gate::Evaluator(e.id.clone()))?
-            {
-                None => {
-                    // The review SLA counts from when the run first waited here;
-                    // past it, the check is an evaluator error and the run goes on.
-                    let waited_ms = crate::clock::unix_ms()
-                        - self
-                            .store
-                            .gate_first_seen(&self.run_id, state.i, &crate::gate::Gate::Evaluator(e.id.clone()))?;
-                    if waited_ms > (*timeout_seconds as i64).saturating_mul(1000) {
-                        StepRecord {
-                            status: StepStatus::Timeout,
-                            result: json!({"passed": false, "score": 0.0, "error": format!("no human review within timeout_seconds {timeout_seconds}")}),
-                            cost_usd: 0.0,
-                            tokens: 0,
-                            attempts: 0,
-                            seconds: waited_ms as f64 / 1000.0,
-                        }
-                    } else {
-                        let what = instructions
-                            .clone()
-                            .unwrap_or_else(|| format!("review the output of {}", e.runs_after.join(", ")));
-                        let queue = queue.as_ref().map_or_else(String::new, |q| format!(" [queue {q}]"));
-                        return Ok(Some(Flow::Pause(
-                            crate::gate::Gate::Evaluator(e.id.clone()),
-                            format!("human evaluator `{}`{queue}: {what} (within {timeout_seconds}s)", e.id),
-                        )));
-                    }
-                }
-                Some((approved, note)) => {
-                    if !approved {
-                        state.human_rejected = true;
-                    }
-                    StepRecord {
-                        status: StepStatus::Done,
-                        result: json!({"passed": approved, "score": if approved { 1.0 } else { 0.0 }, "summary": note}),
-                        cost_usd: 0.0,
-                        tokens: 0,
-                        attempts: 1,
-                        seconds: 0.0,
-                    }
-                }
+            } => match self.human_verdict(state, e, instructions.as_deref(), queue.as_deref(), *timeout_seconds)? {
+                Ok(record) => record,
+                Err(pause) => return Ok(Some(pause)),
             },
             EvaluatorKind::Deterministic { implementation } => {
                 self.machine_verdict(state, e, Some(implementation.as_str()), None, &outputs, threshold)?
@@ -160,25 +109,77 @@ impl Runner<'_> {
             }
         };
         self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
-        self.say(&format!(
-            "  check {}: {} score {:.2}{}",
-            e.id,
-            if record.result["passed"].as_bool() == Some(true) {
-                "passed"
-            } else if record.status == StepStatus::Done {
-                "failed"
-            } else {
-                record.status.as_str()
-            },
-            record.result["score"].as_f64().unwrap_or(0.0),
-            if record.cost_usd > 0.0 {
-                format!(" ${:.4}", record.cost_usd)
-            } else {
-                String::new()
-            }
-        ));
+        self.say(&verdict_line(e, &record));
         self.absorb_verdict(state, e, &record);
         self.check_spend(state)
+    }
+
+    /// The `pre_evaluator` safety checks of the outputs an evaluator reads.
+    fn pre_evaluator_guard(
+        &mut self,
+        state: &mut IterationState,
+        e: &EvaluatorStep,
+        outputs: &Map<String, Value>,
+    ) -> Result<Option<Flow>, String> {
+        for w in &e.runs_after {
+            let decision = self.guard.check(Scope::PreEvaluator, w, &outputs[w], None)?;
+            self.save_safety()?;
+            match decision {
+                Decision::Allow(notes) | Decision::Block(notes) => self.note_findings(state, &notes)?,
+                Decision::Halt(why) => return Ok(Some(Flow::Stop(Status::Halted, why))),
+                Decision::Pause(gate, why) => {
+                    if self.store.decision(&self.run_id, state.i, &gate)?.is_none() {
+                        return Ok(Some(Flow::Pause(gate, why)));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A human evaluator's verdict: the person's recorded decision, an
+    /// evaluator error once the review SLA has passed (the run goes on), or
+    /// `Err(pause)` while the run waits for the person.
+    fn human_verdict(
+        &mut self,
+        state: &mut IterationState,
+        e: &EvaluatorStep,
+        instructions: Option<&str>,
+        queue: Option<&str>,
+        timeout_seconds: u64,
+    ) -> Result<Result<StepRecord, Flow>, String> {
+        let gate = crate::gate::Gate::Evaluator(e.id.clone());
+        if let Some((approved, note)) = self.store.decision(&self.run_id, state.i, &gate)? {
+            if !approved {
+                state.human_rejected = true;
+            }
+            return Ok(Ok(StepRecord {
+                status: StepStatus::Done,
+                result: json!({"passed": approved, "score": if approved { 1.0 } else { 0.0 }, "summary": note}),
+                cost_usd: 0.0,
+                tokens: 0,
+                attempts: 1,
+                seconds: 0.0,
+            }));
+        }
+        // The review SLA counts from when the run first waited here.
+        let waited_ms = crate::clock::unix_ms() - self.store.gate_first_seen(&self.run_id, state.i, &gate)?;
+        if waited_ms > (timeout_seconds as i64).saturating_mul(1000) {
+            return Ok(Ok(StepRecord {
+                status: StepStatus::Timeout,
+                result: json!({"passed": false, "score": 0.0, "error": format!("no human review within timeout_seconds {timeout_seconds}")}),
+                cost_usd: 0.0,
+                tokens: 0,
+                attempts: 0,
+                seconds: waited_ms as f64 / 1000.0,
+            }));
+        }
+        let what = instructions.map_or_else(|| format!("review the output of {}", e.runs_after.join(", ")), str::to_owned);
+        let queue = queue.map_or_else(String::new, |q| format!(" [queue {q}]"));
+        Ok(Err(Flow::Pause(
+            gate,
+            format!("human evaluator `{}`{queue}: {what} (within {timeout_seconds}s)", e.id),
+        )))
     }
 
     fn machine_verdict(
@@ -385,6 +386,27 @@ fn truncate_strings(value: &mut Value, budget: usize) {
         Value::Object(map) => map.values_mut().for_each(|v| truncate_strings(v, budget)),
         _ => {}
     }
+}
+
+/// The progress line of a finished check.
+fn verdict_line(e: &EvaluatorStep, record: &StepRecord) -> String {
+    let verdict = if record.result["passed"].as_bool() == Some(true) {
+        "passed"
+    } else if record.status == StepStatus::Done {
+        "failed"
+    } else {
+        record.status.as_str()
+    };
+    let cost = if record.cost_usd > 0.0 {
+        format!(" ${:.4}", record.cost_usd)
+    } else {
+        String::new()
+    };
+    format!(
+        "  check {}: {verdict} score {:.2}{cost}",
+        e.id,
+        record.result["score"].as_f64().unwrap_or(0.0)
+    )
 }
 
 #[cfg(test)]

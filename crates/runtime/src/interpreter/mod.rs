@@ -83,7 +83,7 @@ impl Executors {
             Some(c) if !self.dry_run || matches!(c, crate::bindings::ExecutorConfig::Script(_)) => {
                 Arc::from(crate::executor::build(c, &self.bindings).map_err(|e| format!("executor `{name}`: {e}"))?)
             }
-            _ => Arc::new(steps::DryRun),
+            _ => Arc::new(crate::executor::dry_run::DryRun),
         };
         self.built.insert(name, executor.clone());
         Ok(executor)

@@ -59,22 +59,6 @@ impl IterationState {
     }
 }
 
-/// The executor of `--dry-run`: no side effects; workers echo, evaluators pass.
-pub(crate) struct DryRun;
-
-impl Executor for DryRun {
-    fn invoke(&self, inv: &Invocation) -> Result<Outcome, ExecError> {
-        let output = match &inv.step {
-            StepRef::Worker(id) => json!(format!("(dry run: output of {id} in iteration {})", inv.iteration)),
-            StepRef::Evaluator(_) => json!({"passed": true, "score": 1.0, "summary": "dry run"}),
-        };
-        Ok(Outcome {
-            output,
-            ..Outcome::default()
-        })
-    }
-}
-
 /// A worker ready to invoke: its step, its invocation, its executor.
 type Pending = (WorkerStep, Invocation, std::sync::Arc<dyn Executor>);
 

@@ -148,7 +148,6 @@ impl Runner<'_> {
         history: &[IterationRecord],
         state: &IterationState,
     ) -> Result<Flow, String> {
-        let i = record.iteration;
         let t = self.plan.termination.clone();
         // Retried iterations were discarded (semantics §5): they count
         // towards max_iterations but not towards success or stall windows.
@@ -156,16 +155,9 @@ impl Runner<'_> {
         let mut retry = false;
 
         // 1. safety: violations this iteration, under a `safety_violation` rule.
-        if !record.violations.is_empty() {
-            if let Some(rule) = t.failure.iter().find(|f| f.kind == FailureKind::SafetyViolation) {
-                let reason = format!("safety_violation: {}", record.violations.join("; "));
-                match act(rule.action, reason.clone()) {
-                    Some(flow) => {
-                        record.decision = reason;
-                        return Ok(flow);
-                    }
-                    None => retry = true,
-                }
+        if let Some((action, reason)) = safety_violation(&t, record) {
+            if let Some(flow) = settle(record, action, reason, &mut retry) {
+                return Ok(flow);
             }
         }
         // 2. cost.
@@ -174,82 +166,20 @@ impl Runner<'_> {
             return Ok(flow);
         }
         // 3. success: every condition, each on `consecutive` iterations.
-        if !t.success.is_empty() && !retry {
-            let holds = |rule: &loopc_plan::SuccessRule, metrics: &serde_json::Map<String, Value>| {
-                metrics
-                    .get(&rule.metric)
-                    .and_then(Value::as_f64)
-                    .is_some_and(|v| rule.op.holds(v, rule.value))
-            };
-            let all = t.success.iter().all(|rule| {
-                let n = rule.consecutive.max(1) as usize;
-                holds(rule, &record.metrics) && kept.len() + 1 >= n && kept.iter().rev().take(n - 1).all(|h| holds(rule, &h.metrics))
-            });
-            if all {
-                let text = t
-                    .success
-                    .iter()
-                    .map(|r| format!("{} {} {}", r.metric, op_text(r.op), r.value))
-                    .collect::<Vec<_>>()
-                    .join(" and ");
-                record.decision = format!("success: {text}");
-                return Ok(Flow::Stop(Status::Succeeded, format!("success: {text}")));
+        if !retry {
+            if let Some(reason) = success(&t, record, &kept) {
+                record.decision.clone_from(&reason);
+                return Ok(Flow::Stop(Status::Succeeded, reason));
             }
         }
-        // 4. failure rules.
+        // 4. failure rules, 5. stall rules, in the spec's order.
         let elapsed = (crate::clock::unix_ms() - self.run_started_ms) as f64 / 1000.0;
-        for rule in &t.failure {
-            let value = rule.value.unwrap_or(f64::INFINITY);
-            let (fires, reason) = match rule.kind {
-                FailureKind::MaxIterations => (f64::from(i) >= value, format!("max_iterations: reached {i} of {value}")),
-                FailureKind::EvaluatorError => {
-                    let streak = std::iter::once(record.errors)
-                        .chain(history.iter().rev().map(|h| h.errors))
-                        .take_while(|e| *e > 0)
-                        .count() as u32;
-                    (
-                        streak >= rule.consecutive.max(1),
-                        format!("evaluator_error: errors in {streak} consecutive iterations"),
-                    )
-                }
-                FailureKind::Timeout => (elapsed > value, format!("timeout: ran {elapsed:.1}s, limit {value}s")),
-                FailureKind::HumanRejected => (state.human_rejected, "human_rejected: a person rejected the output".to_owned()),
-                // Handled where they happen: violations (1.) and spend (2.).
-                FailureKind::SafetyViolation | FailureKind::CostExceeded => (false, String::new()),
-            };
-            if !fires {
-                continue;
-            }
-            match act(rule.action, reason.clone()) {
-                Some(flow) => {
-                    record.decision = reason;
-                    return Ok(flow);
-                }
-                None => retry = true,
-            }
-        }
-        // 5. stall: from the first iteration that has a value `window` iterations back.
-        for rule in &t.stall {
-            let w = rule.window_iterations.max(1) as usize;
-            if kept.len() < w {
-                continue;
-            }
-            let now = record.metrics.get(&rule.metric).and_then(Value::as_f64);
-            let then = kept[kept.len() - w].metrics.get(&rule.metric).and_then(Value::as_f64);
-            let (Some(now), Some(then)) = (now, then) else { continue };
-            let improvement = (now - then) * rule.direction;
-            if improvement < rule.min_improvement {
-                let reason = format!(
-                    "stall: {} improved {improvement:.4} over {w} iterations, less than {}",
-                    rule.metric, rule.min_improvement
-                );
-                match act(rule.action, reason.clone()) {
-                    Some(flow) => {
-                        record.decision = reason;
-                        return Ok(flow);
-                    }
-                    None => retry = true,
-                }
+        let fired = failures(&t, record, history, state, elapsed)
+            .into_iter()
+            .chain(stalls(&t, record, &kept));
+        for (action, reason) in fired {
+            if let Some(flow) = settle(record, action, reason, &mut retry) {
+                return Ok(flow);
             }
         }
         if retry {
@@ -259,58 +189,174 @@ impl Runner<'_> {
             return Ok(Flow::Continue);
         }
         // 6. the optimizer (semantics §8).
-        let optimizer_feedback = record
-            .feedback
-            .get("optimizer")
-            .and_then(Value::as_array)
-            .filter(|a| !a.is_empty())
-            .cloned();
-        if let Some(messages) = optimizer_feedback {
-            let used = history.iter().filter(|h| h.optimizer_step).count() as u32;
-            if used >= self.plan.optimizer.max_steps {
-                record.decision = "optimizer_exhausted".into();
-                return Ok(Flow::Stop(
-                    Status::Halted,
-                    format!("optimizer_exhausted: all {} optimizer steps used", self.plan.optimizer.max_steps),
-                ));
-            }
-            if matches!(self.plan.optimizer.kind, OptimizerKind::Manual | OptimizerKind::Structural) {
-                let gate = crate::gate::Gate::Optimizer;
-                match self.store.decision(&self.run_id, i, &gate)? {
-                    None => {
-                        record.decision = "optimizer awaits a person".into();
-                        return Ok(Flow::Pause(
-                            gate,
-                            format!(
-                                "{} optimization: a person applies the change, then approves",
-                                self.plan.optimizer.kind
-                            ),
-                        ));
-                    }
-                    Some((false, note)) => {
-                        return Ok(Flow::Stop(
-                            Status::Rejected,
-                            format!("human_rejected: optimizer change {note}").trim().to_owned(),
-                        ))
-                    }
-                    Some((true, _)) => {}
-                }
-            }
-            let hints: Vec<Value> = messages.iter().map(|m| json!({"from": m["channel"], "remediation_hints": m.get("remediation_hints"), "summary": m.get("summary"), "score": m.get("score")})).collect();
-            let refinements: serde_json::Map<String, Value> =
-                self.plan.optimizer.targets.iter().map(|t| (t.clone(), json!(hints))).collect();
-            record.feedback["refinements"] = Value::Object(refinements);
-            record.optimizer_step = true;
-            self.say(&format!(
-                "  optimizer: step {} of {} ({})",
-                used + 1,
-                self.plan.optimizer.max_steps,
-                self.plan.optimizer.kind
-            ));
+        if let Some(flow) = self.optimizer_step(record, history)? {
+            return Ok(flow);
         }
         record.decision = "continue".into();
         Ok(Flow::Continue)
     }
+
+    /// The optimizer's step when evaluators sent it feedback: stop when its
+    /// steps are used up, wait for a person for manual and structural
+    /// optimization, else hand the hints to its targets as refinements.
+    fn optimizer_step(&mut self, record: &mut IterationRecord, history: &[IterationRecord]) -> Result<Option<Flow>, String> {
+        let Some(messages) = record
+            .feedback
+            .get("optimizer")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let optimizer = &self.plan.optimizer;
+        let used = history.iter().filter(|h| h.optimizer_step).count() as u32;
+        if used >= optimizer.max_steps {
+            record.decision = "optimizer_exhausted".into();
+            return Ok(Some(Flow::Stop(
+                Status::Halted,
+                format!("optimizer_exhausted: all {} optimizer steps used", optimizer.max_steps),
+            )));
+        }
+        if matches!(optimizer.kind, OptimizerKind::Manual | OptimizerKind::Structural) {
+            let gate = crate::gate::Gate::Optimizer;
+            match self.store.decision(&self.run_id, record.iteration, &gate)? {
+                None => {
+                    record.decision = "optimizer awaits a person".into();
+                    return Ok(Some(Flow::Pause(
+                        gate,
+                        format!("{} optimization: a person applies the change, then approves", optimizer.kind),
+                    )));
+                }
+                Some((false, note)) => {
+                    return Ok(Some(Flow::Stop(
+                        Status::Rejected,
+                        format!("human_rejected: optimizer change {note}").trim().to_owned(),
+                    )))
+                }
+                Some((true, _)) => {}
+            }
+        }
+        let hints: Vec<Value> = messages.iter().map(|m| json!({"from": m["channel"], "remediation_hints": m.get("remediation_hints"), "summary": m.get("summary"), "score": m.get("score")})).collect();
+        let refinements: serde_json::Map<String, Value> = optimizer.targets.iter().map(|t| (t.clone(), json!(hints))).collect();
+        record.feedback["refinements"] = Value::Object(refinements);
+        record.optimizer_step = true;
+        let line = format!("  optimizer: step {} of {} ({})", used + 1, optimizer.max_steps, optimizer.kind);
+        self.say(&line);
+        Ok(None)
+    }
+}
+
+/// What a fired rule's action does: the flow that ends or pauses the run
+/// (and the iteration's decision), or `None` with `retry` set for
+/// `retry_iteration`, which is applied after every rule had its say.
+fn settle(record: &mut IterationRecord, action: Action, reason: String, retry: &mut bool) -> Option<Flow> {
+    match act(action, reason.clone()) {
+        Some(flow) => {
+            record.decision = reason;
+            Some(flow)
+        }
+        None => {
+            *retry = true;
+            None
+        }
+    }
+}
+
+/// The `safety_violation` rule's action and reason when this iteration had violations.
+fn safety_violation(t: &loopc_plan::TerminationPlan, record: &IterationRecord) -> Option<(Action, String)> {
+    if record.violations.is_empty() {
+        return None;
+    }
+    let rule = t.failure.iter().find(|f| f.kind == FailureKind::SafetyViolation)?;
+    Some((rule.action, format!("safety_violation: {}", record.violations.join("; "))))
+}
+
+/// The success reason when every success condition holds, each on its
+/// `consecutive` kept iterations (this one included).
+fn success(t: &loopc_plan::TerminationPlan, record: &IterationRecord, kept: &[&IterationRecord]) -> Option<String> {
+    if t.success.is_empty() {
+        return None;
+    }
+    let holds = |rule: &loopc_plan::SuccessRule, metrics: &serde_json::Map<String, Value>| {
+        metrics
+            .get(&rule.metric)
+            .and_then(Value::as_f64)
+            .is_some_and(|v| rule.op.holds(v, rule.value))
+    };
+    let all = t.success.iter().all(|rule| {
+        let n = rule.consecutive.max(1) as usize;
+        holds(rule, &record.metrics) && kept.len() + 1 >= n && kept.iter().rev().take(n - 1).all(|h| holds(rule, &h.metrics))
+    });
+    all.then(|| {
+        let text = t
+            .success
+            .iter()
+            .map(|r| format!("{} {} {}", r.metric, op_text(r.op), r.value))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        format!("success: {text}")
+    })
+}
+
+/// The failure rules that fire on this iteration, in the spec's order.
+fn failures(
+    t: &loopc_plan::TerminationPlan,
+    record: &IterationRecord,
+    history: &[IterationRecord],
+    state: &IterationState,
+    elapsed: f64,
+) -> Vec<(Action, String)> {
+    let i = record.iteration;
+    let mut fired = Vec::new();
+    for rule in &t.failure {
+        let value = rule.value.unwrap_or(f64::INFINITY);
+        let (fires, reason) = match rule.kind {
+            FailureKind::MaxIterations => (f64::from(i) >= value, format!("max_iterations: reached {i} of {value}")),
+            FailureKind::EvaluatorError => {
+                let streak = std::iter::once(record.errors)
+                    .chain(history.iter().rev().map(|h| h.errors))
+                    .take_while(|e| *e > 0)
+                    .count() as u32;
+                (
+                    streak >= rule.consecutive.max(1),
+                    format!("evaluator_error: errors in {streak} consecutive iterations"),
+                )
+            }
+            FailureKind::Timeout => (elapsed > value, format!("timeout: ran {elapsed:.1}s, limit {value}s")),
+            FailureKind::HumanRejected => (state.human_rejected, "human_rejected: a person rejected the output".to_owned()),
+            // Handled where they happen: violations (1.) and spend (2.).
+            FailureKind::SafetyViolation | FailureKind::CostExceeded => (false, String::new()),
+        };
+        if fires {
+            fired.push((rule.action, reason));
+        }
+    }
+    fired
+}
+
+/// The stall rules that fire: from the first iteration that has a value
+/// `window` kept iterations back.
+fn stalls(t: &loopc_plan::TerminationPlan, record: &IterationRecord, kept: &[&IterationRecord]) -> Vec<(Action, String)> {
+    let mut fired = Vec::new();
+    for rule in &t.stall {
+        let w = rule.window_iterations.max(1) as usize;
+        if kept.len() < w {
+            continue;
+        }
+        let now = record.metrics.get(&rule.metric).and_then(Value::as_f64);
+        let then = kept[kept.len() - w].metrics.get(&rule.metric).and_then(Value::as_f64);
+        let (Some(now), Some(then)) = (now, then) else { continue };
+        let improvement = (now - then) * rule.direction;
+        if improvement < rule.min_improvement {
+            let reason = format!(
+                "stall: {} improved {improvement:.4} over {w} iterations, less than {}",
+                rule.metric, rule.min_improvement
+            );
+            fired.push((rule.action, reason));
+        }
+    }
+    fired
 }
 
 fn op_text(op: CompareOp) -> &'static str {

@@ -1,13 +1,13 @@
 //! What every constraint type implements: [`Constraint`]. The engine
 //! decides *when* a constraint applies (its scope, its workers); the
 //! constraint decides *what* it finds. A new type is one file beside this
-//! one plus its arm in [`build`].
+//! one plus its `mod` line and its arm in `safety::build`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use loopc_plan::{SafetyAction, SafetyCheck, SafetyRule};
+use loopc_plan::{SafetyAction, SafetyCheck};
 use serde_json::Value;
 
 use super::Memo;
@@ -100,33 +100,4 @@ pub(crate) trait Constraint: Send + Sync {
     fn tool_call(&self, _cx: &Context<'_>, _call: &ToolCall) -> Option<Found> {
         None
     }
-}
-
-/// The constraint a plan's rule describes. A type the interpreter does not
-/// enforce is an error unless `allow_unenforced`.
-pub(crate) fn build(check: &SafetyCheck, allow_unenforced: bool) -> Result<Box<dyn Constraint>, String> {
-    Ok(match &check.rule {
-        SafetyRule::ToolAllowlist(c) => Box::new(super::tool_allowlist::ToolAllowlist::new(c)),
-        SafetyRule::SecretScan(c) => Box::new(super::secret_scan::SecretScan::new(c)?),
-        SafetyRule::OutputBounds(c) => Box::new(super::output_bounds::OutputBounds::new(c)?),
-        SafetyRule::SchemaEnforce(c) => Box::new(super::schema_enforce::SchemaEnforce::new(c)?),
-        SafetyRule::HumanGate(c) => Box::new(super::human_gate::HumanGate::new(c)),
-        SafetyRule::RateLimit(c) => Box::new(super::rate_limit::RateLimit::new(c)?),
-        SafetyRule::PiiDetect(c) => Box::new(super::pii_detect::PiiDetect::new(c)),
-        SafetyRule::InjectionDetect(_) | SafetyRule::EgressMonitor(_) | SafetyRule::TenantIsolation(_) => {
-            if !allow_unenforced {
-                return Err(format!(
-                    "the interpreter cannot enforce type `{}` (it enforces {}); it needs an external enforcer. Remove the constraint, or allow unenforced safety types to run with it as a no-op",
-                    check.kind(),
-                    loopc_plan::SafetyKind::ALL
-                        .iter()
-                        .filter(|k| k.is_enforced())
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            Box::new(super::unenforced::Unenforced)
-        }
-    })
 }

@@ -61,6 +61,37 @@ pub use glob::glob_match;
 pub use output_bounds::PATH_WRITING_TOOLS;
 use secrets::SecretConfig;
 
+/// The constraint a plan's rule describes. A type the interpreter does not
+/// enforce is an error unless `allow_unenforced`. A newly enforced type is
+/// its file, its `mod` line above and its arm here.
+fn build(check: &SafetyCheck, allow_unenforced: bool) -> Result<Box<dyn constraint::Constraint>, String> {
+    use loopc_plan::SafetyRule;
+    Ok(match &check.rule {
+        SafetyRule::ToolAllowlist(c) => Box::new(tool_allowlist::ToolAllowlist::new(c)),
+        SafetyRule::SecretScan(c) => Box::new(secret_scan::SecretScan::new(c)?),
+        SafetyRule::OutputBounds(c) => Box::new(output_bounds::OutputBounds::new(c)?),
+        SafetyRule::SchemaEnforce(c) => Box::new(schema_enforce::SchemaEnforce::new(c)?),
+        SafetyRule::HumanGate(c) => Box::new(human_gate::HumanGate::new(c)),
+        SafetyRule::RateLimit(c) => Box::new(rate_limit::RateLimit::new(c)?),
+        SafetyRule::PiiDetect(c) => Box::new(pii_detect::PiiDetect::new(c)),
+        SafetyRule::InjectionDetect(_) | SafetyRule::EgressMonitor(_) | SafetyRule::TenantIsolation(_) => {
+            if !allow_unenforced {
+                return Err(format!(
+                    "the interpreter cannot enforce type `{}` (it enforces {}); it needs an external enforcer. Remove the constraint, or allow unenforced safety types to run with it as a no-op",
+                    check.kind(),
+                    loopc_plan::SafetyKind::ALL
+                        .iter()
+                        .filter(|k| k.is_enforced())
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Box::new(unenforced::Unenforced)
+        }
+    })
+}
+
 /// What is checked.
 #[derive(Clone, Copy, Debug)]
 pub enum Subject<'a> {
@@ -155,8 +186,8 @@ impl SafetyEngine {
         let checks = checks
             .iter()
             .map(|check| {
-                let rule = constraint::build(check, allow_unenforced)
-                    .map_err(|msg| format!("safety constraint `{}` ({}): {msg}", check.id, check.kind()))?;
+                let rule =
+                    build(check, allow_unenforced).map_err(|msg| format!("safety constraint `{}` ({}): {msg}", check.id, check.kind()))?;
                 Ok(Compiled {
                     check: check.clone(),
                     rule,

@@ -542,9 +542,24 @@ fn condition(e: &when::Expr) -> Expr {
         when::Expr::Null => Expr::Null,
         when::Expr::Path(p, _) => Expr::Path(p.clone()),
         when::Expr::Not(x) => Expr::Not(Box::new(condition(x))),
-        when::Expr::And(a, b) => Expr::And(Box::new(condition(a)), Box::new(condition(b))),
-        when::Expr::Or(a, b) => Expr::Or(Box::new(condition(a)), Box::new(condition(b))),
+        when::Expr::And(xs) => balanced(xs, &|a, b| Expr::And(Box::new(a), Box::new(b))),
+        when::Expr::Or(xs) => balanced(xs, &|a, b| Expr::Or(Box::new(a), Box::new(b))),
         when::Expr::Compare(a, op, b) => Expr::Compare(Box::new(condition(a)), compare(*op), Box::new(condition(b))),
+    }
+}
+
+/// A chain as a balanced tree of the plan's binary `and`/`or`, operands in
+/// their order (so evaluation, short-circuit included, is left to right):
+/// depth ⌈log₂ n⌉ and size linear in n, where a left-leaning chain would be
+/// n deep and, pretty-printed, quadratic in size.
+fn balanced(terms: &[when::Expr], join: &dyn Fn(Expr, Expr) -> Expr) -> Expr {
+    match terms {
+        [] => Expr::Bool(true),
+        [one] => condition(one),
+        _ => {
+            let (left, right) = terms.split_at(terms.len().div_ceil(2));
+            join(balanced(left, join), balanced(right, join))
+        }
     }
 }
 

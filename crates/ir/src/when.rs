@@ -12,9 +12,41 @@ pub enum Expr {
     /// A dotted name, with the byte offset of its first character in the source text.
     Path(Vec<String>, usize),
     Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// `a and b and …`: a chain is one node, however long (two or more operands).
+    And(Vec<Expr>),
+    /// `a or b or …` (two or more operands).
+    Or(Vec<Expr>),
     Compare(Box<Expr>, CompareOp, Box<Expr>),
+}
+
+/// Deepest nesting of `(` and `not` a condition may have. Written
+/// conditions nest two or three levels; the limit keeps the parser's
+/// recursion, and every walk over the tree, far from the stack's end.
+pub const MAX_NESTING: usize = 32;
+
+/// Most operands (names and literals) a condition may have: a chain of
+/// 512 comparisons, whose plan is about 0.6 MB.
+pub const MAX_OPERANDS: usize = 1024;
+
+/// Deepest a condition may be once compiled into the plan, where a chain
+/// becomes a balanced tree of binary `and`/`or` (depth ⌈log₂ n⌉). Each
+/// level is two levels of JSON; the plan must stay well under the
+/// 128 levels a JSON reader accepts.
+pub const MAX_PLAN_DEPTH: usize = 48;
+
+impl Expr {
+    /// The depth of this condition once compiled into the plan (a leaf is 1).
+    pub fn plan_depth(&self) -> usize {
+        match self {
+            Expr::Not(a) => 1 + a.plan_depth(),
+            Expr::Compare(a, _, b) => 1 + a.plan_depth().max(b.plan_depth()),
+            Expr::And(xs) | Expr::Or(xs) => {
+                let levels = xs.len().next_power_of_two().trailing_zeros() as usize;
+                levels + xs.iter().map(Expr::plan_depth).max().unwrap_or(0)
+            }
+            _ => 1,
+        }
+    }
 }
 
 /// A comparison of the condition language (and of LSS success rules).
@@ -143,6 +175,9 @@ struct Parser {
     tokens: Vec<(Token, usize)>,
     position: usize,
     end: usize,
+    /// `(` and `not` open around the current position.
+    nesting: usize,
+    operands: usize,
 }
 
 impl Parser {
@@ -158,26 +193,45 @@ impl Parser {
             message: message.into(),
         })
     }
+    /// Enter a `(` or `not`; refused past [`MAX_NESTING`].
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return self.error(format!("the condition nests `(` and `not` deeper than {MAX_NESTING} levels"));
+        }
+        Ok(())
+    }
     fn or(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.peek() == Some(&Token::Or) {
             self.position += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.pop().expect("one term")
+        } else {
+            Expr::Or(terms)
+        })
     }
     fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.not()?;
+        let mut terms = vec![self.not()?];
         while self.peek() == Some(&Token::And) {
             self.position += 1;
-            left = Expr::And(Box::new(left), Box::new(self.not()?));
+            terms.push(self.not()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.pop().expect("one term")
+        } else {
+            Expr::And(terms)
+        })
     }
     fn not(&mut self) -> Result<Expr, ParseError> {
         if self.peek() == Some(&Token::Not) {
+            self.enter()?;
             self.position += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            let inner = self.not()?;
+            self.nesting -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.compare()
     }
@@ -195,6 +249,12 @@ impl Parser {
         let Some(token) = self.peek().cloned() else {
             return self.error("expected a value, found the end of the condition");
         };
+        if token != Token::Open {
+            self.operands += 1;
+            if self.operands > MAX_OPERANDS {
+                return self.error(format!("the condition has more than {MAX_OPERANDS} operands"));
+            }
+        }
         self.position += 1;
         Ok(match token {
             Token::Number(n) => Expr::Number(n),
@@ -212,11 +272,15 @@ impl Parser {
                 }
             },
             Token::Open => {
+                self.position -= 1;
+                self.enter()?;
+                self.position += 1;
                 let inner = self.or()?;
                 if self.peek() != Some(&Token::Close) {
                     return self.error("expected `)`");
                 }
                 self.position += 1;
+                self.nesting -= 1;
                 inner
             }
             _ => {
@@ -240,10 +304,19 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
         tokens,
         position: 0,
         end: text.len(),
+        nesting: 0,
+        operands: 0,
     };
     let expr = parser.or()?;
     if parser.position < parser.tokens.len() {
         return parser.error("unexpected text after the condition");
+    }
+    let depth = expr.plan_depth();
+    if depth > MAX_PLAN_DEPTH {
+        return Err(ParseError {
+            offset: 0,
+            message: format!("the condition is nested {depth} levels deep once compiled, more than {MAX_PLAN_DEPTH}; split it"),
+        });
     }
     Ok(expr)
 }
@@ -255,7 +328,8 @@ pub fn names(expr: &Expr) -> Vec<(&[String], usize)> {
         match e {
             Expr::Path(p, offset) => out.push((p, *offset)),
             Expr::Not(a) => walk(a, out),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(a, _, b) => {
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| walk(x, out)),
+            Expr::Compare(a, _, b) => {
                 walk(a, out);
                 walk(b, out);
             }
@@ -304,5 +378,41 @@ mod tests {
         assert!(parse("").is_err());
         assert!(parse("a..b < 1").is_err());
         assert!(parse("score < 1 2").is_err());
+    }
+
+    #[test]
+    fn chains_are_one_node() {
+        let e = parse("a and b and c or d").unwrap();
+        let Expr::Or(terms) = &e else { panic!("{e:?}") };
+        assert!(matches!(&terms[0], Expr::And(xs) if xs.len() == 3));
+        assert_eq!(e.plan_depth(), 1 + 2 + 1, "or, and of three, a name");
+    }
+
+    #[test]
+    fn hostile_conditions_are_errors_not_crashes() {
+        let deep_parens = format!("{}score{}", "(".repeat(10_000), ")".repeat(10_000));
+        let err = parse(&deep_parens).unwrap_err();
+        assert!(err.message.contains("deeper than 32"), "{err:?}");
+        assert_eq!(err.offset, MAX_NESTING, "at the first `(` too many");
+        let nots = format!("{}passed", "not ".repeat(40_000));
+        assert!(parse(&nots).unwrap_err().message.contains("deeper than 32"));
+        let bangs = format!("{}passed", "!".repeat(40_000));
+        assert!(parse(&bangs).unwrap_err().message.contains("deeper than 32"));
+        let chain = vec!["score > 0"; 10_000].join(" and ");
+        assert!(parse(&chain)
+            .unwrap_err()
+            .message
+            .contains(&format!("more than {MAX_OPERANDS} operands")));
+        // Within the limits, a long chain compiles shallow.
+        let chain = vec!["score > 0"; 400].join(" and ");
+        assert_eq!(parse(&chain).unwrap().plan_depth(), 9 + 2);
+        // Nesting that alternates chains grows the compiled depth: refused.
+        let mut nested = "x".to_owned();
+        for _ in 0..30 {
+            nested = format!("(a or b or c or {nested})");
+        }
+        assert!(parse(&nested).unwrap_err().message.contains("once compiled"), "{nested}");
+        // The limits leave every written condition alone.
+        assert!(parse(&format!("{}score < 1{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING))).is_ok());
     }
 }

@@ -13,7 +13,10 @@ declare_rule! {
     /// `passed`, `failed`, `pass_threshold`, `failure_codes`,
     /// `dimension_scores[.<name>]`, `remediation_hints`, `raw_output`,
     /// `summary`), `iteration`, and the spec's metric names (also as
-    /// `metrics.<name>`).
+    /// `metrics.<name>`). A condition may nest `(` and `not` 32 levels deep
+    /// and have 1,024 operands; past that (or when its compiled form would
+    /// be deeper than 48 levels) it is refused here rather than crash the
+    /// parser or make a plan the runtime cannot read.
     ///
     /// ## Why
     /// A condition the runtime cannot evaluate either never fires (the
@@ -23,7 +26,7 @@ declare_rule! {
     /// ```yaml
     /// feedback_channels:
     ///   - id: retry
-    ///     when: "scor < pass_threshold"     # L417: unknown name `scor`
+    ///     when: "scor < pass_threshold"     # L418: unknown name `scor`
     /// ```
     pub struct InvalidWhen { code: "L418", name: "invalid-when", group: "readiness", severity: Error, summary: "A feedback `when` condition does not parse or names unknown fields." }
 }

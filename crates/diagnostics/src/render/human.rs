@@ -85,7 +85,7 @@ fn render_snippet(out: &mut String, source: &SourceFile, labels: &[(&Label, bool
             let width = if end.line == start.line {
                 end.column.saturating_sub(start.column).max(1)
             } else {
-                source.line_text(start.line).chars().count().saturating_sub(start.column - 1).max(1)
+                source.line_chars(start.line).saturating_sub(start.column - 1).max(1)
             };
             (start.line, start.column, width, *label, *primary)
         })
@@ -101,7 +101,7 @@ fn render_snippet(out: &mut String, source: &SourceFile, labels: &[(&Label, bool
             let _ = writeln!(out, "{pad} {}", paint.gutter("..."));
         }
         if line != previous_line {
-            window = Window::around(source.line_text(line), column);
+            window = Window::around(source, line, column);
             let number = format!("{line:>gutter_width$}");
             let _ = writeln!(out, "{} {}", paint.gutter(&format!("{number} |")), window.text);
         }
@@ -129,23 +129,27 @@ struct Window {
 }
 
 impl Window {
-    fn around(line: &str, column: usize) -> Self {
-        let chars: Vec<char> = line.chars().collect();
-        let (start, end) = if chars.len() <= MAX_LINE_CHARS {
-            (0, chars.len())
+    /// The window of 1-based `line` around 1-based `column`. Only the shown
+    /// characters are decoded: a minified file is one line of megabytes,
+    /// and every finding on it has a window.
+    fn around(source: &SourceFile, line: usize, column: usize) -> Self {
+        let length = source.line_chars(line);
+        let (start, end) = if length <= MAX_LINE_CHARS {
+            (0, length)
         } else {
             let start = column
                 .saturating_sub(1 + MAX_LINE_CHARS / 3)
-                .min(chars.len().saturating_sub(MAX_LINE_CHARS));
-            (start, (start + MAX_LINE_CHARS).min(chars.len()))
+                .min(length.saturating_sub(MAX_LINE_CHARS));
+            (start, (start + MAX_LINE_CHARS).min(length))
         };
+        let shown = &source.text()[source.offset_of(line, start)..source.offset_of(line, end)];
         let mut text = String::new();
         let mut columns = Vec::with_capacity(end - start + 1);
         if start > 0 {
             text.push_str("...");
         }
         let mut width = text.len();
-        for &c in &chars[start..end] {
+        for c in shown.chars() {
             columns.push(width);
             if c == '\t' {
                 text.push_str("    ");
@@ -156,7 +160,7 @@ impl Window {
             }
         }
         columns.push(width);
-        if end < chars.len() {
+        if end < length {
             text.push_str("...");
         }
         Window {

@@ -91,3 +91,12 @@ pub fn display_path(path: &Path) -> String {
     let text = shown.to_string_lossy().replace('\\', "/");
     text.strip_prefix("./").map(str::to_owned).unwrap_or(text)
 }
+
+/// Start the thread pool that checks the files of a batch. Its threads get
+/// the main thread's 8 MiB stack (rayon's default is 2 MiB), so a file checks
+/// the same alone and in a directory. Called only when there is a batch: a
+/// single file is checked on the main thread, without starting threads.
+pub fn start_batch_pool() {
+    // Already started (a second batch in the same process): nothing to do.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build_global();
+}

@@ -13,10 +13,6 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // Files of a batch are checked on rayon's threads, whose default stack
-    // (2 MiB) is a quarter of the main thread's: give them the same 8 MiB, so
-    // a file checks the same alone and in a directory.
-    let _ = rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build_global();
     let args = cli::Cli::parse();
     let settings = match args.settings() {
         Ok(s) => s,

@@ -156,6 +156,7 @@ fn check_all(checker: &Checker, files: &[PathBuf]) -> Vec<Checked> {
     if files.len() <= 1 {
         files.iter().map(|path| check_file(checker, path)).collect()
     } else {
+        files::start_batch_pool();
         files.par_iter().map(|path| check_file(checker, path)).collect()
     }
 }

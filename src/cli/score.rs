@@ -142,6 +142,7 @@ fn run_specs(args: &ScoreArgs, settings: &Settings) -> u8 {
     let options = SpecScoreOptions {
         reference_parity: args.reference_parity,
     };
+    files::start_batch_pool();
     let results: Vec<Result<ScoredFile, (u8, String)>> = paths
         .par_iter()
         .map(|path| {

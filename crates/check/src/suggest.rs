@@ -6,15 +6,26 @@ pub fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let budget = (word.chars().count() / 3).max(1);
+    let length = word.chars().count();
+    // Nobody mistypes a name into a paragraph; and edit distance is
+    // quadratic, which a 200 KB key would turn into seconds per lookup.
+    if length > MAX_WORD_CHARS {
+        return None;
+    }
+    let budget = (length / 3).max(1);
     candidates
         .into_iter()
         .filter(|c| *c != word)
+        // The distance is at least the difference in length.
+        .filter(|c| c.chars().count().abs_diff(length) <= budget)
         .map(|c| (levenshtein(word, c), c))
         .filter(|(d, _)| *d <= budget)
         .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
         .map(|(_, c)| c)
 }
+
+/// Longest word a suggestion is looked for.
+const MAX_WORD_CHARS: usize = 128;
 
 fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -48,6 +59,7 @@ mod tests {
     #[test]
     fn suggests_close_names_only() {
         assert_eq!(closest("runs_afer", ["runs_after", "role"]), Some("runs_after"));
+        assert_eq!(closest(&"x".repeat(200_000), ["runs_after", "role"]), None);
         assert_eq!(closest("planer", ["planner", "coder"]), Some("planner"));
         assert_eq!(closest("xyz", ["planner", "coder"]), None);
     }

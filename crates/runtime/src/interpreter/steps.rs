@@ -374,7 +374,7 @@ impl Runner<'_> {
                     // quarantine: the output and its actions are withheld for the rest of the iteration
                     self.note_findings(state, &notes)?;
                     record.status = StepStatus::Quarantined;
-                    record.result["withheld_sha256"] = json!(fingerprint(&output));
+                    record.result["withheld_sha256"] = json!(crate::safety::secrets::fingerprint(&output));
                     record.result["output"] = Value::Null;
                     record.result["tool_calls"] = json!([]);
                 }
@@ -383,14 +383,14 @@ impl Runner<'_> {
                     self.store.event(&self.run_id, state.i, "safety", &why)?;
                     // Kept for review with its secrets redacted (as everything stored).
                     record.status = StepStatus::Blocked;
-                    record.result["output_sha256"] = json!(fingerprint(&output));
+                    record.result["output_sha256"] = json!(crate::safety::secrets::fingerprint(&output));
                     record.result["tool_calls"] = json!([]);
                     flow = Some(Flow::Stop(crate::store::Status::Halted, why));
                 }
                 Decision::Pause(gate, why) => {
                     // Committed as gated: after approval exactly this output is used.
                     record.status = StepStatus::Gated;
-                    record.result["output_sha256"] = json!(fingerprint(&output));
+                    record.result["output_sha256"] = json!(crate::safety::secrets::fingerprint(&output));
                     record.result["gate"] = json!(gate.to_string());
                     record.result["gate_reason"] = json!(why);
                 }
@@ -586,12 +586,6 @@ impl Runner<'_> {
         }
         Ok(())
     }
-}
-
-/// The SHA-256 of an output as JSON: what a person can match a withheld
-/// or blocked output against, when its stored copy is redacted.
-pub(crate) fn fingerprint(output: &Value) -> String {
-    format!("sha256:{}", crate::safety::secrets::sha256_hex(output.to_string().as_bytes()))
 }
 
 /// `a.b.c` inside a JSON value.

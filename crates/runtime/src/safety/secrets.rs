@@ -506,6 +506,12 @@ pub fn fingerprint_marker(secret: &str) -> String {
 
 pub use loopc_plan::sha256_hex;
 
+/// The SHA-256 of an output as JSON: what a person can match a withheld
+/// or blocked output against, when its stored copy is redacted.
+pub(crate) fn fingerprint(output: &serde_json::Value) -> String {
+    format!("sha256:{}", sha256_hex(output.to_string().as_bytes()))
+}
+
 impl Redactor {
     /// The scanner for a run: the most sensitive of its `secret_scan`
     /// configurations (lowest thresholds), or known formats only.

@@ -34,6 +34,7 @@
 //! previews are masked and messages are passed through the scanner.
 
 mod constraint;
+mod credentials;
 pub mod glob;
 mod human_gate;
 mod output_bounds;
@@ -42,6 +43,7 @@ mod rate_limit;
 mod schema_enforce;
 mod secret_scan;
 pub mod secrets;
+mod shaped;
 mod tool_allowlist;
 mod unenforced;
 

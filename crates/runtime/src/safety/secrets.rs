@@ -175,7 +175,7 @@ const FORMATS: &[Format] = &[
     },
 ];
 
-fn run_len(bytes: &[u8], from: usize, class: fn(u8) -> bool) -> usize {
+pub(crate) fn run_len(bytes: &[u8], from: usize, class: fn(u8) -> bool) -> usize {
     bytes[from..].iter().take_while(|b| class(**b)).count()
 }
 
@@ -194,7 +194,7 @@ fn left_boundary(bytes: &[u8], at: usize, prefix: &str) -> bool {
 /// Whether the text just before `at` is an escape that ends in a letter or
 /// digit: `\n`, `\t`, `\r` (JSON, logs), `%3D` (URLs), or an ANSI colour
 /// sequence such as `ESC[1m` (terminal output).
-fn escape_before(bytes: &[u8], at: usize) -> bool {
+pub(crate) fn escape_before(bytes: &[u8], at: usize) -> bool {
     let escaped = at >= 2 && bytes[at - 2] == b'\\' && matches!(bytes[at - 1], b'n' | b't' | b'r');
     let percent = at >= 3 && bytes[at - 3] == b'%' && bytes[at - 2].is_ascii_hexdigit() && bytes[at - 1].is_ascii_hexdigit();
     let ansi = at >= 3 && bytes[at - 1].is_ascii_alphabetic() && {
@@ -231,103 +231,10 @@ fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
             }
         }
     }
-    private_keys(text, out);
-    jwts(text, out);
-    aws_secret_keys(text, out);
-}
-
-/// An AWS secret access key: 40 characters of `[A-Za-z0-9/+]`, standing
-/// alone, with `aws` and `secret` in the 48 characters before it (as in
-/// `AWS_SECRET_ACCESS_KEY=…` or `aws_secret_access_key: …`); the key
-/// itself has no prefix to recognise it by.
-fn aws_secret_keys(text: &str, out: &mut Vec<SecretMatch>) {
-    let bytes = text.as_bytes();
-    let class = |b: u8| b.is_ascii_alphanumeric() || b == b'/' || b == b'+';
-    let mut i = 0;
-    while i < bytes.len() {
-        if !class(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && class(bytes[i]) {
-            i += 1;
-        }
-        if i - start != 40 {
-            continue;
-        }
-        let mut from = start.saturating_sub(48);
-        while !text.is_char_boundary(from) {
-            from += 1;
-        }
-        let before = text[from..start].to_ascii_lowercase();
-        if before.contains("aws") && before.contains("secret") {
-            out.push(SecretMatch {
-                start,
-                end: i,
-                format: "AWS secret access key",
-                entropy: None,
-            });
-        }
-    }
-}
-
-/// `-----BEGIN … PRIVATE KEY-----` through its `-----END … PRIVATE KEY-----` (or the end).
-fn private_keys(text: &str, out: &mut Vec<SecretMatch>) {
-    for (at, _) in text.match_indices("-----BEGIN ") {
-        let label_start = at + "-----BEGIN ".len();
-        let label_len = text[label_start..]
-            .bytes()
-            .take(60)
-            .take_while(|b| b.is_ascii_uppercase() || *b == b' ')
-            .count();
-        let label = &text[label_start..label_start + label_len];
-        // `RSA PRIVATE KEY`, `OPENSSH PRIVATE KEY`, `PGP PRIVATE KEY BLOCK`, …
-        let private = label.ends_with("PRIVATE KEY") || label.ends_with("PRIVATE KEY BLOCK");
-        if !private || !text[label_start + label_len..].starts_with("-----") {
-            continue;
-        }
-        // Through the `-----` that closes the `-----END …` line, else to the end.
-        let end = text[label_start..]
-            .find("-----END ")
-            .map(|e| label_start + e + "-----END ".len())
-            .and_then(|end_label| text[end_label..].find("-----").map(|k| end_label + k + "-----".len()))
-            .unwrap_or(text.len());
-        out.push(SecretMatch {
-            start: at,
-            end,
-            format: "private key",
-            entropy: None,
-        });
-    }
-}
-
-/// `eyJ….eyJ….…` (base64url header and payload of JSON objects, any signature).
-fn jwts(text: &str, out: &mut Vec<SecretMatch>) {
-    let bytes = text.as_bytes();
-    let seg = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
-    for (at, _) in text.match_indices("eyJ") {
-        if at > 0 && (seg(bytes[at - 1]) || bytes[at - 1] == b'.') && !escape_before(bytes, at) {
-            continue;
-        }
-        let h = run_len(bytes, at, seg);
-        let p_start = at + h;
-        if bytes.get(p_start) != Some(&b'.') || !text[p_start + 1..].starts_with("eyJ") {
-            continue;
-        }
-        let p = run_len(bytes, p_start + 1, seg);
-        let s_start = p_start + 1 + p;
-        if bytes.get(s_start) != Some(&b'.') {
-            continue;
-        }
-        let s = run_len(bytes, s_start + 1, seg);
-        out.push(SecretMatch {
-            start: at,
-            end: s_start + 1 + s,
-            format: "JWT",
-            entropy: None,
-        });
-    }
+    super::shaped::private_keys(text, out);
+    super::shaped::jwts(text, out);
+    super::shaped::aws_secret_keys(text, out);
+    super::credentials::find(text, out);
 }
 
 /// Shannon entropy in bits per character.
@@ -388,6 +295,40 @@ fn high_entropy(text: &str, cfg: &SecretConfig, known: &[SecretMatch], out: &mut
 /// The secrets in `text`, in order of position, overlapping matches merged
 /// into the first (known formats win over entropy).
 pub fn scan_text(text: &str, cfg: &SecretConfig) -> Vec<SecretMatch> {
+    if !text.contains(INVISIBLE) {
+        return scan_visible(text, cfg);
+    }
+    // A key with zero-width characters in it looks the same to a person and
+    // works the same once pasted: scan the text without them, and map each
+    // match back onto the original (the invisible characters inside it are
+    // redacted with it).
+    let mut visible = String::with_capacity(text.len());
+    let mut origin = Vec::with_capacity(text.len() + 1);
+    for (i, c) in text.char_indices() {
+        if !INVISIBLE.contains(&c) {
+            for _ in 0..c.len_utf8() {
+                origin.push(i);
+            }
+            visible.push(c);
+        }
+    }
+    origin.push(text.len());
+    let back = |at: usize| origin[at];
+    scan_visible(&visible, cfg)
+        .into_iter()
+        .map(|m| SecretMatch {
+            start: back(m.start),
+            end: if m.end == visible.len() { text.len() } else { back(m.end) },
+            ..m
+        })
+        .collect()
+}
+
+/// Characters that show nothing: zero-width space, joiners, word joiner,
+/// byte order mark, soft hyphen.
+const INVISIBLE: &[char] = &['\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{ad}'];
+
+fn scan_visible(text: &str, cfg: &SecretConfig) -> Vec<SecretMatch> {
     let mut found = Vec::new();
     known_formats(text, &mut found);
     if cfg.entropy {
@@ -623,6 +564,22 @@ mod tests {
         }
         // A 40-character token without the context is not an AWS secret.
         assert!(scan_text(&format!("commit {}", &body[..40]), &cfg).is_empty());
+    }
+
+    #[test]
+    fn zero_width_characters_do_not_hide_a_key() {
+        let key = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+        let hidden: String = key.chars().flat_map(|c| [c, '\u{200b}']).collect();
+        let text = format!("token {hidden} end");
+        let m = scan_text(&text, &SecretConfig::default());
+        assert_eq!(m.len(), 1, "{m:?}");
+        let shown: String = text[m[0].start..m[0].end].chars().filter(|c| *c != '\u{200b}').collect();
+        assert_eq!(shown, key);
+        assert_eq!(
+            redact_text(&text, &m),
+            "token [REDACTED] end",
+            "the invisible characters go with it"
+        );
     }
 
     #[test]

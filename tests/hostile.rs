@@ -136,6 +136,43 @@ fn a_long_chain_within_the_limits_compiles_shallow_and_runs() {
 }
 
 #[test]
+fn the_deepest_condition_accepted_runs_and_one_level_more_is_refused() {
+    let dir = scratch("hostile-depth");
+    // Each level an `or` of four whose last operand is the next level: two
+    // compiled levels per level, around a comparison (2): 23 levels = depth
+    // 48, the most accepted.
+    let nest = |levels: usize| {
+        (0..levels).fold("iteration > 1".to_owned(), |inner, _| {
+            format!("(passed or failed or score > 0 or {inner})")
+        })
+    };
+    std::fs::write(dir.join("deepest.yaml"), with_when(&nest(23))).unwrap();
+    let check = loopc(&["check", "--no-config", "deepest.yaml"], &dir);
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+    assert_eq!(loopc(&["compile", "deepest.yaml", "-o", "plan.json"], &dir).status.code(), Some(0));
+    let run = loopc(
+        &[
+            "run",
+            "--dry-run",
+            "-q",
+            "plan.json",
+            "-i",
+            "repository=.",
+            "-i",
+            "failing_test=t",
+            "-i",
+            "language=python",
+        ],
+        &dir,
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    std::fs::write(dir.join("deeper.yaml"), with_when(&nest(24))).unwrap();
+    let refused = loopc(&["check", "--no-config", "deeper.yaml"], &dir);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("50 levels deep once compiled, more than 48"));
+}
+
+#[test]
 fn long_single_lines_are_checked_with_positions() {
     let dir = scratch("hostile-lines");
     // A 200 KB line with one non-ASCII character, and a one-line JSON spec of
@@ -146,8 +183,18 @@ fn long_single_lines_are_checked_with_positions() {
         SPEC.replacen("description: ", &format!("description: {long} "), 1),
     )
     .unwrap();
-    let out = loopc(&["check", "--no-config", "wide.yaml"], &dir);
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    // A finding after the long line is still placed on its own line.
+    let wide =
+        SPEC.replacen("description: ", &format!("description: {long} "), 1)
+            .replacen("when: \"passed == false\"", "when: \"scor < 1\"", 1);
+    std::fs::write(dir.join("wide.yaml"), &wide).unwrap();
+    let out = loopc(&["check", "--no-config", "--format", "json", "wide.yaml"], &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let finding = &serde_json::from_slice::<Value>(&out.stdout).unwrap()["diagnostics"][0];
+    let line = wide.lines().position(|l| l.contains("scor < 1")).unwrap() + 1;
+    assert_eq!(finding["line"], line, "{finding}");
+    let text_line = wide.lines().nth(line - 1).unwrap();
+    assert_eq!(finding["column"], text_line.find("scor").unwrap() + 1, "{finding}");
 
     let mut doc = spec_as_json();
     let workers = doc["workers"].as_array().unwrap().clone();

@@ -194,7 +194,8 @@ fn exercise(checker: &Checker, path: &Path, bytes: &[u8], reached: &mut Reached)
     if let Ok(plan) = loopc_compile::compile(path, bytes, "mutant.yaml", &loopc_compile::Options::default()) {
         reached.compiled += 1;
         let text = serde_json::to_string(&plan).expect("plan serializes");
-        serde_json::from_str::<loopc_plan::Plan>(&text).expect("loopc run can read every plan compile writes");
+        let read = serde_json::from_str::<loopc_plan::Plan>(&text).expect("loopc run can read every plan compile writes");
+        assert!(read == plan, "the plan read back is the plan written");
     }
 }
 

@@ -413,7 +413,7 @@ fn compile_emits_a_plan_and_refuses_bad_specs() {
     let out = loopc(&dir, &["compile", "spec.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(plan["plan_version"], "2");
+    assert_eq!(plan["plan_version"], "3");
     assert_eq!(plan["groups"], serde_json::json!([["fixer"]]));
     assert_eq!(plan["feedback"][0]["when"]["op"], "compare");
     // A compiled plan runs like the spec.

@@ -542,8 +542,8 @@ fn condition(e: &when::Expr) -> Expr {
         when::Expr::Null => Expr::Null,
         when::Expr::Path(p, _) => Expr::Path(p.clone()),
         when::Expr::Not(x) => Expr::Not(Box::new(condition(x))),
-        when::Expr::And(xs) => balanced(xs, &|a, b| Expr::And(Box::new(a), Box::new(b))),
-        when::Expr::Or(xs) => balanced(xs, &|a, b| Expr::Or(Box::new(a), Box::new(b))),
+        when::Expr::And(xs) => balanced(xs, true, &|a, b| Expr::And(Box::new(a), Box::new(b))),
+        when::Expr::Or(xs) => balanced(xs, false, &|a, b| Expr::Or(Box::new(a), Box::new(b))),
         when::Expr::Compare(a, op, b) => Expr::Compare(Box::new(condition(a)), compare(*op), Box::new(condition(b))),
     }
 }
@@ -551,14 +551,15 @@ fn condition(e: &when::Expr) -> Expr {
 /// A chain as a balanced tree of the plan's binary `and`/`or`, operands in
 /// their order (so evaluation, short-circuit included, is left to right):
 /// depth ⌈log₂ n⌉ and size linear in n, where a left-leaning chain would be
-/// n deep and, pretty-printed, quadratic in size.
-fn balanced(terms: &[when::Expr], join: &dyn Fn(Expr, Expr) -> Expr) -> Expr {
+/// n deep and, pretty-printed, quadratic in size. The parser makes chains of
+/// two or more; `empty` is the operator's identity all the same.
+fn balanced(terms: &[when::Expr], empty: bool, join: &dyn Fn(Expr, Expr) -> Expr) -> Expr {
     match terms {
-        [] => Expr::Bool(true),
+        [] => Expr::Bool(empty),
         [one] => condition(one),
         _ => {
-            let (left, right) = terms.split_at(terms.len().div_ceil(2));
-            join(balanced(left, join), balanced(right, join))
+            let (left, right) = when::split_chain(terms);
+            join(balanced(left, empty, join), balanced(right, empty, join))
         }
     }
 }
@@ -566,6 +567,68 @@ fn balanced(terms: &[when::Expr], join: &dyn Fn(Expr, Expr) -> Expr) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The chain's meaning, read left to right as written: the first operand
+    /// that decides it stops the evaluation.
+    fn chain_value(e: &when::Expr, truth: &dyn Fn(&str) -> bool, seen: &mut Vec<String>) -> bool {
+        match e {
+            when::Expr::Path(p, _) => {
+                seen.push(p.join("."));
+                truth(&p.join("."))
+            }
+            when::Expr::Not(x) => !chain_value(x, truth, seen),
+            when::Expr::And(xs) => xs.iter().all(|x| chain_value(x, truth, seen)),
+            when::Expr::Or(xs) => xs.iter().any(|x| chain_value(x, truth, seen)),
+            other => panic!("not in this test: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_compiled_chain_means_the_chain_and_reads_names_in_its_order() {
+        let names = ["a", "b", "c", "d", "e"];
+        for text in [
+            "a and b and c and d and e",
+            "a or b or c or d or e",
+            "a and b or c and d and e or not a",
+            "(a or b or c) and (d or not e) and not (a and b and c and d)",
+        ] {
+            let parsed = when::parse(text).unwrap();
+            let compiled = condition(&parsed);
+            for bits in 0..1u32 << names.len() {
+                let truth = |n: &str| bits >> names.iter().position(|x| *x == n).unwrap() & 1 == 1;
+                let mut expected_order = Vec::new();
+                let expected = chain_value(&parsed, &truth, &mut expected_order);
+                let order = std::cell::RefCell::new(Vec::new());
+                let got = compiled.eval(&|p: &[String]| {
+                    order.borrow_mut().push(p.join("."));
+                    serde_json::Value::Bool(truth(&p.join(".")))
+                });
+                assert_eq!(got, serde_json::Value::Bool(expected), "{text} with {bits:05b}");
+                assert_eq!(
+                    order.into_inner(),
+                    expected_order,
+                    "{text} with {bits:05b}: names read in order, short-circuit"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_compiled_chain_is_as_deep_as_plan_depth_says() {
+        fn depth(e: &Expr) -> usize {
+            match e {
+                Expr::Not(x) => 1 + depth(x),
+                Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(a, _, b) => 1 + depth(a).max(depth(b)),
+                _ => 1,
+            }
+        }
+        for n in [2, 3, 4, 5, 7, 8, 9, 100, 512] {
+            let parsed = when::parse(&vec!["x"; n].join(" and ")).unwrap();
+            assert_eq!(depth(&condition(&parsed)), parsed.plan_depth(), "{n} operands");
+        }
+        let nested = when::parse("(a or b or (c and not (d or e or f or g)))").unwrap();
+        assert_eq!(depth(&condition(&nested)), nested.plan_depth());
+    }
 
     fn step(id: &str, deps: &[&str]) -> WorkerStep {
         WorkerStep {

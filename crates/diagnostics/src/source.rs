@@ -90,6 +90,8 @@ impl SourceFile {
     /// Byte offset of the character at 1-based `line`, 0-based `char_col`.
     /// Out-of-range columns clamp to the end of the line.
     pub fn offset_of(&self, line: usize, char_col: usize) -> usize {
+        // Line 0 means line 1, as in `line_start`.
+        let line = line.max(1);
         let start = self.line_start(line);
         let line_text = self.line_text(line);
         let Some(marks) = self.checkpoints(line.saturating_sub(1)) else {
@@ -199,6 +201,9 @@ mod tests {
             }
             assert_eq!(file.offset_of(line, chars.len() + 5), start + line_text.len(), "clamped");
             assert_eq!(file.line_chars(line), chars.len());
+            if line == 1 {
+                assert_eq!(file.offset_of(0, 70), file.offset_of(1, 70), "line 0 is line 1");
+            }
         }
         // An offset inside a multi-byte character moves back to its start.
         let euro = text.find('€').unwrap();

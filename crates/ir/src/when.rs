@@ -40,10 +40,7 @@ impl Expr {
         match self {
             Expr::Not(a) => 1 + a.plan_depth(),
             Expr::Compare(a, _, b) => 1 + a.plan_depth().max(b.plan_depth()),
-            Expr::And(xs) | Expr::Or(xs) => {
-                let levels = xs.len().next_power_of_two().trailing_zeros() as usize;
-                levels + xs.iter().map(Expr::plan_depth).max().unwrap_or(0)
-            }
+            Expr::And(xs) | Expr::Or(xs) => chain_depth(xs),
             _ => 1,
         }
     }
@@ -71,6 +68,26 @@ impl CompareOp {
             "lt" => CompareOp::Lt,
             _ => return None,
         })
+    }
+}
+
+/// How a chain of two or more operands is split into the plan's binary
+/// nodes: the first half (rounded up) on the left. `loopc compile` builds its
+/// balanced tree with this, and [`Expr::plan_depth`] measures with it, so the
+/// depth checked here is the depth written.
+pub fn split_chain<T>(terms: &[T]) -> (&[T], &[T]) {
+    terms.split_at(terms.len().div_ceil(2))
+}
+
+/// The compiled depth of a chain: its balanced tree of binary nodes.
+fn chain_depth(terms: &[Expr]) -> usize {
+    match terms {
+        [] => 1,
+        [one] => one.plan_depth(),
+        _ => {
+            let (left, right) = split_chain(terms);
+            1 + chain_depth(left).max(chain_depth(right))
+        }
     }
 }
 
@@ -385,7 +402,8 @@ mod tests {
         let e = parse("a and b and c or d").unwrap();
         let Expr::Or(terms) = &e else { panic!("{e:?}") };
         assert!(matches!(&terms[0], Expr::And(xs) if xs.len() == 3));
-        assert_eq!(e.plan_depth(), 1 + 2 + 1, "or, and of three, a name");
+        // or(and(a, b, c), d): the or, the and's two levels, a name.
+        assert_eq!(e.plan_depth(), 1 + 2 + 1);
     }
 
     #[test]
@@ -406,12 +424,16 @@ mod tests {
         // Within the limits, a long chain compiles shallow.
         let chain = vec!["score > 0"; 400].join(" and ");
         assert_eq!(parse(&chain).unwrap().plan_depth(), 9 + 2);
-        // Nesting that alternates chains grows the compiled depth: refused.
-        let mut nested = "x".to_owned();
-        for _ in 0..30 {
-            nested = format!("(a or b or c or {nested})");
-        }
-        assert!(parse(&nested).unwrap_err().message.contains("once compiled"), "{nested}");
+        // Nesting that alternates chains grows the compiled depth: refused
+        // past 48, measured exactly (the last operand of a chain of four sits
+        // two levels down).
+        let nest = |levels: usize| (0..levels).fold("x".to_owned(), |inner, _| format!("(a or b or c or {inner})"));
+        assert_eq!(parse(&nest(23)).unwrap().plan_depth(), 2 * 23 + 1);
+        assert!(
+            parse(&nest(24)).unwrap_err().message.contains("49 levels deep once compiled"),
+            "{}",
+            nest(24)
+        );
         // The limits leave every written condition alone.
         assert!(parse(&format!("{}score < 1{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING))).is_ok());
     }

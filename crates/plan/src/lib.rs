@@ -27,7 +27,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Bumped on any incompatible change; `loopc run` refuses other versions.
-pub const PLAN_VERSION: &str = "2";
+/// 3: `and`/`or` chains of four or more compile into balanced trees (a
+/// version-2 plan of such a chain differs from what its spec compiles to).
+pub const PLAN_VERSION: &str = "3";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

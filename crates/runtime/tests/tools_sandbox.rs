@@ -336,6 +336,30 @@ fn hard_links_do_not_carry_writes_outside() {
 
 #[cfg(unix)]
 #[test]
+fn a_hard_link_to_an_outside_file_is_not_read() {
+    let f = fixture("hardlink-read");
+    let tools = all_tools();
+    if fs::hard_link(f.outside.join("secret.txt"), f.root.join("linked.txt")).is_err() {
+        return;
+    }
+    let r = f.sandbox.call(&call("read_file", json!({"path": "linked.txt"})), &tools);
+    assert_eq!(blocked_rule(r), BlockRule::PathOutsideRoot);
+    let r = f
+        .sandbox
+        .call(&call("append_file", json!({"path": "linked.txt", "content": "x"})), &tools);
+    assert_eq!(blocked_rule(r), BlockRule::PathOutsideRoot);
+    // Two names for one file, both inside the root: read and appended as usual.
+    fs::hard_link(f.root.join("src/lib.rs"), f.root.join("lib-copy.rs")).unwrap();
+    let read = f.sandbox.call(&call("read_file", json!({"path": "lib-copy.rs"})), &tools).unwrap();
+    assert_eq!(read["content"], "fn main() {}\n");
+    f.sandbox
+        .call(&call("append_file", json!({"path": "src/lib.rs", "content": "// more\n"})), &tools)
+        .unwrap();
+    assert_eq!(fs::read_to_string(f.root.join("lib-copy.rs")).unwrap(), "fn main() {}\n// more\n");
+}
+
+#[cfg(unix)]
+#[test]
 fn write_keeps_permissions() {
     use std::os::unix::fs::PermissionsExt;
     let f = fixture("perms");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{failed, hard_links, str_arg, BlockRule, Blocked, Sandbox, ToolFailure, DEFAULT_COMMAND_TIMEOUT, MAX_READ_BYTES};
+use super::{failed, str_arg, BlockRule, Blocked, Sandbox, ToolFailure, DEFAULT_COMMAND_TIMEOUT, MAX_READ_BYTES};
 
 impl Sandbox {
     pub(super) fn read_file(&self, args: &Value) -> Result<Value, ToolFailure> {
@@ -23,6 +23,16 @@ impl Sandbox {
                 self.display(&path),
                 meta.len()
             )));
+        }
+        // A hard link inside the root to a file outside it reads the outside
+        // file: only files whose every link is inside are read.
+        let outside = self.links_outside_root(&path);
+        if outside > 0 {
+            return Err(Blocked::new(
+                BlockRule::PathOutsideRoot,
+                format!("{} has {outside} hard link(s) outside the workspace root", self.display(&path)),
+            )
+            .into());
         }
         let bytes = fs::read(&path).map_err(|e| failed(&self.display(&path), e))?;
         Ok(json!({ "content": String::from_utf8_lossy(&bytes) }))
@@ -50,14 +60,14 @@ impl Sandbox {
             }
         }
         if append {
-            if let Some(links) = hard_links(&path) {
-                if links > 1 {
-                    return Err(Blocked::new(
-                        BlockRule::PathOutsideRoot,
-                        format!("{shown} has {links} hard links; appending could change a file outside the workspace root"),
-                    )
-                    .into());
-                }
+            // Appending changes the file in place, under every name it has.
+            let outside = self.links_outside_root(&path);
+            if outside > 0 {
+                return Err(Blocked::new(
+                    BlockRule::PathOutsideRoot,
+                    format!("{shown} has {outside} hard link(s) outside the workspace root; appending would change that file"),
+                )
+                .into());
             }
             let mut f = fs::OpenOptions::new()
                 .create(true)

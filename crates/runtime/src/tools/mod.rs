@@ -17,7 +17,9 @@
 //!
 //! `write_file` writes a temporary file next to the target and renames it, so
 //! a hard link inside the root never carries a write to a file outside;
-//! `append_file` refuses files with other hard links for the same reason.
+//! `read_file` and `append_file` refuse a file with a hard link outside the
+//! root (its links are looked for in the root), which would read or change
+//! the outside file.
 //! `run_command` additionally refuses arguments that name paths outside the
 //! root ([`Sandbox::check_argv_paths`]), runs with the root as working
 //! directory, with only the basic environment variables, isolated as the
@@ -463,13 +465,50 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
-#[cfg(unix)]
-fn hard_links(path: &Path) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    fs::symlink_metadata(path).ok().map(|m| m.nlink())
-}
+/// Most directory entries looked at to find a file's other hard links.
+const MAX_LINK_SEARCH: usize = 200_000;
 
-#[cfg(not(unix))]
-fn hard_links(_path: &Path) -> Option<u64> {
-    None
+impl Sandbox {
+    /// How many of the hard links of the file at `path` (inside the root)
+    /// are not inside the root: 0 for a file with one link, or when every
+    /// link is found by walking the root. A root too large to walk counts
+    /// as links outside, so a read or append is refused rather than risked.
+    pub(crate) fn links_outside_root(&self, path: &Path) -> u64 {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let Ok(meta) = fs::symlink_metadata(path) else { return 0 };
+            if !meta.is_file() || meta.nlink() <= 1 {
+                return 0;
+            }
+            let (dev, ino) = (meta.dev(), meta.ino());
+            let mut inside = 0u64;
+            let mut seen = 0usize;
+            let mut stack = vec![self.root.clone()];
+            while let Some(dir) = stack.pop() {
+                let Ok(entries) = fs::read_dir(&dir) else { continue };
+                for entry in entries.flatten() {
+                    seen += 1;
+                    if seen > MAX_LINK_SEARCH {
+                        return meta.nlink() - inside;
+                    }
+                    let Ok(m) = fs::symlink_metadata(entry.path()) else { continue };
+                    if m.is_dir() {
+                        stack.push(entry.path());
+                    } else if m.dev() == dev && m.ino() == ino {
+                        inside += 1;
+                        if inside == meta.nlink() {
+                            return 0;
+                        }
+                    }
+                }
+            }
+            meta.nlink() - inside
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            0
+        }
+    }
 }

@@ -113,18 +113,29 @@ fn measure(value: &Value) -> Measure {
         Value::String(s) => Measure {
             chars: s.chars().count() as u64,
             bytes: s.len() as u64,
-            lines: s.lines().count() as u64,
+            lines: unix_lines(s).lines().count() as u64,
         },
         other => {
             let text = other.to_string();
             let mut lines = 0;
-            visit_strings(other, &mut |s| lines += s.lines().count() as u64);
+            visit_strings(other, &mut |s| lines += unix_lines(s).lines().count() as u64);
             Measure {
                 chars: text.chars().count() as u64,
                 bytes: text.len() as u64,
                 lines,
             }
         }
+    }
+}
+
+/// `s` with every line ending as `\n`: `\r\n` and a lone `\r` end a line
+/// too (as editors, terminals and YAML count them), and `str::lines` does
+/// not split at a lone `\r`, which would let a thousand lines pass as one.
+fn unix_lines(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\r') {
+        std::borrow::Cow::Owned(s.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }
 
@@ -158,7 +169,7 @@ fn long_array(value: &Value, path: &str, max: u64) -> Option<(String, usize)> {
 fn lines_changed(value: &Value) -> u64 {
     let mut n = 0;
     visit_strings(value, &mut |s| {
-        n += s
+        n += unix_lines(s)
             .lines()
             .filter(|l| (l.starts_with('+') && !l.starts_with("+++")) || (l.starts_with('-') && !l.starts_with("---")))
             .count() as u64;
@@ -239,5 +250,28 @@ fn truncate_arrays(value: &Value, max: usize) -> Value {
         Value::Array(items) => Value::Array(items.iter().take(max).map(|v| truncate_arrays(v, max)).collect()),
         Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), truncate_arrays(v, max))).collect()),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_line_ending_counts() {
+        for (text, lines) in [
+            ("a\nb\nc", 3),
+            ("a\r\nb\r\n", 2),
+            ("a\rb\rc\r", 3),
+            ("a\r\rb", 3),
+            ("", 0),
+            ("one", 1),
+        ] {
+            assert_eq!(measure(&json!(text)).lines, lines, "{text:?}");
+        }
+        let diff = "--- a/f\r+++ b/f\r@@ -1 +1,3 @@\r-old\r+new\r+more\r+again";
+        assert_eq!(lines_changed(&json!(diff)), 4, "a diff with lone CRs is still counted");
+        assert_eq!(lines_changed(&json!({"patch": diff.replace('\r', "\n")})), 4);
     }
 }

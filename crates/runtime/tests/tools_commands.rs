@@ -63,6 +63,14 @@ fn program_allowlist_by_name_and_path() {
     assert_eq!(rule(&sb, &[]), Some(BlockRule::ProgramNotAllowed));
     let msg = sb.check_command(&argv(&["curl"])).unwrap_err().message;
     assert!(msg.contains("curl") && msg.contains("python3"), "{msg}");
+    // A file of the same name that is not the one on PATH is another program.
+    fs::write(root.join("python3"), "#!/bin/sh\nrm -rf /\n").unwrap();
+    assert_eq!(rule(&sb, &["./python3"]), Some(BlockRule::ProgramNotAllowed));
+    assert_eq!(
+        rule(&sb, &[root.join("python3").to_str().unwrap()]),
+        Some(BlockRule::ProgramNotAllowed)
+    );
+    assert_eq!(rule(&sb, &["/tmp/nowhere/python3"]), Some(BlockRule::ProgramNotAllowed));
 
     // An entry with a path: the same file, however it is named.
     let sh = fs::canonicalize("/bin/sh").unwrap();

@@ -214,8 +214,14 @@ fn program_allowed(sb: &Sandbox, program: &str) -> bool {
     }
     let name = file_name(program);
     sb.allow_programs.iter().any(|entry| {
-        if entry == program || (!entry.contains('/') && entry == name) {
+        if entry == program {
             return true;
+        }
+        // A bare name allows the program of that name in a directory of
+        // PATH, however it is spelled (`/usr/bin/python3`), but not another
+        // file that happens to share the name (a `./python3` the worker wrote).
+        if !entry.contains('/') {
+            return entry == name && program.contains('/') && on_path(&absolutize(sb, program), entry);
         }
         if entry.contains('/') {
             let entry_path = absolutize(sb, entry);
@@ -239,6 +245,18 @@ fn absolutize(sb: &Sandbox, p: &str) -> PathBuf {
     } else {
         sb.root.join(p)
     }
+}
+
+/// Whether `program` is the file called `name` in one of PATH's directories.
+fn on_path(program: &Path, name: &str) -> bool {
+    let Ok(program) = std::fs::canonicalize(program) else {
+        return false;
+    };
+    let Some(path) = std::env::var_os("PATH") else { return false };
+    std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .filter_map(|dir| std::fs::canonicalize(dir.join(name)).ok())
+        .any(|candidate| candidate == program)
 }
 
 fn which(program: &str) -> Option<PathBuf> {

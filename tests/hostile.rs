@@ -44,6 +44,12 @@ fn hostile_conditions() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `loopc run --dry-run` of `plan.json` in `dir`, with the code-repair loop's inputs.
+fn dry_run_plan(dir: &Path) -> Output {
+    let inputs = ["-i", "repository=.", "-i", "failing_test=t", "-i", "language=python"];
+    loopc(&[&["run", "--dry-run", "-q", "plan.json"][..], &inputs].concat(), dir)
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -111,21 +117,7 @@ fn a_long_chain_within_the_limits_compiles_shallow_and_runs() {
         }
     }
     assert!(depth(&plan) < 64, "a balanced tree: depth {}", depth(&plan));
-    let run = loopc(
-        &[
-            "run",
-            "--dry-run",
-            "-q",
-            "plan.json",
-            "-i",
-            "repository=.",
-            "-i",
-            "failing_test=t",
-            "-i",
-            "language=python",
-        ],
-        &dir,
-    );
+    let run = dry_run_plan(&dir);
     assert_eq!(
         run.status.code(),
         Some(0),
@@ -150,21 +142,7 @@ fn the_deepest_condition_accepted_runs_and_one_level_more_is_refused() {
     let check = loopc(&["check", "--no-config", "deepest.yaml"], &dir);
     assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
     assert_eq!(loopc(&["compile", "deepest.yaml", "-o", "plan.json"], &dir).status.code(), Some(0));
-    let run = loopc(
-        &[
-            "run",
-            "--dry-run",
-            "-q",
-            "plan.json",
-            "-i",
-            "repository=.",
-            "-i",
-            "failing_test=t",
-            "-i",
-            "language=python",
-        ],
-        &dir,
-    );
+    let run = dry_run_plan(&dir);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     std::fs::write(dir.join("deeper.yaml"), with_when(&nest(24))).unwrap();
     let refused = loopc(&["check", "--no-config", "deeper.yaml"], &dir);

@@ -179,6 +179,20 @@ pub(crate) fn run_len(bytes: &[u8], from: usize, class: fn(u8) -> bool) -> usize
     bytes[from..].iter().take_while(|b| class(**b)).count()
 }
 
+/// The maximal runs of `class` bytes in `bytes`, as `start..end` ranges.
+pub(crate) fn runs_of(bytes: &[u8], class: fn(u8) -> bool) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        i += bytes[i..].iter().take_while(|b| !class(**b)).count();
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        i += run_len(bytes, i, class);
+        Some(start..i)
+    })
+}
+
 /// Whether a key may start at `at`: not inside a longer token, except
 /// where the text before it is an escape that ends in a letter or digit
 /// (`\n`, `\t` in JSON or logs, `%3D` in a URL), or the prefix is one no
@@ -258,18 +272,7 @@ pub fn shannon_entropy(s: &str) -> f64 {
 }
 
 fn high_entropy(text: &str, cfg: &SecretConfig, known: &[SecretMatch], out: &mut Vec<SecretMatch>) {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !b64_entropy_char(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && b64_entropy_char(bytes[i]) {
-            i += 1;
-        }
-        let end = i;
+    for std::ops::Range { start, end } in runs_of(text.as_bytes(), b64_entropy_char) {
         if end - start < cfg.min_token_length || known.iter().any(|m| m.start < end && start < m.end) {
             continue;
         }

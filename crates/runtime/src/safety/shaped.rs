@@ -1,26 +1,16 @@
 //! Secrets recognised by their shape rather than a prefix: PEM private-key
 //! blocks, JSON Web Tokens, and AWS secret keys by the name before them.
 
-use super::secrets::{escape_before, run_len, SecretMatch};
+use super::secrets::{escape_before, run_len, runs_of, SecretMatch};
 
 /// An AWS secret access key: 40 characters of `[A-Za-z0-9/+]`, standing
 /// alone, with `aws` and `secret` in the 48 characters before it (as in
 /// `AWS_SECRET_ACCESS_KEY=…` or `aws_secret_access_key: …`); the key
 /// itself has no prefix to recognise it by.
 pub(crate) fn aws_secret_keys(text: &str, out: &mut Vec<SecretMatch>) {
-    let bytes = text.as_bytes();
     let class = |b: u8| b.is_ascii_alphanumeric() || b == b'/' || b == b'+';
-    let mut i = 0;
-    while i < bytes.len() {
-        if !class(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && class(bytes[i]) {
-            i += 1;
-        }
-        if i - start != 40 {
+    for std::ops::Range { start, end } in runs_of(text.as_bytes(), class) {
+        if end - start != 40 {
             continue;
         }
         let mut from = start.saturating_sub(48);
@@ -31,7 +21,7 @@ pub(crate) fn aws_secret_keys(text: &str, out: &mut Vec<SecretMatch>) {
         if before.contains("aws") && before.contains("secret") {
             out.push(SecretMatch {
                 start,
-                end: i,
+                end,
                 format: "AWS secret access key",
                 entropy: None,
             });

@@ -7,6 +7,22 @@ use super::{Result, Store, StoreError, RUN_COLUMNS};
 use crate::clock;
 use crate::safety::secrets::Redactor;
 
+/// A run and the start time of the process holding it, read inside the
+/// write transaction that decides whether it may be taken.
+fn run_and_holder(tx: &Connection, id: &str) -> Result<(RunRow, i64)> {
+    let row = tx
+        .query_row(
+            &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
+            params![id],
+            |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
+        )
+        .optional()?;
+    let Some((raw, holder_start)) = row else {
+        return Err(StoreError::not_found(id));
+    };
+    Ok((raw.decode()?, holder_start))
+}
+
 impl Store {
     /// Record a new run. `inputs` and the plan are redacted before they are
     /// stored; the run then executes with exactly what was stored.
@@ -60,17 +76,7 @@ impl Store {
         let me = std::process::id();
         let my_start = crate::process::start_ticks(me).unwrap_or(0);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row = tx
-            .query_row(
-                &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
-                params![id],
-                |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
-            )
-            .optional()?;
-        let Some((raw, holder_start)) = row else {
-            return Err(StoreError::not_found(id));
-        };
-        let row = raw.decode()?;
+        let (row, holder_start) = run_and_holder(&tx, id)?;
         if row.status.is_final() {
             return Ok(Claim::Ended(row));
         }
@@ -204,17 +210,7 @@ impl Store {
     /// are written together. Returns the run as it was while waiting.
     pub fn decide(&mut self, run_id: &str, approved: bool, note: &str, next: impl FnOnce(&RunRow) -> (Status, String)) -> Result<RunRow> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let raw = tx
-            .query_row(
-                &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
-                params![run_id],
-                |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
-            )
-            .optional()?;
-        let Some((raw, holder_start)) = raw else {
-            return Err(StoreError::not_found(run_id));
-        };
-        let row = raw.decode()?;
+        let (row, holder_start) = run_and_holder(&tx, run_id)?;
         if row.status != Status::AwaitingHuman {
             return Err(StoreError::NotWaiting {
                 run: run_id.to_owned(),

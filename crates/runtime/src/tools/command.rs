@@ -223,18 +223,16 @@ fn program_allowed(sb: &Sandbox, program: &str) -> bool {
         if !entry.contains('/') {
             return entry == name && program.contains('/') && on_path(&absolutize(sb, program), entry);
         }
-        if entry.contains('/') {
-            let entry_path = absolutize(sb, entry);
-            let prog_path = if program.contains('/') {
-                Some(absolutize(sb, program))
-            } else {
-                which(program)
-            };
-            if let (Ok(a), Some(Ok(b))) = (std::fs::canonicalize(entry_path), prog_path.map(std::fs::canonicalize)) {
-                return a == b;
-            }
+        // An entry with a path: the same file, however the program is named.
+        let prog_path = if program.contains('/') {
+            Some(absolutize(sb, program))
+        } else {
+            which(program)
+        };
+        match (std::fs::canonicalize(absolutize(sb, entry)), prog_path.map(std::fs::canonicalize)) {
+            (Ok(a), Some(Ok(b))) => a == b,
+            _ => false,
         }
-        false
     })
 }
 

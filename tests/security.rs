@@ -819,10 +819,16 @@ fn a_checker_replaced_by_renaming_its_directory_halts_the_run() {
     let (out, reports) = run(&dir, &[]);
     assert_eq!(reports[0]["status"], "halted", "{}", text(&out));
     let reason = reports[0]["reason"].as_str().unwrap();
+    // The command's changes are measured on the files: the checker it
+    // replaced is read-only, so the command is undone and the run halts.
     assert!(
-        reason.contains("tests/test_calc.py") && reason.contains("changed during the run"),
+        reason.contains("tests/test_calc.py") && reason.contains("read-only in this run") && reason.contains("undone"),
         "{reason}"
     );
+    assert!(std::fs::read_to_string(dir.join("tests/test_calc.py"))
+        .unwrap()
+        .contains("from calc import"));
+    assert!(!dir.join("tests.orig").exists(), "the renamed directory is put back");
 }
 
 #[test]

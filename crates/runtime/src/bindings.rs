@@ -106,9 +106,15 @@ pub struct SandboxConfig {
     /// (by name or path); empty means no restriction on programs.
     #[serde(default)]
     pub allow_programs: Vec<String>,
-    /// Command lines that are always refused (substring match on the joined argv).
+    /// Commands that are always refused: a program with the words and
+    /// flags it must carry, matched in any order and spelling, through
+    /// shells and wrappers (see [`default_denied`]).
     #[serde(default = "default_denied")]
     pub deny_commands: Vec<String>,
+    /// Whether a worker's command that cannot be analysed before it runs is
+    /// refused (`strict`, the default) or run with best-effort checks.
+    #[serde(default)]
+    pub shell_scripts: ShellScripts,
     /// OS isolation of every process the run starts: `auto` (bubblewrap
     /// when it works here), `bwrap` (required) or `none`.
     #[serde(default)]
@@ -129,24 +135,42 @@ fn dot() -> PathBuf {
 }
 
 /// Destructive commands refused unless the bindings replace this list.
+/// Each entry is a program with the words and flags it must carry, in any
+/// order and spelling (`rm -r` is also `rm -Rf --verbose`, `find -delete`
+/// and an interpreter's recursive-delete one-liner); an entry that is not a
+/// command is matched as text.
 pub fn default_denied() -> Vec<String> {
     [
-        "rm -rf /",
-        "rm -rf ~",
-        "rm -rf *",
+        "rm -r",
+        "find -delete",
+        "git clean",
+        "git push --force",
+        "dd of=",
         "mkfs",
-        "dd if=",
-        ":(){",
+        "chmod -R /",
+        "chown -R /",
         "shutdown",
         "reboot",
-        "git push --force",
-        "git push -f",
-        "chmod -R 777 /",
+        "poweroff",
+        "halt",
+        ":(){",
         "> /dev/sd",
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect()
+}
+
+/// How `run_command` treats what it cannot analyse before it runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShellScripts {
+    /// Refuse compound shell commands, unknown variables, command
+    /// substitutions, `eval`/`source`, script files and git aliases.
+    #[default]
+    Strict,
+    /// Check every program that can be seen and run the rest.
+    BestEffort,
 }
 
 impl Default for SandboxConfig {
@@ -155,6 +179,7 @@ impl Default for SandboxConfig {
             root: dot(),
             allow_programs: Vec::new(),
             deny_commands: default_denied(),
+            shell_scripts: ShellScripts::default(),
             isolation: crate::process::IsolationMode::default(),
             network: false,
             pass_env: Vec::new(),

@@ -62,7 +62,7 @@ fn notes(findings: &[Finding]) -> Vec<Note> {
 impl Guard {
     pub(crate) fn new(plan: &Plan, workspace: &Path, sandbox: &SandboxConfig, allow_unenforced: bool) -> Result<Guard, crate::Error> {
         let engine = SafetyEngine::new(&plan.safety, workspace, allow_unenforced).map_err(crate::Error::Run)?;
-        let sandbox = Sandbox::new(workspace.to_path_buf(), sandbox)?;
+        let sandbox = Sandbox::new(workspace.to_path_buf(), sandbox)?.keeping_contents(engine.guards_changes());
         Ok(Guard {
             engine,
             sandbox,
@@ -107,7 +107,7 @@ impl Guard {
     /// Refuse command executors whose program the sandbox does not allow.
     pub(crate) fn check_command(&self, argv: &[String]) -> Result<(), String> {
         self.sandbox
-            .check_command(argv)
+            .check_executor_command(argv)
             .map_err(|b| format!("{}: {}", b.rule.as_str(), b.message))
     }
 
@@ -186,9 +186,30 @@ impl Guard {
 
     /// Run one built-in tool call through the sandbox, after [`Guard::authorize`].
     pub(crate) fn tool(&mut self, worker: &str, call: &ToolCall, allowed_tools: &[String]) -> Result<(Value, Vec<Note>), ToolBlock> {
-        let notes = self.authorize(worker, call, allowed_tools)?;
-        match self.sandbox.call(call, allowed_tools) {
-            Ok(value) => Ok((value, notes)),
+        let mut notes = self.authorize(worker, call, allowed_tools)?;
+        match self.sandbox.call_measured(call, allowed_tools) {
+            Ok(measured) if measured.changes.is_empty() => Ok((measured.value, notes)),
+            Ok(measured) => {
+                let findings = self.engine.check(Scope::PostWorker, worker, &Subject::Changes(&measured.changes));
+                let Some(worst) = findings.iter().filter(|f| f.action > SafetyAction::Warn).max_by_key(|f| f.action) else {
+                    notes.extend(crate::interpreter::guard::notes(&findings));
+                    return Ok((measured.value, notes));
+                };
+                // A refused change does not stay in the workspace.
+                let failed = measured.undo(&self.sandbox);
+                let mut action = worst.action;
+                let how = if failed.is_empty() {
+                    "the changes were undone".to_owned()
+                } else {
+                    // What cannot be undone cannot be dropped: stop the run.
+                    action = action.max(SafetyAction::Halt);
+                    format!("the changes could not all be undone ({})", failed.join(", "))
+                };
+                Err(ToolBlock {
+                    message: format!("{}; {how}", describe(worst)),
+                    action,
+                })
+            }
             Err(ToolFailure::Blocked(blocked)) => Err(self.block(worker, &blocked)),
             // A tool that ran and failed is the worker's problem, not a violation.
             Err(ToolFailure::Failed(message)) => Ok((serde_json::json!({"error": message}), notes)),

@@ -88,6 +88,15 @@ pub(crate) trait Constraint: Send + Sync {
     fn guards_tool_calls(&self) -> bool {
         false
     }
+    /// Checked on what every tool call changed in the workspace, whatever
+    /// scope it is declared at.
+    fn guards_changes(&self) -> bool {
+        false
+    }
+    /// On the files a tool call created, modified or deleted.
+    fn changes(&self, _cx: &Context<'_>, _changes: &[crate::tools::changes::Change]) -> Option<Found> {
+        None
+    }
     /// Before a worker is invoked.
     fn invocation(&self, _cx: &Context<'_>) -> Option<Found> {
         None

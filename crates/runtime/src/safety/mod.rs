@@ -103,6 +103,8 @@ pub enum Subject<'a> {
     ToolCall(&'a ToolCall),
     /// The worker is about to be invoked.
     Invocation,
+    /// What a tool call changed in the workspace (measured on the files).
+    Changes(&'a [crate::tools::changes::Change]),
 }
 
 /// A check that fired.
@@ -232,6 +234,11 @@ impl SafetyEngine {
     }
 
     /// The engine's memory, to be stored with the run (see [`SafetyEngine::restore`]).
+    /// Whether some check looks at what tool calls change.
+    pub fn guards_changes(&self) -> bool {
+        self.checks.iter().any(|c| c.rule.guards_changes())
+    }
+
     pub fn snapshot(&self) -> Value {
         serde_json::to_value(&*self.memo.lock().unwrap_or_else(|p| p.into_inner())).expect("memo serializes")
     }
@@ -292,6 +299,7 @@ impl SafetyEngine {
             }
             let applies = match subject {
                 Subject::ToolCall(_) => c.rule.guards_tool_calls(),
+                Subject::Changes(_) => c.rule.guards_changes(),
                 _ => c.check.scope == scope,
             };
             if !applies {
@@ -301,6 +309,7 @@ impl SafetyEngine {
             let found = match subject {
                 Subject::Invocation => c.rule.invocation(&cx),
                 Subject::ToolCall(call) => c.rule.tool_call(&cx, call),
+                Subject::Changes(list) => c.rule.changes(&cx, list),
                 Subject::Output(_) => c.rule.output(&cx, current.as_deref().expect("output subject")),
             };
             let Some(found) = found else { continue };

@@ -54,6 +54,31 @@ impl Constraint for OutputBounds {
         )))
     }
 
+    fn guards_changes(&self) -> bool {
+        !self.bounds.forbidden_paths.is_empty() || self.bounds.max_lines_changed.is_some()
+    }
+
+    /// `forbidden_paths` on every path a tool call (a command above all)
+    /// changed, and `max_lines_changed` on the lines it changed in all.
+    fn changes(&self, _cx: &Context<'_>, changes: &[crate::tools::changes::Change]) -> Option<Found> {
+        for c in changes {
+            if let Some(pattern) = self.bounds.forbidden_paths.iter().find(|p| glob_match(p, &c.path)) {
+                return Some(Found::new(format!(
+                    "a tool call changed `{}`, a forbidden path (`{pattern}`)",
+                    c.path
+                )));
+            }
+        }
+        let max = self.bounds.max_lines_changed?;
+        let lines: u64 = changes.iter().map(|c| c.lines()).sum();
+        (lines > max).then(|| {
+            Found::new(format!(
+                "a tool call changed {lines} lines in {} file(s), more than max_lines_changed {max}",
+                changes.len()
+            ))
+        })
+    }
+
     fn output(&self, cx: &Context<'_>, value: &Value) -> Option<Found> {
         if !self.bounds.has_size_bounds() {
             return None;

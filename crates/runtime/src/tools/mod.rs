@@ -8,10 +8,10 @@
 //!   or absolute) to a path inside the root, refusing `..` escapes, absolute
 //!   paths elsewhere and symlinks that lead outside (the deepest existing
 //!   ancestor is canonicalized; a dangling symlink is refused);
-//! - **programs**: [`Sandbox::check_command`] refuses programs outside
-//!   `allow_programs` (when that list is non-empty) and command lines that
-//!   contain a `deny_commands` entry, including inside `sh -c`/`bash -c`
-//!   strings (whitespace, quotes and `rm` flag spellings are normalized);
+//! - **programs**: [`Sandbox::check_command`] reads a command line as the
+//!   programs it runs (shell scripts parsed, wrappers looked through) and
+//!   refuses programs outside `allow_programs` (when that list is non-empty),
+//!   `deny_commands` patterns, and (by default) what it cannot analyse;
 //! - **tools**: [`Sandbox::call`] runs a built-in tool ([`table::TOOLS`]) only
 //!   when the worker declares it.
 //!
@@ -32,7 +32,9 @@
 //! loopc's state and everything outside the workspace.
 
 mod builtin;
+pub mod changes;
 mod command;
+mod measured;
 pub mod table;
 
 use std::fs;
@@ -46,6 +48,7 @@ use crate::bindings::SandboxConfig;
 use crate::executor::ToolCall;
 
 pub use command::CommandOutput;
+pub use measured::Measured;
 
 /// `run_command`'s timeout when the call sets none.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
@@ -63,6 +66,9 @@ pub enum BlockRule {
     ProgramNotAllowed,
     /// The command line contains a `deny_commands` entry.
     DeniedCommand,
+    /// Under `shell_scripts = "strict"`: part of the command cannot be seen
+    /// before it runs (a compound shell command, an unknown variable, a script file).
+    NotAnalysable,
     /// A path leaves the workspace root.
     PathOutsideRoot,
     /// A path names one of loopc's own files (state, bindings, config, plan, trace).
@@ -75,6 +81,7 @@ impl BlockRule {
             BlockRule::ToolNotAllowed => "tool_not_allowed",
             BlockRule::ProgramNotAllowed => "program_not_allowed",
             BlockRule::DeniedCommand => "denied_command",
+            BlockRule::NotAnalysable => "command_not_analysable",
             BlockRule::PathOutsideRoot => "path_outside_root",
             BlockRule::ProtectedPath => "protected_path",
         }
@@ -135,8 +142,11 @@ impl std::error::Error for ToolFailure {}
 #[derive(Clone, Debug)]
 pub struct Sandbox {
     root: PathBuf,
-    allow_programs: Vec<String>,
-    deny_commands: Vec<String>,
+    allow_programs: Vec<command::allow::Allowed>,
+    deny_commands: Vec<command::deny::DenyRule>,
+    shell_scripts: command::ShellScripts,
+    /// The top of the git repository the root is a subdirectory of, if any.
+    repository_above_root: Option<PathBuf>,
     /// loopc's own files and directories, refused to every tool (canonical spellings).
     protected: Vec<PathBuf>,
     /// Files tools may read but not change (canonical spellings).
@@ -149,6 +159,9 @@ pub struct Sandbox {
     pub(crate) processes: Option<std::sync::Arc<crate::process::ProcessLog>>,
     /// How `run_command` processes are isolated (default: environment filtered only).
     pub(crate) isolation: std::sync::Arc<crate::process::Isolation>,
+    /// Whether [`Sandbox::call_measured`] keeps every small file's content
+    /// (for line counts and undo), not only the read-only files'.
+    keep_contents: bool,
 }
 
 impl Sandbox {
@@ -162,12 +175,17 @@ impl Sandbox {
         let deny_commands = config
             .deny_commands
             .iter()
-            .map(|d| command::normalize_ws(d))
-            .filter(|d| !d.is_empty())
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| command::deny::DenyRule::parse(d))
             .collect();
-        Ok(Sandbox {
-            allow_programs: config.allow_programs.clone(),
+        let allow_programs = command::allow::resolve_all(&canonical, &config.allow_programs);
+        // An allowed program that lives in the workspace is not the worker's to rewrite.
+        let allowed_inside = command::allow::files_inside(&canonical, &allow_programs);
+        let sandbox = Sandbox {
+            allow_programs,
             deny_commands,
+            shell_scripts: config.shell_scripts,
+            repository_above_root: command::repository_above(&canonical),
             isolation: std::sync::Arc::new(crate::process::Isolation {
                 root: canonical.clone(),
                 network: true,
@@ -179,7 +197,17 @@ impl Sandbox {
             private_ids: Vec::new(),
             read_only_ids: Vec::new(),
             processes: None,
-        })
+            keep_contents: false,
+        };
+        Ok(sandbox.read_only(allowed_inside))
+    }
+
+    /// Keep the content of every small file when measuring a tool call's
+    /// changes, so that lines changed are a real diff and a refused change
+    /// can be undone (a run whose checks look at changes sets this).
+    pub fn keeping_contents(mut self, keep: bool) -> Self {
+        self.keep_contents = keep;
+        self
     }
 
     /// Isolate `run_command` processes this way.
@@ -256,11 +284,24 @@ impl Sandbox {
         &self.root
     }
 
-    /// Whether `argv` may run: its program is allowed (by file name or by
-    /// path) and no denied command appears in it, directly or inside a shell's
-    /// `-c` string. Command executors call this before spawning.
+    /// Whether a worker's `argv` may run. It is read as the programs it runs:
+    /// `sh -c` scripts are split into simple commands, wrappers (`env`,
+    /// `nice`, `timeout`, `sudo`, `xargs`, `find -exec`, `busybox`) and git's
+    /// global options are looked through. Every program must be allowed (by
+    /// file: see `allow_programs`), none may be a denied command (program,
+    /// words and flags in any order and spelling), and under
+    /// `shell_scripts = "strict"` (the default) nothing may be hidden from
+    /// the check: compound shell commands, variables loopc does not know,
+    /// command substitutions, `eval`, script files and git aliases are refused.
     pub fn check_command(&self, argv: &[String]) -> Result<(), Blocked> {
-        command::check_command(self, argv)
+        command::check_command(self, argv, self.shell_scripts)
+    }
+
+    /// [`Sandbox::check_command`] for a command the bindings configure (an
+    /// executor): the allowlist and the denylist apply, but a shell script
+    /// the operator wrote is not refused for being compound.
+    pub fn check_executor_command(&self, argv: &[String]) -> Result<(), Blocked> {
+        command::check_command(self, argv, command::ShellScripts::BestEffort)
     }
 
     /// Whether `argv`'s arguments stay inside the root: arguments (and
@@ -269,7 +310,8 @@ impl Sandbox {
     /// in a shell) must resolve inside the root. `/dev/null` and the standard
     /// streams are exempt. `run_command` applies this on top of [`Sandbox::check_command`].
     pub fn check_argv_paths(&self, argv: &[String]) -> Result<(), Blocked> {
-        command::check_argv_paths(self, argv)
+        command::check_argv_paths(self, argv)?;
+        command::check_script_paths(self, argv)
     }
 
     /// Map a tool path to a path inside the root (see the module docs).

@@ -1,7 +1,23 @@
 //! Programs: the allowlist, the denylist, argument paths and running with a timeout.
+//!
+//! A command line is checked as the programs it runs ([`analyse`]): after
+//! shell-word splitting of `sh -c` scripts ([`shell`]), through wrappers
+//! (`env`, `nice`, `timeout`, `xargs`, `find -exec`, `sudo`, `busybox`) and
+//! git's global options. Denied commands are patterns ([`deny`]); allowed
+//! programs are files ([`allow`]).
+
+pub(crate) mod allow;
+pub(crate) mod analyse;
+pub(crate) mod deny;
+pub(crate) mod shell;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use analyse::{Analysis, Cmd, Problem};
+use deny::DenyRule;
+
+pub use crate::bindings::ShellScripts;
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -11,17 +27,18 @@ use serde::Serialize;
 use super::{BlockRule, Blocked, Sandbox, ToolFailure};
 
 /// Programs whose `-c` argument is a command line.
-const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "busybox"];
+pub(crate) const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "yash", "posh", "rbash"];
 
 /// Shell words that are not programs (for the allowlist inside `sh -c`).
 const SHELL_BUILTINS: &[&str] = &[
     "cd", "echo", "printf", "export", "unset", "set", "true", "false", "test", "[", "[[", "]]", ":", "pwd", "exit", "return", "read",
     "shift", "local", "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac", "in", "function", "{",
-    "}", "!", "wait", "trap", "alias", "type", "command", "builtin", "let", "declare",
+    "}", "!", "wait", "trap", "alias", "type", "command", "builtin", "let", "declare", "exec", "eval", "source", ".", "pushd", "popd",
+    "dirs", "readonly", "typeset", "hash", "umask", "shopt", "getopts", "break", "continue", "fc", "enable",
 ];
 
 /// Paths a command may always name.
-const EXEMPT_PATHS: &[&str] = &[
+pub(crate) const EXEMPT_PATHS: &[&str] = &[
     "/dev/null",
     "/dev/stdin",
     "/dev/stdout",
@@ -48,7 +65,7 @@ pub(super) fn normalize_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn file_name(p: &str) -> &str {
+pub(crate) fn file_name(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
@@ -72,102 +89,105 @@ fn shell_strings(argv: &[String]) -> Vec<&str> {
     out
 }
 
-/// `rm -r -f`, `rm -fr`, `rm --recursive --force` → `rm -rf`.
-fn canonical_rm(s: &str) -> String {
-    let words: Vec<&str> = s.split(' ').collect();
-    let mut out: Vec<String> = Vec::with_capacity(words.len());
-    let mut i = 0;
-    while i < words.len() {
-        let w = words[i];
-        out.push(w.to_owned());
-        i += 1;
-        if file_name(w) != "rm" {
-            continue;
-        }
-        let (mut r, mut f) = (false, false);
-        let mut others = Vec::new();
-        while i < words.len() && words[i].starts_with('-') && words[i] != "-" && words[i] != "--" {
-            let flag = words[i];
-            match flag {
-                "--recursive" => r = true,
-                "--force" => f = true,
-                _ if flag.starts_with("--") => others.push(flag.to_owned()),
-                _ => {
-                    for c in flag[1..].chars() {
-                        match c {
-                            'r' | 'R' => r = true,
-                            'f' => f = true,
-                            _ => others.push(format!("-{c}")),
-                        }
-                    }
-                }
-            }
-            i += 1;
-        }
-        if i < words.len() && words[i] == "--" {
-            i += 1;
-        }
-        if r && f {
-            out.push("-rf".into());
-        } else if r {
-            out.push("-r".into());
-        } else if f {
-            out.push("-f".into());
-        }
-        out.extend(others);
+/// The spellings of a command line that text entries of the denylist are
+/// matched against: the joined argv and every shell script in it, with
+/// whitespace normalized, and the same with quotes removed.
+fn text_candidates(argv: &[String], scripts: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in std::iter::once(argv.join(" ")).chain(scripts.iter().cloned()) {
+        out.push(normalize_ws(&unquote(&t)));
+        out.push(normalize_ws(&t));
     }
-    out.join(" ")
+    out
 }
 
 fn unquote(s: &str) -> String {
     s.chars().filter(|c| !matches!(c, '\'' | '"' | '\\')).collect()
 }
 
-/// The spellings of a command line the denylist is matched against.
-fn deny_candidates(argv: &[String]) -> Vec<String> {
-    let mut texts = vec![argv.join(" ")];
-    texts.extend(shell_strings(argv).into_iter().map(str::to_owned));
-    let mut out = Vec::new();
-    for t in texts {
-        let n = normalize_ws(&t);
-        let u = normalize_ws(&unquote(&t));
-        out.push(canonical_rm(&n));
-        out.push(canonical_rm(&u));
-        out.push(u);
-        out.push(n);
-    }
-    out
-}
-
-pub(super) fn check_command(sb: &Sandbox, argv: &[String]) -> Result<(), Blocked> {
-    let Some(program) = argv.first() else {
+/// Whether `argv` may run (see [`Sandbox::check_command`]): every program it
+/// runs, through wrappers and shell scripts, is allowed; none is a denied
+/// command; and, under `shell_scripts = "strict"`, everything it runs could
+/// be seen before it runs.
+pub(super) fn check_command(sb: &Sandbox, argv: &[String], mode: ShellScripts) -> Result<(), Blocked> {
+    if argv.is_empty() {
         return Err(Blocked::new(BlockRule::ProgramNotAllowed, "empty command line"));
-    };
-    if !program_allowed(sb, program) {
-        return Err(Blocked::new(
-            BlockRule::ProgramNotAllowed,
-            format!("program `{program}` is not in allow_programs ({})", sb.allow_programs.join(", ")),
-        ));
     }
-    let candidates = deny_candidates(argv);
-    for denied in &sb.deny_commands {
-        if candidates.iter().any(|c| c.contains(denied.as_str())) {
+    let analysis = analyse::analyse(&sb.root, argv);
+    check_denied(sb, argv, &analysis)?;
+    check_programs(sb, &analysis)?;
+    check_git_reach(sb, &analysis)?;
+    if mode == ShellScripts::Strict {
+        if let Some(Problem::Opaque(why)) = analysis.problems.iter().find(|p| matches!(p, Problem::Opaque(_))) {
             return Err(Blocked::new(
-                BlockRule::DeniedCommand,
-                format!("command line contains denied command `{denied}`"),
+                BlockRule::NotAnalysable,
+                format!("{why}; loopc runs only commands it can check (set `[sandbox] shell_scripts = \"best_effort\"` to run such commands with best-effort checks)"),
             ));
         }
     }
-    if !sb.allow_programs.is_empty() {
-        for inner in shell_strings(argv) {
-            for word in shell_command_words(inner) {
-                if !SHELL_BUILTINS.contains(&word.as_str()) && !program_allowed(sb, &word) {
+    Ok(())
+}
+
+fn check_programs(sb: &Sandbox, analysis: &Analysis) -> Result<(), Blocked> {
+    if sb.allow_programs.is_empty() {
+        return Ok(());
+    }
+    let list = || sb.allow_programs.iter().map(|a| a.entry.as_str()).collect::<Vec<_>>().join(", ");
+    for cmd in &analysis.commands {
+        let Some(program) = cmd.args.first() else { continue };
+        if !program.known {
+            return Err(Blocked::new(
+                BlockRule::ProgramNotAllowed,
+                format!(
+                    "the program `{}` comes from a variable and cannot be matched with allow_programs ({})",
+                    program.text,
+                    list()
+                ),
+            ));
+        }
+        if cmd.in_shell && SHELL_BUILTINS.contains(&program.text.as_str()) {
+            continue;
+        }
+        if !allow::allowed(&sb.root, &sb.allow_programs, &program.text) {
+            let place = if cmd.in_shell { " (inside a shell command)" } else { "" };
+            return Err(Blocked::new(
+                BlockRule::ProgramNotAllowed,
+                format!("program `{}`{place} is not in allow_programs ({})", program.text, list()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_denied(sb: &Sandbox, argv: &[String], analysis: &Analysis) -> Result<(), Blocked> {
+    let mut texts: Option<Vec<String>> = None;
+    for rule in &sb.deny_commands {
+        match rule {
+            DenyRule::Pattern(p) => {
+                for cmd in &analysis.commands {
+                    let how = if p.matches(cmd) {
+                        if cmd.has_unknown_args() {
+                            " (its arguments are not known before it runs)"
+                        } else {
+                            ""
+                        }
+                    } else if p.is_recursive_delete() && deny::interpreter_deletes_tree(cmd) {
+                        " (an interpreter deleting a directory tree)"
+                    } else {
+                        continue;
+                    };
                     return Err(Blocked::new(
-                        BlockRule::ProgramNotAllowed,
-                        format!(
-                            "program `{word}` (inside a shell command) is not in allow_programs ({})",
-                            sb.allow_programs.join(", ")
-                        ),
+                        BlockRule::DeniedCommand,
+                        format!("`{}` is the denied command `{}`{how}", shown(cmd), p.entry),
+                    ));
+                }
+            }
+            DenyRule::Text(t) => {
+                let texts = texts.get_or_insert_with(|| text_candidates(argv, &analysis.scripts));
+                if texts.iter().any(|c| c.contains(t.as_str())) {
+                    return Err(Blocked::new(
+                        BlockRule::DeniedCommand,
+                        format!("command line contains denied command `{t}`"),
                     ));
                 }
             }
@@ -176,90 +196,71 @@ pub(super) fn check_command(sb: &Sandbox, argv: &[String]) -> Result<(), Blocked
     Ok(())
 }
 
-/// The first word of every simple command in a shell string (assignments skipped).
-fn shell_command_words(inner: &str) -> Vec<String> {
-    let mut s = inner.to_owned();
-    for sep in ["&&", "||", "$(", "`", ";", "|", "&", "\n", "(", ")"] {
-        s = s.replace(sep, "\u{0}");
-    }
-    let mut words = Vec::new();
-    for part in s.split('\u{0}') {
-        let mut toks = part.split_whitespace().map(unquote).skip_while(|t| is_assignment(t));
-        if let Some(first) = toks.next() {
-            if first.starts_with('>') || first.starts_with('<') || first.chars().all(|c| c.is_ascii_digit() || c == '>' || c == '<') {
-                continue;
-            }
-            if first == "exec" || first == "command" {
-                if let Some(next) = toks.next() {
-                    words.push(next);
-                }
-                continue;
-            }
-            words.push(first);
+/// Git commands that change a whole work tree, which reach above the root
+/// when the root is a subdirectory of a repository.
+const GIT_WORKTREE_WIDE: &[&str] = &[
+    "reset",
+    "checkout",
+    "switch",
+    "stash",
+    "rebase",
+    "merge",
+    "pull",
+    "cherry-pick",
+    "revert",
+    "am",
+    "bisect",
+    "worktree",
+    "clean",
+];
+
+fn check_git_reach(sb: &Sandbox, analysis: &Analysis) -> Result<(), Blocked> {
+    let Some(top) = &sb.repository_above_root else { return Ok(()) };
+    for cmd in &analysis.commands {
+        if cmd.name() != Some("git") {
+            continue;
+        }
+        if let Some(sub) = cmd.args.get(1).filter(|a| GIT_WORKTREE_WIDE.contains(&a.text.as_str())) {
+            return Err(Blocked::new(
+                BlockRule::PathOutsideRoot,
+                format!(
+                    "`git {}` changes the work tree of the repository at {}, which extends above the workspace root",
+                    sub.text,
+                    top.display()
+                ),
+            ));
         }
     }
-    words
+    Ok(())
 }
 
-fn is_assignment(t: &str) -> bool {
-    match t.split_once('=') {
-        Some((name, _)) => !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-        None => false,
+/// The repository top level above `root`, when `root` is inside one but is not its top.
+pub(crate) fn repository_above(root: &Path) -> Option<PathBuf> {
+    if root.join(".git").exists() {
+        return None;
     }
+    root.ancestors().skip(1).find(|a| a.join(".git").exists()).map(Path::to_path_buf)
 }
 
-fn program_allowed(sb: &Sandbox, program: &str) -> bool {
-    if sb.allow_programs.is_empty() {
-        return true;
-    }
-    let name = file_name(program);
-    sb.allow_programs.iter().any(|entry| {
-        if entry == program {
-            return true;
-        }
-        // A bare name allows the program of that name in a directory of
-        // PATH, however it is spelled (`/usr/bin/python3`), but not another
-        // file that happens to share the name (a `./python3` the worker wrote).
-        if !entry.contains('/') {
-            return entry == name && program.contains('/') && on_path(&absolutize(sb, program), entry);
-        }
-        // An entry with a path: the same file, however the program is named.
-        let prog_path = if program.contains('/') {
-            Some(absolutize(sb, program))
-        } else {
-            which(program)
-        };
-        match (std::fs::canonicalize(absolutize(sb, entry)), prog_path.map(std::fs::canonicalize)) {
-            (Ok(a), Some(Ok(b))) => a == b,
-            _ => false,
-        }
-    })
-}
-
-fn absolutize(sb: &Sandbox, p: &str) -> PathBuf {
-    let p = Path::new(p);
-    if p.is_absolute() {
-        p.to_path_buf()
+fn shown(cmd: &Cmd) -> String {
+    let text = cmd.args.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join(" ");
+    if text.chars().count() > 120 {
+        format!("{}…", text.chars().take(120).collect::<String>())
     } else {
-        sb.root.join(p)
+        text
     }
 }
 
-/// Whether `program` is the file called `name` in one of PATH's directories.
-fn on_path(program: &Path, name: &str) -> bool {
-    let Ok(program) = std::fs::canonicalize(program) else {
-        return false;
-    };
-    let Some(path) = std::env::var_os("PATH") else { return false };
-    std::env::split_paths(&path)
-        .filter(|dir| dir.is_absolute())
-        .filter_map(|dir| std::fs::canonicalize(dir.join(name)).ok())
-        .any(|candidate| candidate == program)
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file())
+/// Directory changes and redirections in shell scripts that leave the root.
+pub(super) fn check_script_paths(sb: &Sandbox, argv: &[String]) -> Result<(), Blocked> {
+    let analysis = analyse::analyse(&sb.root, argv);
+    match analysis.problems.into_iter().find_map(|p| match p {
+        Problem::Outside(why) => Some(why),
+        Problem::Opaque(_) => None,
+    }) {
+        Some(why) => Err(Blocked::new(BlockRule::PathOutsideRoot, why)),
+        None => Ok(()),
+    }
 }
 
 /// Tokens of an argument that may name files: the argument, a `--flag=value`
@@ -389,28 +390,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rm_spellings_are_canonical() {
-        assert_eq!(canonical_rm("rm -r -f /"), "rm -rf /");
-        assert_eq!(canonical_rm("rm -fr /"), "rm -rf /");
-        assert_eq!(canonical_rm("/bin/rm --recursive --force -- /"), "/bin/rm -rf /");
-        assert_eq!(canonical_rm("rm -rfv x"), "rm -rf -v x");
-        assert_eq!(canonical_rm("rm x"), "rm x");
-    }
-
-    #[test]
     fn shell_strings_found_behind_wrappers() {
         let argv: Vec<String> = ["env", "bash", "-lc", "echo hi"].iter().map(|s| s.to_string()).collect();
         assert_eq!(shell_strings(&argv), vec!["echo hi"]);
         let argv: Vec<String> = ["python3", "-c", "print(1)"].iter().map(|s| s.to_string()).collect();
         assert!(shell_strings(&argv).is_empty());
-    }
-
-    #[test]
-    fn shell_words() {
-        assert_eq!(
-            shell_command_words("FOO=1 make test && cd x; curl a | sh"),
-            vec!["make", "cd", "curl", "sh"]
-        );
-        assert_eq!(shell_command_words("echo $(whoami)"), vec!["echo", "whoami"]);
     }
 }

@@ -107,15 +107,15 @@ fn near_misses_are_not_secrets() {
     };
     let short = [
         "AKIA1234".to_string(),                                    // too short
-        format!("akia{}", noise(16, UPPER_DIGITS, 20)),            // lower case prefix
-        format!("XAKIA{}", noise(16, UPPER_DIGITS, 21)),           // inside a word
-        "ghp_short".into(),                                        // too short
-        "sk-short-key".into(),                                     // under 20 characters
+        format!("akia{}", noise(15, UPPER_DIGITS, 20)), // too short in any case (a full one is found: prefixes match in any case)
+        format!("XAKIA{}", noise(16, UPPER_DIGITS, 21)), // inside a word
+        "ghp_short".into(),                             // too short
+        "sk-short-key".into(),                          // under 20 characters
         "the risk-assessment-of-the-whole-project is done".into(), // `sk-` inside a word
-        "task-management-for-the-team-and-more".into(),            // `sk-` inside a word
-        "xoxz-1234567890abcdef".into(),                            // not a Slack kind
-        "AIzaShort".into(),                                        // too short
-        "sk_test_abcdefghijklmnopqrstuvwx".into(),                 // Stripe test key
+        "task-management-for-the-team-and-more".into(), // `sk-` inside a word
+        "xoxz-1234567890abcdef".into(),                 // not a Slack kind
+        "AIzaShort".into(),                             // too short
+        "sk_test_abcdefghijklmnopqrstuvwx".into(),      // Stripe test key
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----".into(),
         "-----BEGIN PUBLIC KEY-----\nMIIB".into(),
         "eyJhbGciOiJIUzI1NiJ9 alone".into(), // a JWT header only

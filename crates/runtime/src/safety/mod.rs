@@ -35,8 +35,10 @@
 
 mod constraint;
 mod credentials;
+mod encoded;
 pub mod glob;
 mod human_gate;
+mod normalize;
 mod output_bounds;
 mod pii_detect;
 mod rate_limit;

@@ -93,6 +93,9 @@ struct Format {
     min: usize,
     /// Prefixes that belong to another format (`sk-ant-` is not an OpenAI key).
     not_followed_by: &'static [&'static str],
+    /// Whether the body (upper case and digits) is matched in any case: an
+    /// AWS key lower-cased is still recognisable.
+    fold_body: bool,
 }
 
 const FORMATS: &[Format] = &[
@@ -102,6 +105,7 @@ const FORMATS: &[Format] = &[
         class: upper_digit,
         min: 16,
         not_followed_by: &[],
+        fold_body: true,
     },
     Format {
         name: "GitHub token",
@@ -109,6 +113,7 @@ const FORMATS: &[Format] = &[
         class: alnum,
         min: 30,
         not_followed_by: &[],
+        fold_body: false,
     },
     Format {
         name: "GitHub token",
@@ -116,6 +121,7 @@ const FORMATS: &[Format] = &[
         class: alnum_underscore,
         min: 22,
         not_followed_by: &[],
+        fold_body: false,
     },
     Format {
         name: "Anthropic API key",
@@ -123,6 +129,7 @@ const FORMATS: &[Format] = &[
         class: is_tok,
         min: 20,
         not_followed_by: &[],
+        fold_body: false,
     },
     Format {
         name: "OpenAI API key",
@@ -130,6 +137,7 @@ const FORMATS: &[Format] = &[
         class: is_tok,
         min: 20,
         not_followed_by: &["ant-"],
+        fold_body: false,
     },
     Format {
         name: "Slack token",
@@ -137,6 +145,7 @@ const FORMATS: &[Format] = &[
         class: alnum_dash,
         min: 10,
         not_followed_by: &[],
+        fold_body: false,
     },
     Format {
         name: "Google API key",
@@ -144,6 +153,7 @@ const FORMATS: &[Format] = &[
         class: is_tok,
         min: 35,
         not_followed_by: &[],
+        fold_body: false,
     },
     Format {
         name: "GitLab token",
@@ -151,6 +161,7 @@ const FORMATS: &[Format] = &[
         class: is_tok,
         min: 20,
         not_followed_by: &[],
+        fold_body: false,
     },
     Format {
         name: "npm token",
@@ -158,6 +169,7 @@ const FORMATS: &[Format] = &[
         class: alnum,
         min: 36,
         not_followed_by: &[],
+        fold_body: false,
     },
     Format {
         name: "Hugging Face token",
@@ -165,6 +177,7 @@ const FORMATS: &[Format] = &[
         class: alnum,
         min: 30,
         not_followed_by: &[],
+        fold_body: false,
     },
     Format {
         name: "Stripe secret key",
@@ -172,6 +185,7 @@ const FORMATS: &[Format] = &[
         class: alnum,
         min: 16,
         not_followed_by: &[],
+        fold_body: false,
     },
 ];
 
@@ -223,17 +237,28 @@ pub(crate) fn escape_before(bytes: &[u8], at: usize) -> bool {
 
 fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
     let bytes = text.as_bytes();
+    // Prefixes are matched in any case (`AKIA`, `akia`, `Ghp_`): a key
+    // changed in case is still the key to whoever reads it.
+    let folded = text.to_ascii_lowercase();
     for f in FORMATS {
         for prefix in f.prefixes {
-            for (at, _) in text.match_indices(prefix) {
+            let lower = prefix.to_ascii_lowercase();
+            for (at, _) in folded.match_indices(&lower) {
                 if !left_boundary(bytes, at, prefix) {
                     continue;
                 }
                 let body = at + prefix.len();
-                if f.not_followed_by.iter().any(|p| text[body..].starts_with(p)) {
+                if f.not_followed_by
+                    .iter()
+                    .any(|p| folded[body..].starts_with(&p.to_ascii_lowercase()))
+                {
                     continue;
                 }
-                let n = run_len(bytes, body, f.class);
+                let n = if f.fold_body {
+                    run_len(bytes, body, |b| upper_digit(b.to_ascii_uppercase()))
+                } else {
+                    run_len(bytes, body, f.class)
+                };
                 if n >= f.min {
                     out.push(SecretMatch {
                         start: at,
@@ -296,48 +321,23 @@ fn high_entropy(text: &str, cfg: &SecretConfig, known: &[SecretMatch], out: &mut
 }
 
 /// The secrets in `text`, in order of position, overlapping matches merged
-/// into the first (known formats win over entropy).
+/// into the first (known formats win over entropy). The text is matched as
+/// written and as normalized ([`super::normalize`]: NFKC, invisible
+/// characters removed, string pieces joined), and base64 runs are decoded
+/// and matched too; every match is a range of `text`.
 pub fn scan_text(text: &str, cfg: &SecretConfig) -> Vec<SecretMatch> {
-    if !text.contains(INVISIBLE) {
-        return scan_visible(text, cfg);
+    let mut found = scan_visible(text, cfg);
+    if let Some(view) = super::normalize::View::of(text) {
+        found.extend(scan_visible(&view.text, cfg).into_iter().map(|m| {
+            let (start, end) = view.back(m.start, m.end);
+            SecretMatch { start, end, ..m }
+        }));
     }
-    // A key with zero-width characters in it looks the same to a person and
-    // works the same once pasted: scan the text without them, and map each
-    // match back onto the original (the invisible characters inside it are
-    // redacted with it).
-    let mut visible = String::with_capacity(text.len());
-    let mut origin = Vec::with_capacity(text.len() + 1);
-    for (i, c) in text.char_indices() {
-        if !INVISIBLE.contains(&c) {
-            for _ in 0..c.len_utf8() {
-                origin.push(i);
-            }
-            visible.push(c);
-        }
-    }
-    origin.push(text.len());
-    let back = |at: usize| origin[at];
-    scan_visible(&visible, cfg)
-        .into_iter()
-        .map(|m| SecretMatch {
-            start: back(m.start),
-            end: if m.end == visible.len() { text.len() } else { back(m.end) },
-            ..m
-        })
-        .collect()
+    super::encoded::secrets(text, &mut found);
+    merge(found)
 }
 
-/// Characters that show nothing: zero-width space, joiners, word joiner,
-/// byte order mark, soft hyphen.
-const INVISIBLE: &[char] = &['\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{ad}'];
-
-fn scan_visible(text: &str, cfg: &SecretConfig) -> Vec<SecretMatch> {
-    let mut found = Vec::new();
-    known_formats(text, &mut found);
-    if cfg.entropy {
-        let known = found.clone();
-        high_entropy(text, cfg, &known, &mut found);
-    }
+fn merge(mut found: Vec<SecretMatch>) -> Vec<SecretMatch> {
     found.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut merged: Vec<SecretMatch> = Vec::with_capacity(found.len());
     for m in found {
@@ -347,6 +347,16 @@ fn scan_visible(text: &str, cfg: &SecretConfig) -> Vec<SecretMatch> {
         }
     }
     merged
+}
+
+pub(crate) fn scan_visible(text: &str, cfg: &SecretConfig) -> Vec<SecretMatch> {
+    let mut found = Vec::new();
+    known_formats(text, &mut found);
+    if cfg.entropy {
+        let known = found.clone();
+        high_entropy(text, cfg, &known, &mut found);
+    }
+    merge(found)
 }
 
 /// `text` with every match replaced by [`REDACTED`].

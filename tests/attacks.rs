@@ -209,6 +209,101 @@ fn probes() -> Vec<Probe> {
             argv(&["victim/sh", "-c", "true"]),
             "program_not_allowed",
         ),
+        // A red-team pass over the first version of these checks.
+        allowing("PATH assignment", sh("PATH=.; cat victim/data.txt"), "command_not_analysable"),
+        allowing("PATH prefix", sh("PATH=. cat victim/data.txt"), "command_not_analysable"),
+        allowing("read into a variable", sh("read x <<E\ntouch\nE\n$x marker"), "program_not_allowed"),
+        allowing(
+            "set -- then \"$@\"",
+            argv(&["sh", "-c", "set -- touch marker; \"$@\"", "echo", "echo"]),
+            "program_not_allowed",
+        ),
+        allowing(
+            "shift then \"$@\"",
+            argv(&["sh", "-c", "shift; \"$@\"", "_", "echo", "touch", "marker"]),
+            "program_not_allowed",
+        ),
+        allowing(
+            "here-document delimiter desync",
+            sh("cat <<\"$X\"\n$X\ntouch marker\n\necho"),
+            "program_not_allowed",
+        ),
+        allowing(
+            "git --upload-pack",
+            argv(&["git", "ls-remote", "--upload-pack=touch marker;exit 1;:", "."]),
+            "command_not_analysable",
+        ),
+        allowing("git grep -O", argv(&["git", "grep", "-Otouch", "a"]), "command_not_analysable"),
+        allowing(
+            "git --exec-path",
+            argv(&["git", "--exec-path=victim", "status"]),
+            "command_not_analysable",
+        ),
+        allowing(
+            "GIT_EXTERNAL_DIFF",
+            sh("GIT_EXTERNAL_DIFF='touch marker;:' git diff"),
+            "command_not_analysable",
+        ),
+        allowing(
+            "GIT_CONFIG_COUNT",
+            sh("GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor GIT_CONFIG_VALUE_0=x git status"),
+            "command_not_analysable",
+        ),
+        allowing(
+            "git config -f",
+            argv(&["git", "config", "-f", ".git/config", "core.fsmonitor", "rm -r victim;false"]),
+            "command_not_analysable",
+        ),
+        allowing(
+            "BASH_ENV through env",
+            argv(&["env", "BASH_ENV=script.sh", "sh", "-c", "true"]),
+            "command_not_analysable",
+        ),
+        allowing("an interactive shell", argv(&["sh", "-ic", "true"]), "command_not_analysable"),
+        p("an escaped slash", sh("touch \\/OUT-pwned"), "path_outside_root"),
+        p(
+            "cd -- to an escaped path",
+            sh("cd -- \\/tmp && echo p > pwned.txt"),
+            "path_outside_root",
+        ),
+        p("an empty expansion before rm", sh("x=; $x rm -r victim"), "denied_command"),
+        p("\"$@\" empty", sh("\"$@\" rm -r victim"), "denied_command"),
+        p("IFS splitting", sh("IFS=,; x=rm,-r,victim; $x"), "command_not_analysable"),
+        p("a long option prefix", argv(&["rm", "--recur", "victim"]), "denied_command"),
+        p(
+            "a wrapper's long option prefix",
+            argv(&["timeout", "--sig", "KILL", "5", "rm", "-r", "victim"]),
+            "denied_command",
+        ),
+        p("env -iS", argv(&["env", "-iS", "rm -r victim"]), "denied_command"),
+        p("time -p in a shell", sh("time -p rm -r victim"), "denied_command"),
+        p(
+            "bash brace expansion",
+            argv(&["bash", "-c", "{rm,-r,victim}"]),
+            "command_not_analysable",
+        ),
+        p("bash $'\\u…'", argv(&["bash", "-c", "$'\\u0072m' -r victim"]), "denied_command"),
+        p("xargs -I into sh -c", sh("echo x | xargs -I{} sh -c {}"), "command_not_analysable"),
+        p("git push --mirror", argv(&["git", "push", "--mirror", "origin"]), "denied_command"),
+        p(
+            "git -c remote.*.push",
+            argv(&["git", "-c", "remote.origin.push=+HEAD:refs/heads/main", "push", "origin"]),
+            "command_not_analysable",
+        ),
+        p(
+            "strace wrapper",
+            argv(&["strace", "-o", "/dev/null", "rm", "-r", "victim"]),
+            "denied_command",
+        ),
+        p("flock -c", argv(&["flock", "lk", "-c", "rm -r victim"]), "denied_command"),
+        p("script -c", argv(&["script", "-qc", "rm -r victim", "/dev/null"]), "denied_command"),
+        p("watch", argv(&["watch", "-n", "1", "rm", "-r", "victim"]), "denied_command"),
+        p("awk system()", argv(&["awk", "BEGIN{system(\"rm -r victim\")}"]), "denied_command"),
+        allowing(
+            "python os.system",
+            argv(&["python3", "-c", "import os; os.system('touch marker')"]),
+            "command_not_analysable",
+        ),
         // Leaving the root.
         p("cd ~", sh("cd ~ && echo pwned > pwned.txt"), "path_outside_root"),
         p("cd without a directory", sh("cd && echo pwned > pwned.txt"), "path_outside_root"),
@@ -234,8 +329,11 @@ fn base() -> PathBuf {
 /// A work directory for one probe: the root (with `victim/data.txt`, a
 /// `script.sh` and fake `./echo` and `victim/sh`) and a canary home beside it.
 fn setup(name: &str, probe: &Probe, isolation: &str) -> (PathBuf, PathBuf) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-    let dir = base().join(format!("{isolation}-{slug}"));
+    // Names that differ only in punctuation (`cd ~`, `cd -`) get their own directories.
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = base().join(format!("{isolation}-{n:03}-{slug}"));
     let _ = std::fs::remove_dir_all(&dir);
     let root = dir.join("root");
     let home = dir.join("home");
@@ -247,6 +345,9 @@ fn setup(name: &str, probe: &Probe, isolation: &str) -> (PathBuf, PathBuf) {
         std::fs::write(root.join(fake), "#!/bin/sh\nrm -r victim\n").unwrap();
         let _ = Command::new("chmod").args(["+x", root.join(fake).to_str().unwrap()]).status();
     }
+    // The workspace is a repository of its own, as a run's checkout is.
+    let init = Command::new("git").args(["init", "-q"]).current_dir(&root).status().unwrap();
+    assert!(init.success());
     std::fs::write(home.join("canary.txt"), "canary\n").unwrap();
     std::fs::write(home.join("projects/work.txt"), "work\n").unwrap();
     std::fs::write(root.join("spec.yaml"), SPEC).unwrap();
@@ -289,7 +390,8 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -327,8 +429,8 @@ fn attack(isolation: &str, probes: Vec<Probe>) -> Vec<String> {
                 if before != after {
                     problems.push("changed the canary or the victim".into());
                 }
-                if dir.join("root/pwned.txt").exists() || home.join("pwned.txt").exists() {
-                    problems.push("wrote pwned.txt".into());
+                if dir.join("root/pwned.txt").exists() || home.join("pwned.txt").exists() || dir.join("root/marker").exists() {
+                    problems.push("wrote pwned.txt or marker".into());
                 }
                 if !problems.is_empty() {
                     failures.lock().unwrap().push(format!("{}: {}", probe.name, problems.join("; ")));
@@ -361,6 +463,27 @@ fn what_the_guard_rails_allow_still_runs() {
         argv(&["rm", "victim/../script.sh"]),
         argv(&["env", "LANG=C", "cat", "victim/data.txt"]),
         argv(&["timeout", "5", "cat", "victim/data.txt"]),
+        // What the red-team pass found refused that a coding agent runs.
+        argv(&[
+            "git",
+            "-c",
+            "user.name=loopc",
+            "-c",
+            "user.email=l@example.com",
+            "commit",
+            "--allow-empty",
+            "-q",
+            "-m",
+            "fix /health endpoint",
+        ]),
+        argv(&["grep", "-rn", "/api/v1", "victim"]),
+        argv(&["python3", "-c", "print(10 / 3)"]),
+        sh("cat > Dockerfile <<'EOF'\nWORKDIR /app\nEOF"),
+        sh("mkdir -p build && cd build && ls .."),
+        sh("echo $((1 + 2)) > sum.txt"),
+        argv(&["git", "clean", "-n"]),
+        argv(&["sed", "-i", "/^$/d", "victim/data.txt"]),
+        sh("cd victim && cat data.txt && cd .. && cat script.sh"),
     ];
     for a in ok {
         let probe = Probe {
@@ -470,6 +593,18 @@ fn what_a_command_changes_is_checked_on_the_files_and_undone() {
             "protected_path",
             "",
         ),
+        (
+            "git's configuration",
+            sh("printf '[core]\\n\\tfsmonitor = touch m\\n' >> .git/config"),
+            "git's configuration",
+            "",
+        ),
+        (
+            "a git hook",
+            sh("echo 'rm -r ~' > .git/hooks/pre-commit"),
+            "git's configuration",
+            ".git/hooks/pre-commit",
+        ),
     ];
     let mut failures = Vec::new();
     for (name, a, expect, created) in cases {
@@ -489,6 +624,8 @@ fn what_a_command_changes_is_checked_on_the_files_and_undone() {
         .unwrap();
         // The evaluator is a script in the root: read-only to every tool.
         std::fs::write(dir.join("root/check.sh"), "exit 1\n").unwrap();
+        std::fs::create_dir_all(dir.join("root/.git/hooks")).unwrap();
+        std::fs::write(dir.join("root/.git/config"), "[core]\n").unwrap();
         let bindings = std::fs::read_to_string(dir.join("bindings.toml")).unwrap();
         std::fs::write(
             dir.join("bindings.toml"),
@@ -511,6 +648,9 @@ fn what_a_command_changes_is_checked_on_the_files_and_undone() {
         if std::fs::read_to_string(dir.join("root/check.sh")).unwrap() != "exit 1\n" {
             problems.push("check.sh was rewritten".into());
         }
+        if std::fs::read_to_string(dir.join("root/.git/config")).unwrap() != "[core]\n" {
+            problems.push(".git/config was changed".into());
+        }
         if reports[0]["status"] == "succeeded" {
             problems.push("the run succeeded".into());
         }
@@ -519,4 +659,70 @@ fn what_a_command_changes_is_checked_on_the_files_and_undone() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A root that is a subdirectory of a larger repository: git commands that
+/// write (commit, add, checkout, push, …) would change that repository
+/// beyond the root, so only reading ones run.
+#[test]
+fn a_root_inside_a_larger_repository_runs_only_reading_git_commands() {
+    for (a, blocked) in [
+        (argv(&["git", "status", "--short"]), false),
+        (argv(&["git", "log", "-1", "--oneline"]), false),
+        (
+            argv(&[
+                "git",
+                "-c",
+                "user.name=x",
+                "-c",
+                "user.email=x@example.com",
+                "commit",
+                "--allow-empty",
+                "-q",
+                "-m",
+                "from a worker",
+            ]),
+            true,
+        ),
+        (argv(&["git", "checkout", "-b", "worker"]), true),
+        (argv(&["git", "add", "-A"]), true),
+    ] {
+        let probe = Probe {
+            name: "inside-a-repository",
+            argv: a.clone(),
+            allow: &[],
+            deny: Some(&[]),
+            rule: "",
+        };
+        let (dir, home) = setup("inside a repository", &probe, "none");
+        // The repository is the work directory; the root is a subdirectory of it.
+        std::fs::remove_dir_all(dir.join("root/.git")).unwrap();
+        let git = |args: &[&str]| Command::new("git").args(args).current_dir(&dir).output().unwrap();
+        assert!(git(&["init", "-q"]).status.success());
+        assert!(git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "--allow-empty",
+            "-q",
+            "-m",
+            "base"
+        ])
+        .status
+        .success());
+        let head = git(&["rev-parse", "HEAD"]).stdout;
+        let (out, reports) = loopc_run(&dir, &home);
+        let reason = reports[0]["reason"].as_str().unwrap_or_default();
+        if blocked {
+            assert!(
+                reason.contains("path_outside_root") && reason.contains("extends above the workspace root"),
+                "{a:?}: {reason}"
+            );
+        } else {
+            assert_eq!(reports[0]["status"], "succeeded", "{a:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert_eq!(git(&["rev-parse", "HEAD"]).stdout, head, "{a:?} moved the outer repository");
+    }
 }

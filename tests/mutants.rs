@@ -10,11 +10,11 @@
 //! into fixtures. A mutant that takes over 5 s is a hang.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use loopc_check::{Checker, Limits};
-use loopc_diagnostics::render::{render_github, render_gitlab, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions};
+use loopc_harness::{exercise, Reached};
 
 const MUTANTS: usize = 5_000;
 const SEED: u64 = 0x6c6f_6f70_635f_3137; // "loopc_17"
@@ -158,47 +158,6 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// What a mutant turned out to be, so the pass shows it reached every stage.
-#[derive(Default)]
-struct Reached {
-    with_errors: usize,
-    analysed: usize,
-    compiled: usize,
-}
-
-/// Everything a command does with one file; panics propagate.
-fn exercise(checker: &Checker, path: &Path, bytes: &[u8], reached: &mut Reached) {
-    let analysis = checker.analyse(path, bytes);
-    let report = FileDiagnostics {
-        source: analysis.checked.source.clone(),
-        display_path: "mutant.yaml".into(),
-        diagnostics: analysis.checked.diagnostics.clone(),
-    };
-    reached.with_errors += usize::from(!analysis.errors().is_empty());
-    let files = [report];
-    render_human(&files, HumanOptions { color: true });
-    for json in [
-        render_json(&files, &serde_json::json!({})),
-        render_sarif(&files, &loopc_check::rule_metas(), "0", "https://example.test/rules"),
-        render_gitlab(&files),
-    ] {
-        serde_json::from_str::<serde_json::Value>(&json).expect("machine output is JSON");
-    }
-    render_github(&files);
-    if let Some((spec, json, graph)) = &analysis.spec {
-        reached.analysed += 1;
-        loopc_check::diagram::mermaid(spec, graph);
-        serde_json::to_string(&graph.to_json()).expect("graph serializes");
-        loopc_score::score_spec(json, &loopc_score::SpecScoreOptions::default());
-    }
-    if let Ok(plan) = loopc_compile::compile(path, bytes, "mutant.yaml", &loopc_compile::Options::default()) {
-        reached.compiled += 1;
-        let text = serde_json::to_string(&plan).expect("plan serializes");
-        let read = serde_json::from_str::<loopc_plan::Plan>(&text).expect("loopc run can read every plan compile writes");
-        assert!(read == plan, "the plan read back is the plan written");
-    }
-}
-
 #[test]
 fn five_thousand_mutants_neither_crash_nor_hang() {
     // The CLI's stack: 8 MiB on the main thread and on batch threads alike.
@@ -261,4 +220,26 @@ fn run_mutants() -> (Vec<String>, Reached) {
     }
     std::panic::set_hook(quiet);
     (failures, reached)
+}
+
+/// Every input the fuzz target found crashing a command (minimised, in
+/// `tests/fixtures/fuzz/`, see bench/fuzz/README.md) stays fixed.
+#[test]
+fn fuzz_regressions() {
+    let dir = repo().join("tests/fixtures/fuzz");
+    let checker = Checker::new(Limits::default());
+    let mut reached = Reached::default();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let started = Instant::now();
+        exercise(&checker, &path, &bytes, &mut reached);
+        assert!(started.elapsed() < HANG, "{} took {:?}", path.display(), started.elapsed());
+        n += 1;
+    }
+    assert!(n > 0, "no fixtures in {}", dir.display());
 }

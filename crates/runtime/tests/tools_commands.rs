@@ -22,6 +22,14 @@ fn dirs(name: &str) -> (PathBuf, PathBuf) {
     let outside = base.join("outside");
     fs::create_dir_all(&root).unwrap();
     fs::create_dir_all(&outside).unwrap();
+    // A workspace is a repository of its own (a root inside a larger one,
+    // such as this checkout's target directory, runs only reading git commands).
+    let init = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&root)
+        .status()
+        .unwrap();
+    assert!(init.success());
     (fs::canonicalize(root).unwrap(), fs::canonicalize(outside).unwrap())
 }
 

@@ -6,7 +6,8 @@
 //!
 //! Arguments cannot show what a program writes (`cp`, `mv` of a directory,
 //! a path computed at run time, a generated 100,000-line file); the files can.
-//! Git's own database (`.git`) and loopc's protected files are not walked.
+//! Of git's own directory (`.git`) only what runs code is walked (`config`,
+//! `hooks/`); loopc's protected files are not walked.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -105,7 +106,11 @@ pub fn snapshot_keeping(root: &Path, skip: &[PathBuf], keep: &dyn Fn(&Path) -> b
         names.sort_by_key(|e| e.file_name());
         for e in names {
             let path = e.path();
-            if e.file_name() == ".git" || skip.iter().any(|s| path.starts_with(s)) {
+            if skip.iter().any(|s| path.starts_with(s)) {
+                continue;
+            }
+            let in_git = dir.file_name().is_some_and(|n| n == ".git");
+            if in_git && e.file_name() != "config" && e.file_name() != "hooks" {
                 continue;
             }
             if snap.entries.len() >= MAX_FILES {
@@ -214,6 +219,13 @@ pub fn diff(root: &Path, before: &Snapshot, after: &Snapshot) -> Vec<Change> {
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+impl Snapshot {
+    /// Whether the snapshot holds `rel` (a path relative to the root).
+    pub fn has(&self, rel: &Path) -> bool {
+        self.entries.contains_key(rel)
+    }
 }
 
 fn symlink_target(e: &Entry) -> Option<PathBuf> {
@@ -333,8 +345,9 @@ mod tests {
         let root = tmp("diff");
         fs::write(root.join("a.txt"), "1\n2\n3\n").unwrap();
         fs::write(root.join("gone.txt"), "x\ny\n").unwrap();
-        fs::create_dir_all(root.join(".git")).unwrap();
+        fs::create_dir_all(root.join(".git/hooks")).unwrap();
         fs::write(root.join(".git/index"), "ignored").unwrap();
+        fs::write(root.join(".git/config"), "[core]\n").unwrap();
         let before = snapshot(&root, &[], true);
         fs::write(root.join("a.txt"), "1\nTWO\n3\n4\n").unwrap();
         fs::remove_file(root.join("gone.txt")).unwrap();
@@ -342,12 +355,14 @@ mod tests {
         fs::write(root.join("new/big.txt"), "l\n".repeat(1000)).unwrap();
         fs::write(root.join("cr.txt"), "a\rb\rc").unwrap();
         fs::write(root.join(".git/index"), "changed").unwrap();
+        fs::write(root.join(".git/hooks/pre-commit"), "#!/bin/sh\nrm -rf ~\n").unwrap();
         let after = snapshot(&root, &[], false);
         let changes = diff(&root, &before, &after);
         let got: Vec<(&str, ChangeKind, u64, u64)> = changes.iter().map(|c| (c.path.as_str(), c.kind, c.added, c.removed)).collect();
         assert_eq!(
             got,
             vec![
+                (".git/hooks/pre-commit", ChangeKind::Created, 2, 0),
                 ("a.txt", ChangeKind::Modified, 2, 1),
                 ("cr.txt", ChangeKind::Created, 3, 0),
                 ("gone.txt", ChangeKind::Deleted, 0, 2),

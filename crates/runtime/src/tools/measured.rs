@@ -61,7 +61,7 @@ impl Sandbox {
             after,
         };
         if whole_root {
-            if let Err(blocked) = self.check_changes(&measured.changes) {
+            if let Err(blocked) = self.check_changes(&measured.changes, &measured.before) {
                 let failed = measured.undo(self);
                 let how = if failed.is_empty() {
                     "its changes were undone".to_owned()
@@ -79,9 +79,22 @@ impl Sandbox {
     }
 
     /// What no command may change: read-only files, and symlinks out of the root.
-    fn check_changes(&self, list: &[changes::Change]) -> Result<(), Blocked> {
+    fn check_changes(&self, list: &[changes::Change], before: &changes::Snapshot) -> Result<(), Blocked> {
         for c in list {
             let path = self.root.join(&c.path);
+            // A repository's configuration and hooks run code when a person
+            // uses git there; a new repository (`git init`) is the worker's own.
+            if let Some(git_dir) = Path::new(&c.path).ancestors().find(|a| a.file_name().is_some_and(|n| n == ".git")) {
+                if before.has(git_dir) {
+                    return Err(Blocked::new(
+                        BlockRule::ProtectedPath,
+                        format!(
+                            "`run_command` changed `{}`: git's configuration and hooks run code when a person uses git",
+                            c.path
+                        ),
+                    ));
+                }
+            }
             let was_read_only = self.read_only.iter().any(|r| path.starts_with(r));
             if was_read_only {
                 return Err(Blocked::new(

@@ -310,8 +310,7 @@ impl Sandbox {
     /// in a shell) must resolve inside the root. `/dev/null` and the standard
     /// streams are exempt. `run_command` applies this on top of [`Sandbox::check_command`].
     pub fn check_argv_paths(&self, argv: &[String]) -> Result<(), Blocked> {
-        command::check_argv_paths(self, argv)?;
-        command::check_script_paths(self, argv)
+        command::check_paths(self, argv)
     }
 
     /// Map a tool path to a path inside the root (see the module docs).

@@ -75,9 +75,24 @@ impl Pattern {
             return false;
         }
         if cmd.has_unknown_args() {
+            // Unless what is known rules it out: `git commit -m "$MSG"` is
+            // not `git clean`, whatever the message.
+            if self.program == "git" {
+                let first = cmd.args[1..].iter().find(|a| !a.known || !a.text.starts_with('-'));
+                if let (Some(sub), Some(want)) = (first.filter(|a| a.known), self.words.first()) {
+                    return &sub.text == want;
+                }
+            }
             return true;
         }
         let shape = Shape::of(&self.program, &cmd.args[1..]);
+        let sub = shape.positional.first().map_or("", String::as_str);
+        if DRY_RUN
+            .iter()
+            .any(|(p, s, f)| *p == self.program && *s == sub && shape.flags.contains(*f) && !self.flags.contains(*f))
+        {
+            return false;
+        }
         let mut positional = shape.positional.iter();
         self.words.iter().all(|w| positional.any(|p| p == w))
             && self.flags.is_subset(&shape.flags)
@@ -184,17 +199,27 @@ const FLAG_ALIASES: &[(&str, &str, &str, &str)] = &[
     ("git", "push", "force-with-lease", "f"),
     ("git", "push", "force-if-includes", "f"),
     ("git", "push", "delete", "d"),
+    ("git", "push", "mirror", "f"),
     ("git", "clean", "force", "f"),
     ("git", "clean", "dry-run", "n"),
     ("git", "branch", "delete", "d"),
 ];
 
-fn canonical(program: &str, sub: &str, flag: &str) -> String {
-    FLAG_ALIASES
-        .iter()
-        .find(|(p, s, spelling, _)| *p == program && (s.is_empty() || *s == sub) && *spelling == flag)
-        .map_or_else(|| flag.to_owned(), |(.., c)| (*c).to_owned())
+/// The canonical name of a flag: a short letter (`r`) or a long name
+/// (`recursive`), which getopt also accepts shortened (`--recur`).
+fn canonical(program: &str, sub: &str, flag: &str, long: bool) -> String {
+    let applies = |p: &&str, s: &&str| *p == program && (s.is_empty() || *s == sub);
+    let exact = FLAG_ALIASES.iter().find(|(p, s, spelling, _)| applies(p, s) && *spelling == flag);
+    let prefix = || {
+        FLAG_ALIASES
+            .iter()
+            .find(|(p, s, spelling, _)| long && applies(p, s) && spelling.len() > 1 && spelling.starts_with(flag))
+    };
+    exact.or_else(prefix).map_or_else(|| flag.to_owned(), |(.., c)| (*c).to_owned())
 }
+
+/// Flags that make a denied command harmless: (program, git subcommand, flag).
+const DRY_RUN: &[(&str, &str, &str)] = &[("git", "clean", "n"), ("git", "push", "n")];
 
 impl Shape {
     fn of(program: &str, args: &[Arg]) -> Shape {
@@ -228,12 +253,12 @@ impl Shape {
             }
             if let Some(long) = t.strip_prefix("--") {
                 let name = long.split('=').next().unwrap_or(long);
-                shape.flags.insert(canonical(program, &sub, name));
+                shape.flags.insert(canonical(program, &sub, name, true));
             } else if SINGLE_DASH_LONG.contains(&program) {
                 shape.flags.insert(t[1..].to_owned());
             } else {
                 for c in t[1..].chars() {
-                    shape.flags.insert(canonical(program, &sub, &c.to_string()));
+                    shape.flags.insert(canonical(program, &sub, &c.to_string(), false));
                 }
             }
         }
@@ -277,6 +302,11 @@ mod tests {
         assert!(!rm.matches(&cmd(&["rm", "-r", "x"])));
         assert!(!rm.matches(&cmd(&["rm", "--", "-rf"])));
         assert!(!rm.matches(&cmd(&["rmdir", "-p", "x"])));
+        assert!(rm.matches(&cmd(&["rm", "--recur", "--fo", "x"])), "getopt takes unique prefixes");
+        let clean = pattern("git clean");
+        assert!(clean.matches(&cmd(&["git", "clean", "-fdx"])));
+        assert!(!clean.matches(&cmd(&["git", "clean", "-n"])), "a dry run deletes nothing");
+        assert!(pattern("git push --force").matches(&cmd(&["git", "push", "--mirror", "origin"])));
         let victim = pattern("rm victim");
         assert!(victim.matches(&cmd(&["rm", "./victim"])));
         assert!(victim.matches(&cmd(&["rm", "-v", ".//victim/"])));
@@ -294,6 +324,20 @@ mod tests {
         assert!(push.matches(&cmd(&["git", "push", "origin", "+main"])));
         assert!(!push.matches(&cmd(&["git", "push", "origin", "main"])));
         assert!(!push.matches(&cmd(&["git", "commit", "-f"])));
+        let unknown = |words: &[&str], at: usize| {
+            let mut c = cmd(words);
+            c.args[at].known = false;
+            c
+        };
+        assert!(
+            !push.matches(&unknown(&["git", "commit", "-m", "$MSG"], 3)),
+            "the subcommand rules it out"
+        );
+        assert!(
+            push.matches(&unknown(&["git", "push", "origin", "$REF"], 3)),
+            "`$REF` may be `+main`"
+        );
+        assert!(push.matches(&unknown(&["git", "$SUB"], 1)));
         let dd = pattern("dd of=");
         assert!(dd.matches(&cmd(&["dd", "bs=1M", "of=/dev/sda", "if=/dev/zero"])));
         assert!(!dd.matches(&cmd(&["dd", "if=/dev/zero"])));

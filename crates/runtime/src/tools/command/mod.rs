@@ -69,26 +69,6 @@ pub(crate) fn file_name(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
-/// The `-c` strings of a shell invocation anywhere in `argv` (`env bash -c …`, `sudo sh -lc …`).
-fn shell_strings(argv: &[String]) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut in_shell = false;
-    let mut i = 0;
-    while i < argv.len() {
-        let a = argv[i].as_str();
-        if SHELLS.contains(&file_name(a)) {
-            in_shell = true;
-        } else if in_shell && a.starts_with('-') && !a.starts_with("--") && a.contains('c') {
-            if let Some(inner) = argv.get(i + 1) {
-                out.push(inner.as_str());
-                i += 1;
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
 /// The spellings of a command line that text entries of the denylist are
 /// matched against: the joined argv and every shell script in it, with
 /// whitespace normalized, and the same with quotes removed.
@@ -196,22 +176,44 @@ fn check_denied(sb: &Sandbox, argv: &[String], analysis: &Analysis) -> Result<()
     Ok(())
 }
 
-/// Git commands that change a whole work tree, which reach above the root
-/// when the root is a subdirectory of a repository.
-const GIT_WORKTREE_WIDE: &[&str] = &[
-    "reset",
-    "checkout",
-    "switch",
-    "stash",
-    "rebase",
-    "merge",
-    "pull",
-    "cherry-pick",
-    "revert",
-    "am",
-    "bisect",
-    "worktree",
-    "clean",
+/// Git commands that only read. When the root is a subdirectory of a
+/// repository, every other git command writes to that repository — its
+/// index, its refs, its work tree above the root — so it is refused.
+const GIT_READ_ONLY: &[&str] = &[
+    "status",
+    "log",
+    "diff",
+    "show",
+    "ls-files",
+    "ls-tree",
+    "rev-parse",
+    "rev-list",
+    "blame",
+    "annotate",
+    "grep",
+    "cat-file",
+    "describe",
+    "shortlog",
+    "show-ref",
+    "for-each-ref",
+    "name-rev",
+    "merge-base",
+    "version",
+    "help",
+    "var",
+    "check-ignore",
+    "check-attr",
+    "check-ref-format",
+    "range-diff",
+    "whatchanged",
+    "count-objects",
+    "diff-files",
+    "diff-index",
+    "diff-tree",
+    "verify-commit",
+    "verify-tag",
+    "cherry",
+    "show-branch",
 ];
 
 fn check_git_reach(sb: &Sandbox, analysis: &Analysis) -> Result<(), Blocked> {
@@ -220,11 +222,15 @@ fn check_git_reach(sb: &Sandbox, analysis: &Analysis) -> Result<(), Blocked> {
         if cmd.name() != Some("git") {
             continue;
         }
-        if let Some(sub) = cmd.args.get(1).filter(|a| GIT_WORKTREE_WIDE.contains(&a.text.as_str())) {
+        let Some(sub) = cmd.args.get(1).filter(|a| !a.text.starts_with('-')) else {
+            continue;
+        };
+        let dry_run = sub.text == "clean" && cmd.args.iter().any(|a| a.text == "-n" || a.text == "--dry-run");
+        if !sub.known || !(GIT_READ_ONLY.contains(&sub.text.as_str()) || dry_run) {
             return Err(Blocked::new(
                 BlockRule::PathOutsideRoot,
                 format!(
-                    "`git {}` changes the work tree of the repository at {}, which extends above the workspace root",
+                    "`git {}` writes to the repository at {}, which extends above the workspace root (only reading git commands run there)",
                     sub.text,
                     top.display()
                 ),
@@ -251,8 +257,9 @@ fn shown(cmd: &Cmd) -> String {
     }
 }
 
-/// Directory changes and redirections in shell scripts that leave the root.
-pub(super) fn check_script_paths(sb: &Sandbox, argv: &[String]) -> Result<(), Blocked> {
+/// Paths in every program's arguments, `cd` targets and redirections
+/// that leave the root (see [`analyse`]).
+pub(super) fn check_paths(sb: &Sandbox, argv: &[String]) -> Result<(), Blocked> {
     let analysis = analyse::analyse(&sb.root, argv);
     match analysis.problems.into_iter().find_map(|p| match p {
         Problem::Outside(why) => Some(why),
@@ -282,40 +289,6 @@ pub(super) fn path_tokens(arg: &str) -> Vec<String> {
         out.extend(split);
     }
     out
-}
-
-fn looks_like_path(t: &str, in_shell: bool) -> bool {
-    t.starts_with('/')
-        || t == ".."
-        || t.starts_with("../")
-        || t.contains("/../")
-        || t.ends_with("/..")
-        || (in_shell
-            && (t == "~"
-                || t.starts_with("~/")
-                || (t.starts_with('$') && (t.contains('/') || t.starts_with("$HOME") || t.starts_with("${HOME")))))
-}
-
-pub(super) fn check_argv_paths(sb: &Sandbox, argv: &[String]) -> Result<(), Blocked> {
-    let shells = shell_strings(argv);
-    for arg in argv.iter().skip(1) {
-        let in_shell = shells.contains(&arg.as_str());
-        for tok in path_tokens(arg) {
-            if !looks_like_path(&tok, in_shell) || EXEMPT_PATHS.contains(&tok.as_str()) {
-                continue;
-            }
-            if tok == "~" || tok.starts_with("~/") || tok.starts_with('$') {
-                return Err(Blocked::new(
-                    BlockRule::PathOutsideRoot,
-                    format!("argument `{tok}` names a path outside the workspace root (home or a variable)"),
-                ));
-            }
-            if let Err(b) = super::resolve_in(&sb.root, &tok) {
-                return Err(Blocked::new(BlockRule::PathOutsideRoot, format!("command argument: {}", b.message)));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn reader(mut stream: impl Read + Send + 'static) -> mpsc::Receiver<(Vec<u8>, bool)> {
@@ -383,17 +356,4 @@ pub(super) fn run(sb: &Sandbox, argv: &[String], timeout: Duration) -> Result<Co
         stdout,
         stderr,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_strings_found_behind_wrappers() {
-        let argv: Vec<String> = ["env", "bash", "-lc", "echo hi"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(shell_strings(&argv), vec!["echo hi"]);
-        let argv: Vec<String> = ["python3", "-c", "print(1)"].iter().map(|s| s.to_string()).collect();
-        assert!(shell_strings(&argv).is_empty());
-    }
 }

@@ -2,7 +2,9 @@
 //! aliases and command-valued settings refused, and the subcommands that
 //! run commands (`bisect run`, `rebase --exec`, `submodule foreach`) read.
 
-use super::{Cmd, Vars, Walker};
+use super::script::ShellState;
+use super::wrappers::long_is;
+use super::{Arg, Cmd, Walker};
 
 /// Git's own commands; any other `git NAME` is an alias or an external
 /// `git-NAME` program, which may run anything.
@@ -141,7 +143,9 @@ impl Walker<'_> {
                         args.get(i - 1).map(|a| a.text.clone()).unwrap_or_default()
                     }
                 };
-                if GIT_DIR_OPTIONS.contains(&opt.as_str()) {
+                if opt == "--exec-path" {
+                    self.opaque("`git --exec-path=DIR` runs git's commands from DIR");
+                } else if GIT_DIR_OPTIONS.contains(&opt.as_str()) {
                     self.path(&format!("`git {opt}`"), &value);
                 } else if opt == "-c" || opt == "--config-env" {
                     self.git_config(&value, opt == "--config-env");
@@ -167,17 +171,9 @@ impl Walker<'_> {
         stripped.args.insert(0, cmd.args[0].clone());
         self.out.commands.push(stripped.clone());
         let rest = &stripped.args[2..];
+        self.git_program_options(&sub_name, rest);
         match sub_name.as_str() {
-            "config" => {
-                if rest.iter().any(|a| matches!(a.text.as_str(), "--global" | "--system")) {
-                    self.outside("`git config --global/--system` writes configuration outside the workspace root");
-                }
-                let words: Vec<&str> = rest.iter().map(|a| a.text.as_str()).filter(|t| !t.starts_with('-')).collect();
-                if let [key, value, ..] = words.as_slice() {
-                    let kv = format!("{key}={value}");
-                    self.git_config(&kv, false);
-                }
-            }
+            "config" => self.git_config_command(rest),
             "bisect" if rest.first().is_some_and(|a| a.text == "run") => {
                 self.command(stripped.tail(3, false), depth + 1);
             }
@@ -188,7 +184,7 @@ impl Walker<'_> {
                         t => t.strip_prefix("--exec=").map(str::to_owned),
                     };
                     if let Some(s) = script {
-                        self.script(&s, &mut Vars::new(), &[], depth + 1);
+                        self.script(&s, &mut ShellState::new(vec![Arg::known("sh")], true), depth + 1);
                     }
                 }
             }
@@ -199,10 +195,97 @@ impl Walker<'_> {
                     .map(|a| a.text.as_str())
                     .filter(|t| *t != "--recursive")
                     .collect();
-                self.script(&script.join(" "), &mut Vars::new(), &[], depth + 1);
+                self.script(&script.join(" "), &mut ShellState::new(vec![Arg::known("sh")], true), depth + 1);
             }
             "filter-branch" | "difftool" | "mergetool" => {
                 self.opaque(format!("`git {sub_name}` runs programs given as text"));
+            }
+            _ => {}
+        }
+    }
+
+    /// Options of git commands whose value is a program or a script:
+    /// `--upload-pack`, `--receive-pack`, `--exec`, `clone -u`, `grep -O`,
+    /// `--template` (hooks), and settings given to `clone`/`init` with `-c`.
+    fn git_program_options(&mut self, sub: &str, rest: &[Arg]) {
+        const PROGRAM_VALUED: &[&str] = &[
+            "--upload-pack",
+            "--receive-pack",
+            "--exec",
+            "--template",
+            "--open-files-in-pager",
+            "--ext-diff",
+            "--extcmd",
+            "--tool",
+        ];
+        for (n, a) in rest.iter().enumerate() {
+            let t = a.text.as_str();
+            let (name, inline) = t.split_once('=').map_or((t, None), |(n, v)| (n, Some(v)));
+            if name.starts_with("--") && PROGRAM_VALUED.iter().any(|p| long_is(name, p)) {
+                self.opaque(format!("`git {sub} {name}` runs a program loopc cannot see"));
+                return;
+            }
+            let short_program = (sub == "clone" && t.starts_with("-u")) || (sub == "grep" && t.starts_with("-O"));
+            if short_program {
+                self.opaque(format!("`git {sub} {t}` runs a program loopc cannot see"));
+                return;
+            }
+            if matches!(sub, "clone" | "init" | "submodule") && (t == "-c" || long_is(name, "--config")) {
+                let kv = inline.map(str::to_owned).or_else(|| rest.get(n + 1).map(|a| a.text.clone()));
+                if let Some(kv) = kv {
+                    self.git_config(&kv, false);
+                }
+            }
+        }
+    }
+
+    /// `git config [--file F] [set|add|…] KEY VALUE`: the setting it writes.
+    fn git_config_command(&mut self, rest: &[Arg]) {
+        const VALUE_OPTIONS: &[&str] = &["-f", "--file", "--blob", "--type", "--default", "--comment", "--value"];
+        const VERBS: &[&str] = &[
+            "set",
+            "get",
+            "unset",
+            "add",
+            "replace-all",
+            "rename-section",
+            "remove-section",
+            "list",
+            "edit",
+            "get-regexp",
+            "get-all",
+            "unset-all",
+        ];
+        if rest.iter().any(|a| matches!(a.text.as_str(), "--global" | "--system")) {
+            self.outside("`git config --global/--system` writes configuration outside the workspace root");
+        }
+        if rest.iter().any(|a| matches!(a.text.as_str(), "-e" | "--edit" | "edit")) {
+            self.opaque("`git config --edit` runs an editor");
+            return;
+        }
+        let mut words = Vec::new();
+        let mut i = 0;
+        while let Some(a) = rest.get(i) {
+            let t = a.text.as_str();
+            if VALUE_OPTIONS.contains(&t) {
+                i += 2;
+                continue;
+            }
+            let verb = words.is_empty() && VERBS.contains(&t);
+            if !t.starts_with('-') && !verb {
+                words.push(a);
+            }
+            i += 1;
+        }
+        match words.as_slice() {
+            [key, value, ..] if key.known && value.known => {
+                let kv = format!("{}={}", key.text, value.text);
+                self.git_config(&kv, false);
+            }
+            [key, _, ..] => {
+                // A value from a variable: only harmless keys may take one.
+                let kv = format!("{}=!", key.text);
+                self.git_config(&kv, false);
             }
             _ => {}
         }
@@ -241,6 +324,8 @@ fn git_key_runs_program(key: &str) -> bool {
         "include.path",
     ];
     const SUFFIXES: &[&str] = &[
+        ".push",
+        ".mirror",
         ".command",
         ".textconv",
         ".driver",

@@ -9,13 +9,14 @@
 //! to [`Analysis::problems`].
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 mod git;
+mod paths;
+mod script;
 mod wrappers;
 
-use super::shell::{self, Seg, Word};
-use super::{file_name, EXEMPT_PATHS, SHELLS};
+use super::{file_name, shell, SHELLS};
 
 /// Deepest nesting of wrappers, shells and substitutions analysed.
 pub(crate) const MAX_DEPTH: usize = 16;
@@ -106,18 +107,6 @@ impl Analysis {
     }
 }
 
-/// Known shell variables: `None` is a variable whose value is not known.
-type Vars = HashMap<String, Option<String>>;
-
-/// Parameters that expand to a number or flags, never to a path or a program.
-const HARMLESS_PARAMS: &[&str] = &["?", "$", "!", "-", "#"];
-
-/// Builtins that run code given as text or from a file.
-const CODE_BUILTINS: &[&str] = &["eval", "source", ".", "trap", "alias", "fc", "enable"];
-
-/// Builtins that set variables: `export NAME=value`.
-const VAR_BUILTINS: &[&str] = &["export", "readonly", "local", "declare", "typeset"];
-
 /// Interpreters whose code arguments can delete a tree.
 pub(crate) const INTERPRETERS: &[&str] = &[
     "python",
@@ -133,6 +122,11 @@ pub(crate) const INTERPRETERS: &[&str] = &[
     "Rscript",
     "pwsh",
     "osascript",
+    "awk",
+    "gawk",
+    "mawk",
+    "nawk",
+    "sed",
 ];
 
 /// Analyse `argv` as run with `root` as working directory.
@@ -140,6 +134,9 @@ pub(crate) fn analyse(root: &Path, argv: &[String]) -> Analysis {
     let mut a = Walker {
         root,
         out: Analysis::default(),
+        cwd: PathBuf::new(),
+        dirs: Vec::new(),
+        listings: HashMap::new(),
     };
     a.command(Cmd::new(argv.iter().map(Arg::known).collect(), false), 0);
     a.out
@@ -148,6 +145,13 @@ pub(crate) fn analyse(root: &Path, argv: &[String]) -> Analysis {
 struct Walker<'a> {
     root: &'a Path,
     out: Analysis,
+    /// The working directory of the command analysed, relative to the root
+    /// (`cd` in a script moves it).
+    cwd: PathBuf,
+    /// `pushd`'s stack of earlier working directories.
+    dirs: Vec<PathBuf>,
+    /// Directories the glob check listed: whether a name in it starts with `-`.
+    listings: HashMap<PathBuf, bool>,
 }
 
 impl Walker<'_> {
@@ -180,7 +184,13 @@ impl Walker<'_> {
         }
         if SHELLS.contains(&name.as_str()) {
             self.shell(&cmd, &name, depth);
-        } else if name == "busybox" {
+            return;
+        }
+        self.arg_paths(&cmd, &name);
+        if is_interpreter(&name) {
+            self.interpreter(&cmd, &name);
+        }
+        if name == "busybox" {
             if cmd.args.len() > 1 {
                 self.command(cmd.tail(1, false), depth + 1);
             }
@@ -193,58 +203,7 @@ impl Walker<'_> {
         } else if name == "git" {
             self.git(&cmd, depth);
         } else if let Some(w) = wrappers::WRAPPERS.iter().find(|w| w.name == name) {
-            if let Some(start) = wrappers::after_options(&cmd.args, 1, w.short_values, w.long_values, w.operands) {
-                self.command(cmd.tail(start, false), depth + 1);
-            }
-        }
-    }
-
-    /// A shell builtin: `true` when it is one (and was handled).
-    fn builtin(&mut self, cmd: &Cmd, name: &str, depth: usize) -> bool {
-        let arg = cmd.args.get(1);
-        match name {
-            "cd" | "pushd" => {
-                match arg {
-                    None => self.outside(format!("`{name}` without a directory goes to the home directory")),
-                    Some(a) if !a.known => self.opaque(format!("`{name}` to a directory from a variable")),
-                    Some(a) if a.text == "-" => self.outside(format!("`{name} -` returns to a directory outside the script")),
-                    Some(a) => {
-                        let dir = a.text.clone();
-                        self.path(&format!("`{name}` to"), &dir);
-                    }
-                }
-                true
-            }
-            "popd" | "dirs" | "echo" | "printf" | "true" | "false" | ":" | "test" | "[" | "pwd" | "exit" | "return" | "shift" | "set"
-            | "unset" | "wait" | "read" | "type" | "hash" | "umask" | "shopt" | "getopts" | "let" | "break" | "continue" => true,
-            _ if CODE_BUILTINS.contains(&name) => {
-                // `trap - INT` and a bare `alias` listing run nothing.
-                let runs_code = match name {
-                    "trap" => cmd.args.len() > 2 && cmd.args[1].text != "-",
-                    "alias" => cmd.args.iter().skip(1).any(|a| a.text.contains('=')),
-                    _ => true,
-                };
-                if runs_code {
-                    self.opaque(format!("`{name}` runs code loopc cannot see before it runs"));
-                }
-                true
-            }
-            _ if VAR_BUILTINS.contains(&name) => true,
-            "exec" | "command" | "builtin" => {
-                let mut i = 1;
-                while cmd.args.get(i).is_some_and(|a| a.text.starts_with('-')) {
-                    let flag = &cmd.args[i].text;
-                    if name == "command" && (flag.contains('v') || flag.contains('V')) {
-                        return true;
-                    }
-                    i += if name == "exec" && flag == "-a" { 2 } else { 1 };
-                }
-                if i < cmd.args.len() {
-                    self.command(cmd.tail(i, name != "exec"), depth + 1);
-                }
-                true
-            }
-            _ => false,
+            self.wrapper(&cmd, w, depth);
         }
     }
 
@@ -262,7 +221,11 @@ impl Walker<'_> {
                 i += 1;
                 break;
             }
-            if matches!(t, "-o" | "+o" | "-O" | "+O" | "--rcfile" | "--init-file") {
+            if matches!(t, "--rcfile" | "--init-file") || t.starts_with("--rcfile=") || t.starts_with("--init-file=") {
+                self.opaque(format!("`{name} {t}` runs a start-up file loopc cannot see"));
+                return;
+            }
+            if matches!(t, "-o" | "+o" | "-O" | "+O") {
                 i += 2;
                 continue;
             }
@@ -272,6 +235,11 @@ impl Walker<'_> {
             }
             if (t.starts_with('-') || t.starts_with('+')) && t.len() > 1 {
                 has_c |= t[1..].contains('c');
+                if t.starts_with('-') && t[1..].contains('i') {
+                    // An interactive shell reads `$ENV`, `~/.bashrc`: code loopc cannot see.
+                    self.opaque(format!("`{name} {t}` is an interactive shell, which runs start-up files"));
+                    return;
+                }
                 i += 1;
                 continue;
             }
@@ -289,211 +257,59 @@ impl Walker<'_> {
             self.opaque(format!("the `{name} -c` script comes from a variable"));
             return;
         }
-        let mut vars = Vars::new();
-        let params = &args[i + 1..];
-        for (n, p) in params.iter().enumerate().take(10) {
-            vars.insert(n.to_string(), p.known.then(|| p.text.clone()));
-        }
-        vars.insert("#".into(), Some(params.len().saturating_sub(1).to_string()));
-        let positional: Vec<Arg> = params.iter().skip(1).cloned().collect();
+        // `$0`, `$1`, …: the words after the script, unless input supplies more.
+        let mut state = script::ShellState::new(args[i + 1..].to_vec(), !cmd.open_args);
         let text = script.text.clone();
-        self.script(&text, &mut vars, &positional, depth + 1);
+        let (cwd, dirs) = (self.cwd.clone(), self.dirs.clone());
+        self.script(&text, &mut state, depth + 1);
+        (self.cwd, self.dirs) = (cwd, dirs);
     }
 
-    /// Analyse a shell script run with `vars` known and `positional` as `"$@"`.
-    fn script(&mut self, src: &str, vars: &mut Vars, positional: &[Arg], depth: usize) {
-        if depth > MAX_DEPTH {
-            self.opaque(format!("commands are nested more than {MAX_DEPTH} deep"));
-            return;
-        }
-        self.out.scripts.push(src.to_owned());
-        let parsed = match shell::parse(src) {
-            Ok(p) => p,
-            Err(e) => {
-                self.opaque(format!("the shell script cannot be read: {}", e.0));
-                return;
-            }
-        };
-        for c in &parsed.compound {
-            self.opaque(format!("the shell script uses {c}, which loopc does not analyse"));
-        }
-        for simple in &parsed.commands {
-            let mut assigned = Vec::new();
-            for (name, value) in &simple.assigns {
-                let v = self.expand(value, vars, positional, depth);
-                let known = v.iter().all(|a| a.known);
-                let text = v.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join(" ");
-                assigned.push((name.clone(), known.then_some(text)));
-            }
-            let mut args = Vec::new();
-            for w in &simple.words {
-                args.extend(self.expand(w, vars, positional, depth));
-            }
-            for r in &simple.redirects {
-                self.redirect(r, vars, positional, depth);
-            }
-            if simple.heredocs.iter().any(|h| h.dynamic) {
-                self.opaque("a here-document with expansions loopc does not evaluate");
-            }
-            if args.is_empty() {
-                // `NAME=value` alone sets a shell variable.
-                vars.extend(assigned);
-                continue;
-            }
-            let name = args[0].known.then(|| file_name(&args[0].text).to_owned());
-            match name.as_deref() {
-                Some(b) if VAR_BUILTINS.contains(&b) => {
-                    for a in &args[1..] {
-                        if let Some((n, v)) = a.text.split_once('=') {
-                            vars.insert(n.to_owned(), a.known.then(|| v.to_owned()));
-                        }
-                    }
-                }
-                Some("unset") => {
-                    for a in &args[1..] {
-                        vars.insert(a.text.clone(), None);
-                    }
-                }
-                _ => {}
-            }
-            let mut cmd = Cmd::new(args, true);
-            cmd.stdin = simple.heredocs.iter().map(|h| h.body.clone()).collect();
-            self.command(cmd, depth);
-        }
-    }
-
-    fn redirect(&mut self, r: &shell::Redirect, vars: &Vars, positional: &[Arg], depth: usize) {
-        if matches!(r.op.as_str(), "<<" | "<<-" | "<<<") {
-            return;
-        }
-        let target = self.expand(&r.target, vars, positional, depth);
-        let Some(t) = target.first() else { return };
-        if !t.known {
-            self.opaque(format!("a redirection `{}` to a path from a variable", r.op));
-            return;
-        }
-        let dup = matches!(r.op.as_str(), ">&" | "<&") && (t.text == "-" || t.text.chars().all(|c| c.is_ascii_digit()));
-        if !dup {
-            let text = t.text.clone();
-            self.path(&format!("redirection `{}`", r.op), &text);
-        }
-    }
-
-    /// The fields a word expands to.
-    fn expand(&mut self, w: &Word, vars: &Vars, positional: &[Arg], depth: usize) -> Vec<Arg> {
-        let mut fields = vec![Arg::known("")];
-        let last = |f: &mut Vec<Arg>| f.len() - 1;
-        for seg in &w.segs {
-            match seg {
-                Seg::Lit(t) => {
-                    let k = last(&mut fields);
-                    fields[k].text.push_str(t);
-                }
-                Seg::Param { name, quoted } if name == "@" || name == "*" => {
-                    let _ = quoted;
-                    for (n, p) in positional.iter().enumerate() {
-                        if n > 0 {
-                            fields.push(Arg::known(""));
-                        }
-                        let k = last(&mut fields);
-                        fields[k].text.push_str(&p.text);
-                        fields[k].known &= p.known;
-                    }
-                }
-                Seg::Param { name, quoted } => match vars.get(name) {
-                    Some(Some(v)) => {
-                        let mut parts: Vec<&str> = if *quoted {
-                            vec![v.as_str()]
-                        } else {
-                            v.split_whitespace().collect()
-                        };
-                        if parts.is_empty() {
-                            parts.push("");
-                        }
-                        for (n, part) in parts.iter().enumerate() {
-                            if n > 0 {
-                                fields.push(Arg::known(""));
-                            }
-                            let k = last(&mut fields);
-                            fields[k].text.push_str(part);
-                        }
-                    }
-                    _ if HARMLESS_PARAMS.contains(&name.as_str()) => {
-                        let k = last(&mut fields);
-                        fields[k].text.push('0');
-                    }
-                    _ => {
-                        let k = last(&mut fields);
-                        fields[k].text.push_str(&format!("${name}"));
-                        fields[k].known = false;
-                        self.opaque(format!("`${name}` is a variable loopc does not know before the script runs"));
-                    }
-                },
-                Seg::Subst(inner) => {
-                    let mut inner_vars = vars.clone();
-                    self.script(inner, &mut inner_vars, positional, depth + 1);
-                    let k = last(&mut fields);
-                    fields[k].text.push_str("$(…)");
-                    fields[k].known = false;
-                    self.opaque(format!("the output of `$({})` is not known before it runs", short(inner)));
-                }
-                Seg::Unknown(t) => {
-                    let k = last(&mut fields);
-                    fields[k].text.push_str(t);
-                    fields[k].known = false;
-                    self.opaque(format!("`{}` is not known before the script runs", short(t)));
-                }
-                Seg::Tilde => {
-                    let k = last(&mut fields);
-                    fields[k].text.push('~');
-                    self.outside("`~` is the home directory, outside the workspace root");
-                }
-            }
-        }
-        if w.glob {
-            for f in &fields {
-                if f.known && self.glob_may_be_option(&f.text) {
-                    self.opaque(format!(
-                        "the glob `{}` could expand to an option (a file whose name starts with `-` matches)",
-                        f.text
-                    ));
-                }
-            }
-        }
-        fields
-    }
-
-    /// Whether the directory a glob lists holds a file whose name starts with `-`.
-    fn glob_may_be_option(&self, pattern: &str) -> bool {
-        let dir = match pattern.rfind('/') {
-            Some(0) => "/",
-            Some(k) => &pattern[..k],
-            None => ".",
-        };
-        if dir.contains(['*', '?', '[']) {
-            return true;
-        }
-        let Ok(dir) = crate::tools::resolve_in(self.root, dir) else {
-            return false;
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else { return false };
-        entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with('-'))
-    }
-
-    /// A path the command uses as a directory or a redirection target.
-    fn path(&mut self, what: &str, p: &str) {
-        if EXEMPT_PATHS.contains(&p) {
-            return;
-        }
-        if p.starts_with('~') {
-            self.outside(format!("{what} `{p}` is in a home directory, outside the workspace root"));
-            return;
-        }
-        if let Err(b) = crate::tools::resolve_in(self.root, p) {
-            self.outside(format!("{what} {}", b.message));
+    fn interpreter(&mut self, cmd: &Cmd, name: &str) {
+        let code: Vec<&str> = cmd.args[1..]
+            .iter()
+            .map(|a| a.text.as_str())
+            .chain(cmd.stdin.iter().map(String::as_str))
+            .collect();
+        if let Some(api) = code.iter().find_map(|c| SPAWNING_CODE.iter().find(|m| c.contains(**m))) {
+            self.opaque(format!(
+                "`{name}` code starts programs (`{api}`), which loopc cannot see before they run"
+            ));
         }
     }
 }
+
+/// Whether `name` (`python3.11`, `perl`) is one of the [`INTERPRETERS`].
+pub(crate) fn is_interpreter(name: &str) -> bool {
+    INTERPRETERS.contains(&name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.'))
+}
+
+/// What an interpreter's inline code calls to start another program.
+const SPAWNING_CODE: &[&str] = &[
+    "system(",
+    "system '",
+    "system \"",
+    "subprocess",
+    "popen",
+    "spawn",
+    "execv",
+    "execl",
+    "os.exec",
+    "child_process",
+    "qx(",
+    "qx{",
+    "%x(",
+    "IO.popen",
+    "Kernel.exec",
+    "shell_exec",
+    "proc_open",
+    "passthru",
+    "Deno.run",
+    "Deno.Command",
+    "Bun.spawn",
+    "pty.",
+    "`",
+];
 
 fn is_assignment(t: &str) -> bool {
     match t.split_once('=') {
@@ -508,5 +324,95 @@ fn short(s: &str) -> String {
         s.to_owned()
     } else {
         format!("{}…", s.chars().take(MAX).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(words: &[&str]) -> Analysis {
+        analyse(
+            Path::new("/nonexistent-root"),
+            &words.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+    }
+
+    /// The known argv of every program run, outermost first.
+    fn programs(words: &[&str]) -> Vec<String> {
+        run(words)
+            .commands
+            .iter()
+            .map(|c| {
+                c.args
+                    .iter()
+                    .map(|a| if a.known { a.text.clone() } else { "?".into() })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    fn opaque(words: &[&str]) -> bool {
+        run(words).problems.iter().any(|p| matches!(p, Problem::Opaque(_)))
+    }
+
+    #[test]
+    fn wrappers_are_looked_through() {
+        assert_eq!(programs(&["env", "-i", "-u", "B", "A=1", "rm", "x"]).last().unwrap(), "rm x");
+        assert_eq!(programs(&["env", "-S", "rm -r 'a b'"]).last().unwrap(), "rm -r a b");
+        assert_eq!(programs(&["timeout", "--signal=KILL", "5", "rm", "x"]).last().unwrap(), "rm x");
+        assert_eq!(
+            programs(&["nice", "-n", "10", "ionice", "-c", "3", "rm", "x"]).last().unwrap(),
+            "rm x"
+        );
+        assert_eq!(programs(&["sudo", "-u", "root", "--", "rm", "x"]).last().unwrap(), "rm x");
+        assert_eq!(programs(&["busybox", "rm", "-r", "x"]).last().unwrap(), "rm -r x");
+        assert_eq!(programs(&["xargs", "-n", "1", "rm"]).last().unwrap(), "rm");
+        assert!(run(&["xargs", "rm"]).commands.last().unwrap().open_args);
+        assert_eq!(programs(&["find", ".", "-execdir", "rm", "{}", ";"]).last().unwrap(), "rm ?");
+    }
+
+    #[test]
+    fn git_is_read_past_its_options() {
+        assert_eq!(
+            programs(&["git", "-C", "sub", "-c", "a.b=c", "--no-pager", "clean", "-fdx"])[1],
+            "git clean -fdx"
+        );
+        assert!(opaque(&["git", "-c", "alias.x=!sh", "x"]));
+        assert!(opaque(&["git", "-c", "core.sshCommand=evil", "fetch"]));
+        assert!(opaque(&["git", "--config-env=alias.x=VAR", "status"]));
+        assert!(opaque(&["git", "my-alias"]));
+        assert!(!opaque(&["git", "-c", "color.ui=never", "status"]));
+        assert!(programs(&["git", "rebase", "--exec", "rm -r x", "main"]).contains(&"rm -r x".to_owned()));
+        assert!(programs(&["git", "submodule", "foreach", "rm", "-r", "x"]).contains(&"rm -r x".to_owned()));
+        assert!(programs(&["git", "bisect", "run", "rm", "x"]).contains(&"rm x".to_owned()));
+    }
+
+    #[test]
+    fn shell_scripts_with_their_variables_and_parameters() {
+        assert_eq!(programs(&["sh", "-c", "F=-rf; rm $F x"]).last().unwrap(), "rm -rf x");
+        assert_eq!(programs(&["sh", "-c", "rm \"$@\"", "sh", "-r", "x"]).last().unwrap(), "rm -r x");
+        assert_eq!(programs(&["bash", "-lc", "exec rm x"]).last().unwrap(), "rm x");
+        assert!(!opaque(&["sh", "-c", "command -v rm"]));
+        assert!(opaque(&["sh", "-c", "rm $UNSET"]));
+        assert!(opaque(&["sh", "-c", "eval rm x"]));
+        assert!(opaque(&["sh", "script.sh"]));
+        assert!(opaque(&["sh", "-c", "if true; then rm x; fi"]));
+        // A here-document fed to an interpreter is its code.
+        let a = run(&["sh", "-c", "python3 <<'EOF'\nimport shutil\nshutil.rmtree('x')\nEOF"]);
+        assert!(a.commands.iter().any(|c| c.stdin.iter().any(|s| s.contains("rmtree"))));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut argv = vec!["true".to_owned()];
+        for _ in 0..100 {
+            argv.splice(0..0, ["env".to_owned()]);
+        }
+        let a = analyse(Path::new("/nonexistent-root"), &argv);
+        assert!(a.problems.iter().any(|p| matches!(p, Problem::Opaque(m) if m.contains("nested"))));
+        let script = "sh -c '".repeat(40) + "true";
+        assert!(opaque(&["sh", "-c", &script]));
     }
 }

@@ -167,11 +167,15 @@ impl Lexer {
                 continue;
             }
             out.push(Tok::Word(word));
-            if let [.., Tok::Redir(op), Tok::Word(w)] = out.as_slice() {
+            if let [.., Tok::Redir(op), Tok::Word(_)] = out.as_slice() {
                 if op == "<<" || op == "<<-" {
                     // A quoted delimiter (`'EOF'`, `\EOF`) makes the body literal.
-                    let quoted = self.chars[start..self.i].iter().any(|c| matches!(c, '\'' | '"' | '\\'));
-                    self.pending.push((w.literal().unwrap_or_default(), op == "<<-", !quoted));
+                    let raw = &self.chars[start..self.i];
+                    let quoted = raw.iter().any(|c| matches!(c, '\'' | '"' | '\\'));
+                    // The delimiter is the word as written, quotes removed
+                    // (not expanded: `<<"$X"` ends at a line `$X`).
+                    let delim: String = raw.iter().filter(|c| !matches!(c, '\'' | '"' | '\\')).collect();
+                    self.pending.push((delim, op == "<<-", !quoted));
                 }
             }
         }
@@ -261,6 +265,11 @@ impl Lexer {
                     self.i += 1;
                     self.double_quoted(&mut w)?;
                 }
+                '$' if self.peek_at(1) == Some('"') => {
+                    // `$"…"` (bash: a translatable string) is a double-quoted string.
+                    self.i += 2;
+                    self.double_quoted(&mut w)?;
+                }
                 '$' if self.peek_at(1) == Some('\'') => {
                     self.i += 2;
                     let text = self.ansi_c()?;
@@ -290,6 +299,18 @@ impl Lexer {
                     w.push_lit(c);
                     self.i += 1;
                 }
+                '{' if self.brace_expansion() => {
+                    // bash, zsh and ksh expand `{rm,-r,x}` into words.
+                    let start = self.i;
+                    while !matches!(
+                        self.peek(),
+                        None | Some(' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')')
+                    ) {
+                        self.i += 1;
+                    }
+                    let text: String = self.chars[start..self.i].iter().collect();
+                    w.segs.push(Seg::Unknown(text));
+                }
                 _ => {
                     w.push_lit(c);
                     self.i += 1;
@@ -298,185 +319,6 @@ impl Lexer {
             first = false;
         }
         Ok(w)
-    }
-
-    fn double_quoted(&mut self, w: &mut Word) -> Result<(), ParseError> {
-        let mut any = false;
-        loop {
-            let Some(c) = self.peek() else {
-                return Err(ParseError("a double quote is not closed".into()));
-            };
-            self.i += 1;
-            match c {
-                '"' => break,
-                '\\' => match self.peek() {
-                    Some(n @ ('$' | '`' | '"' | '\\')) => {
-                        w.push_lit(n);
-                        self.i += 1;
-                    }
-                    Some('\n') => self.i += 1,
-                    _ => w.push_lit('\\'),
-                },
-                '$' => self.dollar(w, true)?,
-                '`' => {
-                    let inner = self.backtick()?;
-                    w.segs.push(Seg::Subst(inner));
-                }
-                _ => w.push_lit(c),
-            }
-            any = true;
-        }
-        if !any {
-            w.segs.push(Seg::Lit(String::new()));
-        }
-        Ok(())
-    }
-
-    fn ansi_c(&mut self) -> Result<String, ParseError> {
-        let mut out = String::new();
-        loop {
-            let Some(c) = self.peek() else {
-                return Err(ParseError("a $'…' quote is not closed".into()));
-            };
-            self.i += 1;
-            match c {
-                '\'' => return Ok(out),
-                '\\' => {
-                    let Some(e) = self.peek() else { continue };
-                    self.i += 1;
-                    match e {
-                        'n' => out.push('\n'),
-                        't' => out.push('\t'),
-                        'r' => out.push('\r'),
-                        'x' => {
-                            let mut hex = String::new();
-                            while hex.len() < 2 && self.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
-                                hex.push(self.peek().unwrap_or('0'));
-                                self.i += 1;
-                            }
-                            out.extend(u8::from_str_radix(&hex, 16).ok().map(char::from));
-                        }
-                        '0'..='7' => {
-                            let mut oct = e.to_string();
-                            while oct.len() < 3 && self.peek().is_some_and(|c| c.is_digit(8)) {
-                                oct.push(self.peek().unwrap_or('0'));
-                                self.i += 1;
-                            }
-                            out.extend(u8::from_str_radix(&oct, 8).ok().map(char::from));
-                        }
-                        other => out.push(other),
-                    }
-                }
-                _ => out.push(c),
-            }
-        }
-    }
-
-    fn dollar(&mut self, w: &mut Word, quoted: bool) -> Result<(), ParseError> {
-        match self.peek() {
-            Some('{') => {
-                self.i += 1;
-                let inner = self.until_close('{', '}')?;
-                let name: String = inner.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                let special = inner.len() == 1 && "?#$!@*-".contains(inner.as_str());
-                if special || (!name.is_empty() && name.len() == inner.len()) {
-                    w.segs.push(Seg::Param { name: inner, quoted });
-                } else {
-                    w.segs.push(Seg::Unknown(format!("${{{inner}}}")));
-                }
-            }
-            Some('(') if self.peek_at(1) == Some('(') => {
-                self.i += 2;
-                let inner = self.until_close('(', ')')?;
-                // The arithmetic's closing `)` of `))`.
-                if self.peek() == Some(')') {
-                    self.i += 1;
-                }
-                w.segs.push(Seg::Unknown(format!("$(({inner}))")));
-            }
-            Some('(') => {
-                self.i += 1;
-                let inner = self.until_close('(', ')')?;
-                w.segs.push(Seg::Subst(inner));
-            }
-            Some(c) if c.is_ascii_alphabetic() || c == '_' => {
-                let start = self.i;
-                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    self.i += 1;
-                }
-                w.segs.push(Seg::Param {
-                    name: self.chars[start..self.i].iter().collect(),
-                    quoted,
-                });
-            }
-            Some(c) if c.is_ascii_digit() || "?#$!@*-".contains(c) => {
-                self.i += 1;
-                w.segs.push(Seg::Param {
-                    name: c.to_string(),
-                    quoted,
-                });
-            }
-            _ => w.push_lit('$'),
-        }
-        Ok(())
-    }
-
-    /// Text up to the bracket that closes an opened one, skipping quoted parts.
-    fn until_close(&mut self, open: char, close: char) -> Result<String, ParseError> {
-        let start = self.i;
-        let mut depth = 1usize;
-        while let Some(c) = self.peek() {
-            self.i += 1;
-            match c {
-                '\\' => self.i += 1,
-                '\'' => {
-                    while self.peek().is_some_and(|c| c != '\'') {
-                        self.i += 1;
-                    }
-                    self.i += 1;
-                }
-                '"' => {
-                    while let Some(c) = self.peek() {
-                        self.i += 1;
-                        if c == '\\' {
-                            self.i += 1;
-                        } else if c == '"' {
-                            break;
-                        }
-                    }
-                }
-                c if c == open => depth += 1,
-                c if c == close => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(self.chars[start..self.i - 1].iter().collect());
-                    }
-                }
-                _ => {}
-            }
-        }
-        Err(ParseError(format!("`{open}` is not closed")))
-    }
-
-    fn backtick(&mut self) -> Result<String, ParseError> {
-        let mut out = String::new();
-        loop {
-            let Some(c) = self.peek() else {
-                return Err(ParseError("a backtick is not closed".into()));
-            };
-            self.i += 1;
-            match c {
-                '`' => return Ok(out),
-                '\\' => match self.peek() {
-                    Some(n @ ('`' | '\\' | '$')) => {
-                        out.push(n);
-                        self.i += 1;
-                    }
-                    _ => out.push('\\'),
-                },
-                _ => out.push(c),
-            }
-        }
     }
 }
 
@@ -498,6 +340,7 @@ pub(crate) fn parse(src: &str) -> Result<Script, ParseError> {
     let mut toks = tokens.into_iter().peekable();
     // Inside `for x in …` / `case … in` headers, until the next separator.
     let mut skipping_header = false;
+    let mut skip_time_options = false;
     while let Some(tok) = toks.next() {
         match tok {
             Tok::Op(op) => {
@@ -512,6 +355,7 @@ pub(crate) fn parse(src: &str) -> Result<Script, ParseError> {
                     _ => {}
                 }
                 skipping_header = false;
+                skip_time_options = false;
                 finish(&mut script, &mut cur);
             }
             Tok::Redir(op) => {
@@ -530,11 +374,20 @@ pub(crate) fn parse(src: &str) -> Result<Script, ParseError> {
                     }
                     continue;
                 }
+                if cur.words.is_empty() && skip_time_options {
+                    if w.literal().is_some_and(|t| t.starts_with('-') && t != "--") {
+                        continue;
+                    }
+                    skip_time_options = false;
+                }
                 if cur.words.is_empty() {
                     let lit = w.literal();
                     let lit = lit.as_deref();
                     if let Some(kw) = lit.filter(|k| RESERVED_OPENERS.contains(k) || RESERVED_CLOSERS.contains(k)) {
-                        if kw != "time" {
+                        if kw == "time" {
+                            // `time -p cmd`: the option is the keyword's.
+                            skip_time_options = true;
+                        } else {
                             script.compound.push(format!("`{kw}`"));
                         }
                         continue;
@@ -584,106 +437,6 @@ fn assignment(w: &Word) -> Option<(String, Word)> {
     Some((name.to_owned(), value))
 }
 
+mod quotes;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn words(src: &str) -> Vec<Vec<String>> {
-        parse(src)
-            .unwrap()
-            .commands
-            .iter()
-            .map(|c| c.words.iter().map(|w| w.literal().unwrap_or_else(|| "<dyn>".into())).collect())
-            .collect()
-    }
-
-    #[test]
-    fn lists_and_pipelines_split_into_simple_commands() {
-        assert_eq!(
-            words("cd x && rm  -r -f 'a b' ; echo \"q;\" | wc -l\nls"),
-            vec![
-                vec!["cd", "x"],
-                vec!["rm", "-r", "-f", "a b"],
-                vec!["echo", "q;"],
-                vec!["wc", "-l"],
-                vec!["ls"]
-            ]
-        );
-        assert_eq!(words("r\\m -rf x"), vec![vec!["rm", "-rf", "x"]]);
-        assert_eq!(words("\"r\"'m' -rf x # comment"), vec![vec!["rm", "-rf", "x"]]);
-        assert_eq!(words("$'\\x72m' -rf x"), vec![vec!["rm", "-rf", "x"]]);
-    }
-
-    #[test]
-    fn expansions_are_marked() {
-        let s = parse("echo $(whoami) `id` ${X:-/} $HOME ~/x \"$1\"").unwrap();
-        let w = &s.commands[0].words;
-        assert_eq!(w[1].segs, vec![Seg::Subst("whoami".into())]);
-        assert_eq!(w[2].segs, vec![Seg::Subst("id".into())]);
-        assert!(matches!(w[3].segs[0], Seg::Unknown(_)));
-        assert_eq!(
-            w[4].segs,
-            vec![Seg::Param {
-                name: "HOME".into(),
-                quoted: false
-            }]
-        );
-        assert_eq!(w[5].segs[0], Seg::Tilde);
-        assert_eq!(
-            w[6].segs,
-            vec![Seg::Param {
-                name: "1".into(),
-                quoted: true
-            }]
-        );
-    }
-
-    #[test]
-    fn compound_commands_are_named() {
-        for src in [
-            "if true; then rm x; fi",
-            "{ rm x; }",
-            "! rm x",
-            "f() { rm x; }; f",
-            "(rm x)",
-            "for a in b; do rm $a; done",
-        ] {
-            let s = parse(src).unwrap();
-            assert!(!s.compound.is_empty(), "{src}");
-            assert!(
-                s.commands
-                    .iter()
-                    .any(|c| c.words.first().and_then(Word::literal).as_deref() == Some("rm")),
-                "{src}"
-            );
-        }
-        assert!(parse("a && b || c; d | e").unwrap().compound.is_empty());
-    }
-
-    #[test]
-    fn redirections_and_heredocs() {
-        let s = parse("cat > out.txt 2>&1 <<EOF\nhello $X\nEOF\necho done").unwrap();
-        assert_eq!(s.commands.len(), 2);
-        let c = &s.commands[0];
-        assert_eq!(c.redirects.iter().map(|r| r.op.as_str()).collect::<Vec<_>>(), [">", ">&", "<<"]);
-        assert_eq!(c.heredocs[0].body, "hello $X\n");
-        assert!(c.heredocs[0].dynamic);
-        let s = parse("cat <<'EOF'\n$X\nEOF").unwrap();
-        assert!(!s.commands[0].heredocs[0].dynamic);
-        assert!(parse("cat <<EOF\nnever closed").is_err());
-    }
-
-    #[test]
-    fn assignments_before_the_command() {
-        let s = parse("FOO=1 BAR=\"a b\" make test").unwrap();
-        assert_eq!(s.commands[0].assigns.len(), 2);
-        assert_eq!(s.commands[0].words.len(), 2);
-    }
-
-    #[test]
-    fn broken_scripts_are_errors_not_panics() {
-        for src in ["echo 'x", "echo \"x", "echo $(x", "echo `x", "cat >", "echo ${x"] {
-            assert!(parse(src).is_err(), "{src}");
-        }
-    }
-}
+mod tests;

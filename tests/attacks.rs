@@ -304,6 +304,16 @@ fn probes() -> Vec<Probe> {
             argv(&["python3", "-c", "import os; os.system('touch marker')"]),
             "command_not_analysable",
         ),
+        p(
+            "git's configuration, then git",
+            sh("printf '[core]\\n\\tfsmonitor = touch marker\\n' >> .git/config && git status"),
+            "protected_path",
+        ),
+        p(
+            "a hook copied in",
+            argv(&["cp", "script.sh", ".git/hooks/pre-commit"]),
+            "protected_path",
+        ),
         // Leaving the root.
         p("cd ~", sh("cd ~ && echo pwned > pwned.txt"), "path_outside_root"),
         p("cd without a directory", sh("cd && echo pwned > pwned.txt"), "path_outside_root"),

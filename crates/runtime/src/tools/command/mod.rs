@@ -261,13 +261,14 @@ fn shown(cmd: &Cmd) -> String {
 /// that leave the root (see [`analyse`]).
 pub(super) fn check_paths(sb: &Sandbox, argv: &[String]) -> Result<(), Blocked> {
     let analysis = analyse::analyse(&sb.root, argv);
-    match analysis.problems.into_iter().find_map(|p| match p {
-        Problem::Outside(why) => Some(why),
-        Problem::Opaque(_) => None,
-    }) {
-        Some(why) => Err(Blocked::new(BlockRule::PathOutsideRoot, why)),
-        None => Ok(()),
+    for p in analysis.problems {
+        match p {
+            Problem::Outside(why) => return Err(Blocked::new(BlockRule::PathOutsideRoot, why)),
+            Problem::Protected(why) => return Err(Blocked::new(BlockRule::ProtectedPath, why)),
+            Problem::Opaque(_) => {}
+        }
     }
+    Ok(())
 }
 
 /// Tokens of an argument that may name files: the argument, a `--flag=value`

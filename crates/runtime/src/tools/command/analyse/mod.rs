@@ -88,6 +88,8 @@ pub(crate) enum Problem {
     Opaque(String),
     /// A directory change or redirection that leaves the workspace root.
     Outside(String),
+    /// A path to git's configuration or hooks (code that runs when a person uses git).
+    Protected(String),
 }
 
 #[derive(Debug, Default)]

@@ -55,7 +55,7 @@ impl Walker<'_> {
                 candidates.extend(code_words(t));
             }
             for c in candidates {
-                if looks_like_path(c) {
+                if looks_like_path(c) || c.contains(".git/") || c.ends_with(".git") {
                     let c = c.to_owned();
                     self.path("argument", &c);
                 }
@@ -79,7 +79,15 @@ impl Walker<'_> {
             self.root.join(&self.cwd).join(p)
         };
         match crate::tools::resolve_in(self.root, &joined.to_string_lossy()) {
-            Ok(inside) => Some(relative(self.root, &inside)),
+            Ok(inside) => {
+                let rel = relative(self.root, &inside);
+                if runs_as_git(&rel) {
+                    self.out.problem(super::Problem::Protected(format!(
+                        "{what} `{p}` is git's configuration or hooks, which run code when a person uses git"
+                    )));
+                }
+                Some(rel)
+            }
             Err(b) => {
                 self.outside(format!("{what} `{p}`: {}", b.message));
                 None
@@ -108,6 +116,12 @@ impl Walker<'_> {
         self.listings.insert(joined, dashed);
         dashed
     }
+}
+
+/// Whether `rel` is a repository's `config` or in its `hooks/`.
+fn runs_as_git(rel: &Path) -> bool {
+    let parts: Vec<&std::ffi::OsStr> = rel.iter().collect();
+    parts.windows(2).any(|w| w[0] == ".git" && (w[1] == "config" || w[1] == "hooks"))
 }
 
 /// `inside` (a path under `root`) relative to it, without `.` or `..`.

@@ -111,11 +111,20 @@ enum Token {
     Close,
 }
 
-fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
+/// Most tokens read from a condition. A condition within the limits has at
+/// most [`MAX_OPERANDS`] operands, each a few tokens; reading a 10,000-term
+/// chain to its end only to refuse it at term 1,025 is wasted work.
+const MAX_TOKENS: usize = 8 * MAX_OPERANDS;
+
+/// The tokens of `text`, and whether it was cut at [`MAX_TOKENS`].
+fn tokenize(text: &str) -> Result<(Vec<(Token, usize)>, bool), ParseError> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        if tokens.len() >= MAX_TOKENS {
+            return Ok((tokens, true));
+        }
         let c = bytes[i];
         let start = i;
         let two = text.get(i..i + 2).unwrap_or("");
@@ -185,7 +194,7 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
         };
         tokens.push((token, start));
     }
-    Ok(tokens)
+    Ok((tokens, false))
 }
 
 struct Parser {
@@ -310,7 +319,8 @@ impl Parser {
 
 /// Parse a `when` condition.
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
-    let tokens = tokenize(text)?;
+    let (tokens, cut) = tokenize(text)?;
+    let cut_at = cut.then(|| tokens.last().map_or(0, |t| t.1));
     if tokens.is_empty() {
         return Err(ParseError {
             offset: 0,
@@ -324,7 +334,17 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
         nesting: 0,
         operands: 0,
     };
-    let expr = parser.or()?;
+    let too_long = |offset: usize| ParseError {
+        offset,
+        message: format!("the condition is longer than {MAX_TOKENS} tokens"),
+    };
+    // An error before the cut is the error the whole condition has; one at
+    // the cut (or none) only says the text ran out where it was cut.
+    let expr = match (parser.or(), cut_at) {
+        (Err(e), Some(at)) if e.offset >= at => return Err(too_long(at)),
+        (Ok(_), Some(at)) => return Err(too_long(at)),
+        (result, _) => result?,
+    };
     if parser.position < parser.tokens.len() {
         return parser.error("unexpected text after the condition");
     }
@@ -412,6 +432,11 @@ mod tests {
         let err = parse(&deep_parens).unwrap_err();
         assert!(err.message.contains("deeper than 32"), "{err:?}");
         assert_eq!(err.offset, MAX_NESTING, "at the first `(` too many");
+        // Past the token limit, an error found before the cut is reported as such.
+        let cut = parse(&vec!["x"; 10_000].join(" and ")).unwrap_err();
+        assert!(cut.message.contains("more than 1024 operands"), "{}", cut.message);
+        let long = parse(&vec!["((((a))))"; 1_000].join(" and ")).unwrap_err();
+        assert!(long.message.contains("longer than"), "{}", long.message);
         let nots = format!("{}passed", "not ".repeat(40_000));
         assert!(parse(&nots).unwrap_err().message.contains("deeper than 32"));
         let bangs = format!("{}passed", "!".repeat(40_000));

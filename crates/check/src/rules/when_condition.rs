@@ -14,7 +14,7 @@ declare_rule! {
     /// `dimension_scores[.<name>]`, `remediation_hints`, `raw_output`,
     /// `summary`), `iteration`, and the spec's metric names (also as
     /// `metrics.<name>`). A condition may nest `(` and `not` 32 levels deep
-    /// and have 1,024 operands; past that (or when its compiled form would
+    /// and have 1,024 operands in 8,192 tokens; past that (or when its compiled form would
     /// be deeper than 48 levels) it is refused here rather than crash the
     /// parser or make a plan the runtime cannot read.
     ///

@@ -1,9 +1,11 @@
-//! Which files a `check` run reads.
+//! Which files a `check` (or `score`) run reads.
 //!
-//! A path given as a file is always checked. A directory is walked
-//! recursively; a file in it counts when it matches an `include` glob and no
-//! `exclude` glob (relative to the directory given), and hidden directories,
-//! `target/` and `node_modules/` are skipped.
+//! A path given as a file is always read ([`Origin::Named`]). A directory
+//! is walked recursively; a file in it counts when it matches an `include`
+//! glob and no `exclude` glob (relative to the directory given), and hidden
+//! directories, `target/` and `node_modules/` are skipped. Files found by
+//! the walk ([`Origin::Found`]) are checked only when they are LSS
+//! documents (`loopc_check::discovery`).
 
 use std::path::{Path, PathBuf};
 
@@ -37,20 +39,46 @@ impl FileFilter {
 
 const SKIPPED_DIRS: &[&str] = &["target", "node_modules"];
 
-/// Expand `paths` into files, sorted and without repeats. Errors are paths
-/// that do not exist or cannot be read.
-pub fn collect(paths: &[PathBuf], filter: &FileFilter) -> (Vec<PathBuf>, Vec<String>) {
+/// How a file came to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// Named on the command line: checked as an LSS spec whatever it is.
+    Named,
+    /// Found in a directory: checked only when it is an LSS document.
+    Found,
+}
+
+impl FileFilter {
+    /// Whether a named file passes `include`/`exclude` (relative to the
+    /// working directory): the pre-commit hooks' `--only-lss` applies the
+    /// configuration to the files pre-commit names.
+    pub fn wants_named(&self, path: &Path) -> bool {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let relative = path.strip_prefix(&cwd).unwrap_or(path);
+        let relative = relative.strip_prefix(".").unwrap_or(relative);
+        self.wants(relative)
+    }
+}
+
+/// Expand `paths` into files, sorted and without repeats (a file both
+/// named and found counts as named). Errors are paths that do not exist or
+/// cannot be read.
+pub fn collect(paths: &[PathBuf], filter: &FileFilter) -> (Vec<(PathBuf, Origin)>, Vec<String>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
         match std::fs::metadata(path) {
             Err(e) => errors.push(format!("{}: {e}", path.display())),
-            Ok(meta) if meta.is_dir() => walk(path, path, filter, &mut files, &mut errors),
-            Ok(_) => files.push(path.clone()),
+            Ok(meta) if meta.is_dir() => {
+                let mut found = Vec::new();
+                walk(path, path, filter, &mut found, &mut errors);
+                files.extend(found.into_iter().map(|f| (f, Origin::Found)));
+            }
+            Ok(_) => files.push((path.clone(), Origin::Named)),
         }
     }
     files.sort();
-    files.dedup();
+    files.dedup_by(|later, earlier| later.0 == earlier.0);
     (files, errors)
 }
 

@@ -44,6 +44,14 @@ pub struct CheckArgs {
     /// List each file's LSS conformance level (human format; JSON always has them).
     #[arg(long)]
     pub levels: bool,
+    /// Hook mode (the pre-commit hooks use it): named files, too, are
+    /// checked only when they are LSS specs and pass `loopc.toml`'s
+    /// `[files]` include/exclude; empty files are skipped.
+    #[arg(long)]
+    pub only_lss: bool,
+    /// Say which files were skipped as not LSS, and why.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Largest file accepted, in bytes.
     #[arg(long)]
     pub max_file_bytes: Option<usize>,
@@ -58,6 +66,8 @@ pub struct CheckArgs {
 #[derive(Serialize, Default, Debug)]
 struct Summary {
     files: usize,
+    /// YAML/JSON files found that are not LSS specs (not checked).
+    skipped: usize,
     files_with_errors: usize,
     errors: usize,
     warnings: usize,
@@ -111,9 +121,15 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
     } else {
         args.paths.clone()
     };
-    let (files, mut io_errors) = files::collect(&paths, &filter);
+    let (mut files, mut io_errors) = files::collect(&paths, &filter);
+    if args.only_lss {
+        files.retain(|(path, _)| filter.wants_named(path));
+        for f in &mut files {
+            f.1 = files::Origin::Found;
+        }
+    }
     let checker = Checker::new(limits).with_levels(levels);
-    let (reports, summary) = summarize(check_all(&checker, &files), &mut io_errors);
+    let (reports, summary) = summarize(check_all(&checker, &files), &mut io_errors, args.verbose);
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -134,7 +150,7 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
     if !io_errors.is_empty() {
         return EXIT_USAGE;
     }
-    if files.is_empty() {
+    if files.is_empty() && !args.only_lss {
         eprintln!(
             "loopc: warning: no files to check in {}",
             paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
@@ -147,52 +163,74 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
     }
 }
 
-/// One file's diagnostics and conformance level, or why it could not be read.
-type Checked = Result<(FileDiagnostics, FileLevel), String>;
+/// What became of one file.
+enum Outcome {
+    Checked(Box<(FileDiagnostics, FileLevel)>),
+    /// Not an LSS document (found, not named): why.
+    Skipped(String, String),
+    /// It could not be read.
+    Unreadable(String),
+}
 
 /// Check every file, in input order.
-fn check_all(checker: &Checker, files: &[PathBuf]) -> Vec<Checked> {
+fn check_all(checker: &Checker, files: &[(PathBuf, files::Origin)]) -> Vec<Outcome> {
     // One file: no thread pool to start (it costs more than the check).
     if files.len() <= 1 {
-        files.iter().map(|path| check_file(checker, path)).collect()
+        files.iter().map(|(path, origin)| check_file(checker, path, *origin)).collect()
     } else {
         files::start_batch_pool();
-        files.par_iter().map(|path| check_file(checker, path)).collect()
+        files.par_iter().map(|(path, origin)| check_file(checker, path, *origin)).collect()
     }
 }
 
-fn check_file(checker: &Checker, path: &Path) -> Checked {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let checked = checker.check_bytes(path, &bytes);
+fn check_file(checker: &Checker, path: &Path, origin: files::Origin) -> Outcome {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return Outcome::Unreadable(format!("cannot read {}: {e}", path.display())),
+    };
+    let checked = match origin {
+        files::Origin::Named => checker.check_bytes(path, &bytes),
+        files::Origin::Found => match checker.check_if_lss(path, &bytes) {
+            Ok(checked) => checked,
+            Err(why) => return Outcome::Skipped(files::display_path(path), why),
+        },
+    };
     let diagnostics = checked.diagnostics;
     let level = FileLevel {
         file: files::display_path(path),
         level: checked.conformance.level.label(),
         missing_for_next: checked.conformance.missing,
     };
-    Ok((
+    Outcome::Checked(Box::new((
         FileDiagnostics {
             source: checked.source,
             display_path: files::display_path(path),
             diagnostics,
         },
         level,
-    ))
+    )))
 }
 
 /// The reports of the files that were read, and the counts over them;
 /// files that could not be read join `io_errors`.
-fn summarize(results: Vec<Checked>, io_errors: &mut Vec<String>) -> (Vec<FileDiagnostics>, Summary) {
+fn summarize(results: Vec<Outcome>, io_errors: &mut Vec<String>, verbose: bool) -> (Vec<FileDiagnostics>, Summary) {
     let mut reports = Vec::with_capacity(results.len());
     let mut summary = Summary::default();
     for result in results {
         match result {
-            Ok((report, level)) => {
+            Outcome::Checked(checked) => {
+                let (report, level) = *checked;
                 reports.push(report);
                 *summary.levels.entry(level.level).or_default() += 1;
                 summary.conformance.push(level);
             }
-            Err(e) => io_errors.push(e),
+            Outcome::Skipped(file, why) => {
+                summary.skipped += 1;
+                if verbose {
+                    eprintln!("loopc: skipped {file}: not an LSS spec ({why})");
+                }
+            }
+            Outcome::Unreadable(e) => io_errors.push(e),
         }
     }
     summary.files = reports.len();
@@ -241,6 +279,14 @@ impl Report for CheckReport<'_> {
         }
         if !self.quiet {
             text.push_str(&human_summary(self.summary));
+            if self.summary.skipped > 0 {
+                let n = self.summary.skipped;
+                text.push_str(&format!(
+                    "skipped {n} YAML/JSON file{} that {} not LSS specs (--verbose lists them)\n",
+                    if n == 1 { "" } else { "s" },
+                    if n == 1 { "is" } else { "are" }
+                ));
+            }
         }
         text
     }

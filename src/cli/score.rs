@@ -135,7 +135,17 @@ fn run_specs(args: &ScoreArgs, settings: &Settings) -> u8 {
         Ok(f) => f,
         Err(e) => return usage_error(format!("loopc.toml [files]: {e}")),
     };
-    let (paths, io_errors) = files::collect(&args.paths, &filter);
+    let (found, io_errors) = files::collect(&args.paths, &filter);
+    // Files found in a directory are scored only when they are LSS specs
+    // (as `check` reads them); named files always are.
+    let paths: Vec<PathBuf> = found
+        .into_iter()
+        .filter(|(path, origin)| {
+            *origin == files::Origin::Named
+                || std::fs::read(path).is_ok_and(|bytes| loopc_check::discovery::is_lss_file(path, &bytes, &settings.limits))
+        })
+        .map(|(path, _)| path)
+        .collect();
     for e in &io_errors {
         eprintln!("loopc: error: {e}");
     }

@@ -3,6 +3,7 @@
 
 mod children;
 pub mod diagram;
+pub mod discovery;
 pub mod graph;
 mod index;
 pub mod level;
@@ -137,6 +138,32 @@ impl Checker {
         self.check_inner(path, bytes, &[]).checked
     }
 
+    /// [`Checker::check_bytes`] for a file loopc found by itself (a
+    /// directory walk, a hook's file list): a document that is not an LSS
+    /// spec is skipped, with the reason ([`discovery`]); so is an empty
+    /// file, and a file that does not parse unless its name or a
+    /// `loop_name` key marks it as a spec.
+    pub fn check_if_lss(&self, path: &Path, bytes: &[u8]) -> Result<CheckedFile, String> {
+        self.analyse_if_lss(path, bytes).map(|a| a.checked)
+    }
+
+    /// [`Checker::analyse`] with [`Checker::check_if_lss`]'s skipping.
+    pub fn analyse_if_lss(&self, path: &Path, bytes: &[u8]) -> Result<Analysis, String> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err("an empty file".into());
+        }
+        let parsed = loopc_syntax::load(path, bytes, &self.limits);
+        match parsed.root.as_ref().map(discovery::classify) {
+            Some(discovery::DocumentKind::Other(why)) => Err(why),
+            Some(discovery::DocumentKind::Lss) => Ok(self.check_parsed(path, parsed, &[])),
+            None if discovery::looks_like_lss(path, bytes) => Ok(self.check_parsed(path, parsed, &[])),
+            None => Err(format!(
+                "{}, and nothing marks it as one",
+                parsed.errors.first().map_or("it does not parse", |e| e.message.as_str())
+            )),
+        }
+    }
+
     /// Check one file and keep what the analysis built: the IR and the
     /// phase graph (for `diagram`, `compile`, `score`).
     pub fn analyse(&self, path: &Path, bytes: &[u8]) -> Analysis {
@@ -144,7 +171,10 @@ impl Checker {
     }
 
     fn check_inner(&self, path: &Path, bytes: &[u8], ancestors: &[PathBuf]) -> Analysis {
-        let parsed = loopc_syntax::load(path, bytes, &self.limits);
+        self.check_parsed(path, loopc_syntax::load(path, bytes, &self.limits), ancestors)
+    }
+
+    fn check_parsed(&self, path: &Path, parsed: loopc_syntax::Parsed, ancestors: &[PathBuf]) -> Analysis {
         let mut diagnostics: Vec<Diagnostic> = parsed.errors.into_iter().map(syntax_rules::diagnostic).collect();
         let mut analysed = None;
         if let Some(root) = &parsed.root {

@@ -309,3 +309,33 @@ fn run_command_output_is_capped() {
     assert!(out.ends_with("[output truncated at 1048576 bytes]"));
     assert_eq!(r["exit_code"], 0);
 }
+
+/// Executors are the operator's own commands: the allowlist holds for them,
+/// a denylist the bindings set too, but not the built-in defaults meant for
+/// workers, and a compound script is theirs to write.
+#[test]
+fn executor_commands_are_the_operators() {
+    let (root, _) = dirs("executors");
+    let sb = sandbox(&root, &[]);
+    let clean_build = argv(&["sh", "-c", "rm -rf build && if true; then make test; fi"]);
+    assert_eq!(sb.check_executor_command(&clean_build), Ok(()));
+    assert_eq!(
+        rule(&sb, &["sh", "-c", "rm -rf build && make test"]),
+        Some(BlockRule::DeniedCommand),
+        "a worker may not"
+    );
+    let config = SandboxConfig {
+        deny_commands: vec!["rm -r".into()],
+        ..SandboxConfig::default()
+    };
+    let strict = Sandbox::new(root.clone(), &config).unwrap();
+    assert_eq!(
+        strict.check_executor_command(&clean_build).unwrap_err().rule,
+        BlockRule::DeniedCommand
+    );
+    let allow = sandbox(&root, &["python3"]);
+    assert_eq!(
+        allow.check_executor_command(&clean_build).unwrap_err().rule,
+        BlockRule::ProgramNotAllowed
+    );
+}

@@ -145,6 +145,8 @@ pub struct Sandbox {
     allow_programs: Vec<command::allow::Allowed>,
     deny_commands: Vec<command::deny::DenyRule>,
     shell_scripts: command::ShellScripts,
+    /// Whether `deny_commands` is the built-in list (not applied to executors).
+    default_denylist: bool,
     /// The top of the git repository the root is a subdirectory of, if any.
     repository_above_root: Option<PathBuf>,
     /// loopc's own files and directories, refused to every tool (canonical spellings).
@@ -185,6 +187,7 @@ impl Sandbox {
             allow_programs,
             deny_commands,
             shell_scripts: config.shell_scripts,
+            default_denylist: config.deny_commands == crate::bindings::default_denied(),
             repository_above_root: command::repository_above(&canonical),
             isolation: std::sync::Arc::new(crate::process::Isolation {
                 root: canonical.clone(),
@@ -294,14 +297,16 @@ impl Sandbox {
     /// the check: compound shell commands, variables loopc does not know,
     /// command substitutions, `eval`, script files and git aliases are refused.
     pub fn check_command(&self, argv: &[String]) -> Result<(), Blocked> {
-        command::check_command(self, argv, self.shell_scripts)
+        command::check_command(self, argv, self.shell_scripts, true)
     }
 
     /// [`Sandbox::check_command`] for a command the bindings configure (an
-    /// executor): the allowlist and the denylist apply, but a shell script
-    /// the operator wrote is not refused for being compound.
+    /// executor, the operator's own): the allowlist applies, and a
+    /// `deny_commands` list the bindings set, but not the built-in defaults
+    /// (an evaluator's `rm -rf build && make test` is the operator's
+    /// choice), and a compound script is not refused.
     pub fn check_executor_command(&self, argv: &[String]) -> Result<(), Blocked> {
-        command::check_command(self, argv, command::ShellScripts::BestEffort)
+        command::check_command(self, argv, command::ShellScripts::BestEffort, !self.default_denylist)
     }
 
     /// Whether `argv`'s arguments stay inside the root: arguments (and

@@ -134,11 +134,7 @@ pub(crate) fn interpreter_deletes_tree(cmd: &Cmd) -> bool {
     if !INTERPRETERS.contains(&base) {
         return false;
     }
-    let code: Vec<&str> = cmd.args[1..]
-        .iter()
-        .map(|a| a.text.as_str())
-        .chain(cmd.stdin.iter().map(String::as_str))
-        .collect();
+    let code = super::analyse::code_args(cmd);
     code.iter().any(|c| {
         if RECURSIVE_DELETE_CODE.iter().any(|m| c.contains(m)) {
             return true;
@@ -369,5 +365,7 @@ mod tests {
         }
         assert!(!interpreter_deletes_tree(&cmd(&["python3", "-c", "print('rm')"])));
         assert!(!interpreter_deletes_tree(&cmd(&["grep", "-r", "rmtree", "."])));
+        // A script's name is not its code.
+        assert!(!interpreter_deletes_tree(&cmd(&["python3", "tests/test_rmtree.py"])));
     }
 }

@@ -268,17 +268,41 @@ impl Walker<'_> {
     }
 
     fn interpreter(&mut self, cmd: &Cmd, name: &str) {
-        let code: Vec<&str> = cmd.args[1..]
-            .iter()
-            .map(|a| a.text.as_str())
-            .chain(cmd.stdin.iter().map(String::as_str))
-            .collect();
+        let code = code_args(cmd);
         if let Some(api) = code.iter().find_map(|c| SPAWNING_CODE.iter().find(|m| c.contains(**m))) {
             self.opaque(format!(
                 "`{name}` code starts programs (`{api}`), which loopc cannot see before they run"
             ));
         }
     }
+}
+
+/// Options after which an interpreter's argument is code (`python3 -c`,
+/// `perl -e`, `node --eval`, `php -r`, `deno eval`).
+const CODE_OPTIONS: &[&str] = &["-c", "-e", "-E", "--eval", "-p", "--print", "-r", "eval"];
+
+/// The code an interpreter command runs that loopc can read: the values of
+/// its code options (for awk and sed also their first operand), and the
+/// here-documents on its standard input. A script file's name is not code.
+pub(crate) fn code_args(cmd: &Cmd) -> Vec<&str> {
+    let script_first = cmd.name().is_some_and(|n| matches!(n, "awk" | "gawk" | "mawk" | "nawk" | "sed"));
+    let mut code = Vec::new();
+    let mut operand_seen = false;
+    let mut args = cmd.args.iter().skip(1).peekable();
+    while let Some(a) = args.next() {
+        let t = a.text.as_str();
+        if CODE_OPTIONS.contains(&t) {
+            code.extend(args.next().map(|a| a.text.as_str()));
+        } else if t.starts_with("-M") {
+            // `perl -MFile::Path`: the module it loads is part of the code.
+            code.push(t);
+        } else if script_first && !operand_seen && !t.starts_with('-') {
+            operand_seen = true;
+            code.push(t);
+        }
+    }
+    code.extend(cmd.stdin.iter().map(String::as_str));
+    code
 }
 
 /// Whether `name` (`python3.11`, `perl`) is one of the [`INTERPRETERS`].

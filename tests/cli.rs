@@ -549,3 +549,44 @@ fn a_directory_walk_checks_only_lss_documents() {
     names.sort();
     assert_eq!(names, ["specs/broken.lss.yaml", "specs/code-repair.yaml"], "{scored}");
 }
+
+/// `loopc check -` reads a spec from standard input (editors and formatters
+/// pipe buffers), reported under `--stdin-filename`.
+#[test]
+fn a_spec_on_standard_input() {
+    use std::io::Write;
+    let fixture = repo().join("tests/fixtures/repo-mixed");
+    let run = |args: &[&str], input: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_loopc"))
+            .args(args)
+            .current_dir(&fixture)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let broken = std::fs::read(fixture.join("specs/broken.lss.yaml")).unwrap();
+    let out = run(&["check", "-", "--stdin-filename", "specs/broken.lss.yaml"], &broken);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.starts_with("specs/broken.lss.yaml:79:18: error[L201]"), "{text}");
+    assert!(text.contains("checked 1 file: 2 errors"), "{text}");
+    let out = run(&["check", "-"], b"loop_name: [");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).starts_with("<stdin>:1:13: error[L001]"), "{}", stdout(&out));
+    // With files beside it, and in hook mode a non-spec is skipped.
+    let out = run(&["check", "-", "specs/code-repair.yaml"], &broken);
+    assert!(stdout(&out).contains("checked 2 files: 2 errors"), "{}", stdout(&out));
+    let compose = std::fs::read(fixture.join("docker-compose.yml")).unwrap();
+    let out = run(&["check", "--only-lss", "-"], &compose);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("skipped 1 YAML/JSON file that is not an LSS spec"),
+        "{}",
+        stdout(&out)
+    );
+}

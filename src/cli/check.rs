@@ -22,8 +22,13 @@ pub enum ColorChoice {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Files or directories (recursive). Defaults to the working directory.
+    /// Files or directories (recursive); `-` reads a spec from standard
+    /// input. Defaults to the working directory.
     pub paths: Vec<PathBuf>,
+    /// The name to report (and to resolve composition `ref`s from) for
+    /// the spec read from standard input (`-`).
+    #[arg(long, value_name = "PATH")]
+    pub stdin_filename: Option<PathBuf>,
     /// Output format.
     #[arg(long, default_value = "human", value_parser = report::offered(CheckReport::FORMATS))]
     pub format: Format,
@@ -116,10 +121,20 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
     };
     let limits = limits(settings, &args);
 
-    let paths = if args.paths.is_empty() {
+    let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
+    let paths: Vec<PathBuf> = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
-        args.paths.clone()
+        args.paths.iter().filter(|p| p.as_os_str() != "-").cloned().collect()
+    };
+    let stdin_bytes = if stdin {
+        let mut bytes = Vec::new();
+        if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
+            return usage_error(format!("cannot read standard input: {e}"));
+        }
+        Some(bytes)
+    } else {
+        None
     };
     let (mut files, mut io_errors) = files::collect(&paths, &filter);
     if args.only_lss {
@@ -129,7 +144,18 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
         }
     }
     let checker = Checker::new(limits).with_levels(levels);
-    let (reports, summary) = summarize(check_all(&checker, &files), &mut io_errors, args.verbose);
+    let mut outcomes = Vec::new();
+    if let Some(bytes) = &stdin_bytes {
+        let name = args.stdin_filename.clone().unwrap_or_else(|| PathBuf::from("<stdin>"));
+        let origin = if args.only_lss {
+            files::Origin::Found
+        } else {
+            files::Origin::Named
+        };
+        outcomes.push(check_bytes(&checker, &name, bytes, origin));
+    }
+    outcomes.extend(check_all(&checker, &files));
+    let (reports, summary) = summarize(outcomes, &mut io_errors, args.verbose);
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -150,7 +176,7 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
     if !io_errors.is_empty() {
         return EXIT_USAGE;
     }
-    if files.is_empty() && !args.only_lss {
+    if files.is_empty() && !stdin && !args.only_lss {
         eprintln!(
             "loopc: warning: no files to check in {}",
             paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
@@ -184,13 +210,17 @@ fn check_all(checker: &Checker, files: &[(PathBuf, files::Origin)]) -> Vec<Outco
 }
 
 fn check_file(checker: &Checker, path: &Path, origin: files::Origin) -> Outcome {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return Outcome::Unreadable(format!("cannot read {}: {e}", path.display())),
-    };
+    match std::fs::read(path) {
+        Ok(bytes) => check_bytes(checker, path, &bytes, origin),
+        Err(e) => Outcome::Unreadable(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Check `bytes` as the file `path` (for standard input, the name it is reported under).
+fn check_bytes(checker: &Checker, path: &Path, bytes: &[u8], origin: files::Origin) -> Outcome {
     let checked = match origin {
-        files::Origin::Named => checker.check_bytes(path, &bytes),
-        files::Origin::Found => match checker.check_if_lss(path, &bytes) {
+        files::Origin::Named => checker.check_bytes(path, bytes),
+        files::Origin::Found => match checker.check_if_lss(path, bytes) {
             Ok(checked) => checked,
             Err(why) => return Outcome::Skipped(files::display_path(path), why),
         },
@@ -281,11 +311,11 @@ impl Report for CheckReport<'_> {
             text.push_str(&human_summary(self.summary));
             if self.summary.skipped > 0 {
                 let n = self.summary.skipped;
-                text.push_str(&format!(
-                    "skipped {n} YAML/JSON file{} that {} not LSS specs (--verbose lists them)\n",
-                    if n == 1 { "" } else { "s" },
-                    if n == 1 { "is" } else { "are" }
-                ));
+                text.push_str(&if n == 1 {
+                    "skipped 1 YAML/JSON file that is not an LSS spec (--verbose says why)\n".to_owned()
+                } else {
+                    format!("skipped {n} YAML/JSON files that are not LSS specs (--verbose lists them)\n")
+                });
             }
         }
         text

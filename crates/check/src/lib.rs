@@ -12,6 +12,7 @@ pub mod rules;
 pub mod schema;
 pub mod settings;
 mod suggest;
+mod suppress;
 pub mod syntax_rules;
 
 use std::path::{Path, PathBuf};
@@ -215,6 +216,8 @@ impl Checker {
         diagnostics.sort_by(|a, b| (a.primary.span.start, a.code, &a.message).cmp(&(b.primary.span.start, b.code, &b.message)));
         // Conformance is a property of the file, at the rules' own severities.
         let conformance = level::conformance(analysed.as_ref().map(|a| &a.0), analysed.as_ref().map(|a| &a.1), &diagnostics);
+        // `# loopc: allow` comments silence findings (not the conformance level).
+        suppress::apply(&parsed.source, &mut diagnostics);
         if !self.levels.is_default() {
             diagnostics.retain_mut(|d| match self.levels.apply(d.code, d.severity) {
                 Some(severity) => {

@@ -131,12 +131,13 @@ macro_rules! registry {
 
 use crate::rules::*;
 use crate::schema::{CompositionSchema, LssSchema};
+use crate::suppress::UnusedSuppression;
 use crate::syntax_rules::*;
 
 registry! {
     Syntax: [
         YamlSyntax, DuplicateKey, MultipleDocuments, EmptyFile, RootNotMapping, InvalidUtf8, NulByte,
-        NestingTooDeep, AliasExpansionLimit, FileTooLarge, UnsupportedNode,
+        NestingTooDeep, AliasExpansionLimit, FileTooLarge, UnsupportedNode, UnusedSuppression,
     ],
     Schema: [LssSchema, CompositionSchema],
     FrontEnd: [

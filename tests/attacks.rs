@@ -226,7 +226,7 @@ fn probes() -> Vec<Probe> {
         allowing(
             "here-document delimiter desync",
             sh("cat <<\"$X\"\n$X\ntouch marker\n\necho"),
-            "program_not_allowed",
+            "command_not_analysable",
         ),
         allowing(
             "git --upload-pack",
@@ -314,6 +314,80 @@ fn probes() -> Vec<Probe> {
             argv(&["cp", "script.sh", ".git/hooks/pre-commit"]),
             "protected_path",
         ),
+        // A second review, of the second version.
+        p(
+            "a here-document delimiter with a quote inside",
+            sh("cat <<'E\"F'\nE\"F\nrm -rf victim\nEF"),
+            "command_not_analysable",
+        ),
+        p(
+            "a here-string substitution",
+            argv(&["bash", "-c", "cat <<< \"$(rm -rf victim)\""]),
+            "denied_command",
+        ),
+        p(
+            "an arithmetic subscript",
+            argv(&["bash", "-c", "x='a[$(rm -rf victim)]'; echo $((x))"]),
+            "command_not_analysable",
+        ),
+        p(
+            "let with a subscript",
+            argv(&["bash", "-c", "let 'a[$(rm -rf victim)]'"]),
+            "command_not_analysable",
+        ),
+        p(
+            "-o in a shell option cluster",
+            argv(&["bash", "-co", "pipefail", "rm -rf victim"]),
+            "denied_command",
+        ),
+        p(
+            "flock's -c after its command",
+            argv(&["flock", "lk", "rm", "-rf", "--", "victim", "-c", "true"]),
+            "denied_command",
+        ),
+        p(
+            "git rebase -x glued",
+            argv(&["git", "rebase", "-xrm -rf victim", "HEAD"]),
+            "denied_command",
+        ),
+        p(
+            "git clean -n --no-dry-run",
+            argv(&["git", "clean", "-n", "--no-dry-run", "-fdx"]),
+            "denied_command",
+        ),
+        p(
+            "bash brace expansion with quotes",
+            argv(&["bash", "-c", "{'rm',-rf,victim}"]),
+            "command_not_analysable",
+        ),
+        p(
+            "set -o keeps the parameters",
+            argv(&[
+                "bash",
+                "-c",
+                "set -o pipefail; cat script.sh > \"$1\"",
+                "sh",
+                "/tmp/loopc-attack-out",
+            ]),
+            "path_outside_root",
+        ),
+        p(
+            "git -c init.templateDir",
+            argv(&["git", "-c", "init.templateDir=./t", "clone", "a", "b"]),
+            "command_not_analysable",
+        ),
+        Probe {
+            name: "find -delete against `rm -r` alone",
+            argv: argv(&["find", "victim", "-delete"]),
+            allow: &[],
+            deny: Some(&["rm -r"]),
+            rule: "denied_command",
+        },
+        p(
+            "cd into .git, then a relative config",
+            sh("cd .git && cp ../script.sh config"),
+            "protected_path",
+        ),
         // Leaving the root.
         p("cd ~", sh("cd ~ && echo pwned > pwned.txt"), "path_outside_root"),
         p("cd without a directory", sh("cd && echo pwned > pwned.txt"), "path_outside_root"),
@@ -361,10 +435,14 @@ fn setup(name: &str, probe: &Probe, isolation: &str) -> (PathBuf, PathBuf) {
     std::fs::write(home.join("canary.txt"), "canary\n").unwrap();
     std::fs::write(home.join("projects/work.txt"), "work\n").unwrap();
     std::fs::write(root.join("spec.yaml"), SPEC).unwrap();
+    // A probe that times out: the worker sets the command's timeout itself.
+    let mut args = json!({"argv": probe.argv});
+    if probe.name.contains("times out") {
+        args["timeout_seconds"] = json!(1);
+    }
     std::fs::write(
         dir.join("worker.json"),
-        json!({"steps": {"workers.fixer": [{"output": "probe", "tool_calls": [{"tool": "run_command", "args": {"argv": probe.argv}}]}]}})
-            .to_string(),
+        json!({"steps": {"workers.fixer": [{"output": "probe", "tool_calls": [{"tool": "run_command", "args": args}]}]}}).to_string(),
     )
     .unwrap();
     let list = |items: &[&str]| items.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
@@ -604,6 +682,12 @@ fn what_a_command_changes_is_checked_on_the_files_and_undone() {
             "",
         ),
         (
+            "a command that times out after its change",
+            sh("cp -r victim tests; sleep 30"),
+            "forbidden path",
+            "tests",
+        ),
+        (
             "git's configuration",
             sh("printf '[core]\\n\\tfsmonitor = touch m\\n' >> .git/config"),
             "git's configuration",
@@ -735,4 +819,36 @@ fn a_root_inside_a_larger_repository_runs_only_reading_git_commands() {
         }
         assert_eq!(git(&["rev-parse", "HEAD"]).stdout, head, "{a:?} moved the outer repository");
     }
+}
+
+/// Under the default configuration (no `output_bounds`), a change to an
+/// existing repository's configuration that the argument checks could not
+/// see (a computed path) is still found on the files, undone, and blocked.
+#[test]
+fn a_git_config_change_through_a_computed_path_is_undone() {
+    let probe = Probe {
+        name: "computed .git/config",
+        argv: argv(&[
+            "python3",
+            "-c",
+            "open('.g' + 'it/config', 'a').write('[core]\\n\\tfsmonitor = touch marker\\n')",
+        ]),
+        allow: &[],
+        deny: None,
+        rule: "",
+    };
+    let (dir, home) = setup("computed git config", &probe, "none");
+    let config = std::fs::read_to_string(dir.join("root/.git/config")).unwrap();
+    let (out, reports) = loopc_run(&dir, &home);
+    let reason = reports[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("protected_path") && reason.contains(".git/config") && reason.contains("undone"),
+        "{reason}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("root/.git/config")).unwrap(),
+        config,
+        "the change was undone"
+    );
 }

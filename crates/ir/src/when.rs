@@ -122,10 +122,10 @@ fn tokenize(text: &str) -> Result<(Vec<(Token, usize)>, bool), ParseError> {
     let mut tokens = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if tokens.len() >= MAX_TOKENS {
+        let c = bytes[i];
+        if tokens.len() >= MAX_TOKENS && !c.is_ascii_whitespace() {
             return Ok((tokens, true));
         }
-        let c = bytes[i];
         let start = i;
         let two = text.get(i..i + 2).unwrap_or("");
         let token = match c {

@@ -187,6 +187,7 @@ fn ordinary_text_is_not_a_secret() {
         "password = \"changeme\"",
         "password: ${DB_PASSWORD}",
         "akia is a word fragment",
+        "region AsiaPacificNortheast and AKIAshortText",
     ] {
         assert!(scan_text(text, &cfg).is_empty(), "{text:?}: {:?}", scan_text(text, &cfg));
     }

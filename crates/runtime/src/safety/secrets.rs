@@ -255,7 +255,17 @@ fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
                     continue;
                 }
                 let n = if f.fold_body {
-                    run_len(bytes, body, |b| upper_digit(b.to_ascii_uppercase()))
+                    // In any case, but one case throughout, and a lower-case
+                    // body needs a digit: `AsiaPacificNortheast` is a word.
+                    let n = run_len(bytes, body, |b| upper_digit(b.to_ascii_uppercase()));
+                    let run = &bytes[body..body + n];
+                    let upper = run.iter().all(|b| !b.is_ascii_lowercase());
+                    let lower = run.iter().all(|b| !b.is_ascii_uppercase()) && run.iter().any(u8::is_ascii_digit);
+                    if upper || lower {
+                        n
+                    } else {
+                        0
+                    }
                 } else {
                     run_len(bytes, body, f.class)
                 };

@@ -185,10 +185,20 @@ pub fn diff(root: &Path, before: &Snapshot, after: &Snapshot) -> Vec<Change> {
                 removed: old.content.as_deref().map_or(0, count_lines),
                 link_target: None,
             }),
+            // A file that became a directory is gone as a file.
+            Some(new) if new.kind == Kind::Dir && old.kind != Kind::Dir => out.push(Change {
+                path: rel_string(path),
+                kind: ChangeKind::Deleted,
+                added: 0,
+                removed: old.content.as_deref().map_or(0, count_lines),
+                link_target: None,
+            }),
             Some(new) if !old.same(new) && new.kind != Kind::Dir => {
                 let now = read_now(root, path, new);
                 let (added, removed) = match (&old.content, &now) {
-                    (Some(a), Some(b)) if a == b => continue,
+                    // Same content: a change only when the mode changed (`chmod +x` on a hook).
+                    (Some(a), Some(b)) if a == b && old.mode == new.mode => continue,
+                    (Some(a), Some(b)) if a == b => (0, 0),
                     (Some(a), Some(b)) => line_diff(a, b),
                     (_, Some(b)) => (count_lines(b), 0),
                     (_, None) => (0, 0),
@@ -246,6 +256,23 @@ fn read_now(root: &Path, rel: &Path, e: &Entry) -> Option<Vec<u8>> {
     fs::read(root.join(rel)).ok()
 }
 
+/// Whether every directory between `root` and `path` is a real directory
+/// (not a symlink, not a file), or does not exist yet.
+fn real_directories_up_to(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else { return false };
+    let mut at = root.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        at.push(part);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => return false,
+            Err(_) => return true,
+        }
+    }
+    true
+}
+
 /// Lines of a text, a lone `\r` ending a line too.
 fn count_lines(bytes: &[u8]) -> u64 {
     if bytes.is_empty() {
@@ -291,6 +318,12 @@ pub fn undo(root: &Path, before: &Snapshot, after: &Snapshot, changes: &[Change]
     // Deepest first, so a created file goes before its created directory.
     for c in changes.iter().rev() {
         let path = root.join(&c.path);
+        // Never through a symlink: a command that swapped a directory for a
+        // link out of the root would have the undo write there.
+        if !real_directories_up_to(root, &path) {
+            failed.push(c.path.clone());
+            continue;
+        }
         let ok = match c.kind {
             ChangeKind::Created => fs::remove_file(&path).is_ok() || fs::remove_dir_all(&path).is_ok(),
             ChangeKind::Modified | ChangeKind::Deleted => match before.entries.get(Path::new(&c.path)) {
@@ -375,6 +408,37 @@ mod tests {
         assert_eq!(fs::read_to_string(root.join("gone.txt")).unwrap(), "x\ny\n");
         assert!(!root.join("new/big.txt").exists() && !root.join("cr.txt").exists());
         assert!(diff(&root, &before, &snapshot(&root, &[], false)).is_empty());
+    }
+
+    #[test]
+    fn undo_never_writes_through_a_symlink() {
+        let root = tmp("swap");
+        let outside = tmp("swap-outside");
+        fs::create_dir_all(root.join("keys")).unwrap();
+        fs::write(root.join("keys/authorized_keys"), "mine\n").unwrap();
+        let before = snapshot(&root, &[], true);
+        fs::rename(root.join("keys"), root.join("k2")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("keys")).unwrap();
+        let after = snapshot(&root, &[], false);
+        let changes = diff(&root, &before, &after);
+        let failed = undo(&root, &before, &after, &changes);
+        assert!(failed.contains(&"keys/authorized_keys".to_owned()), "{failed:?}");
+        assert!(!outside.join("authorized_keys").exists(), "the undo wrote outside the root");
+    }
+
+    #[test]
+    fn a_mode_change_and_a_file_turned_directory_are_changes() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tmp("mode");
+        fs::write(root.join("hook"), "x\n").unwrap();
+        fs::write(root.join("f"), "y\n").unwrap();
+        let before = snapshot(&root, &[], true);
+        fs::set_permissions(root.join("hook"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::remove_file(root.join("f")).unwrap();
+        fs::create_dir(root.join("f")).unwrap();
+        let changes = diff(&root, &before, &snapshot(&root, &[], false));
+        let got: Vec<(&str, ChangeKind)> = changes.iter().map(|c| (c.path.as_str(), c.kind)).collect();
+        assert_eq!(got, vec![("f", ChangeKind::Deleted), ("hook", ChangeKind::Modified)]);
     }
 
     #[test]

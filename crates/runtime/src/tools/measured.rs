@@ -49,13 +49,30 @@ impl Sandbox {
         }
         let take = |keep: bool| match &single {
             Some(file) => changes::snapshot_file(&self.root, file),
-            None => changes::snapshot_keeping(&self.root, &self.protected, &|p: &Path| keep || self.is_read_only(p)),
+            None => changes::snapshot_keeping(&self.root, &self.protected, &|p: &Path| {
+                // Git's config and hooks are always kept, so a change to them can be undone.
+                keep || self.is_read_only(p) || p.iter().any(|c| c == ".git")
+            }),
         };
         let before = take(self.keep_contents);
-        let value = self.call(call, allowed_tools)?;
+        // A command that failed (or timed out) may still have changed files:
+        // they are measured and checked all the same.
+        let result = self.call(call, allowed_tools);
         let after = take(false);
+        let value = match result {
+            Ok(v) => v,
+            Err(ToolFailure::Failed(message)) => serde_json::json!({ "error": message }),
+            Err(blocked) => return Err(blocked),
+        };
+        // Past MAX_FILES a snapshot is partial, and where it stops can move:
+        // a diff would invent changes, and an undo delete untouched files.
+        let measurable = !before.partial && !after.partial;
         let measured = Measured {
-            changes: changes::diff(&self.root, &before, &after),
+            changes: if measurable {
+                changes::diff(&self.root, &before, &after)
+            } else {
+                Vec::new()
+            },
             value,
             before,
             after,

@@ -87,10 +87,10 @@ impl Pattern {
         }
         let shape = Shape::of(&self.program, &cmd.args[1..]);
         let sub = shape.positional.first().map_or("", String::as_str);
-        if DRY_RUN
+        let dry = DRY_RUN
             .iter()
-            .any(|(p, s, f)| *p == self.program && *s == sub && shape.flags.contains(*f) && !self.flags.contains(*f))
-        {
+            .any(|(p, s, f)| *p == self.program && *s == sub && !self.flags.contains(*f));
+        if dry && is_dry_run(&cmd.args[2..]) {
             return false;
         }
         let mut positional = shape.positional.iter();
@@ -107,6 +107,11 @@ impl Pattern {
     pub fn is_recursive_delete(&self) -> bool {
         self.program == "rm" && self.flags.contains("r") && self.words.is_empty() && self.prefixes.is_empty()
     }
+}
+
+/// `find … -delete`: a recursive delete in another spelling.
+pub(crate) fn find_deletes(cmd: &Cmd) -> bool {
+    cmd.name() == Some("find") && (cmd.has_unknown_args() || cmd.args.iter().any(|a| a.text == "-delete"))
 }
 
 /// What an interpreter's code must not contain when recursive deletion is denied.
@@ -216,6 +221,22 @@ fn canonical(program: &str, sub: &str, flag: &str, long: bool) -> String {
 
 /// Flags that make a denied command harmless: (program, git subcommand, flag).
 const DRY_RUN: &[(&str, &str, &str)] = &[("git", "clean", "n"), ("git", "push", "n")];
+
+/// Whether git's options make this a dry run: the last of `-n`/`--dry-run`
+/// and `--no-dry-run` before `--` wins (`git clean -n --no-dry-run -fdx` deletes).
+pub(crate) fn is_dry_run(args: &[Arg]) -> bool {
+    let mut dry = false;
+    for a in args {
+        match a.text.as_str() {
+            "--" => break,
+            "--dry-run" => dry = true,
+            "--no-dry-run" => dry = false,
+            t if t.starts_with('-') && !t.starts_with("--") && t.contains('n') => dry = true,
+            _ => {}
+        }
+    }
+    dry
+}
 
 impl Shape {
     fn of(program: &str, args: &[Arg]) -> Shape {

@@ -155,6 +155,8 @@ fn check_denied(sb: &Sandbox, argv: &[String], analysis: &Analysis) -> Result<()
                         }
                     } else if p.is_recursive_delete() && deny::interpreter_deletes_tree(cmd) {
                         " (an interpreter deleting a directory tree)"
+                    } else if p.is_recursive_delete() && deny::find_deletes(cmd) {
+                        " (`find -delete` deletes a tree)"
                     } else {
                         continue;
                     };
@@ -227,7 +229,7 @@ fn check_git_reach(sb: &Sandbox, analysis: &Analysis) -> Result<(), Blocked> {
         let Some(sub) = cmd.args.get(1).filter(|a| !a.text.starts_with('-')) else {
             continue;
         };
-        let dry_run = sub.text == "clean" && cmd.args.iter().any(|a| a.text == "-n" || a.text == "--dry-run");
+        let dry_run = sub.text == "clean" && deny::is_dry_run(&cmd.args[2..]);
         if !sub.known || !(GIT_READ_ONLY.contains(&sub.text.as_str()) || dry_run) {
             return Err(Blocked::new(
                 BlockRule::PathOutsideRoot,

@@ -181,7 +181,10 @@ impl Walker<'_> {
                 for (n, a) in rest.iter().enumerate() {
                     let script = match a.text.as_str() {
                         "-x" | "--exec" => rest.get(n + 1).map(|a| a.text.clone()),
-                        t => t.strip_prefix("--exec=").map(str::to_owned),
+                        t => t
+                            .strip_prefix("--exec=")
+                            .or_else(|| t.strip_prefix("-x").filter(|s| !s.is_empty()))
+                            .map(str::to_owned),
                     };
                     if let Some(s) = script {
                         self.script(&s, &mut ShellState::new(vec![Arg::known("sh")], true), depth + 1);
@@ -322,6 +325,11 @@ fn git_key_runs_program(key: &str) -> bool {
         "gpg.program",
         "uploadpack.packobjectshook",
         "include.path",
+        "init.templatedir",
+        "gpg.ssh.defaultkeycommand",
+        "core.alternaterefscommand",
+        "interactive.difffilter",
+        "core.worktree",
     ];
     const SUFFIXES: &[&str] = &[
         ".push",
@@ -340,6 +348,7 @@ fn git_key_runs_program(key: &str) -> bool {
         ".path",
         ".allow",
         ".tool",
+        ".update",
     ];
     EXACT.contains(&key) || SUFFIXES.iter().any(|s| key.ends_with(s)) || key.starts_with("pager.") || key.starts_with("includeif.")
 }

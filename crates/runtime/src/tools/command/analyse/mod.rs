@@ -103,11 +103,17 @@ pub(crate) struct Analysis {
 
 impl Analysis {
     fn problem(&mut self, p: Problem) {
-        if !self.problems.contains(&p) {
+        // Most scripts have few problems; a hostile one may have thousands:
+        // look for repeats among the first few only, keep a bounded number.
+        let repeat = self.problems.len() < 64 && self.problems.contains(&p);
+        if !repeat && self.problems.len() < MAX_PROBLEMS {
             self.problems.push(p);
         }
     }
 }
+
+/// Most problems kept (the first decides; the rest only add to messages).
+const MAX_PROBLEMS: usize = 256;
 
 /// Interpreters whose code arguments can delete a tree.
 pub(crate) const INTERPRETERS: &[&str] = &[
@@ -237,12 +243,14 @@ impl Walker<'_> {
             }
             if (t.starts_with('-') || t.starts_with('+')) && t.len() > 1 {
                 has_c |= t[1..].contains('c');
+                // `-eo pipefail`: the cluster's `o` takes the next word.
+                let takes_value = t[1..].contains(['o', 'O']);
                 if t.starts_with('-') && t[1..].contains('i') {
                     // An interactive shell reads `$ENV`, `~/.bashrc`: code loopc cannot see.
                     self.opaque(format!("`{name} {t}` is an interactive shell, which runs start-up files"));
                     return;
                 }
-                i += 1;
+                i += if takes_value { 2 } else { 1 };
                 continue;
             }
             break;
@@ -431,6 +439,13 @@ mod tests {
     }
 
     #[test]
+    fn multi_byte_options_do_not_panic() {
+        for words in [&["ls", "-é"][..], &["echo", "-ü/x"], &["sh", "-c", "ls -é"]] {
+            let _ = run(words);
+        }
+    }
+
+    #[test]
     fn nesting_is_bounded() {
         let mut argv = vec!["true".to_owned()];
         for _ in 0..100 {
@@ -438,7 +453,13 @@ mod tests {
         }
         let a = analyse(Path::new("/nonexistent-root"), &argv);
         assert!(a.problems.iter().any(|p| matches!(p, Problem::Opaque(m) if m.contains("nested"))));
-        let script = "sh -c '".repeat(40) + "true";
-        assert!(opaque(&["sh", "-c", &script]));
+        // Substitutions inside substitutions, each a script of its own.
+        let script = format!("{}true{}", "echo $(".repeat(40), ")".repeat(40));
+        let a = run(&["sh", "-c", &script]);
+        assert!(
+            a.problems.iter().any(|p| matches!(p, Problem::Opaque(m) if m.contains("nested"))),
+            "{:?}",
+            a.problems
+        );
     }
 }

@@ -47,15 +47,22 @@ impl Walker<'_> {
             let mut candidates = vec![t];
             if let Some((_, v)) = t.strip_prefix("--").and_then(|l| l.split_once('=')) {
                 candidates.push(v);
-            } else if t.starts_with('-') && !t.starts_with("--") && t.len() > 2 && looks_like_path(&t[2..]) {
+            } else if let Some(glued) = t
+                .strip_prefix('-')
+                .filter(|_| !t.starts_with("--"))
+                .and_then(|r| r.get(1..).filter(|v| r.is_char_boundary(1) && !v.is_empty()))
+            {
                 // `-o/abs`, `-I/usr/include`: a short option glued to its value.
-                candidates.push(&t[2..]);
+                if looks_like_path(glued) {
+                    candidates.push(glued);
+                }
             }
             if interpreter {
                 candidates.extend(code_words(t));
             }
+            let in_git = self.cwd.iter().any(|c| c == ".git");
             for c in candidates {
-                if looks_like_path(c) || c.contains(".git/") || c.ends_with(".git") {
+                if in_git || looks_like_path(c) || c.contains(".git/") || c.ends_with(".git") {
                     let c = c.to_owned();
                     self.path("argument", &c);
                 }
@@ -118,10 +125,10 @@ impl Walker<'_> {
     }
 }
 
-/// Whether `rel` is a repository's `config` or in its `hooks/`.
+/// Whether `rel` is inside a repository's `.git` (its config, hooks,
+/// modules' configs: code that runs when a person uses git).
 fn runs_as_git(rel: &Path) -> bool {
-    let parts: Vec<&std::ffi::OsStr> = rel.iter().collect();
-    parts.windows(2).any(|w| w[0] == ".git" && (w[1] == "config" || w[1] == "hooks"))
+    rel.iter().any(|c| c == ".git")
 }
 
 /// `inside` (a path under `root`) relative to it, without `.` or `..`.

@@ -63,6 +63,36 @@ pub(super) fn changes_what_runs(name: &str) -> bool {
     EXECUTION_VARIABLES.contains(&name) || name.starts_with("GIT_CONFIG") || name.starts_with("LD_") || name.starts_with("DYLD_")
 }
 
+/// Whether a builtin is given a subscripted variable name (`a[$(cmd)]`),
+/// which bash evaluates: `test -v`/`printf -v`'s value, or any name
+/// argument of `read`, `unset`, `declare` and the like.
+fn subscripted_name(builtin: &str, args: &[Arg]) -> bool {
+    let subscripted = |t: &str| {
+        let name_len = t.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').count();
+        name_len > 0 && t[name_len..].starts_with('[')
+    };
+    match builtin {
+        "test" | "[" | "printf" => args.windows(2).any(|w| w[0].text == "-v" && subscripted(&w[1].text)),
+        _ => args.iter().any(|a| subscripted(&a.text)),
+    }
+}
+
+/// Where `set`'s new positional parameters start in its arguments (after
+/// `--`, or at the first word that is not an option or `-o`'s value), or
+/// `None` when it sets none.
+fn set_operands(args: &[Arg]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        match a.text.as_str() {
+            "--" => return Some(i + 1),
+            "-o" | "+o" => i += 2,
+            t if t.starts_with(['-', '+']) => i += 1,
+            _ => return Some(i),
+        }
+    }
+    None
+}
+
 /// What a shell knows while a script runs.
 #[derive(Clone, Debug)]
 pub(super) struct ShellState {
@@ -132,8 +162,9 @@ impl Walker<'_> {
             for w in &simple.words {
                 args.extend(self.expand(w, state, depth));
             }
+            let mut here_strings = Vec::new();
             for r in &simple.redirects {
-                self.redirect(r, state, depth);
+                here_strings.extend(self.redirect(r, state, depth));
             }
             if simple.heredocs.iter().any(|h| h.dynamic) {
                 self.opaque("a here-document with expansions loopc does not evaluate");
@@ -145,7 +176,7 @@ impl Walker<'_> {
             }
             self.track_state(&args, state);
             let mut cmd = Cmd::new(args, true);
-            cmd.stdin = simple.heredocs.iter().map(|h| h.body.clone()).collect();
+            cmd.stdin = simple.heredocs.iter().map(|h| h.body.clone()).chain(here_strings).collect();
             self.command(cmd, depth);
         }
     }
@@ -191,14 +222,11 @@ impl Walker<'_> {
                     state.vars.insert(a.text.clone(), None);
                 }
             }
-            "set" if args[1..].iter().any(|a| a.text == "--" || !a.text.starts_with(['-', '+'])) => {
-                // `set -- a b` replaces the positional parameters.
-                let new: Vec<Arg> = args[1..]
-                    .iter()
-                    .skip_while(|a| a.text.starts_with(['-', '+']) && a.text != "--")
-                    .skip(1)
-                    .cloned()
-                    .collect();
+            "set" if set_operands(&args[1..]).is_some() => {
+                // `set -- a b` (or `set a b`) replaces the positional
+                // parameters; `set -o pipefail` does not.
+                let from = set_operands(&args[1..]).unwrap_or(args.len());
+                let new: Vec<Arg> = args[1 + from..].to_vec();
                 let zero = state.positional.first().cloned().unwrap_or_else(|| Arg::known("sh"));
                 state.positional = std::iter::once(zero).chain(new).collect();
                 state.positional_known &= args[1..].iter().all(|a| a.known);
@@ -228,6 +256,20 @@ impl Walker<'_> {
                 self.change_directory(cmd, name);
                 true
             }
+            // Arithmetic on names and `-v NAME[…]` evaluate subscripts, which
+            // may hold `$(cmd)`.
+            "let" => {
+                if cmd.args[1..].iter().any(|a| a.text.chars().any(|c| c.is_ascii_alphabetic())) {
+                    self.opaque("`let` evaluates names, whose subscripts may run commands");
+                }
+                true
+            }
+            "test" | "[" | "printf" | "read" | "unset" | "declare" | "local" | "export" | "readonly" | "typeset"
+                if subscripted_name(name, &cmd.args[1..]) =>
+            {
+                self.opaque(format!("`{name}` with a subscripted name, which may run commands"));
+                true
+            }
             "popd" => {
                 if let Some(back) = self.dirs.pop() {
                     self.cwd = back;
@@ -235,8 +277,7 @@ impl Walker<'_> {
                 true
             }
             "dirs" | "echo" | "printf" | "true" | "false" | ":" | "test" | "[" | "pwd" | "exit" | "return" | "shift" | "set" | "unset"
-            | "wait" | "read" | "type" | "hash" | "umask" | "shopt" | "getopts" | "let" | "break" | "continue" | "mapfile"
-            | "readarray" => true,
+            | "wait" | "read" | "type" | "hash" | "umask" | "shopt" | "getopts" | "break" | "continue" | "mapfile" | "readarray" => true,
             _ if CODE_BUILTINS.contains(&name) => {
                 // `trap - INT` and a bare `alias` listing run nothing.
                 let runs_code = match name {
@@ -301,24 +342,30 @@ impl Walker<'_> {
         }
     }
 
-    fn redirect(&mut self, r: &shell::Redirect, state: &ShellState, depth: usize) {
-        if matches!(r.op.as_str(), "<<" | "<<-" | "<<<") {
-            return;
+    fn redirect(&mut self, r: &shell::Redirect, state: &ShellState, depth: usize) -> Option<String> {
+        if matches!(r.op.as_str(), "<<" | "<<-") {
+            return None;
+        }
+        if r.op == "<<<" {
+            // A here-string is expanded (substitutions run) and read on stdin.
+            let words = self.expand(&r.target, state, depth);
+            return Some(words.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join(" "));
         }
         let target = self.expand(&r.target, state, depth);
         let Some(t) = target.first() else {
             self.opaque(format!("a redirection `{}` to nothing", r.op));
-            return;
+            return None;
         };
         if !t.known {
             self.opaque(format!("a redirection `{}` to a path from a variable", r.op));
-            return;
+            return None;
         }
         let dup = matches!(r.op.as_str(), ">&" | "<&") && (t.text == "-" || t.text.chars().all(|c| c.is_ascii_digit()));
         if !dup {
             let text = t.text.clone();
             self.path(&format!("redirection `{}`", r.op), &text);
         }
+        None
     }
 
     /// The fields a word expands to.
@@ -403,8 +450,10 @@ impl Walker<'_> {
                     let f = fields.last_mut().expect("a field");
                     f.arg.text.push_str(t);
                     f.solid = true;
-                    // Arithmetic on numbers is a number; anything else may be anything.
-                    let arithmetic = t.starts_with("$((") && !t[3..].contains('$') && !t.contains('`');
+                    // Arithmetic on numbers is a number. A name in it may hold
+                    // `a[$(cmd)]`, which bash runs: anything else is unknown.
+                    let arithmetic =
+                        t.starts_with("$((") && t[3..].chars().all(|c| c.is_ascii_digit() || " \t+-*/%()<>=!&|^~?:,".contains(c));
                     if arithmetic {
                         continue;
                     }

@@ -145,7 +145,16 @@ impl Walker<'_> {
     /// A program of [`WRAPPERS`]: what it runs after its options.
     pub(super) fn wrapper(&mut self, cmd: &Cmd, w: &Wrapper, depth: usize) {
         if let Some((short, long)) = w.shell_option {
-            for (i, a) in cmd.args.iter().enumerate().skip(1) {
+            // Only where the wrapper reads it: flock takes `-c` among its options
+            // or right after the lock file (`flock lk rm -r x -c true` runs rm,
+            // whose `-c` that is); su, runuser and script take it anywhere
+            // before `--`.
+            let until = if w.name == "flock" {
+                after_options(&cmd.args, 1, w.short_values, w.long_values, 0).map_or(cmd.args.len(), |file| file + 2)
+            } else {
+                cmd.args.iter().position(|a| a.text == "--").unwrap_or(cmd.args.len())
+            };
+            for (i, a) in cmd.args.iter().enumerate().take(until.min(cmd.args.len())).skip(1) {
                 let t = a.text.as_str();
                 let letter = short.trim_start_matches('-');
                 // `-c CMD`, `-cCMD`, `-qc CMD` (a cluster ending in the letter), `--command=CMD`.

@@ -172,6 +172,17 @@ impl Lexer {
                     // A quoted delimiter (`'EOF'`, `\EOF`) makes the body literal.
                     let raw = &self.chars[start..self.i];
                     let quoted = raw.iter().any(|c| matches!(c, '\'' | '"' | '\\'));
+                    // Only a plain delimiter, or one quoted whole (`'EOF'`,
+                    // `"EOF"`, `\EOF`), is read: quote removal inside one
+                    // (`'E"F'`) is where a reader and the shell part ways.
+                    let inner = match raw {
+                        ['\'', inner @ .., '\''] | ['"', inner @ .., '"'] => inner,
+                        ['\\', inner @ ..] => inner,
+                        other => other,
+                    };
+                    if inner.iter().any(|c| matches!(c, '\'' | '"' | '\\' | '$' | '`')) {
+                        return Err(ParseError("a here-document delimiter with quotes or expansions inside it".into()));
+                    }
                     // The delimiter is the word as written, quotes removed
                     // (not expanded: `<<"$X"` ends at a line `$X`).
                     let delim: String = raw.iter().filter(|c| !matches!(c, '\'' | '"' | '\\')).collect();

@@ -7,9 +7,15 @@ impl Lexer {
     /// Whether an unquoted `{` here opens a brace expansion: a `,` or `..`
     /// before its matching `}` on the same word.
     pub(super) fn brace_expansion(&self) -> bool {
+        /// Past this many characters a `{` counts as an expansion (unknown):
+        /// scanning every `{` of a huge word to its end would be quadratic.
+        const MAX_SCAN: usize = 4096;
         let mut depth = 0usize;
         let mut k = self.i;
         while let Some(&c) = self.chars.get(k) {
+            if k - self.i > MAX_SCAN {
+                return true;
+            }
             match c {
                 '{' => depth += 1,
                 '}' => {
@@ -20,7 +26,8 @@ impl Lexer {
                 }
                 ',' if depth == 1 => return true,
                 '.' if depth == 1 && self.chars.get(k + 1) == Some(&'.') => return true,
-                ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')' | '\'' | '"' => return false,
+                // bash expands quoted pieces too: `{'rm',-r,x}`.
+                ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')' => return false,
                 _ => {}
             }
             k += 1;

@@ -95,9 +95,17 @@ fn what_bash_expands_is_not_taken_literally() {
     let s = parse("{rm,-r,x}").unwrap();
     assert!(matches!(s.commands[0].words[0].segs[0], Seg::Unknown(_)));
     // A here-document ends at its delimiter as written: `touch m` runs.
-    let s = parse("cat <<\"$X\"\n$X\ntouch m\n\necho").unwrap();
+    let s = parse("cat <<'EOF'\nEOF\ntouch m\n\necho").unwrap();
     assert_eq!(s.commands[0].heredocs[0].body, "");
     assert_eq!(s.commands[1].words[0].literal().as_deref(), Some("touch"));
+    // A delimiter with quotes or expansions inside is not guessed at.
+    for src in [
+        "cat <<\"$X\"\n$X\ntouch m\n",
+        "cat <<'E\"F'\nE\"F\nrm -rf v\nEF\n",
+        "cat <<E\\F\nEF\n",
+    ] {
+        assert!(parse(src).is_err(), "{src}");
+    }
 }
 
 #[test]

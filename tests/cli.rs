@@ -590,3 +590,50 @@ fn a_spec_on_standard_input() {
         stdout(&out)
     );
 }
+
+/// Completion scripts from the CLI's own definitions, loaded by a real
+/// bash and asked to complete; a manual page in roff.
+#[test]
+fn shell_completions_and_the_manual_page() {
+    let dir = repo();
+    for (shell, marker) in [("bash", "_loopc()"), ("zsh", "#compdef loopc"), ("fish", "complete -c loopc")] {
+        let out = loopc(&["completions", shell], &dir);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(
+            stdout(&out).contains(marker),
+            "{shell}: {}",
+            &stdout(&out)[..200.min(stdout(&out).len())]
+        );
+    }
+    let script = stdout(&loopc(&["completions", "bash"], &dir));
+    let path = scratch("completions").join("loopc.bash");
+    std::fs::write(&path, script).unwrap();
+    let complete = |words: &str| {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _loopc loopc \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"; echo \"${{COMPREPLY[@]}}\"",
+                path.display()
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(complete("loopc ch"), "check");
+    assert!(
+        complete("loopc check --only").contains("--only-lss"),
+        "{}",
+        complete("loopc check --only")
+    );
+    let man = stdout(&loopc(&["man"], &dir));
+    assert!(
+        man.contains(".TH loopc 1") && man.contains("check"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    assert_eq!(
+        loopc(&["completions", "tcsh"], &dir).status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}

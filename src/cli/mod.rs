@@ -70,6 +70,37 @@ pub enum Command {
     Status(runs::StatusArgs),
     /// Print the documentation of a rule (`loopc explain L201`), or list all rules.
     Explain(explain::ExplainArgs),
+    /// Print the shell completion script (`source <(loopc completions bash)`).
+    Completions(CompletionsArgs),
+    /// Print loopc's manual page in roff (`loopc man | man -l -`).
+    Man,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `loopc completions SHELL`: the script, generated from the CLI's own definitions.
+pub fn completions(args: &CompletionsArgs) -> u8 {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "loopc", &mut out);
+    emit(&String::from_utf8_lossy(&out));
+    EXIT_OK
+}
+
+/// `loopc man`: the manual page.
+pub fn man() -> u8 {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut out) {
+        return usage_error(format!("cannot render the manual page: {e}"));
+    }
+    emit(&String::from_utf8_lossy(&out));
+    EXIT_OK
 }
 
 /// Write command output to stdout. A closed pipe (`loopc … | head`) ends

@@ -637,3 +637,20 @@ fn shell_completions_and_the_manual_page() {
         "an unknown shell is a usage error"
     );
 }
+
+/// `-o FILE` writes the report to a file (the exit code is the check's);
+/// `--output-format` is `--format` under ruff's name.
+#[test]
+fn the_report_goes_to_a_file() {
+    let fixture = repo().join("tests/fixtures/repo-mixed");
+    let out_dir = scratch("report-file");
+    let sarif = out_dir.join("loopc.sarif");
+    let out = loopc(&["check", "--output-format", "sarif", "-o", sarif.to_str().unwrap(), "."], &fixture);
+    assert_eq!(out.status.code(), Some(1), "findings still fail the check");
+    assert!(out.stdout.is_empty(), "nothing on stdout: {}", stdout(&out));
+    let written: Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
+    assert_eq!(written["runs"][0]["results"].as_array().unwrap().len(), 2);
+    let bad = loopc(&["check", "-o", "/nonexistent-dir/x.txt", "."], &fixture);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot write /nonexistent-dir/x.txt"));
+}

@@ -29,9 +29,12 @@ pub struct CheckArgs {
     /// the spec read from standard input (`-`).
     #[arg(long, value_name = "PATH")]
     pub stdin_filename: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, default_value = "human", value_parser = report::offered(CheckReport::FORMATS))]
+    /// Output format (`--output-format` is the same option, as in ruff).
+    #[arg(long, alias = "output-format", default_value = "human", value_parser = report::offered(CheckReport::FORMATS))]
     pub format: Format,
+    /// Write the report to this file (replaced atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Make a rule (code or name) an error; `--deny warnings` fails on any warning.
     #[arg(short = 'D', long = "deny", value_name = "RULE|warnings")]
     pub deny: Vec<String>,
@@ -168,7 +171,9 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
         levels: args.levels,
         quiet: args.quiet,
     };
-    report::print(&report, args.format);
+    if super::write_output(args.output.as_deref(), &report.render(args.format)) != EXIT_OK {
+        return EXIT_USAGE;
+    }
 
     for e in &io_errors {
         eprintln!("loopc: error: {e}");

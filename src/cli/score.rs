@@ -37,10 +37,22 @@ pub struct ScoreArgs {
 
 /// Read a YAML or JSON file as plain data, reporting syntax errors the way `check` does.
 fn read_document(path: &std::path::Path, limits: &Limits) -> Result<serde_json::Value, (u8, String)> {
+    read_spec(path, files::Origin::Named, limits).map(|d| d.expect("a named file is never skipped"))
+}
+
+/// [`read_document`] for a spec to score; `None` for a file found in a
+/// directory that is not a spec (as `check` skips it), read and parsed once.
+fn read_spec(path: &std::path::Path, origin: files::Origin, limits: &Limits) -> Result<Option<serde_json::Value>, (u8, String)> {
     let bytes = std::fs::read(path).map_err(|e| (EXIT_USAGE, format!("loopc: error: cannot read {}: {e}\n", path.display())))?;
     let (source, root, diagnostics) = loopc_check::read_document(path, &bytes, limits);
+    if origin == files::Origin::Found {
+        let first_error = diagnostics.first().map(|d| d.message.as_str());
+        if loopc_check::discovery::skip_reason(path, &bytes, root.as_ref(), first_error).is_some() {
+            return Ok(None);
+        }
+    }
     match root {
-        Some(root) if diagnostics.is_empty() => Ok(root.to_json()),
+        Some(root) if diagnostics.is_empty() => Ok(Some(root.to_json())),
         _ => {
             let report = FileDiagnostics {
                 source,
@@ -135,17 +147,9 @@ fn run_specs(args: &ScoreArgs, settings: &Settings) -> u8 {
         Ok(f) => f,
         Err(e) => return usage_error(format!("loopc.toml [files]: {e}")),
     };
-    let (found, io_errors) = files::collect(&args.paths, &filter);
     // Files found in a directory are scored only when they are LSS specs
     // (as `check` reads them); named files always are.
-    let paths: Vec<PathBuf> = found
-        .into_iter()
-        .filter(|(path, origin)| {
-            *origin == files::Origin::Named
-                || std::fs::read(path).is_ok_and(|bytes| loopc_check::discovery::is_lss_file(path, &bytes, &settings.limits))
-        })
-        .map(|(path, _)| path)
-        .collect();
+    let (paths, io_errors) = files::collect(&args.paths, &filter);
     for e in &io_errors {
         eprintln!("loopc: error: {e}");
     }
@@ -155,11 +159,16 @@ fn run_specs(args: &ScoreArgs, settings: &Settings) -> u8 {
     files::start_batch_pool();
     let results: Vec<Result<ScoredFile, (u8, String)>> = paths
         .par_iter()
-        .map(|path| {
-            Ok(ScoredFile {
+        .filter_map(|(path, origin)| {
+            let document = match read_spec(path, *origin, &settings.limits) {
+                Ok(Some(document)) => document,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            Some(Ok(ScoredFile {
                 file: files::display_path(path),
-                score: score_spec(&read_document(path, &settings.limits)?, &options),
-            })
+                score: score_spec(&document, &options),
+            }))
         })
         .collect();
     let mut status = if io_errors.is_empty() { EXIT_OK } else { EXIT_USAGE };

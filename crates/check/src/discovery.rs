@@ -85,15 +85,22 @@ pub fn looks_like_lss(path: &Path, bytes: &[u8]) -> bool {
     named_as_lss(path) || bytes.windows(b"loop_name".len()).any(|w| w == b"loop_name")
 }
 
-/// Whether the file `loopc check` would check when it finds it: not empty,
-/// and an LSS document (or meant as one, though it does not parse).
-pub fn is_lss_file(path: &Path, bytes: &[u8], limits: &loopc_syntax::Limits) -> bool {
+/// Why a file loopc found by itself is not read as a spec, or `None` when
+/// it is: an empty file, a document that is something else, or one that
+/// does not parse (`root` is `None`; `first_error` says why) unless its
+/// name or a `loop_name` key marks it as a spec.
+pub fn skip_reason(path: &Path, bytes: &[u8], root: Option<&Node>, first_error: Option<&str>) -> Option<String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return false;
+        return Some("an empty file".into());
     }
-    match loopc_syntax::load(path, bytes, limits).root {
-        Some(root) => classify(&root) == DocumentKind::Lss,
-        None => looks_like_lss(path, bytes),
+    match root.map(classify) {
+        Some(DocumentKind::Other(why)) => Some(why),
+        Some(DocumentKind::Lss) => None,
+        None if looks_like_lss(path, bytes) => None,
+        None => Some(format!(
+            "{}, and nothing marks it as one",
+            first_error.unwrap_or("it does not parse")
+        )),
     }
 }
 

@@ -140,29 +140,15 @@ impl Checker {
     }
 
     /// [`Checker::check_bytes`] for a file loopc found by itself (a
-    /// directory walk, a hook's file list): a document that is not an LSS
-    /// spec is skipped, with the reason ([`discovery`]); so is an empty
-    /// file, and a file that does not parse unless its name or a
-    /// `loop_name` key marks it as a spec.
+    /// directory walk, a hook's file list): a file that is not an LSS spec is
+    /// skipped, with the reason ([`discovery::skip_reason`]).
     pub fn check_if_lss(&self, path: &Path, bytes: &[u8]) -> Result<CheckedFile, String> {
-        self.analyse_if_lss(path, bytes).map(|a| a.checked)
-    }
-
-    /// [`Checker::analyse`] with [`Checker::check_if_lss`]'s skipping.
-    pub fn analyse_if_lss(&self, path: &Path, bytes: &[u8]) -> Result<Analysis, String> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err("an empty file".into());
-        }
         let parsed = loopc_syntax::load(path, bytes, &self.limits);
-        match parsed.root.as_ref().map(discovery::classify) {
-            Some(discovery::DocumentKind::Other(why)) => Err(why),
-            Some(discovery::DocumentKind::Lss) => Ok(self.check_parsed(path, parsed, &[])),
-            None if discovery::looks_like_lss(path, bytes) => Ok(self.check_parsed(path, parsed, &[])),
-            None => Err(format!(
-                "{}, and nothing marks it as one",
-                parsed.errors.first().map_or("it does not parse", |e| e.message.as_str())
-            )),
+        let first_error = parsed.errors.first().map(|e| e.message.as_str());
+        if let Some(why) = discovery::skip_reason(path, bytes, parsed.root.as_ref(), first_error) {
+            return Err(why);
         }
+        Ok(self.check_parsed(path, parsed, &[]).checked)
     }
 
     /// Check one file and keep what the analysis built: the IR and the

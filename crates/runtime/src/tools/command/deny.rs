@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::analyse::{Arg, Cmd, INTERPRETERS};
+use super::analyse::{is_interpreter, Arg, Cmd};
 use super::{file_name, normalize_ws, shell};
 
 /// A parsed `deny_commands` entry.
@@ -134,9 +134,7 @@ const RECURSIVE_DELETE_CODE: &[&str] = &[
 /// `ruby -e FileUtils.rm_rf`, `node -e "fs.rmSync(…, {recursive: true})"`,
 /// or runs `rm -r` through `os.system`.
 pub(crate) fn interpreter_deletes_tree(cmd: &Cmd) -> bool {
-    let Some(name) = cmd.name() else { return false };
-    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-    if !INTERPRETERS.contains(&base) {
+    if !cmd.name().is_some_and(is_interpreter) {
         return false;
     }
     let code = super::analyse::code_args(cmd);

@@ -2,7 +2,6 @@
 //! aliases and command-valued settings refused, and the subcommands that
 //! run commands (`bisect run`, `rebase --exec`, `submodule foreach`) read.
 
-use super::script::ShellState;
 use super::wrappers::long_is;
 use super::{Arg, Cmd, Walker};
 
@@ -180,25 +179,28 @@ impl Walker<'_> {
             "rebase" => {
                 for (n, a) in rest.iter().enumerate() {
                     let script = match a.text.as_str() {
-                        "-x" | "--exec" => rest.get(n + 1).map(|a| a.text.clone()),
+                        "-x" | "--exec" => rest.get(n + 1).cloned(),
                         t => t
                             .strip_prefix("--exec=")
                             .or_else(|| t.strip_prefix("-x").filter(|s| !s.is_empty()))
-                            .map(str::to_owned),
+                            .map(|s| Arg {
+                                text: s.to_owned(),
+                                known: a.known,
+                            }),
                     };
                     if let Some(s) = script {
-                        self.script(&s, &mut ShellState::new(vec![Arg::known("sh")], true), depth + 1);
+                        self.shell_string(&s, "git rebase", depth);
                     }
                 }
             }
             "submodule" if rest.iter().any(|a| a.text == "foreach") => {
                 let at = rest.iter().position(|a| a.text == "foreach").unwrap_or(0);
-                let script: Vec<&str> = rest[at + 1..]
-                    .iter()
-                    .map(|a| a.text.as_str())
-                    .filter(|t| *t != "--recursive")
-                    .collect();
-                self.script(&script.join(" "), &mut ShellState::new(vec![Arg::known("sh")], true), depth + 1);
+                let words: Vec<&Arg> = rest[at + 1..].iter().filter(|a| a.text != "--recursive").collect();
+                let script = Arg {
+                    text: words.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join(" "),
+                    known: words.iter().all(|a| a.known),
+                };
+                self.shell_string(&script, "git submodule foreach", depth);
             }
             "filter-branch" | "difftool" | "mergetool" => {
                 self.opaque(format!("`git {sub_name}` runs programs given as text"));

@@ -270,9 +270,15 @@ impl Walker<'_> {
         // `$0`, `$1`, …: the words after the script, unless input supplies more.
         let mut state = script::ShellState::new(args[i + 1..].to_vec(), !cmd.open_args);
         let text = script.text.clone();
-        let (cwd, dirs) = (self.cwd.clone(), self.dirs.clone());
-        self.script(&text, &mut state, depth + 1);
-        (self.cwd, self.dirs) = (cwd, dirs);
+        self.subshell(|w| w.script(&text, &mut state, depth + 1));
+    }
+
+    /// Analyse `f` as another shell process (a `sh -c`, a substitution):
+    /// its `cd`s and `pushd`s do not move the script that started it.
+    fn subshell(&mut self, f: impl FnOnce(&mut Self)) {
+        let saved = (self.cwd.clone(), self.dirs.clone());
+        f(self);
+        (self.cwd, self.dirs) = saved;
     }
 
     fn interpreter(&mut self, cmd: &Cmd, name: &str) {

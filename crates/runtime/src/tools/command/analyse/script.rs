@@ -437,9 +437,7 @@ impl Walker<'_> {
                 }
                 Seg::Subst(inner) => {
                     let mut inner_state = state.clone();
-                    let cwd = self.cwd.clone();
-                    self.script(inner, &mut inner_state, depth + 1);
-                    self.cwd = cwd;
+                    self.subshell(|w| w.script(inner, &mut inner_state, depth + 1));
                     let f = fields.last_mut().expect("a field");
                     f.arg.text.push_str("$(…)");
                     f.arg.known = false;

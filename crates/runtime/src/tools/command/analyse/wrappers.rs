@@ -195,15 +195,13 @@ impl Walker<'_> {
     }
 
     /// A shell command given to a program as a string (`flock -c "…"`).
-    fn shell_string(&mut self, script: &Arg, program: &str, depth: usize) {
+    pub(super) fn shell_string(&mut self, script: &Arg, program: &str, depth: usize) {
         if !script.known {
             self.opaque(format!("the command `{program}` runs comes from a variable"));
             return;
         }
         let mut state = super::script::ShellState::new(vec![Arg::known("sh")], true);
-        let (cwd, dirs) = (self.cwd.clone(), self.dirs.clone());
-        self.script(&script.text, &mut state, depth + 1);
-        (self.cwd, self.dirs) = (cwd, dirs);
+        self.subshell(|w| w.script(&script.text, &mut state, depth + 1));
     }
 
     pub(super) fn env(&mut self, cmd: &Cmd, depth: usize) {

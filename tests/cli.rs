@@ -72,7 +72,10 @@ fn conformance_corpus_verdicts() {
             "loop-library/compositions/flat/debug-repair-flat.yaml",
             "loop-library/compositions/flat/research-to-writing-flat.yaml",
             "loop-library/compositions/flat/scenario-swarm-rehearsal-flat.yaml",
+            "loop-library/compositions/research-code-nest.yaml",
+            "loop-library/compositions/research-to-writing.yaml",
             "loop-library/compositions/scenario-swarm-rehearsal.yaml",
+            "loop-library/compositions/startup-to-strategy.yaml",
             "standards/examples/composition-counterexamples/nested-no-adapters.yaml",
             "standards/examples/composition-counterexamples/parallel-first-wins.yaml",
             "standards/examples/composition-counterexamples/sequential-no-adapters.yaml",
@@ -93,9 +96,25 @@ fn conformance_corpus_verdicts() {
         assert!(codes.iter().any(|c| c == "L202"), "{flat}: {codes:?}");
         assert!(codes.iter().any(|c| c == "L204"), "{flat}: {codes:?}");
     }
-    // The counterexamples break the LSS 1.1 adapter rules.
-    assert!(codes_of("standards/examples/composition-counterexamples/nested-no-adapters.yaml").contains(&"L304".to_owned()));
-    assert!(codes_of("standards/examples/composition-counterexamples/sequential-no-adapters.yaml").contains(&"L305".to_owned()));
+    // Three library compositions hand over the output of a worker their
+    // first child does not have (`research-agent.yaml` has only `researcher`).
+    for composition in ["research-code-nest", "research-to-writing", "startup-to-strategy"] {
+        let codes = codes_of(&format!("loop-library/compositions/{composition}.yaml"));
+        assert_eq!(codes.iter().filter(|c| *c == "L307").count(), 1, "{composition}: {codes:?}");
+    }
+    // The counterexamples break the LSS 1.1 adapter rules, which warn
+    // (their README expects warnings from a non-strict validator).
+    for gap in ["nested-no-adapters", "sequential-no-adapters"] {
+        let file = format!("standards/examples/composition-counterexamples/{gap}.yaml");
+        let l305: Vec<&Value> = report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["file"] == file.as_str() && d["code"] == "L305")
+            .collect();
+        assert_eq!(l305.len(), 1, "{gap}: {:?}", codes_of(&file));
+        assert_eq!(l305[0]["severity"], "warning", "{gap}");
+    }
 }
 
 #[test]
@@ -424,8 +443,10 @@ fn check_reports_conformance_levels() {
     let report: Value = serde_json::from_slice(&json.stdout).unwrap();
     let levels = &report["summary"]["levels"];
     assert_eq!(levels["none"], 8, "{levels}");
-    assert_eq!(levels["LSS-Parseable"], 3, "the flat compositions");
-    assert_eq!(levels["LSS-Operational"], 17);
+    // The flat compositions (duplicate ids) and the three compositions
+    // whose adapters name a worker their child lacks (L307).
+    assert_eq!(levels["LSS-Parseable"], 6, "{levels}");
+    assert_eq!(levels["LSS-Operational"], 14, "{levels}");
 }
 
 #[test]
@@ -653,4 +674,18 @@ fn the_report_goes_to_a_file() {
     let bad = loopc(&["check", "-o", "/nonexistent-dir/x.txt", "."], &fixture);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot write /nonexistent-dir/x.txt"));
+}
+
+#[test]
+fn strict_makes_adapter_gaps_errors() {
+    let spec = "tests/fixtures/rules/L305-adapter-gaps/err/three-stages-one-adapter.yaml";
+    let lenient = loopc(&["check", "--no-config", spec], &repo());
+    assert_eq!(lenient.status.code(), Some(0), "{}", stdout(&lenient));
+    assert!(stdout(&lenient).contains("warning[L305]"), "{}", stdout(&lenient));
+    let strict = loopc(&["check", "--no-config", "--strict", spec], &repo());
+    assert_eq!(strict.status.code(), Some(1), "{}", stdout(&strict));
+    assert!(stdout(&strict).contains("error[L305]"), "{}", stdout(&strict));
+    // A later `--warn` still wins over --strict, as any later level does.
+    let relaxed = loopc(&["check", "--no-config", "--strict", "-W", "adapter-gaps", spec], &repo());
+    assert_eq!(relaxed.status.code(), Some(0));
 }

@@ -35,6 +35,10 @@ pub struct CheckArgs {
     /// Write the report to this file (replaced atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// LSS 1.1 strict mode: composition adapter gaps (L305) are errors, as
+    /// a strict LSS 1.1 validator has them (the same as `-D adapter-gaps`).
+    #[arg(long)]
+    pub strict: bool,
     /// Make a rule (code or name) an error; `--deny warnings` fails on any warning.
     #[arg(short = 'D', long = "deny", value_name = "RULE|warnings")]
     pub deny: Vec<String>,
@@ -96,6 +100,9 @@ struct FileLevel {
 /// The file's rule levels, then the command line's (later wins).
 fn levels(settings: &Settings, args: &CheckArgs) -> Result<RuleLevels, SettingsError> {
     let mut levels = settings.levels.clone();
+    if args.strict {
+        levels.set("adapter-gaps", Level::Deny)?;
+    }
     for (keys, level) in [(&args.allow, Level::Allow), (&args.warn, Level::Warn), (&args.deny, Level::Deny)] {
         for key in keys {
             levels.set(key, level)?;

@@ -10,6 +10,7 @@ pub enum ChildOutcome {
     Valid {
         path: PathBuf,
         bounds: crate::graph::LoopBounds,
+        interface: ChildInterface,
     },
     Missing {
         tried: Vec<PathBuf>,
@@ -25,6 +26,31 @@ pub enum ChildOutcome {
     Cycle {
         path: PathBuf,
     },
+}
+
+/// What adapters may name in a child: `outputs.<worker id or output
+/// name>` and `inputs.<field>`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChildInterface {
+    /// Worker ids, then the workers' `outputs.name`s.
+    pub outputs: Vec<String>,
+    /// The fields of `inputs.schema`.
+    pub inputs: Vec<String>,
+}
+
+impl ChildInterface {
+    pub fn of(spec: &loopc_ir::Spec) -> Self {
+        let ids = spec.workers.iter().filter_map(|w| w.id.as_ref());
+        let names = spec.workers.iter().filter_map(|w| w.output_name.as_ref());
+        ChildInterface {
+            outputs: ids.chain(names).map(|n| n.value.clone()).collect(),
+            inputs: spec
+                .inputs
+                .as_ref()
+                .map(|i| i.fields.iter().map(|f| f.name.value.clone()).collect())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Candidate locations of `reference` written in `base_file`: next to the

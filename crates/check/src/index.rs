@@ -4,7 +4,16 @@
 
 use std::collections::{HashMap, HashSet};
 
-use loopc_ir::{Evaluator, Spec};
+use loopc_ir::{Evaluator, Sp, Spec};
+
+/// How an unchecked worker is reported (see [`SpecIndex::unchecked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unchecked {
+    /// Its output reaches the loop's result with no check (L411).
+    Maker,
+    /// Nothing takes its output (L419).
+    Unused,
+}
 
 pub struct SpecIndex<'a> {
     /// Worker id → evaluators that name it in `runs_after`.
@@ -87,6 +96,55 @@ impl<'a> SpecIndex<'a> {
             }
         }
         covered
+    }
+
+    /// Workers whose output the loop's result does not carry: no worker
+    /// reads them and no evaluator checks them, and they are the source of
+    /// a feedback channel or a metric (a critic or reflector advising
+    /// another worker, or a measurement).
+    fn is_advisor(&self, worker: &str) -> bool {
+        !self.is_consumed(worker) && !self.is_checked(worker) && self.is_source(&format!("workers.{worker}"))
+    }
+
+    /// The finding, if any, for each worker that no evaluator checks, one
+    /// per worker: [`Unchecked::Unused`] for a worker apart from the rest
+    /// while the loop's result is checked elsewhere, [`Unchecked::Maker`]
+    /// for an output that reaches the result (or is the result) unchecked.
+    ///
+    /// The result is what the sinks of the worker graph produce, leaving
+    /// advisors (see [`Self::is_advisor`]) aside. The end of a pipeline (a
+    /// sink that reads other workers) is its product even when nothing
+    /// takes it, so an unchecked one is a maker (L411). A worker that
+    /// reads no worker and that nothing takes stands apart from the graph:
+    /// when some sink is checked, that is the product the evaluators judge
+    /// and the worker is dead weight (L419); when none is, it is the
+    /// product and ships unchecked (L411).
+    pub fn unchecked(&self, spec: &'a Spec) -> Vec<(&'a Sp<String>, Unchecked)> {
+        let covered = self.covered(spec);
+        let ids = || spec.workers.iter().filter_map(|w| w.id.as_ref());
+        let product_consumed: HashSet<&str> = self
+            .producers
+            .iter()
+            .filter(|(consumer, _)| !self.is_advisor(consumer))
+            .flat_map(|(_, producers)| producers.iter().copied())
+            .collect();
+        let is_sink = |id: &str| !self.is_advisor(id) && !product_consumed.contains(id);
+        let result_checked = ids().any(|id| is_sink(id.as_str()) && self.is_checked(id.as_str()));
+        ids()
+            .filter(|id| !covered.contains(id.as_str()) && !self.is_advisor(id.as_str()))
+            .map(|id| {
+                let apart = !self.producers.contains_key(id.as_str());
+                let unused = apart && !self.is_consumed(id.as_str()) && !self.is_source(&format!("workers.{}", id.as_str()));
+                (
+                    id,
+                    if unused && result_checked {
+                        Unchecked::Unused
+                    } else {
+                        Unchecked::Maker
+                    },
+                )
+            })
+            .collect()
     }
 
     pub fn is_consumed(&self, worker: &str) -> bool {

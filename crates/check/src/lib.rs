@@ -18,7 +18,7 @@ pub mod syntax_rules;
 use std::path::{Path, PathBuf};
 
 use children::ChildCache;
-pub use children::{candidates, shown, ChildOutcome};
+pub use children::{candidates, shown, ChildInterface, ChildOutcome};
 use loopc_diagnostics::{Diagnostic, Severity, SourceFile};
 use loopc_ir::Spec;
 pub use loopc_syntax::Limits;
@@ -189,14 +189,17 @@ impl Checker {
                 path,
                 children: &scope,
             };
+            let mut semantic = Vec::new();
             for rule in registry::checks(registry::Stage::FrontEnd) {
-                rule.check(&cx, &mut diagnostics);
+                rule.check(&cx, &mut semantic);
             }
             if self.analysis {
                 for rule in registry::checks(registry::Stage::Analysis) {
-                    rule.check(&cx, &mut diagnostics);
+                    rule.check(&cx, &mut semantic);
                 }
             }
+            drop_cascades(parsed.source.text(), &diagnostics, &mut semantic);
+            diagnostics.append(&mut semantic);
             analysed = Some((spec, json, graph));
         }
         diagnostics.sort_by(|a, b| (a.primary.span.start, a.code, &a.message).cmp(&(b.primary.span.start, b.code, &b.message)));
@@ -228,6 +231,30 @@ impl Checker {
 
 /// A YAML or JSON file read as a tree, with its syntax errors as
 /// diagnostics (for commands that read documents without checking them as LSS).
+/// A rule's finding on a node the schema has already reported is a
+/// consequence of that error, not news (the schema error says what to fix):
+/// one mistake, one finding. Only errors on one-line scalars count: a
+/// missing field is reported on its whole enclosing mapping, and everything
+/// inside that is still worth reporting.
+fn drop_cascades(text: &str, earlier: &[Diagnostic], semantic: &mut Vec<Diagnostic>) {
+    let malformed: Vec<loopc_diagnostics::Span> = earlier
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.primary.span)
+        .filter(|span| {
+            text.get(span.start..span.end)
+                .is_some_and(|t| !t.contains('\n') && !t.starts_with(['{', '[']))
+        })
+        .collect();
+    if malformed.is_empty() {
+        return;
+    }
+    semantic.retain(|d| {
+        let at = d.primary.span;
+        !malformed.iter().any(|m| m.start <= at.start && at.end <= m.end)
+    });
+}
+
 pub fn read_document(path: &Path, bytes: &[u8], limits: &Limits) -> (SourceFile, Option<Node>, Vec<Diagnostic>) {
     let parsed = loopc_syntax::load(path, bytes, limits);
     let diagnostics = parsed.errors.into_iter().map(syntax_rules::diagnostic).collect();
@@ -271,12 +298,19 @@ impl ChildScope<'_> {
                     first: format!("cannot read {}: {e}", found.display()),
                 },
                 Ok(bytes) => {
-                    let checked = self.checker.check_inner(found, &bytes, self.ancestors).checked;
+                    let analysis = self.checker.check_inner(found, &bytes, self.ancestors);
+                    let interface = analysis
+                        .spec
+                        .as_ref()
+                        .map(|(spec, ..)| ChildInterface::of(spec))
+                        .unwrap_or_default();
+                    let checked = analysis.checked;
                     let errors: Vec<&Diagnostic> = checked.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
                     match errors.first() {
                         None => ChildOutcome::Valid {
                             path: found.clone(),
                             bounds: checked.bounds.unwrap_or_default(),
+                            interface,
                         },
                         Some(first) => {
                             let at = checked.source.line_col(first.primary.span.start);

@@ -141,14 +141,14 @@ registry! {
     ],
     Schema: [LssSchema, CompositionSchema],
     FrontEnd: [
-        UnknownReference, DuplicateId, DependencyCycle, PrimaryMetric,
-        ChildRefMissing, ChildRefInvalid, DuplicateChildId, NestedStructure, SequentialAdapters, ParallelBranches,
+        UnknownTopLevelKey, UnknownReference, DuplicateId, DependencyCycle, PrimaryMetric,
+        ChildRefMissing, ChildRefInvalid, DuplicateChildId, NestedStructure, AdapterGaps, ParallelBranches, AdapterEndpoint,
     ],
     Analysis: [
         UnboundedCycle, MoneyOnlyBound, CompositionBudget,
         UncheckedMaker, SelfGrading, UnreachableSuccess, SuccessWithoutEvaluator, BudgetContradiction, WorkerBudgets,
         RubricWeights, InvalidWhen, UnusedWorker, UnusedEvaluator, UnreadMetric, UnenforceableSafety, NoHumanPath,
-        SafetyConfig,
+        SafetyConfig, IterationWorkerBudgets, SecretInSpec,
     ],
 }
 

@@ -6,6 +6,7 @@
 //! the rest of a broken document and report everything in one pass.
 
 mod lower;
+mod meant;
 mod model;
 pub mod safety_config;
 mod spanned;

@@ -16,7 +16,7 @@ pub fn lower(root: &Node) -> Spec {
         };
     };
     let f = Fields { map };
-    Spec {
+    let mut spec = Spec {
         span: root.span,
         loop_name: f.text("loop_name"),
         version: f.text("version"),
@@ -27,12 +27,17 @@ pub fn lower(root: &Node) -> Spec {
         evaluators: f.objects("evaluators").map(lower_evaluator).collect(),
         feedback_channels: f.objects("feedback_channels").map(lower_feedback).collect(),
         optimization_strategy: f.object("optimization_strategy").map(lower_optimization),
-        termination: f.object("termination_conditions").map(lower_termination),
+        termination: f
+            .object("termination_conditions")
+            .map(lower_termination)
+            .or_else(|| lower_termination_list(&f)),
         metrics: f.objects("metrics").map(lower_metric).collect(),
         safety_constraints: f.objects("safety_constraints").map(lower_safety).collect(),
         cost_limits: f.object("cost_limits").map(lower_cost_limits),
         composition: f.object("composition").map(lower_composition),
-    }
+    };
+    crate::meant::read_references(&mut spec);
+    spec
 }
 
 /// Typed access to the members of one mapping.
@@ -251,16 +256,7 @@ fn lower_termination((span, f): Object<'_>) -> Termination {
                 consecutive: c.integer("consecutive"),
             })
             .collect(),
-        failure: f
-            .objects("failure")
-            .map(|(span, c)| FailureCondition {
-                span,
-                kind: c.text("type"),
-                action: c.text("action"),
-                value: c.number("value"),
-                consecutive: c.integer("consecutive"),
-            })
-            .collect(),
+        failure: f.objects("failure").map(lower_failure).collect(),
         stall: f
             .objects("stall")
             .map(|(span, c)| StallCondition {
@@ -272,6 +268,45 @@ fn lower_termination((span, f): Object<'_>) -> Termination {
             })
             .collect(),
     }
+}
+
+fn lower_failure((span, c): Object<'_>) -> FailureCondition {
+    FailureCondition {
+        span,
+        kind: c.text("type"),
+        action: c.text("action"),
+        value: c.number("value"),
+        consecutive: c.integer("consecutive"),
+    }
+}
+
+/// The older list dialect, `termination_conditions: [{type: max_iterations,
+/// value: 12}, {type: all_tests_pass}]`: not LSS 1.0 (the schema reports
+/// it), but its limits bound the loop as much as score's reading of them
+/// says, so check, diagram and score agree on that. Items of a stopping
+/// kind become failure conditions; the rest (success tests by name, such
+/// as `all_tests_pass`, which no metric backs) are left out.
+fn lower_termination_list(f: &Fields<'_>) -> Option<Termination> {
+    const STOPS: &[&str] = &[
+        "max_iterations",
+        "timeout",
+        "budget_exceeded",
+        "safety_violation",
+        "evaluator_error",
+    ];
+    let node = f.node("termination_conditions")?;
+    let items = node.as_seq()?;
+    Some(Termination {
+        span: node.span,
+        success: Vec::new(),
+        failure: items
+            .iter()
+            .filter_map(object_of)
+            .filter(|(_, c)| c.text("type").is_some_and(|t| STOPS.contains(&t.as_str())))
+            .map(lower_failure)
+            .collect(),
+        stall: Vec::new(),
+    })
 }
 
 fn lower_metric((span, f): Object<'_>) -> Metric {

@@ -37,13 +37,34 @@ pub struct LoopBounds {
 }
 
 impl LoopBounds {
+    /// Some bound stops the loop in loopc's runtime.
     pub fn is_bounded(&self) -> bool {
         !self.bounds.is_empty()
     }
 
-    /// Only money stops this loop (F4 `fail.tau_omission`).
+    /// The bounds LSS itself declares, which any LSS runtime enforces: all
+    /// but the optimizer's step budget. LSS defines `max_steps` as the
+    /// optimizer's budget, not the loop's; loopc's runtime ends a run when
+    /// it is spent (semantics §6), another runtime need not.
+    pub fn declared(&self) -> impl Iterator<Item = &Bound> {
+        self.bounds.iter().filter(|b| b.kind != BoundKind::OptimizerSteps)
+    }
+
+    /// Some bound the standard declares stops the loop.
+    pub fn is_declared_bounded(&self) -> bool {
+        self.declared().next().is_some()
+    }
+
+    /// Of the bounds the standard declares, only money stops this loop
+    /// (F4 `fail.tau_omission`), whatever loopc's optimizer budget adds.
     pub fn money_only(&self) -> bool {
-        self.is_bounded() && self.max_iterations.is_none()
+        self.is_declared_bounded() && self.declared().all(|b| b.iterations.is_none())
+    }
+
+    /// The optimizer's step budget, when it is the loopc-only bound that
+    /// keeps the loop from running unbounded (for messages).
+    pub fn optimizer_steps(&self) -> Option<&Bound> {
+        self.bounds.iter().find(|b| b.kind == BoundKind::OptimizerSteps)
     }
 }
 

@@ -13,8 +13,12 @@ declare_rule! {
     /// check → next iteration, and every feedback edge) and reports a loop
     /// that nothing stops: no `max_iterations` failure rule that halts or
     /// escalates, no halting stall rule on a bounded metric with a positive
-    /// `min_improvement`, no optimizer `max_steps` that every iteration
-    /// consumes, and no cumulative cost cap that halts.
+    /// `min_improvement`, and no cumulative cost cap that halts.
+    ///
+    /// An optimizer `max_steps` does not count: LSS defines it as the
+    /// optimizer's budget, not the loop's. loopc's runtime does end a run
+    /// whose optimizer has spent it (docs/semantics.md §6), and the message
+    /// says so, but another LSS runtime will not stop there.
     ///
     /// ## Why
     /// An unbounded agent loop runs (and spends) until someone notices.
@@ -34,8 +38,9 @@ declare_rule! {
 declare_rule! {
     /// ## What it does
     /// Warns when the only thing that stops the loop is its cumulative cost
-    /// cap: there is no iteration bound (max_iterations, a halting stall
-    /// rule, or an optimizer step budget).
+    /// cap: there is no iteration bound (max_iterations or a halting stall
+    /// rule; an optimizer `max_steps` is the optimizer's budget, not the
+    /// loop's, and does not count, see L401).
     ///
     /// ## Why
     /// A cost cap bounds spend, not time: with cheap iterations (cached
@@ -65,6 +70,17 @@ declare_rule! {
     pub struct CompositionBudget { code: "L403", name: "composition-budget", group: "phase graph", severity: Warning, summary: "A composition's children can together spend more than the parent allows, or run unbounded." }
 }
 
+/// What loopc's runtime adds, for the messages of L401 and L402.
+fn loopc_only_note(cx: &Context<'_>) -> String {
+    cx.graph.bounds.optimizer_steps().map_or_else(String::new, |b| {
+        format!(
+            "; loopc's runtime stops after {} (at most {} iterations), but LSS defines `max_steps` as the optimizer's budget and another runtime will not stop there",
+            b.detail,
+            b.iterations.unwrap_or_default()
+        )
+    })
+}
+
 impl Rule for UnboundedCycle {
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         if cx.graph.cycles.is_empty() || cx.spec.termination.is_none() {
@@ -72,12 +88,15 @@ impl Rule for UnboundedCycle {
         }
         let bounds = &cx.graph.bounds;
         let at = termination_span(cx);
-        if !bounds.is_bounded() {
+        if !bounds.is_declared_bounded() {
             out.push(
                 cx.report(
                     &UnboundedCycle,
                     at,
-                    "nothing bounds this loop: no iteration limit, halting stall rule, optimizer budget or halting cost cap",
+                    format!(
+                        "nothing bounds this loop: no iteration limit, halting stall rule or halting cost cap{}",
+                        loopc_only_note(cx)
+                    ),
                 )
                 .with_label("the loop may never terminate")
                 .with_help("add `failure: [{type: max_iterations, value: 10, action: halt}]` to termination_conditions"),
@@ -96,7 +115,7 @@ impl Rule for MoneyOnlyBound {
             cx.report(
                 &MoneyOnlyBound,
                 termination_span(cx),
-                format!("only the cumulative cost cap{cap} bounds this loop"),
+                format!("only the cumulative cost cap{cap} bounds this loop{}", loopc_only_note(cx)),
             )
             .with_label("no iteration bound")
             .with_help("add `{type: max_iterations, value: N, action: halt}` to `failure` (F4 fail.tau_omission)"),

@@ -25,7 +25,7 @@ declare_rule! {
     ///   children:
     ///     - { id: research, ref: ./research-agnt.yaml }   # L301: no such file
     /// ```
-    pub struct ChildRefMissing { code: "L301", name: "child-ref-missing", group: "composition", severity: Error, summary: "A composition child's `ref` names a file that does not exist." }
+    pub struct ChildRefMissing { code: "L301", name: "child-ref-missing", group: "composition", severity: Error, summary: "A composition child's `ref` names a file that does not exist (or a directory)." }
 }
 
 declare_rule! {
@@ -52,13 +52,13 @@ declare_rule! {
 
 declare_rule! {
     /// ## What it does
-    /// A `nested` composition needs exactly one child with `role: outer`, at
-    /// least one with `role: inner`, and at least one adapter.
+    /// A `nested` composition needs exactly one child with `role: outer` and
+    /// at least one with `role: inner` (a missing adapter is L305).
     ///
     /// ## Why
-    /// The outer loop drives the inner loops; adapters are how the outer
-    /// loop's output reaches the inner loop's inputs. Without them the inner
-    /// loop runs on nothing (LSS 1.1 composition rules).
+    /// The outer loop drives the inner loops: without exactly one outer
+    /// child there is no loop to nest in, and without an inner child nothing
+    /// is nested (LSS 1.1 composition rules).
     ///
     /// ## Example
     /// ```yaml
@@ -66,16 +66,24 @@ declare_rule! {
     ///   type: nested
     ///   children:
     ///     - { id: plan, ref: plan.yaml, role: outer }
-    ///     - { id: code, ref: code.yaml, role: inner }
-    ///   adapters: []        # L304: no adapter
+    ///     - { id: code, ref: code.yaml, role: outer }   # L304: two outers, no inner
     /// ```
-    pub struct NestedStructure { code: "L304", name: "nested-structure", group: "composition", severity: Error, summary: "A nested composition lacks its one outer child, an inner child or an adapter." }
+    pub struct NestedStructure { code: "L304", name: "nested-structure", group: "composition", severity: Error, summary: "A nested composition lacks its one outer child or an inner child." }
 }
 
 declare_rule! {
     /// ## What it does
-    /// A `sequential` composition of N children needs at least N−1 adapters,
-    /// one for each hand-off between consecutive stages.
+    /// Warns about adapter gaps: a `sequential` composition of N children
+    /// with fewer than N−1 adapters (one for each hand-off between
+    /// consecutive stages), or a `nested` one with no adapter from the
+    /// outer loop to an inner one.
+    ///
+    /// ## Why
+    /// Without an adapter the next stage (or the inner loop) starts from
+    /// nothing its predecessor produced. LSS 1.1 has validators *warn* on
+    /// adapter gaps, so this is a warning; `loopc check --strict` (or
+    /// `adapter-gaps = "deny"` under `[rules]` in `loopc.toml`) makes it an
+    /// error, as a strict LSS 1.1 validator would.
     ///
     /// ## Example
     /// ```yaml
@@ -85,7 +93,7 @@ declare_rule! {
     ///   adapters:
     ///     - { from: children.a.outputs.x, to: children.b.inputs.task }   # L305: 1 of 2
     /// ```
-    pub struct SequentialAdapters { code: "L305", name: "sequential-adapters", group: "composition", severity: Error, summary: "A sequential composition has fewer than children − 1 adapters." }
+    pub struct AdapterGaps { code: "L305", name: "adapter-gaps", group: "composition", severity: Warning, summary: "A sequential composition has fewer than children − 1 adapters, or a nested one none." }
 }
 
 declare_rule! {
@@ -122,10 +130,40 @@ fn resolved_children<'a>(cx: &'a Context<'_>) -> impl Iterator<Item = (String, &
     })
 }
 
+/// A `ref` that names a directory: say so, and name the specs in it.
+fn directory_ref(cx: &Context<'_>, name: &str, reference: &loopc_ir::Sp<String>, dir: &std::path::Path) -> Diagnostic {
+    let mut specs: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml") || n.ends_with(".json"))
+        .collect();
+    specs.sort();
+    let help = match specs.as_slice() {
+        [] => format!("name a spec file; {} holds no .yaml, .yml or .json file", shown(dir)),
+        some => format!(
+            "name a spec file in it: {}",
+            some.iter().take(5).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    cx.report(
+        &ChildRefMissing,
+        reference.span,
+        format!("{name}: `{}` is a directory, not a spec file", reference.as_str()),
+    )
+    .with_label("a directory")
+    .with_help(help)
+}
+
 impl Rule for ChildRefMissing {
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         for (name, reference, outcome) in resolved_children(cx) {
             let ChildOutcome::Missing { tried } = outcome else { continue };
+            if let Some(dir) = tried.iter().find(|p| p.is_dir()) {
+                out.push(directory_ref(cx, &name, reference, dir));
+                continue;
+            }
             out.push(
                 cx.report(
                     &ChildRefMissing,
@@ -230,38 +268,39 @@ impl Rule for NestedStructure {
                 "mark the loops run inside the outer one with `role: inner`",
             ));
         }
-        if c.adapters.is_empty() {
-            out.push(error(
-                "a nested composition needs at least one adapter".to_owned(),
-                "no adapter connects outer and inner",
-                "add `adapters: [{from: children.<outer>.outputs.<x>, to: children.<inner>.inputs.<y>}]`",
-            ));
-        }
     }
 }
 
-impl Rule for SequentialAdapters {
+impl Rule for AdapterGaps {
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(c) = composition(cx) else { return };
-        if !matches!(c.kind.as_deref(), Some(CompositionKind::Sequential)) || c.children.is_empty() {
-            return;
-        }
-        let needed = c.children.len() - 1;
-        if c.adapters.len() < needed {
-            out.push(
-                cx.report(
-                    &SequentialAdapters,
-                    type_span(c),
-                    format!(
-                        "a sequential composition of {} children needs at least {needed} adapter{}, found {}",
-                        c.children.len(),
-                        if needed == 1 { "" } else { "s" },
-                        c.adapters.len()
-                    ),
-                )
-                .with_label("sequential composition")
-                .with_help("add one adapter per hand-off: `{from: children.<stage>.outputs.<x>, to: children.<next>.inputs.<y>}`"),
-            );
+        let gap = |message: String, label: &str, help: &str| {
+            cx.report(&AdapterGaps, type_span(c), message)
+                .with_label(label.to_owned())
+                .with_help(help.to_owned())
+        };
+        match c.kind.as_deref() {
+            Some(CompositionKind::Sequential) if !c.children.is_empty() => {
+                let needed = c.children.len() - 1;
+                if c.adapters.len() < needed {
+                    out.push(gap(
+                        format!(
+                            "a sequential composition of {} children needs at least {needed} adapter{}, found {}",
+                            c.children.len(),
+                            if needed == 1 { "" } else { "s" },
+                            c.adapters.len()
+                        ),
+                        "sequential composition",
+                        "add one adapter per hand-off: `{from: children.<stage>.outputs.<x>, to: children.<next>.inputs.<y>}`",
+                    ));
+                }
+            }
+            Some(CompositionKind::Nested) if c.adapters.is_empty() => out.push(gap(
+                "a nested composition needs at least one adapter".to_owned(),
+                "no adapter connects outer and inner",
+                "add `adapters: [{from: children.<outer>.outputs.<x>, to: children.<inner>.inputs.<y>}]`",
+            )),
+            _ => {}
         }
     }
 }

@@ -3,6 +3,7 @@
 use loopc_diagnostics::Diagnostic;
 
 use super::Rule;
+use crate::index::Unchecked;
 use crate::registry::declare_rule;
 use crate::Context;
 use loopc_ir::when;
@@ -12,7 +13,10 @@ declare_rule! {
     /// Warns about a worker whose output goes nowhere the loop looks: no
     /// other worker consumes it (`inputs: from: workers.<id>`) or runs after
     /// it (`depends_on`), no evaluator checks it, and no feedback channel or
-    /// metric reads it.
+    /// metric reads it, while the loop's result is checked at another
+    /// worker. (When no worker's result is checked, the unchecked last
+    /// workers are the result, and L411 reports them instead: one finding
+    /// per worker.)
     ///
     /// ## Why
     /// Such a worker costs money every iteration and influences nothing —
@@ -46,28 +50,27 @@ declare_rule! {
 
 impl Rule for UnusedWorker {
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-        let spec = cx.spec;
-        if spec.workers.len() < 2 {
-            return;
-        }
-        for w in &spec.workers {
-            let Some(id) = &w.id else { continue };
-            let id_str = id.as_str();
-            let as_source = format!("workers.{id_str}");
-            let used = cx.index.is_consumed(id_str) || cx.index.is_checked(id_str) || cx.index.is_source(&as_source);
-            if !used {
-                out.push(
-                    cx.report(&UnusedWorker, id.span, format!("nothing uses the output of worker `{id_str}`"))
-                        .with_label("unused output")
-                        .with_help("check it with an evaluator (`runs_after`), feed it to another worker, or remove the worker"),
-                );
-            }
+        for (id, _) in cx.index.unchecked(cx.spec).into_iter().filter(|(_, u)| *u == Unchecked::Unused) {
+            out.push(
+                cx.report(
+                    &UnusedWorker,
+                    id.span,
+                    format!("nothing uses the output of worker `{}`", id.as_str()),
+                )
+                .with_label("unused output")
+                .with_help("check it with an evaluator (`runs_after`), feed it to another worker, or remove the worker"),
+            );
         }
     }
 }
 
 impl Rule for UnusedEvaluator {
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+        // With both sections missing the schema's "missing required field"
+        // errors already say it: nothing can use any evaluator yet.
+        if cx.root.get("metrics").is_none() && cx.root.get("feedback_channels").is_none() {
+            return;
+        }
         for e in &cx.spec.evaluators {
             let Some(id) = &e.id else { continue };
             let source = format!("evaluators.{}", id.as_str());

@@ -4,6 +4,7 @@ use loopc_diagnostics::Diagnostic;
 use loopc_ir::{Evaluator, EvaluatorKind};
 
 use super::Rule;
+use crate::index::Unchecked;
 use crate::registry::declare_rule;
 use crate::Context;
 
@@ -12,6 +13,13 @@ declare_rule! {
     /// Reports a worker whose output reaches the loop's result with no
     /// evaluator checking it: no evaluator runs after it (by id or `*`),
     /// nor after any worker downstream of it.
+    ///
+    /// The result is what the last workers of the graph produce. A worker
+    /// whose output only advises others (the source of a feedback channel
+    /// or a metric that no worker reads: a critic, a reflector) is not a
+    /// maker of it and is not reported. A last worker that nothing takes,
+    /// in a loop whose result is checked at another last worker, is
+    /// reported once, as unused (L419).
     ///
     /// ## Why
     /// The maker–checker principle: an agent's output is trusted only after
@@ -48,12 +56,7 @@ declare_rule! {
 
 impl Rule for UncheckedMaker {
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-        let covered = cx.index.covered(cx.spec);
-        for w in &cx.spec.workers {
-            let Some(wid) = w.id.as_ref() else { continue };
-            if covered.contains(wid.as_str()) {
-                continue;
-            }
+        for (wid, _) in cx.index.unchecked(cx.spec).into_iter().filter(|(_, u)| *u == Unchecked::Maker) {
             out.push(
                 cx.report(
                     &UncheckedMaker,

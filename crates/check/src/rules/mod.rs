@@ -2,6 +2,7 @@
 //! (see [`crate::registry::declare_rule`]) implementing [`Rule`]; the
 //! registry ([`crate::registry::REGISTRY`]) says which stage runs it.
 
+mod adapters;
 mod boundedness;
 mod budgets;
 mod composition;
@@ -13,9 +14,12 @@ mod primary_metric;
 mod references;
 mod rubric;
 mod runtime_support;
+mod secrets;
 mod success;
+mod unknown_keys;
 mod when_condition;
 
+pub use adapters::*;
 pub use boundedness::*;
 pub use budgets::*;
 pub use composition::*;
@@ -27,7 +31,9 @@ pub use primary_metric::*;
 pub use references::*;
 pub use rubric::*;
 pub use runtime_support::*;
+pub use secrets::*;
 pub use success::*;
+pub use unknown_keys::*;
 pub use when_condition::*;
 
 use loopc_diagnostics::Diagnostic;

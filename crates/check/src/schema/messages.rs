@@ -207,8 +207,11 @@ impl<'a> Site<'a> {
                 self.value_span(),
             )
             .with_label(format!("expected {expected}"));
-        if expected == "string" && matches!(self.at.node.to_json(), Value::Number(_) | Value::Bool(_)) {
-            d.with_help(format!("quote it: \"{}\"", self.at.node.to_json()))
+        let value = self.at.node.to_json();
+        if expected == "string" && self.place == "`version`" && value.is_number() {
+            d.with_help(format!("versions are semver: quote it as \"{}\"", semver_of(&value.to_string())))
+        } else if expected == "string" && matches!(value, Value::Number(_) | Value::Bool(_)) {
+            d.with_help(format!("quote it: \"{value}\""))
         } else {
             d
         }
@@ -251,6 +254,14 @@ fn is_evaluator(segments: &[Segment]) -> bool {
 
 fn is_worker_or_star(segments: &[Segment]) -> bool {
     matches!(segments, [.., Segment::Key(k), Segment::Index(_)] if k == "runs_after" || k == "applies_to")
+}
+
+/// `1` → `1.0.0`, `1.2` → `1.2.0`: the semver an unquoted YAML number
+/// in `version` stood for.
+fn semver_of(number: &str) -> String {
+    let mut parts: Vec<&str> = number.split('.').collect();
+    parts.resize(3, "0");
+    parts.join(".")
 }
 
 fn show(value: &Value) -> String {

@@ -34,18 +34,13 @@
 //! previews are masked and messages are passed through the scanner.
 
 mod constraint;
-mod credentials;
-mod encoded;
 pub mod glob;
 mod human_gate;
-mod normalize;
 mod output_bounds;
 mod pii_detect;
 mod rate_limit;
 mod schema_enforce;
 mod secret_scan;
-pub mod secrets;
-mod shaped;
 mod tool_allowlist;
 mod unenforced;
 
@@ -62,6 +57,8 @@ use serde_json::Value;
 use crate::executor::ToolCall;
 use crate::tools::{BlockRule, Blocked};
 pub use glob::glob_match;
+pub use loopc_secrets as secrets;
+pub(crate) use loopc_secrets::json_path_child;
 pub use output_bounds::PATH_WRITING_TOOLS;
 use secrets::SecretConfig;
 
@@ -349,14 +346,6 @@ fn safe_message(message: &str) -> String {
 }
 
 /// A JSON path step: `$.key` or `$["odd key"]`.
-pub(crate) fn json_path_child(path: &str, key: &str) -> String {
-    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        format!("{path}.{key}")
-    } else {
-        format!("{path}[{}]", Value::String(key.to_owned()))
-    }
-}
-
 /// The scanner a run's state and trace pass through: known formats, plus
 /// the entropy test as strict as the run's strictest `secret_scan`.
 pub fn redactor_for(checks: &[SafetyCheck]) -> secrets::Redactor {

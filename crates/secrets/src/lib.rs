@@ -1,5 +1,13 @@
-//! Secret detection for `secret_scan`: known key formats, matched by hand,
-//! and the Shannon entropy of long base64/hex-alphabet tokens.
+//! Secret detection, shared by the runtime's `secret_scan` constraint and
+//! redaction of run state (`loopc-runtime`) and by `loopc check`, which
+//! warns about credentials written into a spec: known key formats, matched
+//! by hand, credentials by where they stand, and the Shannon entropy of
+//! long base64/hex-alphabet tokens.
+
+mod credentials;
+mod encoded;
+mod normalize;
+mod shaped;
 
 use serde_json::Value;
 
@@ -280,10 +288,10 @@ fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
             }
         }
     }
-    super::shaped::private_keys(text, out);
-    super::shaped::jwts(text, out);
-    super::shaped::aws_secret_keys(text, out);
-    super::credentials::find(text, out);
+    crate::shaped::private_keys(text, out);
+    crate::shaped::jwts(text, out);
+    crate::shaped::aws_secret_keys(text, out);
+    crate::credentials::find(text, out);
 }
 
 /// Shannon entropy in bits per character.
@@ -332,18 +340,18 @@ fn high_entropy(text: &str, cfg: &SecretConfig, known: &[SecretMatch], out: &mut
 
 /// The secrets in `text`, in order of position, overlapping matches merged
 /// into the first (known formats win over entropy). The text is matched as
-/// written and as normalized ([`super::normalize`]: NFKC, invisible
+/// written and as normalized ([`crate::normalize`]: NFKC, invisible
 /// characters removed, string pieces joined), and base64 runs are decoded
 /// and matched too; every match is a range of `text`.
 pub fn scan_text(text: &str, cfg: &SecretConfig) -> Vec<SecretMatch> {
     let mut found = scan_visible(text, cfg);
-    if let Some(view) = super::normalize::View::of(text) {
+    if let Some(view) = crate::normalize::View::of(text) {
         found.extend(scan_visible(&view.text, cfg).into_iter().map(|m| {
             let (start, end) = view.back(m.start, m.end);
             SecretMatch { start, end, ..m }
         }));
     }
-    super::encoded::secrets(text, &mut found);
+    crate::encoded::secrets(text, &mut found);
     merge(found)
 }
 
@@ -429,7 +437,7 @@ fn walk(value: &Value, path: &str, cfg: &SecretConfig, found: &mut Vec<Located>)
             let mut out = serde_json::Map::with_capacity(map.len());
             for (k, v) in map {
                 let key = scan_string(k, &format!("{path}{{key}}"), cfg, found);
-                let child = walk(v, &super::json_path_child(path, k), cfg, found);
+                let child = walk(v, &json_path_child(path, k), cfg, found);
                 out.insert(key, child);
             }
             Value::Object(out)
@@ -468,11 +476,25 @@ pub fn fingerprint_marker(secret: &str) -> String {
     format!("[REDACTED:sha256:{}]", &sha256_hex(secret.as_bytes())[..12])
 }
 
-pub use loopc_plan::sha256_hex;
+/// The SHA-256 of `bytes` as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The JSON path of member `key` under `path`: `a.b` for a plain key,
+/// `a["odd key"]` otherwise.
+pub fn json_path_child(path: &str, key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        format!("{path}.{key}")
+    } else {
+        format!("{path}[{}]", Value::String(key.to_owned()))
+    }
+}
 
 /// The SHA-256 of an output as JSON: what a person can match a withheld
 /// or blocked output against, when its stored copy is redacted.
-pub(crate) fn fingerprint(output: &serde_json::Value) -> String {
+pub fn fingerprint(output: &serde_json::Value) -> String {
     format!("sha256:{}", sha256_hex(output.to_string().as_bytes()))
 }
 

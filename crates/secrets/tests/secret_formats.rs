@@ -7,7 +7,7 @@
 //! no scanner mistakes this file for a leak.
 
 use base64::Engine;
-use loopc_runtime::safety::secrets::{scan_text, SecretConfig};
+use loopc_secrets::{scan_text, SecretConfig};
 
 /// (format, text before the secret, the secret, text after it).
 fn examples() -> Vec<(&'static str, String, String, String)> {

@@ -6,7 +6,7 @@
 //! placeholders there (`${DB_PASSWORD}`, `<password>`, `os.environ[…]`,
 //! `********`); those are not secrets and are left alone.
 
-use super::secrets::SecretMatch;
+use crate::SecretMatch;
 
 /// Key endings that name a credential (compared in lower case, `-` as `_`).
 const CREDENTIAL_KEYS: &[&str] = &[

@@ -3,7 +3,7 @@
 //! matched against the known formats, with the words before the run kept
 //! before it (a rule that needs a name still sees it).
 
-use super::secrets::{runs_of, scan_visible, SecretConfig, SecretMatch};
+use crate::{runs_of, scan_visible, SecretConfig, SecretMatch};
 
 /// Shortest base64 run that is decoded and matched (a 16-character key
 /// with a 4-character prefix encodes to 28 characters).

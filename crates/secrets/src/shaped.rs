@@ -1,7 +1,7 @@
 //! Secrets recognised by their shape rather than a prefix: PEM private-key
 //! blocks, JSON Web Tokens, and AWS secret keys by the name before them.
 
-use super::secrets::{escape_before, run_len, runs_of, SecretMatch};
+use crate::{escape_before, run_len, runs_of, SecretMatch};
 
 /// An AWS secret access key: 40 characters of `[A-Za-z0-9/+]`, standing
 /// alone, with `aws` and `secret` in the 48 characters before it (as in

@@ -60,15 +60,38 @@ impl FileFilter {
     }
 }
 
+/// A path that could not be read: the path as given and the message shown
+/// for it (which names the path).
+#[derive(Clone, Debug)]
+pub struct IoError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl IoError {
+    pub fn new(path: &Path, message: String) -> Self {
+        IoError {
+            path: path.to_path_buf(),
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for IoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Expand `paths` into files, sorted and without repeats (a file both
 /// named and found counts as named). Errors are paths that do not exist or
 /// cannot be read.
-pub fn collect(paths: &[PathBuf], filter: &FileFilter) -> (Vec<(PathBuf, Origin)>, Vec<String>) {
+pub fn collect(paths: &[PathBuf], filter: &FileFilter) -> (Vec<(PathBuf, Origin)>, Vec<IoError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
         match std::fs::metadata(path) {
-            Err(e) => errors.push(format!("{}: {e}", path.display())),
+            Err(e) => errors.push(IoError::new(path, format!("{}: {e}", path.display()))),
             Ok(meta) if meta.is_dir() => {
                 let mut found = Vec::new();
                 walk(path, path, filter, &mut found, &mut errors);
@@ -82,10 +105,10 @@ pub fn collect(paths: &[PathBuf], filter: &FileFilter) -> (Vec<(PathBuf, Origin)
     (files, errors)
 }
 
-fn walk(root: &Path, dir: &Path, filter: &FileFilter, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+fn walk(root: &Path, dir: &Path, filter: &FileFilter, files: &mut Vec<PathBuf>, errors: &mut Vec<IoError>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) => return errors.push(format!("{}: {e}", dir.display())),
+        Err(e) => return errors.push(IoError::new(dir, format!("{}: {e}", dir.display()))),
     };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());

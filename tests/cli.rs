@@ -157,6 +157,8 @@ fn human_output_leads_with_file_line_col() {
 #[test]
 fn sarif_output_is_what_code_scanning_reads() {
     let dir = scratch("sarif");
+    // Its own repository root (`%SRCROOT%`), not the checkout's target/tmp/sarif.
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
     std::fs::create_dir_all(dir.join("specs")).unwrap();
     std::fs::write(dir.join("specs/spec.yaml"), VALID.replace("  type: ephemeral", "  type: ephemral")).unwrap();
     let out = loopc(&["check", "--format", "sarif", "specs"], &dir);

@@ -27,8 +27,11 @@ fn loopc(args: &[&str]) -> String {
     );
     // The absolute paths of the checkout and of `../shared` beside it differ
     // per machine; the snapshot names them `<repo>` and `<shared>`.
+    // SARIF names them as loopc sees them, without symbolic links.
     let shared = std::fs::canonicalize(root().join("../shared")).expect("../shared is beside the checkout");
+    let repo = std::fs::canonicalize(root()).expect("the checkout exists");
     text.replace(&shared.to_string_lossy().into_owned(), "<shared>")
+        .replace(&repo.to_string_lossy().into_owned(), "<repo>")
         .replace(&root().to_string_lossy().into_owned(), "<repo>")
 }
 

@@ -3,15 +3,17 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use loopc_check::{rule_metas, Checker, Level, Limits, RuleLevels, Settings, SettingsError};
-use loopc_diagnostics::render::{render_github, render_gitlab, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions};
+use loopc_check::{Checker, Level, Limits, RuleLevels, Settings, SettingsError};
+use loopc_diagnostics::render::{
+    render_github, render_gitlab, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions, Notification, SarifRun,
+};
 use loopc_diagnostics::Severity;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::report::{self, Format, Report};
-use super::{usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::files::{self, FileFilter};
+use super::{sarif, usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use crate::files::{self, FileFilter, IoError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -39,6 +41,12 @@ pub struct CheckArgs {
     /// a strict LSS 1.1 validator has them (the same as `-D adapter-gaps`).
     #[arg(long)]
     pub strict: bool,
+    /// The directory SARIF's `%SRCROOT%` stands for: result URIs are
+    /// relative to it (files outside it get absolute `file://` URIs).
+    /// Default: the repository root, the nearest directory upward from the
+    /// working directory that has `.git`.
+    #[arg(long, value_name = "DIR")]
+    pub sarif_root: Option<PathBuf>,
     /// Make a rule (code or name) an error; `--deny warnings` fails on any warning.
     #[arg(short = 'D', long = "deny", value_name = "RULE|warnings")]
     pub deny: Vec<String>,
@@ -130,6 +138,11 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
         Err(e) => return usage_error(format!("loopc.toml [files]: {e}")),
     };
     let limits = limits(settings, &args);
+    let sarif_root = match args.sarif_root.as_deref().map(std::fs::canonicalize) {
+        None => None,
+        Some(Ok(dir)) => Some(dir),
+        Some(Err(e)) => return usage_error(format!("--sarif-root {}: {e}", args.sarif_root.unwrap_or_default().display())),
+    };
 
     let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
     let paths: Vec<PathBuf> = if args.paths.is_empty() {
@@ -177,6 +190,8 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
         color,
         levels: args.levels,
         quiet: args.quiet,
+        io_errors: &io_errors,
+        sarif_root: sarif_root.as_deref(),
     };
     if super::write_output(args.output.as_deref(), &report.render(args.format)) != EXIT_OK {
         return EXIT_USAGE;
@@ -207,7 +222,7 @@ enum Outcome {
     /// Not an LSS document (found, not named): why.
     Skipped(String, String),
     /// It could not be read.
-    Unreadable(String),
+    Unreadable(IoError),
 }
 
 /// Check every file, in input order.
@@ -224,7 +239,7 @@ fn check_all(checker: &Checker, files: &[(PathBuf, files::Origin)]) -> Vec<Outco
 fn check_file(checker: &Checker, path: &Path, origin: files::Origin) -> Outcome {
     match std::fs::read(path) {
         Ok(bytes) => check_bytes(checker, path, &bytes, origin),
-        Err(e) => Outcome::Unreadable(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Outcome::Unreadable(IoError::new(path, format!("cannot read {}: {e}", path.display()))),
     }
 }
 
@@ -255,7 +270,7 @@ fn check_bytes(checker: &Checker, path: &Path, bytes: &[u8], origin: files::Orig
 
 /// The reports of the files that were read, and the counts over them;
 /// files that could not be read join `io_errors`.
-fn summarize(results: Vec<Outcome>, io_errors: &mut Vec<String>, verbose: bool) -> (Vec<FileDiagnostics>, Summary) {
+fn summarize(results: Vec<Outcome>, io_errors: &mut Vec<IoError>, verbose: bool) -> (Vec<FileDiagnostics>, Summary) {
     let mut reports = Vec::with_capacity(results.len());
     let mut summary = Summary::default();
     for result in results {
@@ -300,6 +315,38 @@ struct CheckReport<'a> {
     color: bool,
     levels: bool,
     quiet: bool,
+    /// Paths that could not be read (SARIF reports them as notifications).
+    io_errors: &'a [IoError],
+    /// `--sarif-root`, resolved.
+    sarif_root: Option<&'a Path>,
+}
+
+impl CheckReport<'_> {
+    /// SARIF, with URIs relative to `--sarif-root` or the repository root.
+    fn sarif(&self) -> String {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let root = self.sarif_root.map_or_else(|| sarif::repository_root(&cwd), Path::to_path_buf);
+        let notifications: Vec<Notification> = self
+            .io_errors
+            .iter()
+            .map(|e| Notification {
+                message: e.message.clone(),
+                path: Some(e.path.clone()),
+            })
+            .collect();
+        let locate = |path: &Path| sarif::locate(&root, &cwd, path);
+        render_sarif(
+            self.files,
+            &SarifRun {
+                tool_version: env!("CARGO_PKG_VERSION"),
+                information_uri: sarif::repository_url(),
+                rules: &sarif::rules(),
+                root: Some(&root),
+                locate: &locate,
+                notifications: &notifications,
+            },
+        )
+    }
 }
 
 impl Report for CheckReport<'_> {
@@ -339,12 +386,7 @@ impl Report for CheckReport<'_> {
 
     fn other(&self, format: Format) -> Option<String> {
         match format {
-            Format::Sarif => Some(render_sarif(
-                self.files,
-                &rule_metas(),
-                env!("CARGO_PKG_VERSION"),
-                "https://github.com/loopc/loopc/blob/main/docs/rules.md",
-            )),
+            Format::Sarif => Some(self.sarif()),
             Format::Github => Some(render_github(self.files)),
             Format::Gitlab => Some(render_gitlab(self.files)),
             Format::Human | Format::Json => None,

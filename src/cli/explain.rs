@@ -81,17 +81,23 @@ pub fn rules_markdown() -> String {
             group = rule.group;
             out.push_str(&format!("\n## {} rules\n", capitalize(group)));
         }
-        // Rule docs use `##` sections; nest them one level below the rule.
-        let docs = rule.documentation();
-        let docs = docs
-            .replace("\n## ", "\n#### ")
-            .replacen("## ", "#### ", usize::from(docs.starts_with("## ")));
-        out.push_str(&format!(
-            "\n### {}\n\n`{}` · {} by default · {}\n\n{}\n",
-            rule.code, rule.name, rule.default_severity, rule.summary, docs
-        ));
+        out.push('\n');
+        out.push_str(&rule_markdown(rule));
     }
     out
+}
+
+/// One rule's section of `docs/rules.md`, from its `###` heading on.
+pub fn rule_markdown(rule: &RuleInfo) -> String {
+    // Rule docs use `##` sections; nest them one level below the rule.
+    let docs = rule.documentation();
+    let docs = docs
+        .replace("\n## ", "\n#### ")
+        .replacen("## ", "#### ", usize::from(docs.starts_with("## ")));
+    format!(
+        "### {}\n\n`{}` · {} by default · {}\n\n{}\n",
+        rule.code, rule.name, rule.default_severity, rule.summary, docs
+    )
 }
 
 fn capitalize(s: &str) -> String {

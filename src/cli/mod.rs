@@ -6,6 +6,7 @@ pub mod explain;
 pub mod report;
 pub mod run;
 pub mod runs;
+pub mod sarif;
 pub mod score;
 
 use clap::{Parser, Subcommand};

@@ -11,7 +11,9 @@
 use std::path::Path;
 
 use loopc_check::Checker;
-use loopc_diagnostics::render::{render_github, render_gitlab, render_human, render_json, render_sarif, FileDiagnostics, HumanOptions};
+use loopc_diagnostics::render::{
+    render_github, render_gitlab, render_human, render_json, render_sarif, ArtifactPath, FileDiagnostics, HumanOptions, SarifRule, SarifRun,
+};
 
 /// What a mutant turned out to be, so the pass shows it reached every stage.
 #[derive(Default)]
@@ -19,6 +21,34 @@ pub struct Reached {
     pub with_errors: usize,
     pub analysed: usize,
     pub compiled: usize,
+}
+
+/// Every rule, documented for SARIF (built once: the mutation pass renders many files).
+fn sarif_rules() -> &'static [SarifRule] {
+    static RULES: std::sync::OnceLock<Vec<SarifRule>> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        loopc_check::all_rules()
+            .map(|r| SarifRule {
+                meta: r.meta(),
+                full_description: r.summary.to_owned(),
+                help_text: r.documentation(),
+                help_markdown: r.documentation(),
+                help_uri: format!("https://example.test/rules#{}", r.code),
+            })
+            .collect()
+    })
+}
+
+/// A SARIF run with every rule and no repository root: paths stay as given.
+fn sarif_run(rules: &[SarifRule]) -> SarifRun<'_> {
+    SarifRun {
+        tool_version: "0",
+        information_uri: "https://example.test",
+        rules,
+        root: None,
+        locate: &|path| ArtifactPath::InRoot(path.to_path_buf()),
+        notifications: &[],
+    }
 }
 
 /// Everything a command does with one file; panics propagate.
@@ -34,7 +64,7 @@ pub fn exercise(checker: &Checker, path: &Path, bytes: &[u8], reached: &mut Reac
     render_human(&files, HumanOptions { color: true });
     for json in [
         render_json(&files, &serde_json::json!({})),
-        render_sarif(&files, &loopc_check::rule_metas(), "0", "https://example.test/rules"),
+        render_sarif(&files, &sarif_run(sarif_rules())),
         render_gitlab(&files),
     ] {
         serde_json::from_str::<serde_json::Value>(&json).expect("machine output is JSON");

@@ -13,7 +13,7 @@ pub use github::render_github;
 pub use gitlab::render_gitlab;
 pub use human::{render_human, HumanOptions};
 pub use json::{render_json, JsonDiagnostic};
-pub use sarif::render_sarif;
+pub use sarif::{render_sarif, ArtifactPath, Notification, SarifRule, SarifRun};
 
 use crate::{Diagnostic, LineCol, SourceFile};
 

@@ -84,12 +84,31 @@ struct Builder<'s> {
     source: &'s SourceFile,
     limits: &'s Limits,
     stack: Vec<Frame>,
-    /// Completed anchored nodes by saphyr's anchor id, with their node count.
+    /// Completed anchored nodes by saphyr's anchor id, with their weight
+    /// against the expansion limit ([`expansion_weight`]).
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
     diagnostics: Vec<SyntaxError>,
     documents: usize,
     root: Option<Node>,
+}
+
+/// Bytes of text that weigh as much as one node against the alias
+/// expansion limit.
+const TEXT_BYTES_PER_NODE: usize = 64;
+
+/// What copying `node` for an alias adds to the tree: its nodes, and its
+/// text in units of [`TEXT_BYTES_PER_NODE`], so that an anchor over a long
+/// string is no cheaper to repeat than one over many nodes (a 120 KB
+/// string repeated 50,000 times within a node-only limit took 2 GB).
+fn expansion_weight(node: &Node) -> usize {
+    let text = |s: &str| s.len() / TEXT_BYTES_PER_NODE;
+    1 + match &node.value {
+        Value::String(s) => text(s),
+        Value::Seq(items) => items.iter().map(expansion_weight).sum(),
+        Value::Map(map) => map.entries.iter().map(|e| text(&e.key) + expansion_weight(&e.value)).sum(),
+        _ => 0,
+    }
 }
 
 /// Maps with more keys than this get a hash index for duplicate detection;
@@ -329,7 +348,7 @@ impl Builder<'_> {
 
     fn remember(&mut self, anchor: usize, node: &Node) -> Result<(), SyntaxError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), node.count()));
+            self.anchors.insert(anchor, (node.clone(), expansion_weight(node)));
         }
         Ok(())
     }

@@ -7,8 +7,9 @@ pub struct Limits {
     pub max_file_bytes: usize,
     /// Deepest nesting of sequences and mappings.
     pub max_depth: usize,
-    /// Most nodes that alias expansion (`*name`) may add to the tree. A
-    /// "billion laughs" document needs billions; real specs need a handful.
+    /// Most nodes that alias expansion (`*name`) may add to the tree, each
+    /// 64 bytes of copied text counting as one more node. A "billion
+    /// laughs" document needs billions; real specs need a handful.
     pub max_alias_nodes: usize,
 }
 

@@ -432,6 +432,82 @@ fn diagram_mermaid_and_json() {
     assert_eq!(loopc(&["diagram", "missing.yaml"], &dir).status.code(), Some(2));
 }
 
+/// `--direction`, `--format markdown`, `--hide` and `--compact`, on a loop
+/// with inputs, memory, two checks of one worker and an optimizer.
+#[test]
+fn diagram_directions_markdown_and_compact() {
+    let spec = "loop-library/ci-self-healing.yaml";
+    let run = |args: &[&str]| {
+        let out = loopc(&[&["diagram", spec][..], args].concat(), &repo());
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        stdout(&out)
+    };
+    let top_down = run(&[]);
+    assert_eq!(run(&["--direction", "TB"]), top_down, "TB is the default");
+    assert_eq!(run(&["--direction", "tb"]), top_down);
+    let left_right = run(&["--direction", "LR"]);
+    assert!(left_right.starts_with("flowchart LR\n"), "{left_right}");
+    // The inputs run across the flow; nothing else differs.
+    assert!(top_down.contains("subgraph inputs[\"inputs\"]\n    direction LR\n"), "{top_down}");
+    assert!(
+        left_right.contains("subgraph inputs[\"inputs\"]\n    direction TB\n"),
+        "{left_right}"
+    );
+    let rest = |text: &str| -> Vec<String> {
+        let directions = |l: &&str| !l.starts_with("flowchart ") && !l.trim_start().starts_with("direction ");
+        text.lines().filter(directions).map(str::to_owned).collect()
+    };
+    assert_eq!(rest(&top_down), rest(&left_right));
+    assert_eq!(loopc(&["diagram", spec, "--direction", "up"], &repo()).status.code(), Some(2));
+
+    // Markdown: a heading naming the loop, then exactly the Mermaid source
+    // in a fenced block, in the direction asked for.
+    let markdown = run(&["--format", "markdown"]);
+    assert_eq!(
+        markdown,
+        format!("#### Phase graph of `ci-self-healing 1.0.0`\n\n```mermaid\n{top_down}```\n")
+    );
+    let markdown_lr = run(&["--format", "markdown", "--direction", "LR"]);
+    assert!(markdown_lr.contains(&format!("```mermaid\n{left_right}```\n")), "{markdown_lr}");
+
+    // Every worker and check stays; inputs and memory go.
+    let hidden = run(&["--hide", "inputs,memory"]);
+    for kept in [
+        "worker#58; diagnoser",
+        "worker#58; patcher",
+        "check#58; ci_tests",
+        "check#58; patch_review",
+    ] {
+        assert!(top_down.contains(kept) && hidden.contains(kept), "{kept}: {hidden}");
+    }
+    for gone in ["input#58; repository", "memory (session)", "<-.->"] {
+        assert!(top_down.contains(gone) && !hidden.contains(gone), "{gone}: {hidden}");
+    }
+    assert_eq!(run(&["--hide", "memory", "--hide", "inputs"]), hidden);
+    // Compact: the two checks of the patcher are one node, and no models.
+    let compact = run(&["--compact"]);
+    assert!(
+        compact.contains("{{\"checks#58;<br/>ci_tests<br/>patch_review\"}}:::evaluator"),
+        "{compact}"
+    );
+    assert!(!compact.contains("anthropic/") && !compact.contains("input#58;"), "{compact}");
+    assert!(
+        compact.contains("|\"tests_passing, review_score\"|"),
+        "one measurement edge for both: {compact}"
+    );
+
+    let help = stdout(&loopc(&["diagram", "--help"], &repo()));
+    for flag in [
+        "--direction <DIRECTION>",
+        "[default: TB]",
+        "--hide <WHAT>",
+        "--compact",
+        "markdown:",
+    ] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+}
+
 #[test]
 fn check_reports_conformance_levels() {
     let out = loopc(&["check", "--levels", "loop-library/"], &repo());

@@ -1,8 +1,11 @@
 //! The Mermaid that `loopc diagram` emits is read by the real `mermaid`
 //! package (tests/mermaid, pinned by its package-lock.json) exactly as we
-//! meant it: it parses, it sets no Mermaid configuration, Mermaid sees the
-//! same nodes and edges as `--format json`, and hostile spec text comes out
-//! in the labels character for character.
+//! meant it, top-down and left-right, whole and compact: it parses, it sets
+//! no Mermaid configuration, Mermaid sees the same nodes and edges as
+//! `--format json`, every node class has its own text colour, Mermaid's
+//! layout engine ranks every phase of an iteration (composition children
+//! included) before the termination check and the exits after it, and
+//! hostile spec text comes out in the labels character for character.
 //!
 //! Needs `node` (>= 20.19) and, on first run, the npm registry: the test runs
 //! `npm ci` in tests/mermaid when its node_modules is missing or stale.
@@ -127,10 +130,61 @@ fn loopc(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loopc")).args(args).output().expect("run loopc")
 }
 
-/// `loopc diagram SPEC -o OUT` (and the JSON graph beside it); false when
-/// the spec does not parse.
-fn diagram(spec: &Path, out: &Path) -> bool {
-    let o = loopc(&["diagram".as_ref(), spec.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+/// How a diagram is drawn: `loopc diagram` flags, and what they leave out.
+struct Mode {
+    name: &'static str,
+    flags: &'static [&'static str],
+    hide_inputs: bool,
+    hide_memory: bool,
+    /// Checks of the same workers merged into one node.
+    merged: bool,
+}
+
+const WHOLE: Mode = Mode {
+    name: "tb",
+    flags: &[],
+    hide_inputs: false,
+    hide_memory: false,
+    merged: false,
+};
+
+/// Every way the corpus is drawn.
+const MODES: [Mode; 5] = [
+    WHOLE,
+    Mode {
+        name: "lr",
+        flags: &["--direction", "LR"],
+        ..WHOLE
+    },
+    Mode {
+        name: "hide",
+        flags: &["--hide", "inputs,memory"],
+        hide_inputs: true,
+        hide_memory: true,
+        merged: false,
+    },
+    Mode {
+        name: "compact",
+        flags: &["--compact"],
+        hide_inputs: true,
+        hide_memory: true,
+        merged: true,
+    },
+    Mode {
+        name: "compact-lr",
+        flags: &["--compact", "--direction", "LR"],
+        hide_inputs: true,
+        hide_memory: true,
+        merged: true,
+    },
+];
+
+/// `loopc diagram SPEC -o OUT FLAGS` (and the JSON graph beside it); false
+/// when the spec does not parse.
+fn diagram(spec: &Path, out: &Path, flags: &[&str]) -> bool {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["diagram".as_ref(), spec.as_os_str(), "-o".as_ref(), out.as_os_str()];
+    args.extend(flags.iter().map(std::ffi::OsStr::new));
+    let o = loopc(&args);
     if !o.status.success() {
         eprintln!(
             "skipped {}: `loopc diagram` exited {:?}: {}",
@@ -371,19 +425,46 @@ fn cases() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Check what Mermaid read against what `--format json` says the graph is.
-fn check_structure(mmd: &Path, problems: &mut Vec<String>) {
-    let parsed: Value = serde_json::from_str(&std::fs::read_to_string(format!("{}.parsed.json", mmd.display())).unwrap()).unwrap();
+fn parsed(mmd: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{}.parsed.json", mmd.display())).unwrap()).unwrap()
+}
+
+fn list(v: &Value, k: &str) -> Vec<Value> {
+    v[k].as_array().cloned().unwrap_or_default()
+}
+
+/// Check what Mermaid read against what `--format json` says the graph is,
+/// less what `mode` leaves out.
+fn check_structure(mmd: &Path, mode: &Mode, problems: &mut Vec<String>) {
+    let parsed = parsed(mmd);
     let graph: Value = serde_json::from_str(&std::fs::read_to_string(mmd.with_extension("graph.json")).unwrap()).unwrap();
-    let list = |v: &Value, k: &str| v[k].as_array().cloned().unwrap_or_default();
-    let edges = list(&graph, "edges");
+    let kind = |id: &Value| {
+        list(&graph, "nodes")
+            .into_iter()
+            .find(|n| n["id"] == *id)
+            .map(|n| n["kind"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    let hidden = |id: &Value| match kind(id).as_str() {
+        "input" => mode.hide_inputs,
+        "memory" => mode.hide_memory,
+        _ => false,
+    };
+    let edges: Vec<Value> = list(&graph, "edges")
+        .into_iter()
+        .filter(|e| !hidden(&e["from"]) && !hidden(&e["to"]))
+        .collect();
     // What the renderer draws differently from the graph, on purpose: an
-    // optimizer with no edges is left out, and a worker's memory read and
-    // write are one two-headed edge. Subgraphs that get a `style` line are
-    // vertices to Mermaid's database; they are not phases.
-    let idle = list(&graph, "nodes")
+    // optimizer with no edges is left out; a worker's memory read and write
+    // are one two-headed edge; when an iteration starts at several phases,
+    // the loop goes back to one `start` node that leads to each of them; and
+    // phases that lead nowhere get an invisible link to the termination
+    // check. Subgraphs that get a `style` line are vertices to Mermaid's
+    // database; they are not phases.
+    let nodes: Vec<Value> = list(&graph, "nodes").into_iter().filter(|n| !hidden(&n["id"])).collect();
+    let idle = nodes
         .iter()
-        .filter(|n| n["kind"] == "optimizer" && !edges.iter().any(|e| e["from"] == n["id"] || e["to"] == n["id"]))
+        .filter(|n| n["kind"] == "optimizer" && !list(&graph, "edges").iter().any(|e| e["from"] == n["id"] || e["to"] == n["id"]))
         .count();
     let merged = edges
         .iter()
@@ -394,15 +475,39 @@ fn check_structure(mmd: &Path, problems: &mut Vec<String>) {
                 .any(|r| r["kind"] == "data" && r["from"] == "memory" && r["to"] == w["from"])
         })
         .count();
+    let fan_out = usize::from(edges.iter().filter(|e| e["kind"] == "next_iteration").count() > 1);
     let subgraphs: Vec<Value> = list(&parsed, "subgraphs").iter().map(|s| s["id"].clone()).collect();
-    let vertices = list(&parsed, "vertices").iter().filter(|v| !subgraphs.contains(&v["id"])).count();
-    let (want_vertices, want_edges) = (list(&graph, "nodes").len() - idle, edges.len() - merged);
-    if vertices != want_vertices || list(&parsed, "edges").len() != want_edges {
+    let vertices: Vec<Value> = list(&parsed, "vertices")
+        .into_iter()
+        .filter(|v| !subgraphs.contains(&v["id"]))
+        .collect();
+    let (invisible, drawn): (Vec<Value>, Vec<Value>) = list(&parsed, "edges").into_iter().partition(|e| e["stroke"] == "invisible");
+    let decide = vertices.iter().find(|v| v["classes"][0] == "decide").map(|v| v["id"].clone());
+    if invisible.iter().any(|e| Some(&e["end"]) != decide.as_ref()) {
+        problems.push(format!(
+            "{}: an invisible link that does not end at the termination check",
+            mmd.display()
+        ));
+    }
+    if mode.merged {
+        // Merged checks are one node: count the phases that are not checks.
+        let want = nodes.iter().filter(|n| n["kind"] != "evaluator").count() - idle + fan_out;
+        let got = vertices.iter().filter(|v| v["classes"][0] != "evaluator").count();
+        if got != want {
+            problems.push(format!(
+                "{}: Mermaid reads {got} nodes besides checks; the graph has {want}",
+                mmd.display()
+            ));
+        }
+        return;
+    }
+    let (want_vertices, want_edges) = (nodes.len() - idle + fan_out, edges.len() - merged + fan_out);
+    if vertices.len() != want_vertices || drawn.len() != want_edges {
         problems.push(format!(
             "{}: Mermaid reads {} nodes and {} edges; the phase graph, as drawn, has {} and {}",
             mmd.display(),
-            vertices,
-            list(&parsed, "edges").len(),
+            vertices.len(),
+            drawn.len(),
             want_vertices,
             want_edges
         ));
@@ -413,6 +518,59 @@ fn check_structure(mmd: &Path, problems: &mut Vec<String>) {
             "{}: a carriage return in the output (Mermaid reads it as a line break)",
             mmd.display()
         ));
+    }
+}
+
+/// Where Mermaid's layout puts each phase: along the flow, every worker,
+/// check and composition child comes before the termination check (they
+/// run in the iteration it ends) and every exit after it.
+fn check_placement(mmd: &Path, problems: &mut Vec<String>) {
+    let parsed = parsed(mmd);
+    let axis = if std::fs::read_to_string(mmd).unwrap().starts_with("flowchart LR") {
+        "x"
+    } else {
+        "y"
+    };
+    let at = |id: &Value| parsed["layout"][id.as_str().unwrap_or_default()][axis].as_f64();
+    let vertices = list(&parsed, "vertices");
+    let class = |v: &Value| v["classes"][0].as_str().unwrap_or_default().to_owned();
+    let Some(decide) = vertices.iter().find(|v| class(v) == "decide").and_then(|v| at(&v["id"])) else {
+        return;
+    };
+    for v in &vertices {
+        let Some(pos) = at(&v["id"]) else { continue };
+        let wrong = match class(v).as_str() {
+            "worker" | "evaluator" | "child" => pos >= decide,
+            "success" | "halt" | "escalate" => pos <= decide,
+            _ => false,
+        };
+        if wrong {
+            problems.push(format!(
+                "{}: {} ({:?}) is at {axis} = {pos}, the termination check at {decide}",
+                mmd.display(),
+                v["id"],
+                v["text"]
+            ));
+        }
+    }
+}
+
+/// Every node class sets its fill, border and text colour: Mermaid's dark
+/// theme (GitHub's dark mode) would draw light text on the light fills.
+fn check_classes(mmd: &Path, problems: &mut Vec<String>) {
+    let parsed = parsed(mmd);
+    for v in list(&parsed, "vertices") {
+        for class in v["classes"].as_array().into_iter().flatten() {
+            let styles: Vec<String> = list(&parsed["classes"], class.as_str().unwrap_or_default())
+                .iter()
+                .map(|s| s.as_str().unwrap_or_default().to_owned())
+                .collect();
+            for key in ["fill:", "stroke:", "color:"] {
+                if !styles.iter().any(|s| s.starts_with(key)) {
+                    problems.push(format!("{}: class {class} of {} sets no {key} {styles:?}", mmd.display(), v["id"]));
+                }
+            }
+        }
     }
 }
 
@@ -472,29 +630,35 @@ fn validator_rejects_broken_mermaid() {
 
 #[test]
 fn every_diagram_parses_as_mermaid() {
-    let dir = scratch("specs");
     let mut specs = Vec::new();
     yaml_files(&root().join("loop-library"), &mut specs);
     let shared = root().join("../shared/conformance/public");
     yaml_files(&shared, &mut specs);
     let mut mmd = Vec::new();
-    for spec in &specs {
-        let rel = spec
-            .strip_prefix(root())
-            .map_or_else(|_| spec.strip_prefix(root().join("..")).unwrap().to_path_buf(), Path::to_path_buf);
-        let name = rel.to_string_lossy().replace(['/', '\\'], "__").replace("..", "up");
-        let out = dir.join(format!("{name}.mmd"));
-        if diagram(spec, &out) {
-            mmd.push(out);
+    let mut corpus: Vec<(PathBuf, &Mode)> = Vec::new();
+    for mode in &MODES {
+        let dir = scratch(&format!("specs-{}", mode.name));
+        let before = corpus.len();
+        for spec in &specs {
+            let rel = spec
+                .strip_prefix(root())
+                .map_or_else(|_| spec.strip_prefix(root().join("..")).unwrap().to_path_buf(), Path::to_path_buf);
+            let name = rel.to_string_lossy().replace(['/', '\\'], "__").replace("..", "up");
+            let out = dir.join(format!("{name}.mmd"));
+            if diagram(spec, &out, mode.flags) {
+                mmd.push(out.clone());
+                corpus.push((out, mode));
+            }
         }
+        assert!(
+            corpus.len() - before >= 30,
+            "only {} {} diagrams from {} specs (is ../shared/conformance/public at {}?)",
+            corpus.len() - before,
+            mode.name,
+            specs.len(),
+            shared.display()
+        );
     }
-    assert!(
-        mmd.len() >= 30,
-        "only {} diagrams from {} specs (is ../shared/conformance/public at {}?)",
-        mmd.len(),
-        specs.len(),
-        shared.display()
-    );
 
     let adversarial = scratch("adversarial");
     let mut labelled = Vec::new();
@@ -502,8 +666,9 @@ fn every_diagram_parses_as_mermaid() {
         let spec = adversarial.join(format!("{name}.yaml"));
         std::fs::write(&spec, &yaml).unwrap();
         let out = adversarial.join(format!("{name}.mmd"));
-        assert!(diagram(&spec, &out), "generated spec {} does not parse", spec.display());
+        assert!(diagram(&spec, &out, &[]), "generated spec {} does not parse", spec.display());
         labelled.push(out.clone());
+        corpus.push((out.clone(), &WHOLE));
         mmd.push(out);
     }
 
@@ -517,8 +682,10 @@ fn every_diagram_parses_as_mermaid() {
     assert_eq!(v.passed, mmd.len());
 
     let mut problems = Vec::new();
-    for f in &mmd {
-        check_structure(f, &mut problems);
+    for (f, mode) in &corpus {
+        check_structure(f, mode, &mut problems);
+        check_placement(f, &mut problems);
+        check_classes(f, &mut problems);
     }
     let hostile = adversarial.join("hostile-text.mmd");
     check_labels(
@@ -603,14 +770,14 @@ fn spec_text_cannot_break_the_diagram() {
         let spec = dir.join(format!("{name}.yaml"));
         std::fs::write(&spec, yaml).unwrap();
         let out = dir.join(format!("{name}.mmd"));
-        assert!(diagram(&spec, &out), "generated spec {} does not parse", spec.display());
+        assert!(diagram(&spec, &out, &[]), "generated spec {} does not parse", spec.display());
         files.push(out);
     }
     let v = validate(&files, &["--forbid-config", "--dump"]);
     let mut problems = v.failures.clone();
     for (file, (_, _, wanted)) in files.iter().zip(&cases) {
         if Path::new(&format!("{}.parsed.json", file.display())).exists() {
-            check_structure(file, &mut problems);
+            check_structure(file, &WHOLE, &mut problems);
             check_labels(file, wanted, &mut problems);
         }
     }
@@ -620,5 +787,75 @@ fn spec_text_cannot_break_the_diagram() {
         problems.len(),
         files.len(),
         problems.join("\n")
+    );
+}
+
+/// Where each composition child is along the flow, and where the
+/// termination check is, as Mermaid's layout engine places them.
+fn children_and_check(mmd: &Path) -> (Vec<(String, f64)>, f64) {
+    let parsed = parsed(mmd);
+    let axis = if std::fs::read_to_string(mmd).unwrap().starts_with("flowchart LR") {
+        "x"
+    } else {
+        "y"
+    };
+    let at = |id: &Value| parsed["layout"][id.as_str().unwrap()][axis].as_f64().unwrap();
+    let of = |class: &str| -> Vec<(String, f64)> {
+        list(&parsed, "vertices")
+            .iter()
+            .filter(|v| v["classes"][0] == class)
+            .map(|v| (v["text"].as_str().unwrap().to_owned(), at(&v["id"])))
+            .collect()
+    };
+    (of("child"), of("decide")[0].1)
+}
+
+/// Composition children run first in each iteration of the parent, before
+/// its workers and so before the termination check: in every composition
+/// spec, top-down, left-right and compact, Mermaid ranks each child before
+/// `terminate?`. The same measure finds the children below it in the
+/// diagram loopc drew before (tests/mermaid/misplaced).
+#[test]
+fn composition_children_are_drawn_before_the_termination_check() {
+    let dir = scratch("compositions");
+    let mut specs = Vec::new();
+    yaml_files(&root().join("loop-library/compositions"), &mut specs);
+    yaml_files(&root().join("../shared/conformance/public"), &mut specs);
+    specs.retain(|s| std::fs::read_to_string(s).unwrap().contains("\ncomposition:"));
+    assert!(specs.len() >= 6, "composition specs: {specs:?}");
+    let mut files = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        for (name, flags) in [("tb", &[][..]), ("lr", &["--direction", "LR"][..]), ("compact", &["--compact"][..])] {
+            let out = dir.join(format!("{i}-{name}.mmd"));
+            assert!(diagram(spec, &out, flags), "{}", spec.display());
+            files.push((spec, out));
+        }
+    }
+    let misplaced = dir.join("misplaced.mmd");
+    std::fs::copy(mermaid_dir().join("misplaced/children-below-the-check.mmd"), &misplaced).unwrap();
+    let mut all: Vec<PathBuf> = files.iter().map(|(_, f)| f.clone()).collect();
+    all.push(misplaced.clone());
+    let v = validate(&all, &["--dump"]);
+    assert!(v.ok, "{}", v.output);
+
+    let mut with_children = 0;
+    for (spec, file) in &files {
+        let (children, check) = children_and_check(file);
+        with_children += usize::from(!children.is_empty());
+        for (child, at) in &children {
+            assert!(
+                at < &check,
+                "{} ({}): child {child:?} at {at}, terminate? at {check}",
+                spec.display(),
+                file.display()
+            );
+        }
+    }
+    assert!(with_children >= 3 * 6, "only {with_children} diagrams draw children");
+    let (children, check) = children_and_check(&misplaced);
+    assert_eq!(children.len(), 2);
+    assert!(
+        children.iter().all(|(_, at)| *at > check),
+        "the old layout had both children below: {children:?} vs {check}"
     );
 }

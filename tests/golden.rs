@@ -1,7 +1,8 @@
 //! What loopc prints on the bundled loop library and the public conformance
 //! corpus, byte for byte: `check` in every format, `check --levels`,
-//! `score`, `diagram` and `compile` of every spec. Refactors keep these
-//! snapshots unchanged; a deliberate change is reviewed with `cargo insta review`.
+//! `score`, `diagram` (whole and `--compact`) and `compile` of every spec.
+//! Refactors keep these snapshots unchanged; a deliberate change is reviewed
+//! with `cargo insta review`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -78,12 +79,15 @@ fn score_diagram_and_compile_of_every_spec() {
     for (name, dir) in CORPORA {
         snapshot(&format!("score-{name}"), &loopc(&["score", "--format", "json", dir]));
         let mut diagrams = String::new();
+        let mut compact = String::new();
         let mut plans = String::new();
         for spec in specs(dir) {
             diagrams.push_str(&format!("=== {spec}\n{}", loopc(&["diagram", &spec])));
+            compact.push_str(&format!("=== {spec}\n{}", loopc(&["diagram", "--compact", &spec])));
             plans.push_str(&format!("=== {spec}\n{}", loopc(&["compile", "--allow-unenforced", &spec])));
         }
         snapshot(&format!("diagram-{name}"), &diagrams);
+        snapshot(&format!("diagram-{name}-compact"), &compact);
         snapshot(&format!("compile-{name}"), &plans);
     }
 }

@@ -11,9 +11,15 @@
 //                  one, so one in its output came from spec text.
 // --dump           write FILE.parsed.json beside each file that parses: the
 //                  flowchart's vertices, edges and subgraphs as Mermaid read
-//                  them, labels decoded to the text a reader sees.
+//                  them, labels decoded to the text a reader sees, the
+//                  styles of each class, and `layout`: where dagre, Mermaid's layout engine, places
+//                  each vertex (`x`, `y` of its centre), laid out from the
+//                  nodes and edges Mermaid hands it, in Mermaid's order.
 import { readFile, writeFile } from 'node:fs/promises';
 import { JSDOM } from 'jsdom';
+// The layout engine and graph library the pinned mermaid imports.
+import { layout as dagreLayout } from 'dagre-d3-es/src/dagre/index.js';
+import * as graphlib from 'dagre-d3-es/src/graphlib/index.js';
 
 const args = process.argv.slice(2);
 const forbidConfig = args.includes('--forbid-config');
@@ -50,9 +56,45 @@ async function structure(text) {
   if (typeof db.getVertices !== 'function') return null;
   return {
     vertices: [...db.getVertices().values()].map((v) => ({ id: v.id, text: shown(v.text), classes: v.classes ?? [] })),
-    edges: db.getEdges().map((e) => ({ start: e.start, end: e.end, text: shown(e.text) })),
+    edges: db.getEdges().map((e) => ({ start: e.start, end: e.end, text: shown(e.text), stroke: e.stroke })),
     subgraphs: db.getSubGraphs().map((s) => ({ id: s.id, title: shown(s.title), nodes: s.nodes })),
+    classes: Object.fromEntries([...db.getClasses()].map(([name, c]) => [name, c.styles ?? []])),
+    layout: layout(db),
   };
+}
+
+// Lay the flowchart out as Mermaid's dagre renderer does: the nodes and
+// edges of `db.getData()` in their order (subgraphs as compound parents),
+// each edge's `minlen`, the diagram's direction and Mermaid's default
+// spacing. Node and label sizes are estimated from their text: they move
+// nodes within a rank, never from one rank to another, which is what this
+// is for (dagre breaks cycles and ranks before it sizes anything).
+function layout(db) {
+  const data = db.getData();
+  const direction = { TD: 'TB' }[db.getDirection()] ?? db.getDirection();
+  const g = new graphlib.Graph({ multigraph: true, compound: true })
+    .setGraph({ rankdir: direction, nodesep: 50, ranksep: 50, marginx: 8, marginy: 8 })
+    .setDefaultEdgeLabel(() => ({}));
+  const size = (label) => {
+    const lines = shown(label).split(/<br\s*\/?>/);
+    return { width: 30 + 8 * Math.max(...lines.map((l) => l.length)), height: 30 + 24 * lines.length };
+  };
+  for (const node of data.nodes) {
+    g.setNode(node.id, node.isGroup ? {} : size(node.label));
+    if (node.parentId) g.setParent(node.id, node.parentId);
+  }
+  for (const edge of data.edges) {
+    if (edge.start === edge.end) continue;
+    const label = edge.label ? size(edge.label) : { width: 0, height: 0 };
+    g.setEdge(edge.start, edge.end, { minlen: edge.minlen ?? 1, labelpos: 'c', ...label }, edge.id);
+  }
+  dagreLayout(g);
+  const placed = {};
+  for (const node of data.nodes.filter((n) => !n.isGroup)) {
+    const { x, y } = g.node(node.id);
+    placed[node.id] = { x: Math.round(x), y: Math.round(y) };
+  }
+  return placed;
 }
 
 let passed = 0;

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use loopc_check::Checker;
+use loopc_check::{diagram, Checker};
 use loopc_diagnostics::render::{
     render_github, render_gitlab, render_human, render_json, render_sarif, ArtifactPath, FileDiagnostics, HumanOptions, SarifRule, SarifRun,
 };
@@ -72,7 +72,8 @@ pub fn exercise(checker: &Checker, path: &Path, bytes: &[u8], reached: &mut Reac
     render_github(&files);
     if let Some((spec, json, graph)) = &analysis.spec {
         reached.analysed += 1;
-        loopc_check::diagram::mermaid(spec, graph);
+        diagram::mermaid(spec, graph, &diagram::Options::default());
+        diagram::markdown(spec, graph, &diagram::Options::compact(diagram::Direction::LeftRight));
         serde_json::to_string(&graph.to_json()).expect("graph serializes");
         loopc_score::score_spec(json, &loopc_score::SpecScoreOptions::default());
     }

@@ -56,6 +56,8 @@ pub struct CheckArgs {
     /// Silence a rule.
     #[arg(short = 'A', long = "allow", value_name = "RULE")]
     pub allow: Vec<String>,
+    /// Colour the human report: `auto` when standard output is a terminal
+    /// and NO_COLOR is unset.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
     /// Print only diagnostics, no summary line (human format).

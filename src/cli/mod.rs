@@ -130,3 +130,28 @@ pub fn usage_error(message: impl std::fmt::Display) -> u8 {
     eprintln!("loopc: error: {message}");
     EXIT_USAGE
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every visible argument of every subcommand says what it does: an
+    /// option without help is a question the user has to ask the source.
+    #[test]
+    fn every_argument_has_help() {
+        fn visit(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                visit(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        visit(&super::Cli::command(), "loopc", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+}

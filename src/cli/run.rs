@@ -100,6 +100,8 @@ pub struct RunArgs {
 pub struct ResumeArgs {
     /// Run id (or a unique prefix).
     pub run: String,
+    /// Bindings file (default: the `[run]` table of loopc.toml); it must be
+    /// the one the run started with, unless `--rebind`.
     #[arg(long)]
     pub bindings: Option<PathBuf>,
     /// Continue with bindings that changed since the run started (after you reviewed them).
@@ -107,6 +109,7 @@ pub struct ResumeArgs {
     pub rebind: bool,
     #[command(flatten)]
     pub state: StateArgs,
+    /// Print only the final report.
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -118,6 +121,8 @@ pub struct DecideArgs {
     /// A note recorded with the decision (and given to the loop as feedback).
     #[arg(long, default_value = "")]
     pub note: String,
+    /// Bindings file the run goes on with (default: the `[run]` table of
+    /// loopc.toml); it must be the one the run started with, unless `--rebind`.
     #[arg(long)]
     pub bindings: Option<PathBuf>,
     /// Continue with bindings that changed since the run started (after you reviewed them).
@@ -125,6 +130,7 @@ pub struct DecideArgs {
     pub rebind: bool,
     #[command(flatten)]
     pub state: StateArgs,
+    /// Print only the final report.
     #[arg(short, long)]
     pub quiet: bool,
 }

@@ -13,6 +13,7 @@ use super::{usage_error, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::files::{self, FileFilter};
 
 #[derive(Args, Debug)]
+#[command(override_usage = "loopc score [OPTIONS] <PATHS>...\n       loopc score [OPTIONS] --trace <TRACE> [--spec <SPEC>]")]
 pub struct ScoreArgs {
     /// Spec files or directories (recursive: *.yaml, *.yml, *.json).
     #[arg(required_unless_present = "trace")]

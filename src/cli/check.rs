@@ -37,6 +37,15 @@ pub struct CheckArgs {
     /// Write the report to this file (replaced atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Apply the safe fixes of the findings to the files (edits of the
+    /// bytes they concern; comments and formatting stay), keeping each only
+    /// when the file checks cleaner after it; then check as usual.
+    #[arg(long, conflicts_with = "diff")]
+    pub fix: bool,
+    /// Show the fixes `--fix` would apply as a unified diff on standard
+    /// output, and change nothing; exit 1 when there is one.
+    #[arg(long)]
+    pub diff: bool,
     /// LSS 1.1 strict mode: composition adapter gaps (L305) are errors, as
     /// a strict LSS 1.1 validator has them (the same as `-D adapter-gaps`).
     #[arg(long)]
@@ -169,6 +178,26 @@ pub fn run(args: CheckArgs, settings: &Settings) -> u8 {
         }
     }
     let checker = Checker::new(limits).with_levels(levels);
+    if args.fix || args.diff {
+        if stdin {
+            return usage_error("--fix and --diff work on files, not on standard input (`-`)");
+        }
+        let mode = if args.fix {
+            super::fix::FixMode::Apply
+        } else {
+            super::fix::FixMode::Diff
+        };
+        let fixed = super::fix::run(&checker, &files, mode);
+        for e in &fixed.errors {
+            eprintln!("loopc: error: {e}");
+        }
+        if !fixed.errors.is_empty() {
+            return EXIT_USAGE;
+        }
+        if mode == super::fix::FixMode::Diff {
+            return if fixed.changed > 0 { EXIT_FINDINGS } else { EXIT_OK };
+        }
+    }
     let mut outcomes = Vec::new();
     if let Some(bytes) = &stdin_bytes {
         let name = args.stdin_filename.clone().unwrap_or_else(|| PathBuf::from("<stdin>"));

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod diagram;
 pub mod explain;
+pub mod fix;
 pub mod report;
 pub mod run;
 pub mod runs;

@@ -4,6 +4,7 @@
 mod children;
 pub mod diagram;
 pub mod discovery;
+pub mod fixes;
 pub mod graph;
 mod index;
 pub mod level;
@@ -199,6 +200,7 @@ impl Checker {
                 }
             }
             drop_cascades(parsed.source.text(), &diagnostics, &mut semantic);
+            fixes::meant_references(parsed.source.text(), &spec, &mut diagnostics);
             diagnostics.append(&mut semantic);
             analysed = Some((spec, json, graph));
         }

@@ -54,6 +54,59 @@ pub struct Diagnostic {
     /// duplicate, the rest of a cycle).
     pub labels: Vec<Label>,
     pub help: Option<String>,
+    /// A safe, mechanical repair (`loopc check --fix`), when the rule knows one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+}
+
+/// One replacement of source bytes: `span` (byte offsets) becomes `replacement`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Edit {
+    pub span: Span,
+    pub replacement: String,
+}
+
+/// Edits that repair a finding, with what they do in words. Edits never
+/// overlap; applied together they change only the bytes they name, so
+/// comments and formatting elsewhere stay as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub message: String,
+    pub edits: Vec<Edit>,
+}
+
+impl Fix {
+    /// One replacement.
+    pub fn replace(span: Span, replacement: impl Into<String>, message: impl Into<String>) -> Self {
+        Fix {
+            message: message.into(),
+            edits: vec![Edit {
+                span,
+                replacement: replacement.into(),
+            }],
+        }
+    }
+
+    /// `text` with the edits applied; `None` when an edit falls outside the
+    /// text, off a character boundary, or overlaps another.
+    pub fn apply(&self, text: &str) -> Option<String> {
+        let mut edits: Vec<&Edit> = self.edits.iter().collect();
+        edits.sort_by_key(|e| e.span.start);
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for edit in edits {
+            let (start, end) = (edit.span.start, edit.span.end);
+            if start < at || end < start || !text.is_char_boundary(start) || !text.is_char_boundary(end.min(text.len())) || end > text.len()
+            {
+                return None;
+            }
+            out.push_str(&text[at..start]);
+            out.push_str(&edit.replacement);
+            at = end;
+        }
+        out.push_str(&text[at..]);
+        Some(out)
+    }
 }
 
 impl Diagnostic {
@@ -69,6 +122,7 @@ impl Diagnostic {
             },
             labels: Vec::new(),
             help: None,
+            fix: None,
         }
     }
 
@@ -101,6 +155,11 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
         self
     }
 

@@ -9,6 +9,6 @@ pub mod render;
 mod source;
 mod span;
 
-pub use diagnostic::{Diagnostic, Label, RuleMeta, Severity};
+pub use diagnostic::{Diagnostic, Edit, Fix, Label, RuleMeta, Severity};
 pub use source::{LineCol, SourceFile};
 pub use span::Span;

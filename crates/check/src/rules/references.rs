@@ -1,6 +1,6 @@
 use std::collections::HashSet;
 
-use loopc_diagnostics::Diagnostic;
+use loopc_diagnostics::{Diagnostic, Fix};
 use loopc_ir::Sp;
 
 use super::Rule;
@@ -23,6 +23,10 @@ declare_rule! {
     /// A dangling reference is a loop that silently never runs a step, never
     /// delivers feedback or never terminates on the condition it declares.
     ///
+    /// ## Fix
+    /// `loopc check --fix` replaces a reference that is one typo from exactly
+    /// one defined name with that name (`planer` → `planner`).
+    ///
     /// ## Example
     /// ```yaml
     /// workers:
@@ -34,15 +38,18 @@ declare_rule! {
 }
 
 struct Names<'a> {
+    /// The file's text, to place fixes.
+    source: &'a str,
     what: &'static str,
     names: Vec<&'a str>,
     set: HashSet<&'a str>,
 }
 
 impl<'a> Names<'a> {
-    fn new(what: &'static str, names: impl Iterator<Item = &'a str>) -> Self {
+    fn new(source: &'a str, what: &'static str, names: impl Iterator<Item = &'a str>) -> Self {
         let names: Vec<&str> = names.collect();
         Names {
+            source,
             what,
             set: names.iter().copied().collect(),
             names,
@@ -66,7 +73,13 @@ impl<'a> Names<'a> {
             ),
         );
         d = match suggest::closest(name, self.names.iter().copied()) {
-            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            Some(s) => {
+                let d = d.with_help(format!("did you mean `{s}`?"));
+                match crate::fixes::tail_span(self.source, at, name) {
+                    Some(span) => d.with_fix(Fix::replace(span, s, format!("replace `{name}` with `{s}`"))),
+                    None => d,
+                }
+            }
             None if self.names.is_empty() => d.with_help(format!("the spec defines no {}s", self.what)),
             None => d.with_help(format!("defined {}s: {}", self.what, suggest::list(&self.names, 8))),
         };
@@ -93,10 +106,14 @@ fn owner(kind: &str, id: &Option<Sp<String>>) -> String {
 impl Rule for UnknownReference {
     fn check(&self, cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let spec = cx.spec;
-        let workers = Names::new("worker", ids(&spec.workers, |w| &w.id));
-        let evaluators = Names::new("evaluator", ids(&spec.evaluators, |e| &e.id));
-        let metrics = Names::new("metric", ids(&spec.metrics, |m| &m.name));
-        let inputs = Names::new("input", spec.inputs.iter().flat_map(|i| i.fields.iter().map(|f| f.name.as_str())));
+        let workers = Names::new(cx.source_text, "worker", ids(&spec.workers, |w| &w.id));
+        let evaluators = Names::new(cx.source_text, "evaluator", ids(&spec.evaluators, |e| &e.id));
+        let metrics = Names::new(cx.source_text, "metric", ids(&spec.metrics, |m| &m.name));
+        let inputs = Names::new(
+            cx.source_text,
+            "input",
+            spec.inputs.iter().flat_map(|i| i.fields.iter().map(|f| f.name.as_str())),
+        );
         let worker_or_star = |name: &Sp<String>, context: &str, out: &mut Vec<Diagnostic>| {
             if name.as_str() != "*" {
                 workers.require(name, name, context, out);

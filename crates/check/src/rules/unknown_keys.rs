@@ -1,6 +1,6 @@
 //! Top-level keys that LSS does not define.
 
-use loopc_diagnostics::Diagnostic;
+use loopc_diagnostics::{Diagnostic, Fix};
 
 use super::Rule;
 use crate::discovery::LSS_TOP_LEVEL_KEYS;
@@ -37,6 +37,10 @@ declare_rule! {
     /// never run. LSS 1.0 asks extensions to use `x_`-prefixed keys, which
     /// this rule never reports.
     ///
+    /// ## Fix
+    /// `loopc check --fix` renames a key that is one edit from a field the
+    /// spec does not have yet (`compositon` → `composition`).
+    ///
     /// ## Example
     /// ```yaml
     /// compositon:          # L103: did you mean `composition`?
@@ -59,11 +63,18 @@ impl Rule for UnknownTopLevelKey {
                 Some(field) => format!("did you mean `{field}`?"),
                 None => format!("extensions are `x_`-prefixed: rename it `x_{key}`"),
             };
-            out.push(
-                cx.report(&UnknownTopLevelKey, entry.key_span, format!("`{key}` is not an LSS field"))
-                    .with_label(if near.is_some() { "a misspelt field?" } else { "unknown key" })
-                    .with_help(help),
-            );
+            let mut d = cx
+                .report(&UnknownTopLevelKey, entry.key_span, format!("`{key}` is not an LSS field"))
+                .with_label(if near.is_some() { "a misspelt field?" } else { "unknown key" })
+                .with_help(help);
+            // Renaming is safe only when the key is written plainly and the
+            // field it becomes is not there already.
+            if let Some(field) = near.filter(|f| map.get(f).is_none()) {
+                if cx.source_text.get(entry.key_span.start..entry.key_span.end) == Some(key) {
+                    d = d.with_fix(Fix::replace(entry.key_span, field, format!("rename `{key}` to `{field}`")));
+                }
+            }
+            out.push(d);
         }
     }
 }

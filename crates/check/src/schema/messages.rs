@@ -2,7 +2,7 @@
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::ValidationError;
-use loopc_diagnostics::{Diagnostic, Span};
+use loopc_diagnostics::{Diagnostic, Fix, Span};
 use loopc_syntax::Node;
 use serde_json::Value;
 
@@ -209,7 +209,13 @@ impl<'a> Site<'a> {
             .with_label(format!("expected {expected}"));
         let value = self.at.node.to_json();
         if expected == "string" && self.place == "`version`" && value.is_number() {
-            d.with_help(format!("versions are semver: quote it as \"{}\"", semver_of(&value.to_string())))
+            let semver = semver_of(&value.to_string());
+            d.with_help(format!("versions are semver: quote it as \"{semver}\""))
+                .with_fix(Fix::replace(
+                    self.value_span(),
+                    format!("\"{semver}\""),
+                    format!("quote the version as \"{semver}\""),
+                ))
         } else if expected == "string" && matches!(value, Value::Number(_) | Value::Bool(_)) {
             d.with_help(format!("quote it: \"{value}\""))
         } else {

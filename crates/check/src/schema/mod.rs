@@ -29,6 +29,13 @@ declare_rule! {
     /// The schema is the contract every LSS tool shares; a spec that fails it
     /// is not portable between tools, whatever else is right about it.
     ///
+    /// ## Fix
+    /// `loopc check --fix` quotes an unquoted `version` as the semver it
+    /// stood for (`1.0` → `"1.0.0"`), and completes a reference whose prefix
+    /// is missing or that points into a worker when it names exactly one
+    /// worker or evaluator (`source: tests` → `evaluators.tests`,
+    /// `from: workers.planner.outputs` → `workers.planner`).
+    ///
     /// ## Example
     /// ```yaml
     /// workers:

@@ -9,29 +9,8 @@ use loopc_ir::{Sp, Spec};
 
 use crate::Checker;
 
-/// Where a scalar's text starts when it is written as its value: plain, or
-/// in quotes without escapes (then inside the quotes).
-fn text_start(source: &str, at: &Sp<String>) -> Option<usize> {
-    let written = source.get(at.span.start..at.span.end)?;
-    if written == at.value {
-        Some(at.span.start)
-    } else if written.len() == at.value.len() + 2 && written.get(1..written.len() - 1) == Some(at.value.as_str()) {
-        Some(at.span.start + 1)
-    } else {
-        None
-    }
-}
-
-/// The span of `tail`, the end of the scalar `at` (an id after its
-/// `workers.` prefix), when the scalar is written as its value.
-pub(crate) fn tail_span(source: &str, at: &Sp<String>, tail: &str) -> Option<Span> {
-    let start = text_start(source, at)?;
-    let end = start + at.value.len();
-    at.value.ends_with(tail).then(|| Span::new(end - tail.len(), end))
-}
-
 /// The span of a scalar's text inside `span` (inside its quotes, if any).
-fn unquoted(source: &str, span: Span) -> Option<(Span, &str)> {
+pub(crate) fn unquoted(source: &str, span: Span) -> Option<(Span, &str)> {
     let raw = source.get(span.start..span.end)?;
     let quoted = raw.len() >= 2 && (raw.starts_with('"') && raw.ends_with('"') || raw.starts_with('\'') && raw.ends_with('\''));
     Some(if quoted {
@@ -39,6 +18,13 @@ fn unquoted(source: &str, span: Span) -> Option<(Span, &str)> {
     } else {
         (span, raw)
     })
+}
+
+/// The span of `tail`, the end of the scalar `at` (an id after its
+/// `workers.` prefix), when the scalar is written as its value.
+pub(crate) fn tail_span(source: &str, at: &Sp<String>, tail: &str) -> Option<Span> {
+    let (span, written) = unquoted(source, at.span)?;
+    (written == at.value && written.ends_with(tail)).then(|| Span::new(span.end - tail.len(), span.end))
 }
 
 /// Fixes for schema errors on references that the IR read as meant

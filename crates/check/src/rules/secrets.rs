@@ -49,15 +49,10 @@ impl Rule for SecretInSpec {
 /// The secret itself when the scalar is written as its value (plain, or
 /// in quotes without escapes); else the whole scalar.
 fn secret_span(source: &str, node: Span, text: &str, start: usize, end: usize) -> Span {
-    let written = source.get(node.start..node.end).unwrap_or("");
-    let offset = if written == text {
-        Some(node.start)
-    } else if written.len() == text.len() + 2 && written.get(1..written.len() - 1) == Some(text) {
-        Some(node.start + 1)
-    } else {
-        None
-    };
-    offset.map_or(node, |at| Span::new(at + start, at + end))
+    match crate::fixes::unquoted(source, node) {
+        Some((inner, written)) if written == text => Span::new(inner.start + start, inner.start + end),
+        _ => node,
+    }
 }
 
 fn walk(cx: &Context<'_>, node: &Node, path: &mut String, depth: usize, config: &SecretConfig, out: &mut Vec<Diagnostic>) {

@@ -4,6 +4,7 @@ pub mod check;
 pub mod diagram;
 pub mod explain;
 pub mod fix;
+pub mod new;
 pub mod report;
 pub mod run;
 pub mod runs;
@@ -70,6 +71,8 @@ pub enum Command {
     Runs(runs::RunsArgs),
     /// Show where a run stands.
     Status(runs::StatusArgs),
+    /// Write a new spec from a template (`loopc new --list`), with dry-run bindings if asked.
+    New(new::NewArgs),
     /// Print the documentation of a rule (`loopc explain L201`), or list all rules.
     Explain(explain::ExplainArgs),
     /// Print the shell completion script (`source <(loopc completions bash)`).

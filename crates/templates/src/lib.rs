@@ -65,6 +65,17 @@ const SOURCES: &[Source] = sources![
     loop "ci-self-healing",
     loop "code-repair",
     loop "issue-triage",
+    loop "unit-test-generation",
+    loop "vulnerability-fix",
+    loop "reflection",
+    loop "goal-driven",
+    loop "repo-maintenance",
+    loop "multi-agent",
+    loop "performance-tuning",
+    loop "api-endpoint",
+    loop "doc-link-repair",
+    loop "dependency-update",
+    loop "prompt-eval-replay",
     composition "triage-then-repair",
 ];
 

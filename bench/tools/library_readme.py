@@ -38,7 +38,21 @@ for name, summary, path in templates:
     diagram = run(loopc, "diagram", "--format", "markdown", "--compact", file).strip()
     diagrams.append(f"<details><summary><code>{path}</code></summary>\n\n{diagram}\n\n</details>")
 
-generated = "\n".join([BEGIN, "", *rows, "", "### Phase graphs", "", *("\n\n".join(diagrams).splitlines()), "", END])
+# The compositions' children rendered with values of their own (`[[children]] set`).
+listed = {path for _, _, path in templates}
+others = sorted(str(p.relative_to(root / "loop-library")) for p in (root / "loop-library").rglob("*.yaml"))
+extra = ["", "Rendered as children of a composition, with the values it gives them:", "",
+         "| spec | rendered from | loopc LES | loopctl LES |", "|---|---|---|---|"]
+for path in (p for p in others if p not in listed):
+    file = f"loop-library/{path}"
+    ours = json.loads(run(loopc, "score", "--format", "json", file))["scores"][0]["les"]
+    theirs = json.loads(run(loopctl, "score", "--spec", file, "--json"))["les"]
+    source = "factory-phase" if path.startswith("factory-") else "code-review"
+    extra.append(f"| `{path}` | `{source}` | {ours:.1f} | {theirs:.1f} |")
+    diagram = run(loopc, "diagram", "--format", "markdown", "--compact", file).strip()
+    diagrams.append(f"<details><summary><code>{path}</code></summary>\n\n{diagram}\n\n</details>")
+
+generated = "\n".join([BEGIN, "", *rows, *extra, "", "### Phase graphs", "", *("\n\n".join(diagrams).splitlines()), "", END])
 readme = root / "loop-library/README.md"
 text = readme.read_text()
 start, end = text.index(BEGIN), text.index(END) + len(END)

@@ -194,7 +194,8 @@ fn to_stdout(template: &'static Template, set: &BTreeMap<String, String>, settin
     }
     let path = PathBuf::from(format!("{}.yaml", template.name));
     let checked = Checker::from_settings(settings).check_bytes(&path, rendered.spec.as_bytes());
-    if checked.diagnostics.is_empty() {
+    // Infos are for `loopc check`; here only what needs attention is shown.
+    if checked.diagnostics.iter().all(|d| d.severity == Severity::Info) {
         return EXIT_OK;
     }
     let errors = checked.has_errors();

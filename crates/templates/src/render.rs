@@ -36,8 +36,9 @@ pub(crate) fn environment() -> Environment<'static> {
 }
 
 /// How a value is written into the output: strings quoted (bare in YAML
-/// where that is safe), numbers and booleans as they are, sequences as flow
-/// sequences, `none` as `null`. Strings a template marks `|safe` are its own
+/// where that is safe), numbers and booleans as they are, sequences and maps
+/// as flow sequences and mappings with quoted keys (which JSON reads too),
+/// `none` as `null`. Strings a template marks `|safe` are its own
 /// text and go out as they are.
 fn format_value(out: &mut Output<'_>, state: &mut State<'_, '_>, value: &Value) -> Result<(), Error> {
     let json = matches!(state.auto_escape(), AutoEscape::Custom(name) if name == "json");
@@ -72,10 +73,23 @@ fn write_value(text: &mut String, value: &Value, json: bool) -> Result<(), Error
             }
             text.push(']');
         }
+        ValueKind::Map => {
+            text.push('{');
+            for (i, key) in value.try_iter()?.enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                let item = value.get_item(&key)?;
+                text.push_str(&quote(&key.to_string()));
+                text.push_str(": ");
+                write_value(text, &item, json)?;
+            }
+            text.push('}');
+        }
         kind => {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
-                format!("a template can write strings, numbers, booleans and lists, not a {kind}"),
+                format!("a template can write strings, numbers, booleans, lists and maps, not a {kind}"),
             ))
         }
     }
@@ -179,12 +193,18 @@ mod tests {
     }
 
     #[test]
-    fn undefined_names_and_maps_are_errors() {
+    fn undefined_names_are_errors() {
         let mut env = environment();
         env.add_template("a.yaml", "{{ missing }}").unwrap();
-        env.add_template("b.yaml", "{{ m }}").unwrap();
         assert!(env.get_template("a.yaml").unwrap().render(Value::UNDEFINED).is_err());
-        let ctx = minijinja::context! { m => minijinja::context! { a => 1 } };
-        assert!(env.get_template("b.yaml").unwrap().render(ctx).is_err());
+    }
+
+    #[test]
+    fn maps_are_flow_mappings_that_json_reads() {
+        let ctx = minijinja::context! { m => minijinja::context! { a => 1, b => vec!["x: y"], c => "two\nlines" } };
+        let written = render("t.json", "{{ m }}", ctx);
+        assert_eq!(written, "{\"a\": 1, \"b\": [\"x: y\"], \"c\": \"two\\nlines\"}");
+        let back: serde_json::Value = serde_json::from_str(&written).unwrap();
+        assert_eq!(back["c"], "two\nlines");
     }
 }

@@ -103,6 +103,9 @@ struct Summary {
     errors: usize,
     warnings: usize,
     infos: usize,
+    /// Findings that carry a safe fix (`--fix` keeps those that make the
+    /// file check cleaner).
+    fixable: usize,
     /// How many files reach each LSS conformance level.
     levels: BTreeMap<&'static str, usize>,
     /// Each file's level and what the next level still needs.
@@ -325,6 +328,7 @@ fn summarize(results: Vec<Outcome>, io_errors: &mut Vec<IoError>, verbose: bool)
     for report in &reports {
         let mut has_error = false;
         for d in &report.diagnostics {
+            summary.fixable += usize::from(d.fix.is_some());
             match d.severity {
                 Severity::Error => {
                     summary.errors += 1;
@@ -443,8 +447,13 @@ fn human_summary(s: &Summary) -> String {
     if s.infos > 0 {
         parts.push(plural(s.infos, "info"));
     }
+    let fixable = match s.fixable {
+        0 => String::new(),
+        1 => "1 fix available: `loopc check --fix` applies it, `--diff` previews\n".to_owned(),
+        n => format!("{n} fixes available: `loopc check --fix` applies them, `--diff` previews\n"),
+    };
     format!(
-        "checked {}: {} ({} with errors)\n{levels}",
+        "checked {}: {} ({} with errors)\n{fixable}{levels}",
         plural(s.files, "file"),
         parts.join(", "),
         plural(s.files_with_errors, "file")

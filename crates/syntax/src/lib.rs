@@ -12,6 +12,7 @@
 
 mod build;
 mod decode;
+mod emit;
 mod error;
 mod limits;
 mod scalar;
@@ -19,6 +20,7 @@ mod tree;
 
 pub use build::parse;
 pub use decode::decode;
+pub use emit::to_yaml;
 pub use error::{SyntaxError, SyntaxErrorKind};
 pub use limits::Limits;
 pub use tree::{Entry, Map, Node, PathStep, Value};

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Diagram(diagram) => cli::diagram::run(diagram, s),
         cli::Command::Explain(explain) => cli::explain::run(explain),
         cli::Command::New(a) => cli::new::run(a, s),
+        cli::Command::Migrate(a) => cli::migrate::run(a, s),
         cli::Command::Score(score) => cli::score::run(score, s),
         cli::Command::Compile(a) => cli::run::compile(a, s),
         cli::Command::Run(a) => cli::run::run(a, s),

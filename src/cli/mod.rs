@@ -4,6 +4,7 @@ pub mod check;
 pub mod diagram;
 pub mod explain;
 pub mod fix;
+pub mod migrate;
 pub mod new;
 pub mod report;
 pub mod run;
@@ -73,6 +74,8 @@ pub enum Command {
     Status(runs::StatusArgs),
     /// Write a new spec from a template (`loopc new --list`), with dry-run bindings if asked.
     New(new::NewArgs),
+    /// Rewrite specs in the older list-form dialect into LSS 1.0, saying what changed and what is left.
+    Migrate(migrate::MigrateArgs),
     /// Print the documentation of a rule (`loopc explain L201`), or list all rules.
     Explain(explain::ExplainArgs),
     /// Print the shell completion script (`source <(loopc completions bash)`).

@@ -68,3 +68,21 @@ pub fn conformance() -> PathBuf {
     assert!(dir.is_dir(), "the conformance corpus must sit beside the repo at {}", dir.display());
     dir
 }
+
+/// Run the loopc binary built for these tests in `cwd`.
+pub fn loopc(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_loopc"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run loopc")
+}
+
+/// A fresh scratch directory under target/ for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = repo().join("target/test-scratch").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}

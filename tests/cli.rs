@@ -1,23 +1,14 @@
 //! `loopc check` and `loopc explain` as a user runs them: exit codes, the
 //! output formats, configuration, and hostile input.
 
+mod support;
+
+use support::{loopc, repo, scratch};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn loopc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loopc"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("loopc runs")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn conformance() -> PathBuf {
     let dir = repo().join("../shared/conformance/public");
@@ -27,14 +18,6 @@ fn conformance() -> PathBuf {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 const VALID: &str = include_str!("fixtures/rules/L101-schema/ok/minimal.yaml");

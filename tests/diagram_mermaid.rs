@@ -10,6 +10,8 @@
 //! Needs `node` (>= 20.19) and, on first run, the npm registry: the test runs
 //! `npm ci` in tests/mermaid when its node_modules is missing or stale.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -53,35 +55,8 @@ fn node_ready() {
             }
         }
         let dir = mermaid_dir();
-        let package: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
-        let installed_ok = package["dependencies"].as_object().unwrap().iter().all(|(name, version)| {
-            std::fs::read_to_string(dir.join("node_modules").join(name).join("package.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .is_some_and(|p| p["version"] == *version)
-        });
-        if !installed_ok {
-            let out = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir)
-                .output();
-            match out {
-                Ok(o) if o.status.success() => {}
-                Ok(o) => {
-                    return Err(format!(
-                        "`npm ci` in {} failed:\n{}{}",
-                        dir.display(),
-                        text(&o.stdout),
-                        text(&o.stderr)
-                    ))
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "cannot run `npm ci` in {} (is npm installed with node?): {e}",
-                        dir.display()
-                    ))
-                }
-            }
+        if !support::npm_pins_installed(&dir) {
+            support::npm_ci(&dir)?;
         }
         Ok(())
     });

@@ -9,9 +9,13 @@
 //! Needs `git`, `node` and, on first run, the npm registry: the test runs
 //! `npm ci` in tests/sarif when its node_modules is missing or stale.
 
+mod support;
+
+use support::loopc;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -49,15 +53,6 @@ fn scratch_repo(name: &str) -> PathBuf {
         other => panic!("`git init` in {} failed (is git installed?): {other:?}", dir.display()),
     }
     std::fs::canonicalize(dir).unwrap()
-}
-
-fn loopc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loopc"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("loopc runs")
 }
 
 /// `check --format sarif ARGS` in `cwd`, parsed; the exit code must be `code`.
@@ -338,27 +333,7 @@ fn multitool() -> &'static Path {
         if let Some(path) = resolve() {
             return Ok(path);
         }
-        let npm = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output();
-        match npm {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                return Err(format!(
-                    "`npm ci` in {} failed:\n{}{}",
-                    dir.display(),
-                    text(&o.stdout),
-                    text(&o.stderr)
-                ))
-            }
-            Err(e) => {
-                return Err(format!(
-                    "cannot run `npm ci` in {} (are node and npm installed?): {e}",
-                    dir.display()
-                ))
-            }
-        }
+        support::npm_ci(&dir)?;
         resolve().ok_or_else(|| format!("`npm ci` in {} installed no Multitool for this platform", dir.display()))
     });
     let path = tool.as_ref().unwrap_or_else(|e| panic!("{e}"));

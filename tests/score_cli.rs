@@ -3,18 +3,11 @@
 
 mod support;
 
+use support::loopc;
+
 use std::collections::HashMap;
-use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn loopc(args: &[&str], cwd: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loopc"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("loopc runs")
-}
 
 #[test]
 fn conformance_scores_equal_the_reference_table() {

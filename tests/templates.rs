@@ -4,15 +4,15 @@
 //! and the command's edges (`--list`, `--vars`, `--set` quoting, unknown
 //! variables, files that exist).
 
+mod support;
+
+use support::repo;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn loopc(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loopc"))

@@ -69,20 +69,72 @@ pub fn conformance() -> PathBuf {
     dir
 }
 
-/// Run the loopc binary built for these tests in `cwd`.
+/// Run the loopc binary built for these tests in `cwd`, without colour and
+/// with no standard input (so nothing prompts).
 pub fn loopc(args: &[&str], cwd: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_loopc"))
+    loopc_env(args, cwd, &[])
+}
+
+/// [`loopc`] with extra environment variables.
+pub fn loopc_env(args: &[&str], cwd: &Path, env: &[(&str, &std::ffi::OsStr)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_loopc"));
+    command
         .args(args)
         .current_dir(cwd)
         .env("NO_COLOR", "1")
-        .output()
-        .expect("run loopc")
+        .stdin(std::process::Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run loopc")
 }
 
-/// A fresh scratch directory under target/ for one test.
+/// A fresh, empty scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = repo().join("target/test-scratch").join(name);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
+}
+
+/// Whether every dependency `dir/package.json` pins is installed in
+/// `dir/node_modules` at exactly that version.
+pub fn npm_pins_installed(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+        return false;
+    };
+    let Ok(package) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let Some(dependencies) = package["dependencies"].as_object() else {
+        return false;
+    };
+    dependencies.iter().all(|(name, version)| {
+        std::fs::read_to_string(dir.join("node_modules").join(name).join("package.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|p| p["version"] == *version)
+    })
+}
+
+/// `npm ci` in `dir` (from its package-lock.json), with the output in the error.
+pub fn npm_ci(dir: &Path) -> Result<(), String> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "`npm ci` in {} failed:\n{}{}",
+            dir.display(),
+            text(&o.stdout),
+            text(&o.stderr)
+        )),
+        Err(e) => Err(format!(
+            "cannot run `npm ci` in {} (are node and npm installed?): {e}",
+            dir.display()
+        )),
+    }
 }

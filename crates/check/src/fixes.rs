@@ -10,7 +10,7 @@ use loopc_ir::{Sp, Spec};
 use crate::Checker;
 
 /// The span of a scalar's text inside `span` (inside its quotes, if any).
-pub(crate) fn unquoted(source: &str, span: Span) -> Option<(Span, &str)> {
+pub fn unquoted(source: &str, span: Span) -> Option<(Span, &str)> {
     let raw = source.get(span.start..span.end)?;
     let quoted = raw.len() >= 2 && (raw.starts_with('"') && raw.ends_with('"') || raw.starts_with('\'') && raw.ends_with('\''));
     Some(if quoted {

@@ -14,7 +14,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let settings = match args.settings() {
+    // The server reads each document's nearest loopc.toml itself, and says
+    // in the editor when one cannot be used: that is no reason not to start.
+    let settings = if matches!(args.command, cli::Command::Lsp(_)) {
+        Ok(loopc_check::Settings::default())
+    } else {
+        args.settings()
+    };
+    let settings = match settings {
         Ok(s) => s,
         Err(e) => return ExitCode::from(cli::usage_error(e)),
     };
@@ -23,6 +30,7 @@ fn main() -> ExitCode {
         cli::Command::Check(check) => cli::check::run(check, s),
         cli::Command::Diagram(diagram) => cli::diagram::run(diagram, s),
         cli::Command::Explain(explain) => cli::explain::run(explain),
+        cli::Command::Lsp(a) => cli::lsp::run(&a, args.config.as_deref(), args.no_config),
         cli::Command::New(a) => cli::new::run(a, s),
         cli::Command::Migrate(a) => cli::migrate::run(a, s),
         cli::Command::Score(score) => cli::score::run(score, s),

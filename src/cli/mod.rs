@@ -4,6 +4,7 @@ pub mod check;
 pub mod diagram;
 pub mod explain;
 pub mod fix;
+pub mod lsp;
 pub mod migrate;
 pub mod new;
 pub mod report;
@@ -78,6 +79,8 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Print the documentation of a rule (`loopc explain L201`), or list all rules.
     Explain(explain::ExplainArgs),
+    /// Run the language server for editors (LSP over standard input and output).
+    Lsp(lsp::LspArgs),
     /// Print the shell completion script (`source <(loopc completions bash)`).
     Completions(CompletionsArgs),
     /// Print loopc's manual page in roff (`loopc man | man -l -`).

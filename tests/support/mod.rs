@@ -1,5 +1,5 @@
-//! Shared by the integration tests that compare loopc with the reference
-//! Python tools: a venv with the pinned reference toolchain.
+//! Shared by the integration tests that run Python tools (the reference
+//! tools loopc is compared with, the LSP client): venvs with pinned packages.
 
 #![allow(dead_code)]
 
@@ -20,11 +20,18 @@ pub fn reference_python() -> PathBuf {
     if let Some(python) = std::env::var_os("LOOPC_REFERENCE_PYTHON") {
         return PathBuf::from(python);
     }
+    venv_python("target/refvenv", "bench/requirements.txt")
+}
+
+/// The Python of the venv `dir` (relative to the repository), created with
+/// `python3 -m venv` and `pip install -r requirements` on first use, and
+/// again whenever a pin in the requirement files changed.
+pub fn venv_python(dir: &str, requirements: &str) -> PathBuf {
     let _guard = VENV.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = repo().join("target/refvenv");
+    let venv = repo().join(dir);
     let python = venv.join("bin/python");
     let stamp = venv.join(".requirements-installed");
-    let requirements = repo().join("bench/requirements.txt");
+    let requirements = repo().join(requirements);
     let wanted = requirements_text(&requirements);
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
         return python;
@@ -37,7 +44,7 @@ pub fn reference_python() -> PathBuf {
         .unwrap_or(false);
     assert!(
         ok,
-        "python3 -m venv {} failed: the differential tests need python3 (3.9+)",
+        "python3 -m venv {} failed: the tests that run Python tools need python3 (3.9+) with its venv module",
         venv.display()
     );
     let ok = Command::new(&python)

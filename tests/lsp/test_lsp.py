@@ -16,66 +16,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 LOOPC = os.environ.get("LOOPC_BIN", "loopc")
 
-# A clean spec (no findings). The reviewer is one flow mapping on one line,
-# with a character outside the BMP before its `depends_on`, so that every
-# range on that line is only right in UTF-16 columns.
-SPEC = """\
-loop_name: lsp-demo
-version: 1.0.0
-objective: Make the calculator's tests pass by fixing add()
-inputs:
-  schema:
-    target: {type: string, description: File to repair, required: true}
-memory:
-  type: ephemeral
-workers:
-  - id: fixer
-    role: Edit the target file until the tests pass
-    model: {provider: local, name: scripted-fixer}
-    inputs:
-      - from: inputs.target
-    outputs: {name: patch, format: code}
-    tools: [write_file, read_file, run_command]
-    timeout_seconds: 30
-    retries: 1
-  - {id: reviewer, role: "Review 🔧 the patch", model: {provider: local, name: scripted-reviewer}, depends_on: [fixer], inputs: [{from: workers.fixer}], outputs: {name: review, format: markdown}}
-evaluators:
-  - id: tests
-    type: deterministic
-    runs_after: [fixer, reviewer]
-    implementation: evaluators.unit_tests
-feedback_channels:
-  - id: failures
-    source: evaluators.tests
-    destination: workers.fixer
-    format: structured
-    fields: [passed, raw_output]
-    when: "passed == false"
-optimization_strategy:
-  type: prompt_refinement
-  max_steps: 3
-termination_conditions:
-  success:
-    - {metric: pass_rate, operator: eq, value: 1}
-  failure:
-    - {type: max_iterations, value: 5, action: halt}
-metrics:
-  - name: pass_rate
-    primary: true
-    definition: 1 when the unit tests pass
-    source: evaluators.tests
-    unit: ratio
-safety_constraints:
-  - id: tools
-    type: tool_allowlist
-    scope: pre_worker
-    applies_to: ["*"]
-    action: halt
-cost_limits:
-  per_iteration_usd: 1
-  cumulative_usd: 5
-  on_exceed: {action: halt}
-"""
+# A clean spec (no findings); see its header for why the reviewer is on one line.
+SPEC = (pathlib.Path(__file__).parent / "loop.lss.yaml").read_text(encoding="utf-8")
 
 
 def utf16(text: str) -> int:

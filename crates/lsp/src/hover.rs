@@ -49,7 +49,9 @@ fn visit(node: &Node, offset: usize, path: &mut Vec<Step>) -> Option<Span> {
 pub fn field_markdown(path: &[Step]) -> String {
     let mut out = format!("`{}`", schema_docs::display(path));
     let Some(doc) = schema_docs::field_doc(path) else {
-        out.push_str("\n\nNot a field of LSS (an `x_` key is an extension).");
+        // A free-form object's member (a safety `config`, an extension's
+        // contents) or a key LSS does not have: the schema is silent on both.
+        out.push_str("\n\nThe LSS schema does not describe this key.");
         return out;
     };
     if let Some(kind) = &doc.kind {
@@ -155,5 +157,8 @@ mod tests {
         assert!(text.contains("L201 unknown-reference (error by default)"), "{text}");
         assert_eq!(&SPEC[span.start..span.end], "nobody");
         assert!(hover(&analysed, SPEC.find("demo").unwrap(), &docs).is_none());
+        let free_form = Analysed::new(Path::new("x.yaml"), "loop_name: demo\nx_team: {owner: me}\n", &Settings::default());
+        let (text, _) = hover(&free_form, "loop_name: demo\nx_team: {".len(), &docs).unwrap();
+        assert_eq!(text, "`x_team.owner`\n\nThe LSS schema does not describe this key.");
     }
 }

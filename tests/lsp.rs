@@ -53,7 +53,7 @@ fn a_real_lsp_client_gets_diagnostics_hover_completion_navigation_rename_and_fix
             "tests/lsp/pytest.ini",
             "--basetemp",
         ])
-        .arg(repo.join("target/lsp-pytest"))
+        .arg(support::scratch("lsp-pytest"))
         .arg("tests/lsp/")
         .env("LOOPC_BIN", env!("CARGO_BIN_EXE_loopc"))
         .env("PYTHONUTF8", "1")

@@ -1,10 +1,10 @@
 //! What a field means, for hover: read from the LSS JSON Schema by the
 //! key's path in the document.
 //!
-//! Which schema is built in is `build.rs`'s choice (the descriptive
-//! `schemas/lss.schema.json` when the checkout has it, else the canonical
-//! LSS 1.0 schema), followed by the LSS 1.1 composition schema for the
-//! `composition` block. The walk follows what JSON Schema can say about a
+//! The schema built in is the editor schema, `schemas/lss.schema.json`: the
+//! canonical LSS 1.0 schema with the LSS 1.1 composition block merged in and
+//! a description on every property (tests/editor_schema.rs keeps it exact
+//! and complete). The walk follows what JSON Schema can say about a
 //! member: `properties`, `patternProperties` (literal-prefix patterns such as
 //! `^x_`), `additionalProperties`, `items`/`prefixItems`, `$ref`s into the
 //! same file and the `allOf`/`anyOf`/`oneOf` (and `then`/`else`) branches,
@@ -16,13 +16,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// The built-in schemas, in the order they are asked.
-const SCHEMAS: [&str; 2] = [
-    include_str!(env!("LOOPC_LSP_SCHEMA")),
-    include_str!(env!("LOOPC_LSP_COMPOSITION_SCHEMA")),
-];
-
-/// The name of the schema hover reads first (for the docs and tests).
-pub const SCHEMA_NAME: &str = env!("LOOPC_LSP_SCHEMA_NAME");
+const SCHEMAS: [&str; 1] = [include_str!("../../../schemas/lss.schema.json")];
 
 /// How many `$ref`s and branches deep the walk goes before it stops (the
 /// schemas are acyclic along a path, but a hand-edited one need not be).

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         cli::Command::Reject(a) => cli::run::decide(a, false, s),
         cli::Command::Runs(a) => cli::runs::runs(a),
         cli::Command::Status(a) => cli::runs::status(a),
+        cli::Command::Logs(a) => cli::logs::logs(a),
         cli::Command::Completions(a) => cli::completions(&a),
         cli::Command::Man => cli::man(),
     };

@@ -4,6 +4,7 @@ pub mod check;
 pub mod diagram;
 pub mod explain;
 pub mod fix;
+pub mod logs;
 pub mod lsp;
 pub mod migrate;
 pub mod new;
@@ -73,6 +74,8 @@ pub enum Command {
     Runs(runs::RunsArgs),
     /// Show where a run stands.
     Status(runs::StatusArgs),
+    /// What each step of a run was asked and answered: prompts, model outputs, tool calls, errors.
+    Logs(logs::LogsArgs),
     /// Write a new spec from a template (`loopc new --list`), with dry-run bindings if asked.
     New(new::NewArgs),
     /// Rewrite specs in the older list-form dialect into LSS 1.0, saying what changed and what is left.

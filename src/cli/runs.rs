@@ -31,6 +31,13 @@ pub struct StatusArgs {
     pub format: Format,
 }
 
+/// The state directory's store and the run `run` (an id or a unique prefix) in it.
+pub(super) fn open_run(state: &StateArgs, run: &str) -> Result<(Store, RunRow), String> {
+    let store = state.resolve().and_then(|d| Store::open(&d).map_err(|e| e.to_string()))?;
+    let row = store.find_run(run).map_err(|e| e.to_string())?;
+    Ok((store, row))
+}
+
 /// The final reports of the runs a command executed.
 struct Finished(Vec<RunReport>);
 
@@ -238,12 +245,8 @@ impl Report for RunStatus<'_> {
 }
 
 pub fn status(args: StatusArgs) -> u8 {
-    let store = match args.state.resolve().and_then(|d| Store::open(&d).map_err(|e| e.to_string())) {
-        Ok(s) => s,
-        Err(e) => return usage_error(e),
-    };
-    let row = match store.find_run(&args.run) {
-        Ok(r) => r,
+    let (store, row) = match open_run(&args.state, &args.run) {
+        Ok(found) => found,
         Err(e) => return usage_error(e),
     };
     let (iterations, events) = match (store.iterations(&row.id), store.events(&row.id)) {

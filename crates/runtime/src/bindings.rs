@@ -79,6 +79,9 @@ pub enum ModelApiError {
 pub struct Bindings {
     #[serde(default)]
     pub sandbox: SandboxConfig,
+    /// How agentic workers (model APIs with tools) run within a step.
+    #[serde(default)]
+    pub agent: AgentConfig,
     #[serde(default)]
     pub executors: BTreeMap<String, ExecutorConfig>,
     /// Selector → executor name (see the module docs).
@@ -128,6 +131,50 @@ pub struct SandboxConfig {
     /// (PATH, HOME, LANG, …); everything else is dropped.
     #[serde(default)]
     pub pass_env: Vec<String>,
+}
+
+/// `[agent]`: the tool-use loop of a worker whose executor is a model API.
+/// Its tool calls run through the sandbox and their results go back to the
+/// model, turn after turn, until it answers without tools or a limit ends
+/// the step.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Most tool calls one worker step may make (all turns together).
+    #[serde(default = "default_max_tool_calls")]
+    pub max_tool_calls: u32,
+    /// Per worker id: `[agent.workers.fixer] max_tool_calls = 40`.
+    #[serde(default)]
+    pub workers: BTreeMap<String, AgentWorker>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentWorker {
+    pub max_tool_calls: Option<u32>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            max_tool_calls: default_max_tool_calls(),
+            workers: BTreeMap::new(),
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The tool-call limit of `worker`'s steps.
+    pub fn max_tool_calls(&self, worker: &str) -> u32 {
+        self.workers
+            .get(worker)
+            .and_then(|w| w.max_tool_calls)
+            .unwrap_or(self.max_tool_calls)
+    }
+}
+
+fn default_max_tool_calls() -> u32 {
+    25
 }
 
 fn dot() -> PathBuf {

@@ -23,7 +23,7 @@
 
 use serde_json::{json, Value};
 
-use super::http;
+use super::{http, transcript};
 use super::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
 use crate::bindings::{Bindings, ExecutorConfig, ModelApi};
 
@@ -88,6 +88,9 @@ impl AnthropicExecutor {
             "system": http::system_prompt(invocation),
             "messages": [{"role": "user", "content": http::user_message(invocation)}],
         });
+        if let Some(Value::Array(messages)) = body.get_mut("messages") {
+            messages.extend(transcript::anthropic_messages(&transcript::turns(invocation)));
+        }
         if let Some(t) = invocation.model.as_ref().and_then(|m| m.temperature) {
             body["temperature"] = json!(t);
         }
@@ -150,5 +153,9 @@ impl Executor for AnthropicExecutor {
         let headers = [("x-api-key", key.as_str()), ("anthropic-version", ANTHROPIC_VERSION)];
         let response = http::post_json(&self.agent, &url, &headers, &body, timeout, &key)?;
         self.outcome(invocation, &response)
+    }
+
+    fn converses(&self) -> bool {
+        true
     }
 }

@@ -183,7 +183,12 @@ pub(crate) fn system_prompt(invocation: &Invocation) -> String {
 
 /// The user message: the payload as pretty JSON.
 pub(crate) fn user_message(invocation: &Invocation) -> String {
-    serde_json::to_string_pretty(&invocation.payload).unwrap_or_else(|_| invocation.payload.to_string())
+    // The transcript is replayed as the API's own messages, not in here.
+    let mut payload = invocation.payload.clone();
+    if let Some(object) = payload.as_object_mut() {
+        object.remove("transcript");
+    }
+    serde_json::to_string_pretty(&payload).unwrap_or_else(|_| payload.to_string())
 }
 
 /// `(name, description, JSON schema of the arguments)` of the tools a worker

@@ -119,6 +119,13 @@ impl std::fmt::Display for ExecError {
 /// Runs steps. Implementations must be usable from several threads.
 pub trait Executor: Send + Sync {
     fn invoke(&self, invocation: &Invocation) -> Result<Outcome, ExecError>;
+
+    /// Whether the executor replays `payload.transcript` to its model, so
+    /// that a worker's tool results can go back to it within the step (the
+    /// model APIs). Others end the step with their first answer.
+    fn converses(&self) -> bool {
+        false
+    }
 }
 
 pub mod anthropic;
@@ -127,6 +134,7 @@ pub mod dry_run;
 mod http;
 pub mod openai;
 pub mod script;
+pub mod transcript;
 
 pub use anthropic::{AnthropicExecutor, AnthropicSettings};
 pub use command::CommandExecutor;

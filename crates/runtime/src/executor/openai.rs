@@ -23,7 +23,7 @@
 
 use serde_json::{json, Value};
 
-use super::http;
+use super::{http, transcript};
 use super::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
 use crate::bindings::{Bindings, ExecutorConfig, ModelApi};
 
@@ -70,13 +70,12 @@ impl OpenAiExecutor {
                     invocation.step.path()
                 ))
             })?;
-        let mut body = json!({
-            "model": model,
-            "messages": [
-                {"role": "system", "content": http::system_prompt(invocation)},
-                {"role": "user", "content": http::user_message(invocation)},
-            ],
-        });
+        let mut messages = vec![
+            json!({"role": "system", "content": http::system_prompt(invocation)}),
+            json!({"role": "user", "content": http::user_message(invocation)}),
+        ];
+        messages.extend(transcript::openai_messages(&transcript::turns(invocation)));
+        let mut body = json!({"model": model, "messages": messages});
         if let Some(m) = &invocation.model {
             if let Some(t) = m.temperature {
                 body["temperature"] = json!(t);
@@ -165,5 +164,9 @@ impl Executor for OpenAiExecutor {
         let auth = format!("Bearer {key}");
         let response = http::post_json(&self.agent, &url, &[("authorization", auth.as_str())], &body, timeout, &key)?;
         self.outcome(invocation, &response)
+    }
+
+    fn converses(&self) -> bool {
+        true
     }
 }

@@ -3,11 +3,13 @@
 //! [`Store`] before the next one starts; `execute` can therefore be called
 //! again on an interrupted run and continues at the first unfinished step.
 
+mod agentic;
 mod evaluate;
 mod guard;
 mod isolation;
 mod steps;
 mod terminate;
+mod tool_steps;
 mod validate;
 
 use std::collections::HashMap;

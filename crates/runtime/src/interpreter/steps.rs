@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::guard::{Decision, Scope};
 use super::{Flow, Runner};
-use crate::executor::{ExecError, Executor, Invocation, Outcome, StepRef, ToolCall};
-use crate::store::{IterationRecord, MemoryWrite, StepRecord, StepStatus, StoreError};
+use crate::executor::{ExecError, Executor, Invocation, Outcome, StepRef};
+use crate::store::{IterationRecord, StepRecord, StepStatus, StoreError};
 
 /// What the iteration has produced so far.
 pub(crate) struct IterationState {
@@ -136,14 +136,17 @@ impl Runner<'_> {
         }
         let results = invoke_group(&pending, self.throttled);
         let mut flow = None;
-        for ((worker, _, _), (result, attempts, seconds)) in pending.into_iter().zip(results) {
-            let (record, worker_flow) = self.finish_worker(state, &worker, result, attempts, seconds)?;
+        for ((worker, invocation, _), (result, attempts, seconds)) in pending.into_iter().zip(results) {
+            let key = format!("workers.{}", worker.id);
+            let called = (result, attempts, seconds);
+            let (record, worker_flow) = self.finish_worker(state, &worker, &key, &invocation.payload, called)?;
             flow = flow.or(worker_flow);
             committed.push((worker, record));
         }
         for (worker, record) in &mut committed {
             if record.status == StepStatus::Gated {
-                let gated = self.settle_gated(state, worker, record)?;
+                let key = format!("workers.{}", worker.id);
+                let gated = self.settle_gated(state, &key, record)?;
                 flow = flow.or(gated);
             }
         }
@@ -157,7 +160,11 @@ impl Runner<'_> {
             return Ok(flow);
         }
         for (worker, record) in &committed {
-            if let Some(flow) = self.run_tool_calls(state, worker, record)? {
+            if let Some(flow) = self.run_tool_calls(state, worker, record, 0)? {
+                return Ok(Some(flow));
+            }
+            // An agentic worker gets its tool results back, turn after turn.
+            if let Some(flow) = self.converse(state, worker, record)? {
                 return Ok(Some(flow));
             }
         }
@@ -229,16 +236,15 @@ impl Runner<'_> {
 
     /// A gated output waits for a person; approved, it counts as done
     /// (exactly the output that was reviewed).
-    fn settle_gated(&mut self, state: &IterationState, worker: &WorkerStep, record: &mut StepRecord) -> Result<Option<Flow>, String> {
+    pub(crate) fn settle_gated(&mut self, state: &IterationState, key: &str, record: &mut StepRecord) -> Result<Option<Flow>, String> {
         let stored = record.result["gate"].as_str().unwrap_or_default();
-        let row = format!("(iteration {}, step `workers.{}`)", state.i, worker.id);
+        let row = format!("(iteration {}, step `{key}`)", state.i);
         let gate = crate::gate::Gate::parse(stored)
             .ok_or_else(|| StoreError::corrupt(&self.run_id, "steps", row, format!("`{stored}` is not a gate")))?;
         Ok(match self.store.decision(&self.run_id, state.i, &gate)? {
             Some((true, _)) => {
                 record.status = StepStatus::Done;
-                self.store
-                    .set_step_status(&self.run_id, state.i, &format!("workers.{}", worker.id), StepStatus::Done)?;
+                self.store.set_step_status(&self.run_id, state.i, key, StepStatus::Done)?;
                 None
             }
             Some((false, note)) => Some(Flow::Stop(
@@ -255,7 +261,7 @@ impl Runner<'_> {
         })
     }
 
-    fn worker_invocation(&mut self, state: &IterationState, worker: &WorkerStep) -> Result<Invocation, String> {
+    pub(crate) fn worker_invocation(&mut self, state: &IterationState, worker: &WorkerStep) -> Result<Invocation, String> {
         let memory = self.store.memory_get(&self.memory_scope())?;
         let readable = self
             .plan
@@ -314,15 +320,14 @@ impl Runner<'_> {
 
     /// Build, check and commit one worker's result; the returned flow (a
     /// halt) is acted on by the caller once the whole group is committed.
-    fn finish_worker(
+    pub(crate) fn finish_worker(
         &mut self,
         state: &mut IterationState,
         worker: &WorkerStep,
-        result: Result<Outcome, ExecError>,
-        attempts: u32,
-        seconds: f64,
+        key: &str,
+        prompt: &Value,
+        (result, attempts, seconds): (Result<Outcome, ExecError>, u32, f64),
     ) -> Result<(StepRecord, Option<Flow>), String> {
-        let key = format!("workers.{}", worker.id);
         let mut flow = None;
         let mut record = match result {
             Err(e) => {
@@ -396,10 +401,12 @@ impl Runner<'_> {
                 }
             }
         }
-        self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
+        // What the worker was asked, kept (redacted, as all stored text) for `loopc logs`.
+        record.result["prompt"] = prompt.clone();
+        self.store.record_step(&self.run_id, state.i, key, &mut record)?;
         self.say(&format!(
             "  worker {}: {} in {:.2}s{}{}",
-            worker.id,
+            key.strip_prefix("workers.").unwrap_or(key),
             record.status,
             record.seconds,
             if record.cost_usd > 0.0 {
@@ -432,148 +439,6 @@ impl Runner<'_> {
                 state.errors += 1;
             }
         }
-    }
-
-    /// Execute a worker's tool calls through the sandbox, each committed as
-    /// its own step (`tools.<worker>.<n>`, with the memory it wrote), so a
-    /// resumed run never repeats one.
-    fn run_tool_calls(&mut self, state: &mut IterationState, worker: &WorkerStep, record: &StepRecord) -> Result<Option<Flow>, String> {
-        if record.status != StepStatus::Done {
-            return Ok(None);
-        }
-        let calls: Vec<ToolCall> = serde_json::from_value(record.result.get("tool_calls").cloned().unwrap_or(json!([]))).map_err(|e| {
-            let row = format!("(iteration {}, step `workers.{}`)", state.i, worker.id);
-            StoreError::corrupt(&self.run_id, "steps", row, format!("tool_calls do not decode: {e}"))
-        })?;
-        for (n, call) in calls.iter().enumerate() {
-            let key = format!("tools.{}.{n}", worker.id);
-            if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
-                if done.status == StepStatus::Blocked {
-                    state
-                        .violations
-                        .push(format!("{key}: {}", done.result["error"].as_str().unwrap_or("blocked")));
-                }
-                continue;
-            }
-            let mut memory = None;
-            let outcome = if self.executors.dry_run {
-                Ok((json!({"dry_run": true}), Vec::new()))
-            } else if call.tool == "remember" {
-                // A memory write is a tool like the others: declared, allowlisted.
-                self.guard
-                    .authorize(&worker.id, call, &worker.tools)
-                    .and_then(|mut allowed| {
-                        let (write, notes) = self.remember(worker, call)?;
-                        allowed.extend(notes);
-                        Ok((write, allowed))
-                    })
-                    .map(|(write, notes)| {
-                        let stored = write.as_ref().map(|w| json!({"stored": w.key}));
-                        memory = write;
-                        (stored.unwrap_or(json!({"stored": null})), notes)
-                    })
-            } else {
-                self.guard.tool(&worker.id, call, &worker.tools)
-            };
-            self.save_safety()?;
-            match outcome {
-                Ok((value, notes)) => {
-                    self.note_findings(state, &notes)?;
-                    let mut done = StepRecord {
-                        status: StepStatus::Done,
-                        result: json!({"tool": call.tool, "result": value}),
-                        cost_usd: 0.0,
-                        tokens: 0,
-                        attempts: 1,
-                        seconds: 0.0,
-                    };
-                    self.store.record_step_with_memory(&self.run_id, state.i, &key, &mut done, memory)?;
-                }
-                Err(super::guard::ToolBlock { message, action }) => {
-                    state.violations.push(format!("{key}: {message}"));
-                    let mut blocked = StepRecord {
-                        status: StepStatus::Blocked,
-                        result: json!({"tool": call.tool, "error": message, "action": action}),
-                        cost_usd: 0.0,
-                        tokens: 0,
-                        attempts: 1,
-                        seconds: 0.0,
-                    };
-                    self.store.record_step(&self.run_id, state.i, &key, &mut blocked)?;
-                    self.event(
-                        state.i,
-                        "safety",
-                        &format!("worker {} tool call {} blocked: {message} (action {action})", worker.id, call.tool),
-                    )?;
-                    match action {
-                        SafetyAction::Halt => {
-                            return Ok(Some(Flow::Stop(
-                                crate::store::Status::Halted,
-                                format!("safety_violation: {message}"),
-                            )))
-                        }
-                        SafetyAction::EscalateHuman => {
-                            let gate = crate::gate::Gate::ToolCall {
-                                worker: worker.id.clone(),
-                                n,
-                            };
-                            match self.store.decision(&self.run_id, state.i, &gate)? {
-                                None => return Ok(Some(Flow::Pause(gate, format!("blocked tool call needs a person: {message}")))),
-                                Some((false, note)) => {
-                                    return Ok(Some(Flow::Stop(
-                                        crate::store::Status::Rejected,
-                                        format!("human_rejected: {gate} {note}").trim().to_owned(),
-                                    )))
-                                }
-                                Some((true, _)) => {}
-                            }
-                        }
-                        // The call is dropped and the run goes on.
-                        SafetyAction::Quarantine | SafetyAction::Strip | SafetyAction::Warn => {}
-                    }
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// The `remember {key, value}` tool: a memory write under the write
-    /// policy and the `pre_memory_write` checks. Returns the write to commit
-    /// with the tool step.
-    fn remember(
-        &mut self,
-        worker: &WorkerStep,
-        call: &ToolCall,
-    ) -> Result<(Option<MemoryWrite>, Vec<super::guard::Note>), super::guard::ToolBlock> {
-        let refuse = |message: String, action: SafetyAction| super::guard::ToolBlock { message, action };
-        if !self.plan.memory.allowed_writers.iter().any(|w| w == &worker.id) {
-            return Err(refuse(
-                format!("worker `{}` may not write memory (write_policy.allowed_writers)", worker.id),
-                SafetyAction::Halt,
-            ));
-        }
-        let Some(key) = call.args.get("key").and_then(Value::as_str) else {
-            // A malformed call is the worker's mistake, not a violation.
-            return Ok((
-                None,
-                vec![super::guard::Note {
-                    action: SafetyAction::Warn,
-                    text: format!("worker `{}`: remember needs a string `key`", worker.id),
-                }],
-            ));
-        };
-        let value = call.args.get("value").cloned().unwrap_or(Value::Null);
-        let (value, notes) = self.guard.memory_write(&worker.id, &value)?;
-        Ok((
-            Some(MemoryWrite {
-                scope: self.memory_scope(),
-                key: key.to_owned(),
-                value,
-                writer: worker.id.clone(),
-                max_entries: self.plan.memory.max_entries,
-            }),
-            notes,
-        ))
     }
 
     /// Record findings that did not stop anything; all but warnings are violations.

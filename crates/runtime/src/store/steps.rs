@@ -52,6 +52,25 @@ impl Store {
         }))
     }
 
+    /// Every committed step of a run, in the order they were committed.
+    pub fn steps_of(&self, run: &str) -> Result<Vec<(u32, String, StepRecord)>> {
+        let mut query = self
+            .conn
+            .prepare("SELECT iteration, step FROM steps WHERE run_id = ?1 ORDER BY rowid")?;
+        let keys = query
+            .query_map(params![run], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (iteration, step) in keys {
+            let iteration = u32::try_from(iteration)
+                .map_err(|_| StoreError::corrupt(run, "steps", format!("step `{step}`"), "iteration out of range"))?;
+            if let Some(record) = self.step(run, iteration, &step)? {
+                out.push((iteration, step, record));
+            }
+        }
+        Ok(out)
+    }
+
     /// Commit a finished step and its spend in one transaction. The record
     /// is redacted in place: go on with it as stored.
     pub fn record_step(&mut self, run: &str, iteration: u32, step: &str, record: &mut StepRecord) -> Result<()> {

@@ -257,6 +257,9 @@ pub enum ExecutorConfig {
     Openai(ModelApi),
     /// The Anthropic Messages API.
     Anthropic(ModelApi),
+    /// An agent CLI (Claude Code, Codex, aider style): the task as text,
+    /// its own tools in the workspace.
+    Agent(crate::executor::agent::AgentConfig),
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -387,6 +390,12 @@ impl Bindings {
         for (name, e) in &self.executors {
             match e {
                 ExecutorConfig::Script(c) => files.push(self.path(&c.file)),
+                // An agent CLI given by path is a file the run executes too.
+                ExecutorConfig::Agent(c) => {
+                    if let Some(program) = c.argv.first().filter(|p| p.contains('/')) {
+                        files.push(self.path(Path::new(program)));
+                    }
+                }
                 ExecutorConfig::Command(c) => {
                     let argv = &c.argv;
                     let Some(program) = argv.first() else { continue };
@@ -425,6 +434,7 @@ impl Bindings {
             };
             match e {
                 ExecutorConfig::Command(c) if c.argv.is_empty() => return Err(BindingsError::EmptyArgv { executor: name.clone() }),
+                ExecutorConfig::Agent(c) if c.argv.is_empty() => return Err(BindingsError::EmptyArgv { executor: name.clone() }),
                 ExecutorConfig::Openai(m) => model_api(m, "openai")?,
                 ExecutorConfig::Anthropic(m) => model_api(m, "anthropic")?,
                 _ => {}

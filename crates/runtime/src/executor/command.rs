@@ -133,6 +133,11 @@ impl CommandExecutor {
     /// group ends with it: nothing it started in the background outlives it.
     fn run(&self, invocation: &Invocation) -> Result<Finished, ExecError> {
         let input = serde_json::to_vec(invocation).map_err(|e| ExecError::Failed(format!("cannot serialize the invocation: {e}")))?;
+        self.run_with_input(invocation, input)
+    }
+
+    /// [`Self::run`] with `input` on stdin instead of the invocation.
+    pub(crate) fn run_with_input(&self, invocation: &Invocation, input: Vec<u8>) -> Result<Finished, ExecError> {
         let mut child = self.spawn(invocation)?;
         if let Some(mut stdin) = child.child_mut().stdin.take() {
             // A program that does not read its stdin must not block us.
@@ -320,16 +325,16 @@ pub(crate) fn parse_tool_calls(v: &Value) -> Result<Vec<ToolCall>, String> {
         .collect()
 }
 
-struct Finished {
-    status: ExitStatus,
-    stdout: Snapshot,
-    stderr: Snapshot,
+pub(crate) struct Finished {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: Snapshot,
+    pub(crate) stderr: Snapshot,
 }
 
-struct Snapshot {
-    head: Vec<u8>,
-    tail: Vec<u8>,
-    total: u64,
+pub(crate) struct Snapshot {
+    pub(crate) head: Vec<u8>,
+    pub(crate) tail: Vec<u8>,
+    pub(crate) total: u64,
 }
 
 #[derive(Default)]
@@ -402,7 +407,7 @@ impl Capture {
     }
 }
 
-fn describe(status: &ExitStatus) -> String {
+pub(crate) fn describe(status: &ExitStatus) -> String {
     match status.code() {
         Some(c) => format!("exited with status {c}"),
         None => {
@@ -424,7 +429,7 @@ fn tail_text(bytes: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
-fn stderr_suffix(stderr: &Snapshot) -> String {
+pub(crate) fn stderr_suffix(stderr: &Snapshot) -> String {
     let text = tail_text(&stderr.tail, TAIL);
     let text = text.trim();
     if text.is_empty() {

@@ -128,6 +128,7 @@ pub trait Executor: Send + Sync {
     }
 }
 
+pub mod agent;
 pub mod anthropic;
 pub mod command;
 pub mod dry_run;
@@ -151,6 +152,7 @@ pub fn build(config: &crate::bindings::ExecutorConfig, bindings: &crate::binding
         ExecutorConfig::Script(_) => ScriptExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
         ExecutorConfig::Openai(_) => OpenAiExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
         ExecutorConfig::Anthropic(_) => AnthropicExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
+        ExecutorConfig::Agent(_) => agent::AgentExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
     };
     built.map_err(crate::Error::Executor)
 }

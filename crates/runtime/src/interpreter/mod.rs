@@ -183,11 +183,14 @@ impl<'a> Runner<'a> {
         };
         // Command executors run only programs the sandbox allows.
         for (name, config) in &bindings.executors {
-            if let crate::bindings::ExecutorConfig::Command(c) = config {
-                guard
-                    .check_command(&c.argv)
-                    .map_err(|e| Error::Executor(format!("executor `{name}`: {e}")))?;
-            }
+            let argv = match config {
+                crate::bindings::ExecutorConfig::Command(c) => &c.argv,
+                crate::bindings::ExecutorConfig::Agent(c) => &c.argv,
+                _ => continue,
+            };
+            guard
+                .check_command(argv)
+                .map_err(|e| Error::Executor(format!("executor `{name}`: {e}")))?;
         }
         let (started, _) = store.run_interval(run_id)?;
         let sandbox = bindings.sandbox.clone();

@@ -8,15 +8,11 @@ mod support;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use support::{loopc_env, repo, scratch};
+use support::{calc_workdir, loopc_env, repo, run_calc};
 
 fn workdir(name: &str, executor: &str) -> PathBuf {
-    let dir = scratch(&format!("agent-cli/{name}"));
+    let dir = calc_workdir(&format!("agent-cli/{name}"));
     let fixtures = repo().join("tests/fixtures/runtime");
-    std::fs::create_dir_all(dir.join("repo")).unwrap();
-    for file in ["calc.py", "test_calc.py"] {
-        std::fs::copy(fixtures.join("convergence/repo").join(file), dir.join("repo").join(file)).unwrap();
-    }
     for fake in ["fake-claude.py", "fake-codex.py", "fake-aider.py"] {
         std::fs::copy(fixtures.join("agent-cli").join(fake), dir.join(fake)).unwrap();
     }
@@ -32,29 +28,10 @@ fn workdir(name: &str, executor: &str) -> PathBuf {
 }
 
 fn run(dir: &std::path::Path) -> (String, Value) {
-    let state = dir.with_extension("state");
-    let _ = std::fs::remove_dir_all(&state);
-    let out = loopc_env(
-        &[
-            "run",
-            "--format",
-            "json",
-            "spec.yaml",
-            "--bindings",
-            "bindings.toml",
-            "--input",
-            "target=calc.py",
-        ],
-        dir,
-        &[
-            ("LOOPC_STATE_DIR", state.as_os_str()),
-            ("FAKE_CLAUDE_KEY", "k-123".as_ref()),
-            ("OTHER_SECRET_TOKEN", "t-456".as_ref()),
-        ],
-    );
+    let env = [("FAKE_CLAUDE_KEY", "k-123".as_ref()), ("OTHER_SECRET_TOKEN", "t-456".as_ref())];
+    let (out, report) = run_calc(dir, &env);
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (all, report[0].clone())
+    (all, report)
 }
 
 fn fixed_in_one(name: &str, executor: &str) -> Value {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use support::{loopc_env, repo, scratch};
+use support::{calc_workdir, loopc_env, repo, run_calc};
 
 /// What the scripted model answers, given the request's messages.
 type Script = fn(&[Value]) -> Value;
@@ -114,40 +114,16 @@ fn restless(_: &[Value]) -> Value {
 }
 
 fn workdir(name: &str, port: u16) -> PathBuf {
-    let dir = scratch(&format!("agentic/{name}"));
-    let fixtures = repo().join("tests/fixtures/runtime");
-    std::fs::create_dir_all(dir.join("repo")).unwrap();
-    for file in ["calc.py", "test_calc.py"] {
-        std::fs::copy(fixtures.join("convergence/repo").join(file), dir.join("repo").join(file)).unwrap();
-    }
-    std::fs::copy(fixtures.join("agentic/spec.yaml"), dir.join("spec.yaml")).unwrap();
-    let bindings = std::fs::read_to_string(fixtures.join("agentic/bindings.toml")).unwrap();
+    let dir = calc_workdir(&format!("agentic/{name}"));
+    let fixtures = repo().join("tests/fixtures/runtime/agentic");
+    std::fs::copy(fixtures.join("spec.yaml"), dir.join("spec.yaml")).unwrap();
+    let bindings = std::fs::read_to_string(fixtures.join("bindings.toml")).unwrap();
     std::fs::write(dir.join("bindings.toml"), bindings.replace("PORT", &port.to_string())).unwrap();
     dir
 }
 
 fn run(dir: &Path) -> (std::process::Output, Value) {
-    let state = dir.with_extension("state");
-    let _ = std::fs::remove_dir_all(&state);
-    let out = loopc_env(
-        &[
-            "run",
-            "--format",
-            "json",
-            "spec.yaml",
-            "--bindings",
-            "bindings.toml",
-            "--input",
-            "target=calc.py",
-        ],
-        dir,
-        &[
-            ("LOOPC_STATE_DIR", state.as_os_str()),
-            ("LOOPC_TEST_MODEL_KEY", "test-key".as_ref()),
-        ],
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out, report[0].clone())
+    run_calc(dir, &[("LOOPC_TEST_MODEL_KEY", "test-key".as_ref())])
 }
 
 fn text(o: &std::process::Output) -> String {

@@ -145,3 +145,39 @@ pub fn npm_ci(dir: &Path) -> Result<(), String> {
         )),
     }
 }
+
+/// A scratch directory holding the calculator repository of the runtime
+/// fixtures (`repo/calc.py`, whose `add` subtracts, and its test) for runs
+/// whose spec and bindings the test writes beside it.
+pub fn calc_workdir(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let from = repo().join("tests/fixtures/runtime/convergence/repo");
+    std::fs::create_dir_all(dir.join("repo")).expect("create repo");
+    for file in ["calc.py", "test_calc.py"] {
+        std::fs::copy(from.join(file), dir.join("repo").join(file)).expect("copy the calculator");
+    }
+    dir
+}
+
+/// `loopc run --format json spec.yaml --bindings bindings.toml --input
+/// target=calc.py` in `dir`, its runs kept in `dir.state`: the output and
+/// the first run's report.
+pub fn run_calc(dir: &Path, env: &[(&str, &std::ffi::OsStr)]) -> (std::process::Output, serde_json::Value) {
+    let state = dir.with_extension("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let mut all = vec![("LOOPC_STATE_DIR", state.as_os_str())];
+    all.extend_from_slice(env);
+    let args = [
+        "run",
+        "--format",
+        "json",
+        "spec.yaml",
+        "--bindings",
+        "bindings.toml",
+        "--input",
+        "target=calc.py",
+    ];
+    let out = loopc_env(&args, dir, &all);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out, report[0].clone())
+}

@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// Simulate: scripted executors only, others answer synthetically; no tool side effects.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run everything inside the workspace for real, but only record what would act outside it
+    /// (publish hooks, `outward` executors, `git push` and the like); the report lists it.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub shadow: bool,
     /// Run at most this many loops at once; the rest wait in a queue.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
@@ -311,6 +315,7 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
     let options = RunOptions {
         dry_run: args.dry_run,
         allow_unenforced: args.allow_unenforced,
+        shadow: args.shadow,
         sync,
     };
     if let Err(e) = loopc_runtime::check_state_location(&state_dir, &workspace) {

@@ -98,6 +98,18 @@ fn human_report(r: &RunReport) -> String {
             r.run_id, r.run_id
         ));
     }
+    if !r.shadowed.is_empty() {
+        out.push_str(
+            "  shadow mode: recorded, not done:
+",
+        );
+        for what in &r.shadowed {
+            out.push_str(&format!(
+                "    {what}
+"
+            ));
+        }
+    }
     out
 }
 

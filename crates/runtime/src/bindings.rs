@@ -82,6 +82,12 @@ pub struct Bindings {
     /// How agentic workers (model APIs with tools) run within a step.
     #[serde(default)]
     pub agent: AgentConfig,
+    /// `[[publish]]`: hooks that run after the run succeeded (see [`crate::publish`]).
+    #[serde(default)]
+    pub publish: Vec<crate::publish::PublishHook>,
+    /// `[shadow]`: what shadow mode records instead of doing.
+    #[serde(default)]
+    pub shadow: crate::publish::ShadowConfig,
     #[serde(default)]
     pub executors: BTreeMap<String, ExecutorConfig>,
     /// Selector → executor name (see the module docs).
@@ -268,6 +274,10 @@ pub struct CommandConfig {
     pub argv: Vec<String>,
     #[serde(default)]
     pub verdict: Verdict,
+    /// The command acts outside the workspace (deploys, posts, pushes): in
+    /// shadow mode it is recorded, not run.
+    #[serde(default)]
+    pub outward: bool,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
 }

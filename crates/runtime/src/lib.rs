@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod interpreter;
 pub mod launch;
 pub mod process;
+pub mod publish;
 pub mod safety;
 pub mod store;
 pub mod tools;
@@ -60,6 +61,10 @@ pub fn new_run_id() -> String {
 pub struct RunOptions {
     pub dry_run: bool,
     pub allow_unenforced: bool,
+    /// Run everything inside the workspace, record what would act outside
+    /// it (see [`publish`]).
+    #[serde(default)]
+    pub shadow: bool,
     /// Checkpoint durability: `full`, `normal` or `off`.
     #[serde(default)]
     pub sync: Sync,

@@ -88,6 +88,11 @@ impl Guard {
         self.sandbox.read_only_paths()
     }
 
+    /// Shadow mode: outward commands of tool calls are recorded, not run.
+    pub(crate) fn shadow(&mut self, shadow: crate::publish::ShadowConfig) {
+        self.sandbox = self.sandbox.clone().in_shadow(shadow);
+    }
+
     pub(crate) fn isolate(&mut self, isolation: std::sync::Arc<crate::process::Isolation>) {
         self.sandbox = self.sandbox.clone().with_isolation(isolation);
     }

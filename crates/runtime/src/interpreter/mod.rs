@@ -7,6 +7,7 @@ mod agentic;
 mod evaluate;
 mod guard;
 mod isolation;
+mod publishing;
 mod steps;
 mod terminate;
 mod tool_steps;
@@ -40,6 +41,9 @@ pub struct Report {
     pub tokens: u64,
     /// What a person must do, when the run waits for one.
     pub needs_human: Option<String>,
+    /// What a shadow run recorded instead of doing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadowed: Vec<String>,
 }
 
 /// What an iteration (or part of it) decided.
@@ -54,6 +58,7 @@ pub(crate) struct Executors {
     bindings: Bindings,
     built: HashMap<String, Arc<dyn Executor>>,
     dry_run: bool,
+    shadow: bool,
 }
 
 impl Executors {
@@ -82,6 +87,9 @@ impl Executors {
         }
         let config = self.bindings.executors.get(&name);
         let executor: Arc<dyn Executor> = match config {
+            Some(crate::bindings::ExecutorConfig::Command(c)) if self.shadow && c.outward => {
+                Arc::new(crate::executor::dry_run::Shadowed { argv: c.argv.clone() })
+            }
             Some(c) if !self.dry_run || matches!(c, crate::bindings::ExecutorConfig::Script(_)) => {
                 Arc::from(crate::executor::build(c, &self.bindings).map_err(|e| format!("executor `{name}`: {e}"))?)
             }
@@ -168,6 +176,9 @@ impl<'a> Runner<'a> {
             .map_err(Error::Run)?,
         );
         guard.isolate(isolation.clone());
+        if options.shadow {
+            guard.shadow(bindings.shadow.clone());
+        }
         if let Some(memo) = store.counter(run_id, SAFETY_MEMO)? {
             guard.restore_safety(&memo).map_err(Error::Run)?;
         }
@@ -205,6 +216,7 @@ impl<'a> Runner<'a> {
                 bindings,
                 built: HashMap::new(),
                 dry_run: options.dry_run,
+                shadow: options.shadow,
             },
             saved_safety: guard.safety_changes(),
             sandbox,
@@ -357,6 +369,9 @@ impl<'a> Runner<'a> {
                     self.store
                         .finish_iteration(&self.run_id, record.as_mut(), Some((status, &reason, None, 0)))?;
                     self.say(&format!("outcome: {} — {reason}", status.as_str()));
+                    if status == Status::Succeeded {
+                        self.publish(i)?;
+                    }
                     break;
                 }
                 Flow::Pause(waiting_for, reason) => {
@@ -391,6 +406,7 @@ impl<'a> Runner<'a> {
             iterations: row.iteration,
             cost_usd: row.cost_usd,
             tokens: row.tokens,
+            shadowed: self.shadowed().map_err(Error::Run)?,
         })
     }
 

@@ -161,6 +161,8 @@ pub struct Sandbox {
     pub(crate) processes: Option<std::sync::Arc<crate::process::ProcessLog>>,
     /// How `run_command` processes are isolated (default: environment filtered only).
     pub(crate) isolation: std::sync::Arc<crate::process::Isolation>,
+    /// In shadow mode, the commands `run_command` records instead of running.
+    pub(crate) shadow: Option<crate::publish::ShadowConfig>,
     /// Whether [`Sandbox::call_measured`] keeps every small file's content
     /// (for line counts and undo), not only the read-only files'.
     keep_contents: bool,
@@ -194,6 +196,7 @@ impl Sandbox {
                 network: true,
                 ..Default::default()
             }),
+            shadow: None,
             root: canonical,
             protected: Vec::new(),
             read_only: Vec::new(),
@@ -214,6 +217,13 @@ impl Sandbox {
     }
 
     /// Isolate `run_command` processes this way.
+    /// Shadow mode: `run_command` calls of `shadow`'s outward commands are
+    /// recorded, not run.
+    pub fn in_shadow(mut self, shadow: crate::publish::ShadowConfig) -> Self {
+        self.shadow = Some(shadow);
+        self
+    }
+
     pub fn with_isolation(mut self, isolation: std::sync::Arc<crate::process::Isolation>) -> Self {
         self.isolation = isolation;
         self

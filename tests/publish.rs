@@ -152,29 +152,9 @@ fn after_success_the_hooks_push_and_open_a_pull_request() {
 #[test]
 fn shadow_mode_records_what_would_act_outside_and_does_none_of_it() {
     let s = setup("shadow");
-    let state = s.dir.with_extension("state");
-    let _ = std::fs::remove_dir_all(&state);
-    let out = support::loopc_env(
-        &[
-            "run",
-            "--shadow",
-            "--format",
-            "json",
-            "spec.yaml",
-            "--bindings",
-            "bindings.toml",
-            "--input",
-            "target=calc.py",
-        ],
-        &s.dir,
-        &[
-            ("LOOPC_STATE_DIR", state.as_os_str()),
-            ("PATH", s.path.as_ref()),
-            ("FAKE_GH_LOG", s.gh_log.as_os_str()),
-        ],
-    );
-    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let report = &reports[0];
+    let env = [("PATH", s.path.as_ref()), ("FAKE_GH_LOG", s.gh_log.as_os_str())];
+    let (out, report) = support::run_calc_with(&s.dir, &["--shadow"], &env);
+    let report = &report;
     assert_eq!(report["status"], "succeeded", "{}", String::from_utf8_lossy(&out.stderr));
     // Inside the workspace everything ran: the fix is there and tested.
     assert_eq!(

@@ -163,20 +163,18 @@ pub fn calc_workdir(name: &str) -> PathBuf {
 /// target=calc.py` in `dir`, its runs kept in `dir.state`: the output and
 /// the first run's report.
 pub fn run_calc(dir: &Path, env: &[(&str, &std::ffi::OsStr)]) -> (std::process::Output, serde_json::Value) {
+    run_calc_with(dir, &[], env)
+}
+
+/// [`run_calc`] with more flags for `loopc run` (`--shadow`).
+pub fn run_calc_with(dir: &Path, flags: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> (std::process::Output, serde_json::Value) {
     let state = dir.with_extension("state");
     let _ = std::fs::remove_dir_all(&state);
     let mut all = vec![("LOOPC_STATE_DIR", state.as_os_str())];
     all.extend_from_slice(env);
-    let args = [
-        "run",
-        "--format",
-        "json",
-        "spec.yaml",
-        "--bindings",
-        "bindings.toml",
-        "--input",
-        "target=calc.py",
-    ];
+    let mut args = vec!["run", "--format", "json", "spec.yaml", "--bindings", "bindings.toml"];
+    args.extend_from_slice(&["--input", "target=calc.py"]);
+    args.extend_from_slice(flags);
     let out = loopc_env(&args, dir, &all);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out, report[0].clone())

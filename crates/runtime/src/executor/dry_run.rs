@@ -11,7 +11,18 @@ impl Executor for DryRun {
     fn invoke(&self, inv: &Invocation) -> Result<Outcome, ExecError> {
         let output = match &inv.step {
             StepRef::Worker(id) => json!(format!("(dry run: output of {id} in iteration {})", inv.iteration)),
-            StepRef::Evaluator(_) => json!({"passed": true, "score": 1.0, "summary": "dry run"}),
+            StepRef::Evaluator(_) => {
+                // A rubric is scored by its dimensions: the top of each scale.
+                let scores: serde_json::Map<String, serde_json::Value> = inv
+                    .payload
+                    .pointer("/rubric/dimensions")
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| Some((d.get("name")?.as_str()?.to_owned(), d.pointer("/scale/1")?.clone())))
+                    .collect();
+                json!({"passed": true, "score": 1.0, "dimension_scores": scores, "summary": "dry run"})
+            }
         };
         Ok(Outcome {
             output,

@@ -11,32 +11,10 @@ use super::{Flow, Runner};
 use crate::executor::{Invocation, StepRef};
 use crate::store::{IterationRecord, Status, StepRecord, StepStatus};
 
-/// Normalise an executor's verdict: `passed` and `score` in [0, 1] always present.
-pub(crate) fn normalise_verdict(output: &Value, pass_threshold: f64, dimensions: &[loopc_plan::RubricDimension]) -> Value {
-    let mut verdict = match output {
-        Value::Object(m) => m.clone(),
-        Value::Bool(b) => Map::from_iter([("passed".to_owned(), json!(b))]),
-        Value::Number(n) => Map::from_iter([("score".to_owned(), json!(n))]),
-        other => Map::from_iter([("raw_output".to_owned(), other.clone())]),
-    };
-    if verdict.get("score").and_then(Value::as_f64).is_none() {
-        if let Some(Value::Object(scores)) = verdict.get("dimension_scores") {
-            // Weighted mean of dimensions normalised from their scales.
-            let mut total = 0.0;
-            let mut weights = 0.0;
-            for d in dimensions {
-                if let Some(s) = scores.get(&d.name).and_then(Value::as_f64) {
-                    let (lo, hi) = d.scale;
-                    let normal = if hi > lo { ((s - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.0 };
-                    total += d.weight * normal;
-                    weights += d.weight;
-                }
-            }
-            if weights > 0.0 {
-                verdict.insert("score".into(), json!(total / weights));
-            }
-        }
-    }
+/// Normalise an executor's verdict: `passed` and `score` in [0, 1] always
+/// present. A deterministic check's own `passed`/`score` decide.
+pub(crate) fn normalise_verdict(output: &Value, pass_threshold: f64) -> Value {
+    let mut verdict = verdict_object(output);
     let score = verdict.get("score").and_then(Value::as_f64).map(|s| s.clamp(0.0, 1.0));
     let passed = verdict
         .get("passed")
@@ -46,6 +24,59 @@ pub(crate) fn normalise_verdict(output: &Value, pass_threshold: f64, dimensions:
     verdict.insert("passed".into(), json!(passed));
     verdict.insert("score".into(), json!(score.unwrap_or(if passed { 1.0 } else { 0.0 })));
     Value::Object(verdict)
+}
+
+fn verdict_object(output: &Value) -> Map<String, Value> {
+    match output {
+        Value::Object(m) => m.clone(),
+        Value::Bool(b) => Map::from_iter([("passed".to_owned(), json!(b))]),
+        Value::Number(n) => Map::from_iter([("score".to_owned(), json!(n))]),
+        other => Map::from_iter([("raw_output".to_owned(), other.clone())]),
+    }
+}
+
+/// An LLM rubric's verdict, computed by the spec's rule and not taken from
+/// the judge: each dimension's score normalised from its `scale`, their
+/// weighted mean the score, passing at `pass_threshold`. The judge's own
+/// `passed`/`score` are kept as `judge_passed`/`judge_score`, and a judge
+/// that disagrees with its own dimension scores is marked
+/// `judge_disagrees`. A dimension the judge did not score, or scored outside
+/// its scale, makes the verdict an evaluator error: a rubric with a hole in
+/// it cannot pass.
+pub(crate) fn rubric_verdict(output: &Value, pass_threshold: f64, dimensions: &[loopc_plan::RubricDimension]) -> Result<Value, String> {
+    let mut verdict = verdict_object(output);
+    let scores = verdict
+        .get("dimension_scores")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let (mut total, mut weights) = (0.0, 0.0);
+    for d in dimensions {
+        let (lo, hi) = d.scale;
+        let s = scores
+            .get(&d.name)
+            .and_then(Value::as_f64)
+            .ok_or_else(|| format!("the judge gave no score for rubric dimension `{}`", d.name))?;
+        if !(lo - 1e-9..=hi + 1e-9).contains(&s) {
+            return Err(format!("the judge scored `{}` {s}, outside its scale [{lo}, {hi}]", d.name));
+        }
+        let normal = if hi > lo { ((s - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.0 };
+        total += d.weight * normal;
+        weights += d.weight;
+    }
+    let score = if weights > 0.0 { total / weights } else { 0.0 };
+    let passed = score >= pass_threshold;
+    for (own, kept) in [("passed", "judge_passed"), ("score", "judge_score")] {
+        if let Some(v) = verdict.remove(own) {
+            verdict.insert(kept.into(), v);
+        }
+    }
+    if verdict.get("judge_passed").and_then(Value::as_bool).is_some_and(|p| p != passed) {
+        verdict.insert("judge_disagrees".into(), json!(true));
+    }
+    verdict.insert("passed".into(), json!(passed));
+    verdict.insert("score".into(), json!(score));
+    Ok(Value::Object(verdict))
 }
 
 impl Runner<'_> {
@@ -229,18 +260,32 @@ impl Runner<'_> {
         };
         let (result, attempts, seconds) = invoke_with_retries(executor.as_ref(), &invocation, if self.throttled { 0 } else { 1 });
         let dimensions = match &e.kind {
-            EvaluatorKind::LlmRubric { dimensions, .. } => dimensions.clone(),
-            _ => Vec::new(),
+            EvaluatorKind::LlmRubric { dimensions, .. } => Some(dimensions.clone()),
+            _ => None,
         };
-        Ok(match result {
-            Ok(outcome) => StepRecord {
-                status: StepStatus::Done,
-                result: normalise_verdict(&outcome.output, threshold, &dimensions),
-                cost_usd: outcome.usage.cost_usd,
-                tokens: outcome.usage.input_tokens + outcome.usage.output_tokens,
-                attempts,
-                seconds,
-            },
+        let prompt = invocation.payload.clone();
+        let mut record = match result {
+            Ok(outcome) => {
+                let verdict = match &dimensions {
+                    Some(dimensions) => rubric_verdict(&outcome.output, threshold, dimensions),
+                    None => Ok(normalise_verdict(&outcome.output, threshold)),
+                };
+                let (status, result) = match verdict {
+                    Ok(v) => (StepStatus::Done, v),
+                    Err(why) => (
+                        StepStatus::Error,
+                        json!({"passed": false, "score": 0.0, "error": why, "judge": outcome.output}),
+                    ),
+                };
+                StepRecord {
+                    status,
+                    result,
+                    cost_usd: outcome.usage.cost_usd,
+                    tokens: outcome.usage.input_tokens + outcome.usage.output_tokens,
+                    attempts,
+                    seconds,
+                }
+            }
             Err(err) => StepRecord {
                 status: StepStatus::Error,
                 result: json!({"passed": false, "score": 0.0, "error": err.to_string()}),
@@ -249,7 +294,10 @@ impl Runner<'_> {
                 attempts,
                 seconds,
             },
-        })
+        };
+        // What the evaluator was asked, for `loopc logs`.
+        record.result["prompt"] = prompt;
+        Ok(record)
     }
 
     fn absorb_verdict(&mut self, state: &mut IterationState, e: &EvaluatorStep, record: &StepRecord) {
@@ -262,6 +310,10 @@ impl Runner<'_> {
             state.human_rejected = true;
         }
         let mut verdict = record.result.clone();
+        // The prompt is kept for `loopc logs`, not passed on as feedback.
+        if let Some(object) = verdict.as_object_mut() {
+            object.remove("prompt");
+        }
         if let EvaluatorKind::LlmRubric { pass_threshold, .. } = &e.kind {
             verdict["pass_threshold"] = json!(pass_threshold);
         }
@@ -411,30 +463,50 @@ fn verdict_line(e: &EvaluatorStep, record: &StepRecord) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalise_verdict;
+    use super::{normalise_verdict, rubric_verdict};
     use serde_json::json;
 
     #[test]
     fn verdicts_are_normalised() {
-        assert_eq!(normalise_verdict(&json!({"score": 0.9}), 0.8, &[])["passed"], json!(true));
-        assert_eq!(normalise_verdict(&json!({"passed": false}), 0.8, &[])["score"], json!(0.0));
-        let dims = vec![
-            loopc_plan::RubricDimension {
-                name: "a".into(),
-                weight: 0.5,
-                scale: (1.0, 5.0),
-                criteria: String::new(),
-            },
-            loopc_plan::RubricDimension {
-                name: "b".into(),
-                weight: 0.5,
-                scale: (0.0, 1.0),
-                criteria: String::new(),
-            },
-        ];
-        let v = normalise_verdict(&json!({"dimension_scores": {"a": 5, "b": 0.5}}), 0.7, &dims);
-        assert_eq!(v["score"], json!(0.75));
-        assert_eq!(v["passed"], json!(true));
-        assert_eq!(normalise_verdict(&json!("garbage"), 0.5, &[])["passed"], json!(false));
+        assert_eq!(normalise_verdict(&json!({"score": 0.9}), 0.8)["passed"], json!(true));
+        assert_eq!(normalise_verdict(&json!({"passed": false}), 0.8)["score"], json!(0.0));
+        assert_eq!(normalise_verdict(&json!("garbage"), 0.5)["passed"], json!(false));
+    }
+
+    fn dims() -> Vec<loopc_plan::RubricDimension> {
+        let dim = |name: &str, weight, scale| loopc_plan::RubricDimension {
+            name: name.into(),
+            weight,
+            scale,
+            criteria: String::new(),
+        };
+        vec![dim("a", 0.5, (1.0, 5.0)), dim("b", 0.5, (0.0, 1.0))]
+    }
+
+    #[test]
+    fn a_rubric_is_scored_by_its_dimensions_not_by_the_judge() {
+        let v = rubric_verdict(&json!({"dimension_scores": {"a": 5, "b": 0.5}}), 0.7, &dims()).unwrap();
+        assert_eq!((v["score"].clone(), v["passed"].clone()), (json!(0.75), json!(true)));
+        // A judge that says it passed at 0.2 against a 0.7 threshold fails.
+        let v = rubric_verdict(
+            &json!({"passed": true, "score": 0.95, "dimension_scores": {"a": 1.8, "b": 0.0}}),
+            0.7,
+            &dims(),
+        )
+        .unwrap();
+        assert_eq!(v["passed"], json!(false));
+        assert!((v["score"].as_f64().unwrap() - 0.1).abs() < 1e-9);
+        assert_eq!(
+            (v["judge_passed"].clone(), v["judge_score"].clone(), v["judge_disagrees"].clone()),
+            (json!(true), json!(0.95), json!(true))
+        );
+    }
+
+    #[test]
+    fn a_rubric_with_a_hole_is_an_error() {
+        let missing = rubric_verdict(&json!({"passed": true, "dimension_scores": {"a": 4}}), 0.5, &dims()).unwrap_err();
+        assert!(missing.contains("no score for rubric dimension `b`"), "{missing}");
+        let outside = rubric_verdict(&json!({"dimension_scores": {"a": 9, "b": 1}}), 0.5, &dims()).unwrap_err();
+        assert!(outside.contains("outside its scale [1, 5]"), "{outside}");
     }
 }

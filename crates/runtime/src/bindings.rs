@@ -307,6 +307,10 @@ pub struct ModelApi {
     /// `max_tokens` when the step's model sets none (the Anthropic API
     /// requires one: 4096 unless set).
     pub max_tokens: Option<u64>,
+    /// Retries of a call the API refused for now (HTTP 408, 429, 5xx, a
+    /// lost connection), with exponential backoff and jitter and the
+    /// server's `Retry-After`, within the step's timeout (default 3; 0: none).
+    pub max_retries: Option<u32>,
 }
 
 impl ModelApi {

@@ -232,6 +232,8 @@ fn openai(base_url: &str, key_env: &str, timeout_seconds: Option<u64>) -> OpenAi
         output_usd_per_mtok: 8.0,
         timeout_seconds,
         max_tokens: None,
+        // One call per reply: the retries are tests/executors_retry.rs's.
+        max_retries: Some(0),
     })
 }
 
@@ -244,6 +246,7 @@ fn anthropic(base_url: &str, key_env: &str, timeout_seconds: Option<u64>) -> Ant
         output_usd_per_mtok: 15.0,
         timeout_seconds,
         max_tokens: Some(1024),
+        max_retries: Some(0),
     })
 }
 
@@ -340,6 +343,8 @@ fn openai_evaluator_asks_for_and_parses_a_json_verdict() {
         output_usd_per_mtok: 0.0,
         timeout_seconds: Some(30),
         max_tokens: None,
+        // One call per reply: the retries are tests/executors_retry.rs's.
+        max_retries: Some(0),
     });
     let mut inv = evaluator();
     inv.model.as_mut().unwrap().max_tokens = Some(300);

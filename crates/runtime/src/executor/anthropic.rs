@@ -19,7 +19,8 @@
 //! `usage.input_tokens`/`output_tokens`, priced per million tokens.
 //!
 //! The timeout is the shorter of `timeout_seconds` and the step's timeout
-//! (10 minutes when neither is set). Errors: see [`super::http`].
+//! (10 minutes when neither is set): every attempt and retry within it. Errors and
+//! retries: see [`super::http`] and [`super::retry`].
 
 use serde_json::{json, Value};
 
@@ -151,7 +152,15 @@ impl Executor for AnthropicExecutor {
         let url = http::endpoint(self.settings.base_url.as_deref().unwrap_or(ANTHROPIC_URL), "messages");
         let timeout = http::timeout(self.settings.timeout_seconds, invocation.timeout);
         let headers = [("x-api-key", key.as_str()), ("anthropic-version", ANTHROPIC_VERSION)];
-        let response = http::post_json(&self.agent, &url, &headers, &body, timeout, &key)?;
+        let response = http::post_json(
+            &self.agent,
+            &url,
+            &headers,
+            &body,
+            timeout,
+            &http::retry_policy(&self.settings),
+            &key,
+        )?;
         self.outcome(invocation, &response)
     }
 

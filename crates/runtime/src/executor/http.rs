@@ -3,7 +3,8 @@
 //! declarations and reading a JSON verdict out of a model's reply.
 //!
 //! Error mapping: HTTP 408, 429 and 5xx → [`ExecError::Transport`]
-//! (retryable); other non-2xx → [`ExecError::Failed`] with the API's
+//! (retried with backoff and jitter, honouring `Retry-After` on 429 and
+//! 503: [`super::retry`]); other non-2xx → [`ExecError::Failed`] with the API's
 //! `error.message`; a timeout → [`ExecError::Timeout`]; no connection →
 //! [`ExecError::Transport`]. The key is never logged and is replaced by
 //! `[redacted]` in every message built here.
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::retry::{self, Failed, RetryPolicy};
 use super::{ExecError, Invocation, StepRef, ToolCall, Usage};
 
 /// Timeout when neither the executor nor the step sets one.
@@ -75,17 +77,45 @@ fn clip(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
-/// POST `body` as JSON and return the JSON of a 2xx response.
+/// POST `body` as JSON and return the JSON of a 2xx response, retrying
+/// what the API refused for now as `policy` says (see [`super::retry`]):
+/// all attempts and waits together within `timeout`.
 pub(crate) fn post_json(
     agent: &ureq::Agent,
     url: &str,
     headers: &[(&str, &str)],
     body: &Value,
     timeout: Duration,
+    policy: &RetryPolicy,
     secret: &str,
 ) -> Result<Value, ExecError> {
-    let shown_url = redact(url, secret);
     let bytes = serde_json::to_vec(body).map_err(|e| ExecError::Failed(format!("cannot serialize the request: {e}")))?;
+    let result = retry::call(
+        policy,
+        timeout,
+        |left| post_once(agent, url, headers, &bytes, left, secret),
+        std::thread::sleep,
+    );
+    // An attempt times out at what was left of the step's time: the step's timeout.
+    result.map_err(|e| match e {
+        ExecError::Timeout(_) => ExecError::Timeout(timeout),
+        other => other,
+    })
+}
+
+/// One POST within `timeout`.
+fn post_once(
+    agent: &ureq::Agent,
+    url: &str,
+    headers: &[(&str, &str)],
+    bytes: &[u8],
+    timeout: Duration,
+    secret: &str,
+) -> Result<Value, Failed> {
+    let shown_url = redact(url, secret);
+    if timeout.is_zero() {
+        return Err(ExecError::Timeout(timeout).into());
+    }
     let mut request = agent
         .post(url)
         .config()
@@ -95,8 +125,16 @@ pub(crate) fn post_json(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let mut response = request.send(&bytes[..]).map_err(|e| map_error(e, &shown_url, timeout, secret))?;
+    let mut response = request.send(bytes).map_err(|e| map_error(e, &shown_url, timeout, secret))?;
     let status = response.status().as_u16();
+    let retry_after = match status {
+        429 | 503 => response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::retry_after(v, std::time::SystemTime::now())),
+        _ => None,
+    };
     let text = response
         .body_mut()
         .with_config()
@@ -109,15 +147,22 @@ pub(crate) fn post_json(
                 "POST {shown_url}: the response is not JSON ({e}): {}",
                 clip(&redact(&text, secret), 300)
             ))
+            .into()
         });
     }
     let message = clip(&redact(&api_message(&text), secret), 500);
     let message = format!("POST {shown_url}: HTTP {status}: {message}");
-    if status == 408 || status == 429 || status >= 500 {
-        Err(ExecError::Transport(message))
+    let error = if status == 408 || status == 429 || status >= 500 {
+        ExecError::Transport(message)
     } else {
-        Err(ExecError::Failed(message))
-    }
+        ExecError::Failed(message)
+    };
+    Err(Failed { error, retry_after })
+}
+
+/// How a model API executor retries (`max_retries` in its bindings).
+pub(crate) fn retry_policy(settings: &crate::bindings::ModelApi) -> RetryPolicy {
+    RetryPolicy::new(settings.max_retries.unwrap_or(retry::DEFAULT_RETRIES))
 }
 
 /// `error.message` (OpenAI, Anthropic), `error` or `message` of an error body, else its text.

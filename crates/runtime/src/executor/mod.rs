@@ -134,6 +134,7 @@ pub mod command;
 pub mod dry_run;
 mod http;
 pub mod openai;
+pub mod retry;
 pub mod script;
 pub mod transcript;
 

@@ -19,7 +19,8 @@
 //! `usage.prompt_tokens`/`completion_tokens`, priced per million tokens.
 //!
 //! The timeout is the shorter of `timeout_seconds` and the step's timeout
-//! (10 minutes when neither is set). Errors: see [`super::http`].
+//! (10 minutes when neither is set): every attempt and retry within it. Errors and
+//! retries: see [`super::http`] and [`super::retry`].
 
 use serde_json::{json, Value};
 
@@ -162,7 +163,16 @@ impl Executor for OpenAiExecutor {
         let url = http::endpoint(self.settings.base_url.as_deref().unwrap_or(OPENAI_URL), "chat/completions");
         let timeout = http::timeout(self.settings.timeout_seconds, invocation.timeout);
         let auth = format!("Bearer {key}");
-        let response = http::post_json(&self.agent, &url, &[("authorization", auth.as_str())], &body, timeout, &key)?;
+        let headers = [("authorization", auth.as_str())];
+        let response = http::post_json(
+            &self.agent,
+            &url,
+            &headers,
+            &body,
+            timeout,
+            &http::retry_policy(&self.settings),
+            &key,
+        )?;
         self.outcome(invocation, &response)
     }
 

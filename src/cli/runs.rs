@@ -110,6 +110,9 @@ fn human_report(r: &RunReport) -> String {
             ));
         }
     }
+    for failure in &r.worker_failures {
+        out.push_str(&format!("  worker failed: {failure}\n"));
+    }
     out
 }
 
@@ -240,6 +243,9 @@ impl Report for RunStatus<'_> {
                 metrics.join(" "),
                 it.cost_usd
             ));
+            for failure in &it.worker_failures {
+                out.push_str(&format!("    worker failed: {failure}\n"));
+            }
         }
         let recent = self.events.len().saturating_sub(10);
         for e in &self.events[recent..] {

@@ -88,6 +88,9 @@ pub struct Bindings {
     /// `[shadow]`: what shadow mode records instead of doing.
     #[serde(default)]
     pub shadow: crate::publish::ShadowConfig,
+    /// `[limits]`: the run's token hard cap and wall-clock limit.
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
     #[serde(default)]
     pub executors: BTreeMap<String, ExecutorConfig>,
     /// Selector → executor name (see the module docs).

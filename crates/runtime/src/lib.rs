@@ -15,6 +15,7 @@ pub mod gate;
 pub mod inputs;
 pub mod interpreter;
 pub mod launch;
+pub mod limits;
 pub mod process;
 pub mod publish;
 pub mod safety;

@@ -84,12 +84,7 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, Error> {
             evaluator_scores: scores,
             cost_usd: Some(it.cost_usd),
             feedback,
-            extra: Map::from_iter([
-                ("metrics".to_owned(), Value::Object(it.metrics.clone())),
-                ("violations".to_owned(), json!(it.violations)),
-                ("human_interventions".to_owned(), Value::Array(interventions)),
-                ("decision".to_owned(), json!(it.decision)),
-            ]),
+            extra: iteration_extra(it, interventions),
         });
     }
     let max_iterations = plan
@@ -133,6 +128,25 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, Error> {
         },
         extra: Map::new(),
     }))
+}
+
+/// What a trace iteration carries beyond the standard's fields: metrics,
+/// violations, people's decisions, the decision, and when there are any,
+/// the worker failures and the evaluators' combined verdict.
+fn iteration_extra(it: &crate::store::IterationRecord, interventions: Vec<Value>) -> Map<String, Value> {
+    let mut extra = Map::from_iter([
+        ("metrics".to_owned(), Value::Object(it.metrics.clone())),
+        ("violations".to_owned(), json!(it.violations)),
+        ("human_interventions".to_owned(), Value::Array(interventions)),
+        ("decision".to_owned(), json!(it.decision)),
+    ]);
+    if !it.worker_failures.is_empty() {
+        extra.insert("worker_failures".to_owned(), json!(it.worker_failures));
+    }
+    if let Some(verdict) = &it.verdict {
+        extra.insert("verdict".to_owned(), verdict.clone());
+    }
+    extra
 }
 
 /// Write (atomically, mode 0600) the run's trace, if it has one. Every

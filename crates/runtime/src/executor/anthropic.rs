@@ -45,11 +45,13 @@ pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 pub struct AnthropicExecutor {
     settings: AnthropicSettings,
     agent: ureq::Agent,
+    retry: http::RetryPolicy,
 }
 
 impl AnthropicExecutor {
     pub fn new(settings: AnthropicSettings) -> Self {
         AnthropicExecutor {
+            retry: http::retry_policy(&settings),
             settings,
             agent: http::agent(),
         }
@@ -152,15 +154,7 @@ impl Executor for AnthropicExecutor {
         let url = http::endpoint(self.settings.base_url.as_deref().unwrap_or(ANTHROPIC_URL), "messages");
         let timeout = http::timeout(self.settings.timeout_seconds, invocation.timeout);
         let headers = [("x-api-key", key.as_str()), ("anthropic-version", ANTHROPIC_VERSION)];
-        let response = http::post_json(
-            &self.agent,
-            &url,
-            &headers,
-            &body,
-            timeout,
-            &http::retry_policy(&self.settings),
-            &key,
-        )?;
+        let response = http::post_json(&self.agent, &url, &headers, &body, timeout, &self.retry, &key)?;
         self.outcome(invocation, &response)
     }
 

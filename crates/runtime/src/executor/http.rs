@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::retry::{self, Failed, RetryPolicy};
+pub(crate) use super::retry::RetryPolicy;
+use super::retry::{self, Failed};
 use super::{ExecError, Invocation, StepRef, ToolCall, Usage};
 
 /// Timeout when neither the executor nor the step sets one.
@@ -200,6 +201,10 @@ fn map_error(e: ureq::Error, url: &str, timeout: Duration, secret: &str) -> Exec
     }
 }
 
+/// The JSON an evaluator is asked to answer with (an LLM rubric's verdict is
+/// computed from its `dimension_scores`).
+const VERDICT_SHAPE: &str = "{\"passed\": true|false, \"score\": <number from 0 to 1>, \"dimension_scores\": {\"<dimension>\": <score on its scale>}, \"remediation_hints\": [\"<what to fix>\"], \"summary\": \"<one sentence>\"}";
+
 /// The system prompt: the role (or an evaluator's instructions) and how to answer.
 pub(crate) fn system_prompt(invocation: &Invocation) -> String {
     let role = invocation.role.trim();
@@ -218,9 +223,7 @@ pub(crate) fn system_prompt(invocation: &Invocation) -> String {
         }
         StepRef::Evaluator(id) => format!(
             "{role}\n\nYou are evaluator `{id}` of an iterative agent loop (iteration {}). The user message is a JSON object with the \
-             objective, the workers' outputs and the rubric. Reply with a single JSON object and nothing else: \
-             {{\"passed\": true|false, \"score\": <number from 0 to 1>, \"dimension_scores\": {{\"<dimension>\": <score on its scale>}}, \
-             \"remediation_hints\": [\"<what to fix>\"], \"summary\": \"<one sentence>\"}}",
+             objective, the workers' outputs and the rubric. Reply with a single JSON object and nothing else: {VERDICT_SHAPE}",
             invocation.iteration
         ),
     }

@@ -39,11 +39,13 @@ pub const OPENAI_URL: &str = "https://api.openai.com/v1";
 pub struct OpenAiExecutor {
     settings: OpenAiSettings,
     agent: ureq::Agent,
+    retry: http::RetryPolicy,
 }
 
 impl OpenAiExecutor {
     pub fn new(settings: OpenAiSettings) -> Self {
         OpenAiExecutor {
+            retry: http::retry_policy(&settings),
             settings,
             agent: http::agent(),
         }
@@ -164,15 +166,7 @@ impl Executor for OpenAiExecutor {
         let timeout = http::timeout(self.settings.timeout_seconds, invocation.timeout);
         let auth = format!("Bearer {key}");
         let headers = [("authorization", auth.as_str())];
-        let response = http::post_json(
-            &self.agent,
-            &url,
-            &headers,
-            &body,
-            timeout,
-            &http::retry_policy(&self.settings),
-            &key,
-        )?;
+        let response = http::post_json(&self.agent, &url, &headers, &body, timeout, &self.retry, &key)?;
         self.outcome(invocation, &response)
     }
 

@@ -15,7 +15,8 @@
 use loopc_plan::WorkerStep;
 use serde_json::{json, Value};
 
-use super::steps::{invoke_with_retries, IterationState};
+use super::invoke::invoke_with_retries;
+use super::steps::IterationState;
 use super::tool_steps::tool_key;
 use super::{Flow, Runner};
 use crate::executor::transcript::{Turn, TurnCall};
@@ -71,7 +72,10 @@ impl Runner<'_> {
                 None => {
                     let mut invocation = self.worker_invocation(state, worker)?;
                     invocation.payload["transcript"] = json!(turns);
-                    let result = invoke_with_retries(executor.as_ref(), &invocation, worker.retries);
+                    if let Some(flow) = self.check_deadline(state)? {
+                        return Ok(Some(flow));
+                    }
+                    let result = invoke_with_retries(executor.as_ref(), &invocation, worker.retries, self.deadline());
                     let (record, flow) = self.finish_worker(state, worker, &key, &invocation.payload, result)?;
                     if flow.is_some() {
                         return Ok(flow);
@@ -113,7 +117,7 @@ impl Runner<'_> {
                     return self.end_worker(state, worker, turn + 2, why).map(|()| None);
                 }
             }
-            if let Some(flow) = self.check_spend(state)? {
+            if let Some(flow) = self.after_step(state)? {
                 return Ok(Some(flow));
             }
             if let Some(flow) = self.run_tool_calls(state, worker, &record, turn + 1)? {
@@ -179,7 +183,7 @@ impl Runner<'_> {
         state.outputs.remove(&worker.id);
         if !state.failed.contains(&worker.id) {
             state.failed.push(worker.id.clone());
-            state.errors += 1;
+            state.worker_failures.push(format!("{}: {why}", worker.id));
         }
         Ok(())
     }

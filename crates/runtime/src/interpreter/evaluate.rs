@@ -6,78 +6,12 @@ use loopc_plan::{Endpoint, EvaluatorKind, EvaluatorStep, MetricSource};
 use serde_json::{json, Map, Value};
 
 use super::guard::{Decision, Scope};
-use super::steps::{invoke_with_retries, IterationState};
+use super::invoke::invoke_with_retries;
+use super::steps::IterationState;
+use super::verdict::{normalise_verdict, rubric_verdict};
 use super::{Flow, Runner};
 use crate::executor::{Invocation, StepRef};
 use crate::store::{IterationRecord, Status, StepRecord, StepStatus};
-
-/// Normalise an executor's verdict: `passed` and `score` in [0, 1] always
-/// present. A deterministic check's own `passed`/`score` decide.
-pub(crate) fn normalise_verdict(output: &Value, pass_threshold: f64) -> Value {
-    let mut verdict = verdict_object(output);
-    let score = verdict.get("score").and_then(Value::as_f64).map(|s| s.clamp(0.0, 1.0));
-    let passed = verdict
-        .get("passed")
-        .and_then(Value::as_bool)
-        .or(score.map(|s| s >= pass_threshold))
-        .unwrap_or(false);
-    verdict.insert("passed".into(), json!(passed));
-    verdict.insert("score".into(), json!(score.unwrap_or(if passed { 1.0 } else { 0.0 })));
-    Value::Object(verdict)
-}
-
-fn verdict_object(output: &Value) -> Map<String, Value> {
-    match output {
-        Value::Object(m) => m.clone(),
-        Value::Bool(b) => Map::from_iter([("passed".to_owned(), json!(b))]),
-        Value::Number(n) => Map::from_iter([("score".to_owned(), json!(n))]),
-        other => Map::from_iter([("raw_output".to_owned(), other.clone())]),
-    }
-}
-
-/// An LLM rubric's verdict, computed by the spec's rule and not taken from
-/// the judge: each dimension's score normalised from its `scale`, their
-/// weighted mean the score, passing at `pass_threshold`. The judge's own
-/// `passed`/`score` are kept as `judge_passed`/`judge_score`, and a judge
-/// that disagrees with its own dimension scores is marked
-/// `judge_disagrees`. A dimension the judge did not score, or scored outside
-/// its scale, makes the verdict an evaluator error: a rubric with a hole in
-/// it cannot pass.
-pub(crate) fn rubric_verdict(output: &Value, pass_threshold: f64, dimensions: &[loopc_plan::RubricDimension]) -> Result<Value, String> {
-    let mut verdict = verdict_object(output);
-    let scores = verdict
-        .get("dimension_scores")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let (mut total, mut weights) = (0.0, 0.0);
-    for d in dimensions {
-        let (lo, hi) = d.scale;
-        let s = scores
-            .get(&d.name)
-            .and_then(Value::as_f64)
-            .ok_or_else(|| format!("the judge gave no score for rubric dimension `{}`", d.name))?;
-        if !(lo - 1e-9..=hi + 1e-9).contains(&s) {
-            return Err(format!("the judge scored `{}` {s}, outside its scale [{lo}, {hi}]", d.name));
-        }
-        let normal = if hi > lo { ((s - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.0 };
-        total += d.weight * normal;
-        weights += d.weight;
-    }
-    let score = if weights > 0.0 { total / weights } else { 0.0 };
-    let passed = score >= pass_threshold;
-    for (own, kept) in [("passed", "judge_passed"), ("score", "judge_score")] {
-        if let Some(v) = verdict.remove(own) {
-            verdict.insert(kept.into(), v);
-        }
-    }
-    if verdict.get("judge_passed").and_then(Value::as_bool).is_some_and(|p| p != passed) {
-        verdict.insert("judge_disagrees".into(), json!(true));
-    }
-    verdict.insert("passed".into(), json!(passed));
-    verdict.insert("score".into(), json!(score));
-    Ok(Value::Object(verdict))
-}
 
 impl Runner<'_> {
     pub(crate) fn run_evaluator(&mut self, state: &mut IterationState, e: &EvaluatorStep) -> Result<Option<Flow>, String> {
@@ -91,16 +25,11 @@ impl Runner<'_> {
             _ => 1.0,
         };
         if let Some(missing) = e.runs_after.iter().find(|w| state.failed.contains(w)) {
-            let mut record = StepRecord {
-                status: StepStatus::Error,
-                result: json!({"passed": false, "score": 0.0, "error": format!("worker `{missing}` produced no output")}),
-                cost_usd: 0.0,
-                tokens: 0,
-                attempts: 0,
-                seconds: 0.0,
-            };
+            // Nothing to judge: a failed verdict, but the worker's failure, not an evaluator error.
+            let why = format!("worker `{missing}` produced no output");
+            let mut record = StepRecord::of(StepStatus::Skipped, json!({"passed": false, "score": 0.0, "skipped": why}));
             self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
-            self.say(&format!("  check {}: error (worker `{missing}` produced no output)", e.id));
+            self.say(&format!("  check {}: skipped ({why})", e.id));
             self.absorb_verdict(state, e, &record);
             return Ok(None);
         }
@@ -115,6 +44,10 @@ impl Runner<'_> {
         // The checker must be the one the run started with.
         if !matches!(e.kind, EvaluatorKind::Human { .. }) {
             if let Some(flow) = self.check_executor_files() {
+                return Ok(Some(flow));
+            }
+            // Nothing starts once the run's wall-clock limit has passed.
+            if let Some(flow) = self.check_deadline(state)? {
                 return Ok(Some(flow));
             }
         }
@@ -141,8 +74,34 @@ impl Runner<'_> {
         };
         self.store.record_step(&self.run_id, state.i, &key, &mut record)?;
         self.say(&verdict_line(e, &record));
+        self.report_verdict(state, e, &record)?;
         self.absorb_verdict(state, e, &record);
-        self.check_spend(state)
+        self.after_step(state)
+    }
+
+    /// Events for what a verdict's line does not say: a judge overruled by
+    /// its own dimension scores, an evaluator's error.
+    fn report_verdict(&mut self, state: &IterationState, e: &EvaluatorStep, record: &StepRecord) -> Result<(), String> {
+        let passed = record.result["passed"] == json!(true);
+        if record.result["judge_disagrees"] == json!(true) {
+            let (said, computed) = if passed { ("failed", "passed") } else { ("passed", "failed") };
+            let message = format!(
+                "evaluator {}: the judge said {said}, but its dimension scores give {:.4} against pass_threshold {}: {computed} (the computed result counts)",
+                e.id,
+                record.result["score"].as_f64().unwrap_or(0.0),
+                match &e.kind {
+                    EvaluatorKind::LlmRubric { pass_threshold, .. } => *pass_threshold,
+                    _ => 1.0,
+                }
+            );
+            self.event(state.i, "evaluator", &message)?;
+        }
+        if record.status == StepStatus::Error {
+            if let Some(error) = record.result["error"].as_str() {
+                self.event(state.i, "evaluator", &format!("evaluator {} erred: {error}", e.id))?;
+            }
+        }
+        Ok(())
     }
 
     /// The `pre_evaluator` safety checks of the outputs an evaluator reads.
@@ -253,12 +212,13 @@ impl Runner<'_> {
                 "outputs": outputs,
                 "rubric": rubric.as_ref().map(|(_, r)| r.clone()),
             }),
-            timeout: Some(Duration::from_secs(600)),
+            timeout: self.cap_timeout(Some(Duration::from_secs(600))),
             workspace: self.workspace.clone(),
             processes: Some(self.processes.clone()),
             isolation: Some(self.isolation.clone()),
         };
-        let (result, attempts, seconds) = invoke_with_retries(executor.as_ref(), &invocation, if self.throttled { 0 } else { 1 });
+        let retries = if self.throttled { 0 } else { 1 };
+        let (result, attempts, seconds) = invoke_with_retries(executor.as_ref(), &invocation, retries, self.deadline());
         let dimensions = match &e.kind {
             EvaluatorKind::LlmRubric { dimensions, .. } => Some(dimensions.clone()),
             _ => None,
@@ -303,7 +263,8 @@ impl Runner<'_> {
     fn absorb_verdict(&mut self, state: &mut IterationState, e: &EvaluatorStep, record: &StepRecord) {
         state.cost_usd += record.cost_usd;
         state.tokens += record.tokens;
-        if record.status != StepStatus::Done {
+        // Skipped: its worker failed, which is counted as the worker's failure.
+        if !matches!(record.status, StepStatus::Done | StepStatus::Skipped) {
             state.errors += 1;
         }
         if matches!(e.kind, EvaluatorKind::Human { .. }) && record.result["passed"] == json!(false) {
@@ -328,6 +289,7 @@ impl Runner<'_> {
         seconds: f64,
     ) -> Result<Map<String, Value>, String> {
         let (run_cost, run_tokens) = self.store.spend(&self.run_id)?;
+        let verdict = super::aggregate::combined(&self.plan, &state.verdicts);
         let mut out = Map::new();
         for m in &self.plan.metrics {
             let value = match &m.source {
@@ -355,6 +317,9 @@ impl Runner<'_> {
                     "tokens" => Some(json!(run_tokens)),
                     "iteration_duration" | "duration" | "latency" => Some(json!(seconds)),
                     "iterations" | "iteration" => Some(json!(state.i)),
+                    // The evaluators' combined verdict (aggregation, semantics §2.3).
+                    "verdict" | "verdict_score" => verdict.as_ref().map(|v| v["score"].clone()),
+                    "verdict_passed" => verdict.as_ref().map(|v| json!(if v["passed"] == json!(true) { 1 } else { 0 })),
                     _ => None,
                 },
             };
@@ -459,54 +424,4 @@ fn verdict_line(e: &EvaluatorStep, record: &StepRecord) -> String {
         e.id,
         record.result["score"].as_f64().unwrap_or(0.0)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{normalise_verdict, rubric_verdict};
-    use serde_json::json;
-
-    #[test]
-    fn verdicts_are_normalised() {
-        assert_eq!(normalise_verdict(&json!({"score": 0.9}), 0.8)["passed"], json!(true));
-        assert_eq!(normalise_verdict(&json!({"passed": false}), 0.8)["score"], json!(0.0));
-        assert_eq!(normalise_verdict(&json!("garbage"), 0.5)["passed"], json!(false));
-    }
-
-    fn dims() -> Vec<loopc_plan::RubricDimension> {
-        let dim = |name: &str, weight, scale| loopc_plan::RubricDimension {
-            name: name.into(),
-            weight,
-            scale,
-            criteria: String::new(),
-        };
-        vec![dim("a", 0.5, (1.0, 5.0)), dim("b", 0.5, (0.0, 1.0))]
-    }
-
-    #[test]
-    fn a_rubric_is_scored_by_its_dimensions_not_by_the_judge() {
-        let v = rubric_verdict(&json!({"dimension_scores": {"a": 5, "b": 0.5}}), 0.7, &dims()).unwrap();
-        assert_eq!((v["score"].clone(), v["passed"].clone()), (json!(0.75), json!(true)));
-        // A judge that says it passed at 0.2 against a 0.7 threshold fails.
-        let v = rubric_verdict(
-            &json!({"passed": true, "score": 0.95, "dimension_scores": {"a": 1.8, "b": 0.0}}),
-            0.7,
-            &dims(),
-        )
-        .unwrap();
-        assert_eq!(v["passed"], json!(false));
-        assert!((v["score"].as_f64().unwrap() - 0.1).abs() < 1e-9);
-        assert_eq!(
-            (v["judge_passed"].clone(), v["judge_score"].clone(), v["judge_disagrees"].clone()),
-            (json!(true), json!(0.95), json!(true))
-        );
-    }
-
-    #[test]
-    fn a_rubric_with_a_hole_is_an_error() {
-        let missing = rubric_verdict(&json!({"passed": true, "dimension_scores": {"a": 4}}), 0.5, &dims()).unwrap_err();
-        assert!(missing.contains("no score for rubric dimension `b`"), "{missing}");
-        let outside = rubric_verdict(&json!({"dimension_scores": {"a": 9, "b": 1}}), 0.5, &dims()).unwrap_err();
-        assert!(outside.contains("outside its scale [1, 5]"), "{outside}");
-    }
 }

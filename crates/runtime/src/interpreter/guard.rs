@@ -93,6 +93,11 @@ impl Guard {
         self.sandbox = self.sandbox.clone().in_shadow(shadow);
     }
 
+    /// `run_command` calls end at the run's wall-clock deadline.
+    pub(crate) fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.sandbox.deadline = deadline;
+    }
+
     pub(crate) fn isolate(&mut self, isolation: std::sync::Arc<crate::process::Isolation>) {
         self.sandbox = self.sandbox.clone().with_isolation(isolation);
     }

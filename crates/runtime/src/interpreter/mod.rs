@@ -4,14 +4,18 @@
 //! again on an interrupted run and continues at the first unfinished step.
 
 mod agentic;
+mod aggregate;
+mod deadline;
 mod evaluate;
 mod guard;
+mod invoke;
 mod isolation;
 mod publishing;
 mod steps;
 mod terminate;
 mod tool_steps;
 mod validate;
+mod verdict;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -44,6 +48,9 @@ pub struct Report {
     /// What a shadow run recorded instead of doing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shadowed: Vec<String>,
+    /// Workers that failed, each as `iteration N: id: why`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub worker_failures: Vec<String>,
 }
 
 /// What an iteration (or part of it) decided.
@@ -407,6 +414,7 @@ impl<'a> Runner<'a> {
             cost_usd: row.cost_usd,
             tokens: row.tokens,
             shadowed: self.shadowed().map_err(Error::Run)?,
+            worker_failures: self.worker_failures().map_err(Error::Run)?,
         })
     }
 
@@ -451,6 +459,7 @@ impl<'a> Runner<'a> {
                     cost_usd: state.cost_usd,
                     tokens: state.tokens,
                     errors: state.errors,
+                    worker_failures: state.worker_failures.clone(),
                     violations: state.violations.clone(),
                     decision: reason.clone(),
                     started_at,
@@ -475,6 +484,7 @@ impl<'a> Runner<'a> {
             started_at,
             finished_at: crate::clock::now_rfc3339(),
             optimizer_step: false,
+            ..IterationRecord::default()
         };
         let flow = self.terminate(&mut record, history, &state)?;
         self.say(&format!(

@@ -3,14 +3,15 @@
 //! sandbox, memory writes.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use loopc_plan::{Binding, SafetyAction, WorkerStep};
 use serde_json::{json, Map, Value};
 
 use super::guard::{Decision, Scope};
+use super::invoke::{invoke_group, Called};
 use super::{Flow, Runner};
-use crate::executor::{ExecError, Executor, Invocation, Outcome, StepRef};
+use crate::executor::{ExecError, Executor, Invocation, StepRef};
 use crate::store::{IterationRecord, StepRecord, StepStatus, StoreError};
 
 /// What the iteration has produced so far.
@@ -24,7 +25,10 @@ pub(crate) struct IterationState {
     pub verdicts: HashMap<String, Value>,
     pub cost_usd: f64,
     pub tokens: u64,
+    /// Evaluator errors (the `evaluator_error` rule counts these).
     pub errors: u32,
+    /// Workers that failed this iteration, each as `id: why` (not evaluator errors).
+    pub worker_failures: Vec<String>,
     pub violations: Vec<String>,
     pub human_rejected: bool,
     /// Feedback addressed to each worker / the optimizer, from the previous iteration.
@@ -51,6 +55,7 @@ impl IterationState {
             cost_usd: 0.0,
             tokens: 0,
             errors: 0,
+            worker_failures: Vec::new(),
             violations: Vec::new(),
             human_rejected: false,
             incoming: previous.map_or(Value::Null, |p| p.feedback.clone()),
@@ -74,48 +79,6 @@ enum Prepared {
     Stop(Flow),
 }
 
-/// Invoke the group's ready workers: concurrently (semantics §2.1), or one
-/// at a time without retries when spend is throttled. Results in order.
-fn invoke_group(pending: &[Pending], throttled: bool) -> Vec<(Result<Outcome, ExecError>, u32, f64)> {
-    if throttled || pending.len() <= 1 {
-        return pending
-            .iter()
-            .map(|(w, inv, ex)| invoke_with_retries(ex.as_ref(), inv, if throttled { 0 } else { w.retries }))
-            .collect();
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = pending
-            .iter()
-            .map(|(w, inv, ex)| scope.spawn(move || invoke_with_retries(ex.as_ref(), inv, w.retries)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| (Err(ExecError::Failed("executor panicked".into())), 1, 0.0))
-            })
-            .collect()
-    })
-}
-
-/// Call an executor with the step's retries (none when throttled).
-pub(crate) fn invoke_with_retries(
-    executor: &dyn Executor,
-    invocation: &Invocation,
-    retries: u32,
-) -> (Result<Outcome, ExecError>, u32, f64) {
-    let start = Instant::now();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = executor.invoke(invocation);
-        match &result {
-            Err(e) if e.is_retryable() && attempt <= retries => continue,
-            _ => return (result, attempt, start.elapsed().as_secs_f64()),
-        }
-    }
-}
-
 impl Runner<'_> {
     /// Run one group of workers that may run concurrently. Every executor
     /// result is committed before any of them is acted on (a gate, a halt),
@@ -134,7 +97,13 @@ impl Runner<'_> {
                 Prepared::Stop(flow) => return Ok(Some(flow)),
             }
         }
-        let results = invoke_group(&pending, self.throttled);
+        // Nothing new starts once the run's wall-clock limit has passed.
+        if !pending.is_empty() {
+            if let Some(flow) = self.check_deadline(state)? {
+                return Ok(Some(flow));
+            }
+        }
+        let results = invoke_group(&pending, self.throttled, self.deadline());
         let mut flow = None;
         for ((worker, invocation, _), (result, attempts, seconds)) in pending.into_iter().zip(results) {
             let key = format!("workers.{}", worker.id);
@@ -154,7 +123,7 @@ impl Runner<'_> {
             self.absorb_worker(state, worker, record);
         }
         if flow.is_none() {
-            flow = self.check_spend(state)?;
+            flow = self.after_step(state)?;
         }
         if flow.is_some() {
             return Ok(flow);
@@ -311,7 +280,7 @@ impl Runner<'_> {
                 "output": {"name": worker.output_name, "format": worker.output_format},
                 "tools": worker.tools,
             }),
-            timeout: worker.timeout_seconds.map(Duration::from_secs),
+            timeout: self.cap_timeout(worker.timeout_seconds.map(Duration::from_secs)),
             workspace: self.workspace.clone(),
             processes: Some(self.processes.clone()),
             isolation: Some(self.isolation.clone()),
@@ -326,7 +295,7 @@ impl Runner<'_> {
         worker: &WorkerStep,
         key: &str,
         prompt: &Value,
-        (result, attempts, seconds): (Result<Outcome, ExecError>, u32, f64),
+        (result, attempts, seconds): Called,
     ) -> Result<(StepRecord, Option<Flow>), String> {
         let mut flow = None;
         let mut record = match result {
@@ -336,6 +305,11 @@ impl Runner<'_> {
                 } else {
                     StepStatus::Failed
                 };
+                // Retrying cannot mend a configuration (no program, no key): stop.
+                if let ExecError::Config(why) = &e {
+                    let reason = format!("worker_failure: worker `{}`: configuration error: {why}", worker.id);
+                    flow = Some(Flow::Stop(crate::store::Status::Halted, reason));
+                }
                 StepRecord {
                     status,
                     result: json!({"error": e.to_string()}),
@@ -404,6 +378,9 @@ impl Runner<'_> {
         // What the worker was asked, kept (redacted, as all stored text) for `loopc logs`.
         record.result["prompt"] = prompt.clone();
         self.store.record_step(&self.run_id, state.i, key, &mut record)?;
+        if let Some(why) = failure(&record) {
+            self.event(state.i, "worker", &format!("worker {}: {why}", worker.id))?;
+        }
         self.say(&format!(
             "  worker {}: {} in {:.2}s{}{}",
             key.strip_prefix("workers.").unwrap_or(key),
@@ -435,8 +412,12 @@ impl Runner<'_> {
                 state.outputs.insert(worker.id.clone(), Value::Null);
             }
             _ => {
+                // No output; a failure of its own unless a check or a
+                // dependency stopped it (recorded where that happened).
                 state.failed.push(worker.id.clone());
-                state.errors += 1;
+                if let Some(why) = failure(record) {
+                    state.worker_failures.push(format!("{}: {why}", worker.id));
+                }
             }
         }
     }
@@ -451,6 +432,15 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// Why a worker step failed, when it failed on its own: its executor
+/// erred or timed out, or it spent over its budget.
+pub(crate) fn failure(record: &StepRecord) -> Option<String> {
+    matches!(record.status, StepStatus::Failed | StepStatus::Timeout | StepStatus::OverBudget).then(|| {
+        let why = record.result["error"].as_str().unwrap_or(record.status.as_str());
+        why.to_owned()
+    })
 }
 
 /// `a.b.c` inside a JSON value.

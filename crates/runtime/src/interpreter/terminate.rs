@@ -56,12 +56,19 @@ impl Runner<'_> {
                 }
             }
         }
+        // The hard cap is the bindings' (LSS's token_soft_cap only warns).
+        if let Some(cap) = self.executors.bindings.limits.max_tokens {
+            if run_tokens > cap {
+                let reason = format!("cost_exceeded: used {run_tokens} tokens, over the token hard cap {cap} ([limits] max_tokens)");
+                return Ok(Some(Flow::Stop(Status::Halted, reason)));
+            }
+        }
         if let Some(cap) = b.token_soft_cap {
             if run_tokens > cap {
                 self.warn_once(
                     state.i,
                     "token_soft_cap",
-                    &format!("{run_tokens} tokens used, over token_soft_cap {cap}"),
+                    &format!("{run_tokens} tokens used, over token_soft_cap {cap} (a soft cap: the run goes on)"),
                 )?;
             }
         }
@@ -141,13 +148,37 @@ impl Runner<'_> {
         Ok(None)
     }
 
-    /// Decide the iteration's outcome, in the order of semantics §5.
+    /// Decide the iteration's outcome, in the order of semantics §5. The
+    /// record keeps the iteration's worker failures and combined verdict; a
+    /// run that ends with workers failed in its last iteration says so.
     pub(crate) fn terminate(
         &mut self,
         record: &mut IterationRecord,
         history: &[IterationRecord],
         state: &IterationState,
     ) -> Result<Flow, String> {
+        record.worker_failures.clone_from(&state.worker_failures);
+        record.verdict = super::aggregate::combined(&self.plan, &state.verdicts);
+        let flow = self.decide(record, history, state)?;
+        Ok(match flow {
+            Flow::Stop(status, reason) if status != Status::Succeeded && !record.worker_failures.is_empty() => {
+                Flow::Stop(status, format!("{reason}; worker failures: {}", record.worker_failures.join("; ")))
+            }
+            other => other,
+        })
+    }
+
+    /// Every worker failure of the run, as `iteration N: id: why`.
+    pub(crate) fn worker_failures(&self) -> Result<Vec<String>, String> {
+        Ok(self
+            .store
+            .iterations(&self.run_id)?
+            .iter()
+            .flat_map(|it| it.worker_failures.iter().map(move |f| format!("iteration {}: {f}", it.iteration)))
+            .collect())
+    }
+
+    fn decide(&mut self, record: &mut IterationRecord, history: &[IterationRecord], state: &IterationState) -> Result<Flow, String> {
         let t = self.plan.termination.clone();
         // Retried iterations were discarded (semantics §5): they count
         // towards max_iterations but not towards success or stall windows.
@@ -165,11 +196,20 @@ impl Runner<'_> {
             record.decision = "cost".into();
             return Ok(flow);
         }
-        // 3. success: every condition, each on `consecutive` iterations.
+        // 3. success: every condition, each on `consecutive` iterations,
+        // with the evaluators' combined verdict passing on each (§2.3).
         if !retry {
-            if let Some(reason) = success(&t, record, &kept) {
+            if let Some(reason) = success(&t, record, &kept, true) {
                 record.decision.clone_from(&reason);
                 return Ok(Flow::Stop(Status::Succeeded, reason));
+            }
+            if let Some(reason) = success(&t, record, &kept, false) {
+                let failed_by = record.verdict.as_ref().map_or_else(String::new, |v| {
+                    let by: Vec<&str> = v["failed_by"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                    by.join(", ")
+                });
+                let message = format!("not a success: {reason} holds, but the evaluators' combined verdict failed ({failed_by})");
+                self.event(record.iteration, "aggregation", &message)?;
             }
         }
         // 4. failure rules, 5. stall rules, in the spec's order.
@@ -273,20 +313,24 @@ fn safety_violation(t: &loopc_plan::TerminationPlan, record: &IterationRecord) -
 }
 
 /// The success reason when every success condition holds, each on its
-/// `consecutive` kept iterations (this one included).
-fn success(t: &loopc_plan::TerminationPlan, record: &IterationRecord, kept: &[&IterationRecord]) -> Option<String> {
+/// `consecutive` kept iterations (this one included), and — `with_verdict`
+/// — the evaluators' combined verdict passed on each of them.
+fn success(t: &loopc_plan::TerminationPlan, record: &IterationRecord, kept: &[&IterationRecord], with_verdict: bool) -> Option<String> {
     if t.success.is_empty() {
         return None;
     }
-    let holds = |rule: &loopc_plan::SuccessRule, metrics: &serde_json::Map<String, Value>| {
-        metrics
-            .get(&rule.metric)
-            .and_then(Value::as_f64)
-            .is_some_and(|v| rule.op.holds(v, rule.value))
+    let holds = |rule: &loopc_plan::SuccessRule, it: &IterationRecord| {
+        let verdict = !with_verdict || it.verdict.as_ref().is_none_or(|v| v["passed"] == json!(true));
+        verdict
+            && it
+                .metrics
+                .get(&rule.metric)
+                .and_then(Value::as_f64)
+                .is_some_and(|v| rule.op.holds(v, rule.value))
     };
     let all = t.success.iter().all(|rule| {
         let n = rule.consecutive.max(1) as usize;
-        holds(rule, &record.metrics) && kept.len() + 1 >= n && kept.iter().rev().take(n - 1).all(|h| holds(rule, &h.metrics))
+        holds(rule, record) && kept.len() + 1 >= n && kept.iter().rev().take(n - 1).all(|h| holds(rule, h))
     });
     all.then(|| {
         let text = t

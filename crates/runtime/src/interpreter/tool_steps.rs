@@ -38,6 +38,8 @@ impl Runner<'_> {
             let row = format!("(iteration {}, step `workers.{}`)", state.i, worker.id);
             StoreError::corrupt(&self.run_id, "steps", row, format!("tool_calls do not decode: {e}"))
         })?;
+        let deadline = self.deadline();
+        self.guard.set_deadline(deadline);
         for (n, call) in calls.iter().enumerate() {
             let key = tool_key(&worker.id, turn, n);
             if let Some(done) = self.store.step(&self.run_id, state.i, &key)? {
@@ -47,6 +49,10 @@ impl Runner<'_> {
                         .push(format!("{key}: {}", done.result["error"].as_str().unwrap_or("blocked")));
                 }
                 continue;
+            }
+            // No tool call starts after the run's wall-clock limit.
+            if let Some(flow) = self.check_deadline(state)? {
+                return Ok(Some(flow));
             }
             let mut memory = None;
             let outcome = if self.executors.dry_run {

@@ -199,6 +199,14 @@ pub struct IterationRecord {
     pub started_at: String,
     pub finished_at: String,
     pub optimizer_step: bool,
+    /// Workers that failed in this iteration, each as `id: why` (a worker's
+    /// failure, not an evaluator error).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worker_failures: Vec<String>,
+    /// The evaluators' combined verdict when the spec declares `aggregation`
+    /// (semantics §2.3): `{"passed", "score", "failed_by", "panels"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Value>,
 }
 
 /// What [`Store::claim`] found.

@@ -153,6 +153,10 @@ impl Sandbox {
         if self.shadow.as_ref().is_some_and(|s| s.is_outward(&argv)) {
             return Ok(crate::publish::shadowed(&argv));
         }
+        // Within the run's wall-clock limit too.
+        let timeout = self
+            .deadline
+            .map_or(timeout, |d| timeout.min(d.saturating_duration_since(std::time::Instant::now())));
         let out = self.run_command(&argv, timeout)?;
         Ok(json!({ "exit_code": out.exit_code, "stdout": out.stdout, "stderr": out.stderr }))
     }

@@ -166,6 +166,8 @@ pub struct Sandbox {
     /// Whether [`Sandbox::call_measured`] keeps every small file's content
     /// (for line counts and undo), not only the read-only files'.
     keep_contents: bool,
+    /// The run's wall-clock deadline: `run_command` is killed there.
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl Sandbox {
@@ -204,6 +206,7 @@ impl Sandbox {
             read_only_ids: Vec::new(),
             processes: None,
             keep_contents: false,
+            deadline: None,
         };
         Ok(sandbox.read_only(allowed_inside))
     }

@@ -80,15 +80,16 @@ impl Runner<'_> {
         if elapsed + 0.005 < limit {
             return Ok(None);
         }
-        let reason = match source {
-            WallLimit::Rule(_) => format!("timeout: ran {elapsed:.1}s, limit {limit}s"),
-            WallLimit::Bindings => format!("timeout: ran {elapsed:.1}s, over [limits] timeout_seconds {limit}"),
+        let what = match source {
+            WallLimit::Rule(_) => format!("ran {elapsed:.1}s, limit {limit}s"),
+            WallLimit::Bindings => format!("ran {elapsed:.1}s, over [limits] timeout_seconds {limit}"),
         };
         self.event(
             state.i,
             "timeout",
-            &format!("{reason}: the running step was stopped and nothing more starts"),
+            &format!("{what}: the running step was stopped and nothing more starts"),
         )?;
+        let reason = format!("timeout: {what}");
         Ok(Some(match source {
             WallLimit::Rule(Action::EscalateHuman) => Flow::Pause(crate::gate::Gate::Escalation, reason),
             _ => Flow::Stop(Status::Halted, reason),

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         cli::Command::Runs(a) => cli::runs::runs(a),
         cli::Command::Status(a) => cli::runs::status(a),
         cli::Command::Logs(a) => cli::logs::logs(a),
+        cli::Command::Gc(a) => cli::gc::run(a),
         cli::Command::Completions(a) => cli::completions(&a),
         cli::Command::Man => cli::man(),
     };

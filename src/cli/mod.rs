@@ -6,6 +6,7 @@ pub mod explain;
 pub mod fix;
 pub mod logs;
 pub mod lsp;
+pub mod gc;
 pub mod migrate;
 pub mod new;
 pub mod report;
@@ -76,6 +77,8 @@ pub enum Command {
     Status(runs::StatusArgs),
     /// What each step of a run was asked and answered: prompts, model outputs, tool calls, errors.
     Logs(logs::LogsArgs),
+    /// Remove the worktrees of runs that ended long enough ago (branches are kept unless --branches).
+    Gc(gc::GcArgs),
     /// Write a new spec from a template (`loopc new --list`), with dry-run bindings if asked.
     New(new::NewArgs),
     /// Rewrite specs in the older list-form dialect into LSS 1.0, saying what changed and what is left.

@@ -9,6 +9,7 @@ use loopc_diagnostics::render::{render_human, HumanOptions};
 use loopc_plan::Plan;
 use loopc_runtime::bindings::Bindings;
 use loopc_runtime::launch::Launcher;
+use loopc_runtime::workspace::{Kind, Source, Workspace};
 use loopc_runtime::{BindingsOrigin, RunOptions, Status, Store, Sync};
 use serde_json::{Map, Value};
 
@@ -83,6 +84,9 @@ pub struct RunArgs {
     /// Run at most this many loops at once; the rest wait in a queue.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// The ref each run's worktree branches from (`[workspace] kind = "git-worktree"`; default HEAD).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
     /// Accept safety constraint types the runtime cannot enforce.
     #[arg(long)]
     pub allow_unenforced: bool,
@@ -255,6 +259,65 @@ fn launcher(state_dir: &Path, bindings: Bindings, protected: Vec<PathBuf>, quiet
     }
 }
 
+/// Record one run per job, each in its own workspace; their ids, in order.
+fn start_runs(
+    jobs: &[Job],
+    state_dir: &Path,
+    bindings: &Bindings,
+    label: &str,
+    args: &RunArgs,
+    options: &RunOptions,
+) -> Result<Vec<String>, u8> {
+    let workspace = bindings.root();
+    // Resolved once: every job branches from the same commit.
+    let source = match Source::resolve(&workspace, &bindings.workspace, args.base.as_deref(), args.dry_run) {
+        Ok(s) => s,
+        Err(e) => return Err(usage_error(e)),
+    };
+    if let Err(e) = source.check_state_dir(state_dir) {
+        return Err(usage_error(e));
+    }
+    if let (Some(note), false) = (&source.note, args.quiet) {
+        eprintln!("loopc: note: {note}");
+    }
+    let mut store = match Store::open(state_dir) {
+        Ok(s) => s,
+        Err(e) => return Err(usage_error(e)),
+    };
+    let mut run_ids = Vec::new();
+    for job in jobs {
+        match loopc_runtime::start_run(&mut store, &job.plan, &job.inputs, &source, (bindings, label), options) {
+            Ok(started) => {
+                for note in &started.notes {
+                    eprintln!("loopc: warning: run {}: {note}", started.id);
+                }
+                if !args.quiet {
+                    eprintln!(
+                        "run {} started: {} ({}){}",
+                        started.id,
+                        job.plan.loop_name,
+                        job.plan.source,
+                        where_it_works(&started.workspace)
+                    );
+                }
+                run_ids.push(started.id);
+            }
+            // The runs started so far are recorded and can be resumed; say which.
+            Err(e) => {
+                if !run_ids.is_empty() {
+                    eprintln!(
+                        "loopc: note: runs {} were recorded but not executed (loopc resume RUN)",
+                        run_ids.join(", ")
+                    );
+                }
+                return Err(usage_error(e));
+            }
+        }
+    }
+    drop(store);
+    Ok(run_ids)
+}
+
 pub fn run(args: RunArgs, settings: &Settings) -> u8 {
     let state_dir = match args.state.resolve() {
         Ok(d) => d,
@@ -321,30 +384,10 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
     if let Err(e) = loopc_runtime::check_state_location(&state_dir, &workspace) {
         return usage_error(e);
     }
-    let mut store = match Store::open(&state_dir) {
-        Ok(s) => s,
-        Err(e) => return usage_error(e),
+    let run_ids = match start_runs(&jobs, &state_dir, &bindings, &label, &args, &options) {
+        Ok(ids) => ids,
+        Err(code) => return code,
     };
-    let mut run_ids = Vec::new();
-    for job in &jobs {
-        let origin = BindingsOrigin {
-            label: label.clone(),
-            sha256: bindings.digest(&job.plan),
-        };
-        match loopc_runtime::start_run(&mut store, &job.plan, &job.inputs, &workspace, &origin, &options) {
-            Ok((id, notes)) => {
-                for note in notes {
-                    eprintln!("loopc: warning: run {id}: {note}");
-                }
-                if !args.quiet {
-                    eprintln!("run {id} started: {} ({})", job.plan.loop_name, job.plan.source);
-                }
-                run_ids.push(id);
-            }
-            Err(e) => return usage_error(e),
-        }
-    }
-    drop(store);
 
     // The outer loop: at most `jobs` runs at once, the rest queued; reports
     // in the order the runs were started (specs, then input lines).
@@ -366,6 +409,15 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
         }
     }
     finish(results, args.format)
+}
+
+/// Where a new run works, for its start line.
+fn where_it_works(ws: &Workspace) -> String {
+    match ws.kind {
+        Kind::GitWorktree => format!(" in worktree {} on branch {}", ws.path.display(), ws.branch),
+        Kind::Copy => format!(" in a copy at {}", ws.path.display()),
+        Kind::InPlace => String::new(),
+    }
 }
 
 pub fn resume(args: ResumeArgs, settings: &Settings) -> u8 {
@@ -406,9 +458,10 @@ fn prepare_continuation(
         })
     })?;
     let plan = row.plan().map_err(usage_error)?;
+    let workspace = store.workspace(&row.id).map_err(usage_error)?;
     let origin = BindingsOrigin {
         label,
-        sha256: bindings.digest(&plan),
+        sha256: bindings.for_workspace(workspace.as_ref()).digest(&plan),
     };
     if origin.sha256 != row.bindings_sha256 {
         let short = |h: &str| {

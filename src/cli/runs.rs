@@ -92,6 +92,12 @@ fn human_report(r: &RunReport) -> String {
         r.tokens,
         if r.reason.is_empty() { "-" } else { &r.reason }
     );
+    if let Some(branch) = &r.branch {
+        out.push_str(&format!("  branch: {branch} (kept for review)\n"));
+    }
+    if let Some(path) = &r.workspace {
+        out.push_str(&format!("  workspace: {path}\n"));
+    }
     if let Some(what) = &r.needs_human {
         out.push_str(&format!(
             "  needs a person: {what}\n    loopc approve {} [--note ...]   |   loopc reject {} [--note ...]\n",
@@ -208,6 +214,8 @@ struct RunStatus<'a> {
     events: Vec<Event<'a>>,
     /// The run's Loop Trace file, once written.
     trace: Option<String>,
+    /// Where the run works (none for a run from before workspaces).
+    workspace: Option<loopc_runtime::workspace::Workspace>,
 }
 
 impl Report for RunStatus<'_> {
@@ -234,6 +242,9 @@ impl Report for RunStatus<'_> {
             ));
         }
         out.push_str(&format!("  spend: ${:.4}, {} tokens\n", self.cost_usd, self.tokens));
+        if let Some(ws) = &self.workspace {
+            out.push_str(&workspace_line(ws));
+        }
         for it in self.iterations {
             let metrics: Vec<String> = it.metrics.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push_str(&format!(
@@ -259,6 +270,26 @@ impl Report for RunStatus<'_> {
 
     fn json(&self) -> String {
         report::to_json(self)
+    }
+}
+
+fn workspace_line(ws: &loopc_runtime::workspace::Workspace) -> String {
+    use loopc_runtime::workspace::Kind;
+    let gone = if ws.removed_at.is_empty() {
+        String::new()
+    } else {
+        format!(" (removed by loopc gc at {})", ws.removed_at)
+    };
+    match ws.kind {
+        Kind::GitWorktree => format!(
+            "  workspace: worktree {}{gone}\n  branch: {} (from {} {})\n",
+            ws.path.display(),
+            ws.branch,
+            ws.base_ref,
+            ws.base_commit.get(..12).unwrap_or(&ws.base_commit)
+        ),
+        Kind::Copy => format!("  workspace: copy {} of {}{gone}\n", ws.path.display(), ws.repository.display()),
+        Kind::InPlace => format!("  workspace: in place, {}\n", ws.root.display()),
     }
 }
 
@@ -290,6 +321,10 @@ pub fn status(args: StatusArgs) -> u8 {
             })
             .collect(),
         trace: trace.exists().then(|| trace.display().to_string()),
+        workspace: match store.workspace(&row.id) {
+            Ok(w) => w,
+            Err(e) => return usage_error(e),
+        },
     };
     report::print(&status, args.format);
     EXIT_OK

@@ -12,6 +12,11 @@
 //! network = false                # the default; true lets isolated processes reach the network
 //! pass_env = ["PIP_INDEX_URL"]    # beyond PATH, HOME, LANG, …; the rest of the environment is dropped
 //!
+//! [workspace]                     # where each run works (see crate::workspace)
+//! kind = "git-worktree"           # default when the root is in a git repository's base commit; "copy"; "in-place"
+//! allowed_paths = ["src/**", "tests/**"]      # the diff-scope gate: every changed file must match one
+//! forbidden_paths = [".github/**", "**/*.lock"]   # … and none of these
+//!
 //! [executors.replay]
 //! kind = "script"
 //! file = "responses.json"
@@ -61,6 +66,9 @@ pub enum BindingsError {
     /// A model API executor's settings are wrong.
     #[error("executor `{executor}`: {source}")]
     ModelApi { executor: String, source: ModelApiError },
+    /// The `[workspace]` table says something wrong (a glob that does not parse).
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
 }
 
 /// What [`ModelApi::validate`] refuses (`kind`: `openai`, `anthropic`).
@@ -91,6 +99,9 @@ pub struct Bindings {
     /// `[limits]`: the run's token hard cap and wall-clock limit.
     #[serde(default)]
     pub limits: crate::limits::LimitsConfig,
+    /// Where each run works, and the diff-scope gate.
+    #[serde(default)]
+    pub workspace: crate::workspace::WorkspaceConfig,
     #[serde(default)]
     pub executors: BTreeMap<String, ExecutorConfig>,
     /// Selector → executor name (see the module docs).
@@ -434,6 +445,7 @@ impl Bindings {
     }
 
     fn validate(&self) -> Result<(), BindingsError> {
+        crate::workspace::scope::DiffScope::new(&self.workspace)?;
         for (selector, name) in &self.bind {
             if !self.executors.contains_key(name) {
                 return Err(BindingsError::UndefinedExecutor {
@@ -463,6 +475,17 @@ impl Bindings {
     /// The workspace root as an absolute-ish path.
     pub fn root(&self) -> PathBuf {
         self.base_dir.join(&self.sandbox.root)
+    }
+
+    /// These bindings for a run whose workspace is `workspace`: the sandbox
+    /// root remapped into its worktree or copy (so the files the executors
+    /// run, and their digests, are the workspace's).
+    pub fn for_workspace(&self, workspace: Option<&crate::workspace::Workspace>) -> Bindings {
+        let mut b = self.clone();
+        if let Some(ws) = workspace.filter(|w| w.kind != crate::workspace::Kind::InPlace) {
+            b.sandbox.root.clone_from(&ws.root);
+        }
+        b
     }
 
     /// Resolve a relative path of the bindings (a script file).

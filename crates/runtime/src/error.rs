@@ -49,6 +49,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A run's workspace (worktree, copy) cannot be made or used.
+    #[error(transparent)]
+    Workspace(#[from] crate::workspace::WorkspaceError),
     /// The sandbox root exists but is not a directory.
     #[error("sandbox root {} is not a directory", .path.display())]
     SandboxRoot { path: PathBuf },

@@ -22,6 +22,7 @@ pub mod safety;
 pub mod store;
 pub mod tools;
 pub mod trace;
+pub mod workspace;
 
 use std::path::Path;
 
@@ -107,18 +108,30 @@ pub struct BindingsOrigin {
     pub sha256: String,
 }
 
-/// Record a new run (inputs already validated) and return its id, with a
-/// note for each input that held a secret: the run's state keeps no
-/// secret, so such an input is stored, and used, with the secret replaced
-/// by a redaction marker.
+/// A run [`start_run`] recorded.
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub id: String,
+    /// One note for each input that held a secret.
+    pub notes: Vec<String>,
+    pub workspace: workspace::Workspace,
+}
+
+/// Record a new run (inputs already validated) with its own workspace made
+/// from `source` (a worktree on a new branch, a copy, or the root in place),
+/// and with the digest of `bindings` (labelled `label`) as they apply to
+/// that workspace. An input that held a secret gets a note: the run's state
+/// keeps no secret, so such an input is stored, and used, with the secret
+/// replaced by a redaction marker. When the run cannot be recorded, the
+/// workspace made for it is removed again.
 pub fn start_run(
     store: &mut Store,
     plan: &Plan,
     inputs: &Map<String, Value>,
-    workspace: &Path,
-    bindings: &BindingsOrigin,
+    source: &workspace::Source,
+    bindings: (&bindings::Bindings, &str),
     options: &RunOptions,
-) -> Result<(String, Vec<String>), Error> {
+) -> Result<Started, Error> {
     if plan.plan_version != loopc_plan::PLAN_VERSION {
         return Err(Error::PlanVersion {
             found: plan.plan_version.clone(),
@@ -139,16 +152,16 @@ pub fn start_run(
     let id = new_run_id();
     let plan_json = serde_json::to_string(plan).map_err(StoreError::from)?;
     let inputs_json = Value::Object(inputs.clone()).to_string();
-    store.create_run(
-        &id,
-        &plan.loop_name,
-        &plan_json,
-        &inputs_json,
-        &workspace.to_string_lossy(),
-        (&bindings.label, &bindings.sha256),
-        options,
-    )?;
-    Ok((id, notes))
+    let state_dir = store.path().parent().unwrap_or(Path::new(".")).to_path_buf();
+    let ws = workspace::create(source, &state_dir, &id, &plan.loop_name)?;
+    let (bindings, label) = bindings;
+    let digest = bindings.for_workspace(Some(&ws)).digest(plan);
+    let created = store.create_run(&id, &plan.loop_name, &plan_json, &inputs_json, &ws, (label, &digest), options);
+    if let Err(e) = created {
+        workspace::discard(&ws);
+        return Err(e.into());
+    }
+    Ok(Started { id, notes, workspace: ws })
 }
 
 /// A person's decision on a waiting run. What it does depends on what the
@@ -246,11 +259,23 @@ pub fn check_state_location(state_dir: &Path, workspace: &Path) -> Result<(), St
     let Ok(root) = std::fs::canonicalize(workspace) else {
         return Ok(());
     };
-    // The deepest existing ancestor, canonical, with the rest appended.
-    let absolute = if state_dir.is_absolute() {
-        state_dir.to_path_buf()
+    let Some(state) = planned_path(state_dir).map_err(StateLocationError::Resolve)? else {
+        return Ok(());
+    };
+    if state.starts_with(&root) {
+        return Err(StateLocationError::InsideWorkspace { state, root });
+    }
+    Ok(())
+}
+
+/// Where `path` (existing or not yet created) is: its deepest existing
+/// ancestor, canonical, with the rest appended; `None` when no ancestor
+/// exists.
+pub fn planned_path(path: &Path) -> std::io::Result<Option<std::path::PathBuf>> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
     } else {
-        std::env::current_dir().map_err(StateLocationError::Resolve)?.join(state_dir)
+        std::env::current_dir()?.join(path)
     };
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();
@@ -260,19 +285,16 @@ pub fn check_state_location(state_dir: &Path, workspace: &Path) -> Result<(), St
                 rest.push(name.to_os_string());
                 existing = parent;
             }
-            _ => return Ok(()),
+            _ => return Ok(None),
         }
     }
-    let mut state = std::fs::canonicalize(existing).map_err(StateLocationError::Resolve)?;
+    let mut planned = std::fs::canonicalize(existing)?;
     for name in rest.into_iter().rev() {
         if name == ".." {
-            state.pop();
+            planned.pop();
         } else if name != "." {
-            state.push(name);
+            planned.push(name);
         }
     }
-    if state.starts_with(&root) {
-        return Err(StateLocationError::InsideWorkspace { state, root });
-    }
-    Ok(())
+    Ok(Some(planned))
 }

@@ -389,6 +389,10 @@ impl Isolation {
         for d in self.hidden_dirs.iter().filter(|d| visible(d) && d.is_dir()) {
             add(&["--tmpfs".as_ref(), d.as_os_str()]);
         }
+        // A run's worktree lives in the state directory: hidden with it, shown again.
+        if self.hidden_dirs.iter().any(|d| self.root.starts_with(d) && visible(d)) {
+            add(&["--bind".as_ref(), self.root.as_os_str(), self.root.as_os_str()]);
+        }
         for f in self.hidden_files.iter().filter(|f| visible(f) && f.is_file()) {
             add(&["--ro-bind".as_ref(), "/dev/null".as_ref(), f.as_os_str()]);
         }

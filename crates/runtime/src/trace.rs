@@ -70,12 +70,8 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, Error> {
             .flat_map(|v| v.as_array().cloned().unwrap_or_default())
             .map(|m| m.to_string())
             .collect();
-        let interventions: Vec<Value> = decisions
-            .iter()
-            .filter(|(i, ..)| *i == it.iteration)
-            .map(|(_, gate, approved, note)| json!({"gate": gate, "approved": approved, "note": note}))
-            .collect();
         let worker = output.is_some().then(|| last_worker.clone()).flatten();
+        let extra = iteration_extra(store, run_id, it, &decisions)?;
         records.push(IterationRecord {
             iteration: u64::from(it.iteration),
             timestamp: it.finished_at.clone(),
@@ -84,7 +80,7 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, Error> {
             evaluator_scores: scores,
             cost_usd: Some(it.cost_usd),
             feedback,
-            extra: iteration_extra(it, interventions),
+            extra,
         });
     }
     let max_iterations = plan
@@ -98,6 +94,18 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, Error> {
         .as_ref()
         .and_then(|p| plan.termination.success.iter().find(|s| &s.metric == p))
         .map(|s| s.value);
+    let workspace = store
+        .workspace(run_id)?
+        .filter(|w| w.kind != crate::workspace::Kind::InPlace)
+        .map(|w| {
+            json!({
+                "kind": w.kind.as_str(),
+                "path": w.path.display().to_string(),
+                "branch": (!w.branch.is_empty()).then_some(&w.branch),
+                "base_ref": (!w.base_ref.is_empty()).then_some(&w.base_ref),
+                "base_commit": (!w.base_commit.is_empty()).then_some(&w.base_commit),
+            })
+        });
     let metadata = json!({
         "runtime": format!("loopc-runtime {}", env!("CARGO_PKG_VERSION")),
         "status": run.status.as_str(),
@@ -123,17 +131,31 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, Error> {
         total_cost_usd: Some(run.cost_usd),
         iterations: records,
         metadata: match metadata {
-            Value::Object(m) => m,
+            Value::Object(mut m) => {
+                m.extend(workspace.map(|w| ("workspace".to_owned(), w)));
+                m
+            }
             _ => Map::new(),
         },
         extra: Map::new(),
     }))
 }
 
-/// What a trace iteration carries beyond the standard's fields: metrics,
-/// violations, people's decisions, the decision, and when there are any,
-/// the worker failures and the evaluators' combined verdict.
-fn iteration_extra(it: &crate::store::IterationRecord, interventions: Vec<Value>) -> Map<String, Value> {
+/// What an iteration's record carries beyond Loop Trace 1.0's own fields:
+/// metrics, violations, people's decisions, the decision, the
+/// workspace's snapshot and rollback, and when there are any, the worker
+/// failures and the evaluators' combined verdict.
+fn iteration_extra(
+    store: &Store,
+    run_id: &str,
+    it: &crate::store::IterationRecord,
+    decisions: &[(u32, String, bool, String)],
+) -> Result<Map<String, Value>, Error> {
+    let interventions: Vec<Value> = decisions
+        .iter()
+        .filter(|(i, ..)| *i == it.iteration)
+        .map(|(_, gate, approved, note)| json!({"gate": gate, "approved": approved, "note": note}))
+        .collect();
     let mut extra = Map::from_iter([
         ("metrics".to_owned(), Value::Object(it.metrics.clone())),
         ("violations".to_owned(), json!(it.violations)),
@@ -146,7 +168,24 @@ fn iteration_extra(it: &crate::store::IterationRecord, interventions: Vec<Value>
     if let Some(verdict) = &it.verdict {
         extra.insert("verdict".to_owned(), verdict.clone());
     }
-    extra
+    extra.extend(workspace_annotations(store, run_id, it.iteration)?);
+    Ok(extra)
+}
+
+/// An iteration's snapshot (`snapshot`: its commit and the one before it)
+/// and rollback (`rollback`: the commit the worktree went back to, its
+/// iteration, why), as extra members of its record (Loop Trace 1.0 allows
+/// them).
+fn workspace_annotations(store: &Store, run_id: &str, iteration: u32) -> Result<Map<String, Value>, Error> {
+    let mut extra = Map::new();
+    if let Some(step) = store.step(run_id, iteration, crate::interpreter::SNAPSHOT_STEP)? {
+        let mut snapshot = step.result;
+        if let Some(rollback) = snapshot.as_object_mut().and_then(|o| o.remove("rollback")).filter(|r| !r.is_null()) {
+            extra.insert("rollback".to_owned(), rollback);
+        }
+        extra.insert("snapshot".to_owned(), snapshot);
+    }
+    Ok(extra)
 }
 
 /// Write (atomically, mode 0600) the run's trace, if it has one. Every

@@ -16,6 +16,7 @@ mod terminate;
 mod tool_steps;
 mod validate;
 mod verdict;
+mod workspace;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ use crate::Error;
 pub use guard::Guard;
 use isolation::{digests, isolation_for};
 pub use validate::validate_plan;
+/// The step under which each iteration's workspace snapshot is stored.
+pub const SNAPSHOT_STEP: &str = workspace::SNAPSHOT;
 
 /// How a run ended (or paused).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -51,6 +54,45 @@ pub struct Report {
     /// Workers that failed, each as `iteration N: id: why`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub worker_failures: Vec<String>,
+    /// The run's own workspace (a worktree or a copy; none when in place).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// The branch of a `git-worktree` run, kept for review.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}
+
+/// An iteration's flow, record, state and whether it ran to its end.
+type IterationOutcome = (Flow, Option<IterationRecord>, steps::IterationState, bool);
+
+/// The bindings as they apply to a run's workspace (the root remapped into
+/// its worktree or copy) and its diff-scope gate; a workspace that is gone
+/// cannot be continued.
+fn workspace_bindings(
+    ws: Option<&crate::workspace::Workspace>,
+    bindings: &Bindings,
+) -> Result<(Bindings, Option<crate::workspace::scope::DiffScope>), Error> {
+    use crate::workspace::{Kind, WorkspaceError};
+    if let Some(ws) = ws.filter(|w| w.kind != Kind::InPlace) {
+        if !ws.removed_at.is_empty() || !ws.root.is_dir() {
+            let why = if ws.removed_at.is_empty() {
+                "deleted".to_owned()
+            } else {
+                format!("removed by loopc gc at {}", ws.removed_at)
+            };
+            return Err(WorkspaceError::Gone {
+                path: ws.path.clone(),
+                why,
+            }
+            .into());
+        }
+    }
+    let scope = crate::workspace::scope::DiffScope::new(&bindings.workspace)?;
+    let kind = ws.map_or(Kind::InPlace, |w| w.kind);
+    if scope.is_some() && kind != Kind::GitWorktree {
+        return Err(WorkspaceError::NeedsWorktree("allowed_paths / forbidden_paths", kind.as_str()).into());
+    }
+    Ok((bindings.for_workspace(ws), scope))
 }
 
 /// What an iteration (or part of it) decided.
@@ -135,6 +177,10 @@ pub struct Runner<'a> {
     bindings_file: Option<PathBuf>,
     /// [`Guard::safety_changes`] when the safety memory was last stored.
     saved_safety: u64,
+    /// The run's workspace (`None`: a run from before workspaces, in place).
+    pub(crate) ws: Option<crate::workspace::Workspace>,
+    /// The diff-scope gate of `[workspace]`, when it sets globs.
+    pub(crate) scope: Option<crate::workspace::scope::DiffScope>,
 }
 
 /// Counter keys of the run's persisted state (`counters` table).
@@ -156,6 +202,8 @@ impl<'a> Runner<'a> {
         let inputs: Map<String, Value> = serde_json::from_str(&row.inputs_json)
             .map_err(|e| StoreError::corrupt(run_id, "runs", format!("`{run_id}`"), format!("inputs_json does not decode: {e}")))?;
         let workspace = PathBuf::from(&row.workspace);
+        let ws = store.workspace(run_id)?;
+        let (bindings, scope) = workspace_bindings(ws.as_ref(), &bindings)?;
         let state_dir = store.path().parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
         crate::check_state_location(&state_dir, &workspace)?;
         let processes = Arc::new(crate::process::ProcessLog::new(store.path(), run_id));
@@ -168,6 +216,7 @@ impl<'a> Runner<'a> {
         guard.read_only(
             [PathBuf::from(&plan.source), workspace.join(".git")]
                 .into_iter()
+                .chain(ws.as_ref().and_then(crate::workspace::Workspace::common_dir))
                 .filter(|p| p.exists()),
         );
         let executor_files = digests(&bindings.executor_files(&plan));
@@ -226,6 +275,8 @@ impl<'a> Runner<'a> {
                 shadow: options.shadow,
             },
             saved_safety: guard.safety_changes(),
+            ws,
+            scope,
             sandbox,
             executor_files,
             state_dir,
@@ -295,6 +346,7 @@ impl<'a> Runner<'a> {
         }
         let result = self
             .end_leftovers()
+            .and_then(|()| self.clear_workspace_locks())
             .and_then(|()| self.warn_unisolated())
             .and_then(|()| self.execute_claimed());
         self.store.release(&self.run_id)?;
@@ -415,11 +467,26 @@ impl<'a> Runner<'a> {
             tokens: row.tokens,
             shadowed: self.shadowed().map_err(Error::Run)?,
             worker_failures: self.worker_failures().map_err(Error::Run)?,
+            workspace: self
+                .ws
+                .as_ref()
+                .filter(|w| w.kind != crate::workspace::Kind::InPlace)
+                .map(|w| w.path.display().to_string()),
+            branch: self.ws.as_ref().filter(|w| w.is_worktree()).map(|w| w.branch.clone()),
         })
     }
 
-    /// One iteration (semantics §2), resuming from its committed steps.
+    /// One iteration (semantics §2), resuming from its committed steps, then
+    /// its snapshot (and rollback) in the run's workspace.
     fn iteration(&mut self, i: u32, history: &[IterationRecord]) -> Result<(Flow, Option<IterationRecord>), String> {
+        let (flow, record, state, completed) = self.iteration_steps(i, history)?;
+        self.settle_workspace(&flow, record.as_ref(), &state, completed, history)?;
+        Ok((flow, record))
+    }
+
+    /// The iteration's steps: its flow and record, what it produced, and
+    /// whether it ran to its end.
+    fn iteration_steps(&mut self, i: u32, history: &[IterationRecord]) -> Result<IterationOutcome, String> {
         let started = Instant::now();
         let started_at = crate::clock::now_rfc3339();
         let previous = history.last();
@@ -448,6 +515,9 @@ impl<'a> Runner<'a> {
             }
         }
         if early.is_none() {
+            early = self.check_diff_scope(&mut state)?;
+        }
+        if early.is_none() {
             early = self.check_output(&mut state)?;
         }
         if let Some(flow) = early {
@@ -468,7 +538,7 @@ impl<'a> Runner<'a> {
                 }),
                 _ => None,
             };
-            return Ok((flow, record));
+            return Ok((flow, record, state, false));
         }
         let metrics = self.metrics(&state, history, started.elapsed().as_secs_f64())?;
         let feedback = self.feedback(&state, &metrics);
@@ -501,7 +571,7 @@ impl<'a> Runner<'a> {
         // A pause at a gate redoes this iteration's decision after the
         // person's answer (every step is cached); an escalation ends it.
         let keep = !matches!(&flow, Flow::Pause(gate, _) if *gate != crate::gate::Gate::Escalation);
-        Ok((flow, keep.then_some(record)))
+        Ok((flow, keep.then_some(record), state, true))
     }
 
     pub(crate) fn memory_scope(&self) -> String {

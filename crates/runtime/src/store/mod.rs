@@ -1,6 +1,6 @@
 //! Crash-safe run state in SQLite (WAL, `synchronous = FULL`): runs,
 //! iterations, step results, memory, human decisions, persisted counters,
-//! the processes a run started, and an event log.
+//! the processes a run started, each run's workspace, and an event log.
 //!
 //! The interpreter commits each step's result before it starts the next
 //! step, so after a crash `resume` finds every finished step here and never
@@ -29,10 +29,12 @@ mod runs;
 mod schema;
 mod steps;
 mod types;
+mod workspaces;
 
 pub use error::StoreError;
 pub use schema::SCHEMA_VERSION;
 pub use types::{Claim, IterationRecord, MemoryWrite, RunRow, Status, StepRecord, StepStatus};
+pub use workspaces::RunWorkspace;
 
 pub struct Store {
     conn: Connection,

@@ -24,8 +24,9 @@ fn run_and_holder(tx: &Connection, id: &str) -> Result<(RunRow, i64)> {
 }
 
 impl Store {
-    /// Record a new run. `inputs` and the plan are redacted before they are
-    /// stored; the run then executes with exactly what was stored.
+    /// Record a new run with its workspace (the run's `workspace` column is
+    /// the workspace's sandbox root). `inputs` and the plan are redacted
+    /// before they are stored; the run then executes with exactly what was stored.
     #[allow(clippy::too_many_arguments)]
     pub fn create_run(
         &self,
@@ -33,13 +34,15 @@ impl Store {
         loop_name: &str,
         plan_json: &str,
         inputs_json: &str,
-        workspace: &str,
+        workspace: &crate::workspace::Workspace,
         bindings: (&str, &str),
         options: &crate::RunOptions,
     ) -> Result<()> {
         let now = clock::now_rfc3339();
         let options_json = serde_json::to_string(options)?;
-        self.conn
+        // The run and its workspace are recorded together, or neither is.
+        let tx = self.conn.unchecked_transaction()?;
+        tx
             .execute(
                 "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, started_unix_ms, options_json)
                  VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -49,14 +52,15 @@ impl Store {
                     now,
                     self.clean_json_text(plan_json),
                     self.clean_json_text(inputs_json),
-                    workspace,
+                    workspace.root.to_string_lossy(),
                     bindings.0,
                     bindings.1,
                     clock::unix_ms(),
                     options_json
                 ],
             )?;
-        Ok(())
+        super::workspaces::insert(&tx, id, workspace)?;
+        tx.commit().map_err(StoreError::from)
     }
 
     /// Spend so far, without loading the plan.

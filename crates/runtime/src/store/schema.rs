@@ -8,7 +8,7 @@ use super::{Result, StoreError};
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 1
 /// is loopc 0.1's layout, which set no `user_version`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE runs (
@@ -63,6 +63,16 @@ CREATE TABLE processes (
 );
 ";
 
+/// Version 2 → 3: each run's workspace (a git worktree and its branch, a
+/// copy, or the root in place), which `resume` continues in and `gc` removes.
+const MIGRATE_2_TO_3: &str = "
+CREATE TABLE workspaces (
+  run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL, root TEXT NOT NULL,
+  repository TEXT NOT NULL, git_dir TEXT NOT NULL DEFAULT '', branch TEXT NOT NULL DEFAULT '',
+  base_ref TEXT NOT NULL DEFAULT '', base_commit TEXT NOT NULL DEFAULT '', removed_at TEXT NOT NULL DEFAULT ''
+);
+";
+
 /// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
@@ -90,6 +100,10 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if version == 1 {
         tx.execute_batch(MIGRATE_1_TO_2)?;
         version = 2;
+    }
+    if version == 2 {
+        tx.execute_batch(MIGRATE_2_TO_3)?;
+        version = 3;
     }
     tx.pragma_update(None, "user_version", version)?;
     tx.commit().map_err(StoreError::from)

@@ -291,8 +291,13 @@ impl Sandbox {
     }
 
     /// The protected path that `resolved` (a canonical path) is or lies under.
+    /// A protected directory that holds the whole root (the state directory
+    /// around a run's worktree) protects what lies outside the root only.
     fn protected_by(&self, resolved: &Path) -> Option<&Path> {
-        self.protected.iter().map(PathBuf::as_path).find(|p| resolved.starts_with(p))
+        self.protected
+            .iter()
+            .map(PathBuf::as_path)
+            .find(|p| resolved.starts_with(p) && !(self.root.starts_with(p) && resolved.starts_with(&self.root)))
     }
 
     /// The canonical workspace root.

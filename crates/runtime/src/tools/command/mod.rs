@@ -233,20 +233,33 @@ fn check_git_reach(sb: &Sandbox, analysis: &Analysis) -> Result<(), Blocked> {
         if !sub.known || !(GIT_READ_ONLY.contains(&sub.text.as_str()) || dry_run) {
             return Err(Blocked::new(
                 BlockRule::PathOutsideRoot,
-                format!(
-                    "`git {}` writes to the repository at {}, which extends above the workspace root (only reading git commands run there)",
-                    sub.text,
-                    top.display()
-                ),
+                if top == sb.root() {
+                    format!(
+                        "`git {}` writes to the repository this worktree belongs to, whose refs and objects lie outside the workspace (only reading git commands run in a linked worktree)",
+                        sub.text
+                    )
+                } else {
+                    format!(
+                        "`git {}` writes to the repository at {}, which extends above the workspace root (only reading git commands run there)",
+                        sub.text,
+                        top.display()
+                    )
+                },
             ));
         }
     }
     Ok(())
 }
 
-/// The repository top level above `root`, when `root` is inside one but is not its top.
+/// The repository top level above `root`, when `root` is inside one but is
+/// not its top; `root` itself when it is a linked worktree (its `.git` is a
+/// file: the refs, among them every other branch, are the repository's).
 pub(crate) fn repository_above(root: &Path) -> Option<PathBuf> {
-    if root.join(".git").exists() {
+    let dot_git = root.join(".git");
+    if dot_git.is_file() {
+        return Some(root.to_path_buf());
+    }
+    if dot_git.exists() {
         return None;
     }
     root.ancestors().skip(1).find(|a| a.join(".git").exists()).map(Path::to_path_buf)

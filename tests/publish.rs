@@ -34,7 +34,7 @@ isolation = "none"
 
 [executors.fixer]
 kind = "command"
-argv = ["python3", "../fixer.py"]
+argv = ["python3", "{fixer}"]
 
 [executors.unit-tests]
 kind = "command"
@@ -93,7 +93,9 @@ fn setup(name: &str) -> Setup {
     )
     .unwrap();
     std::fs::write(dir.join("fixer.py"), FIXER).unwrap();
-    std::fs::write(dir.join("bindings.toml"), BINDINGS).unwrap();
+    // The run works in its own worktree, so a script outside the repository is named absolutely.
+    let bindings = BINDINGS.replace("{fixer}", dir.join("fixer.py").to_str().unwrap());
+    std::fs::write(dir.join("bindings.toml"), bindings).unwrap();
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let gh = bin.join("gh");

@@ -19,6 +19,10 @@ pub struct LogsArgs {
     /// `evaluators.tests`, `fixer`).
     #[arg(long, value_name = "STEP")]
     pub step: Option<String>,
+    /// Keep printing steps and events as the run records them, until it
+    /// stops executing (JSON: one object per line).
+    #[arg(short, long)]
+    pub follow: bool,
     #[command(flatten)]
     pub state: StateArgs,
     /// Output format.
@@ -65,6 +69,9 @@ pub fn logs(args: LogsArgs) -> u8 {
         Ok(found) => found,
         Err(e) => return usage_error(e),
     };
+    if args.follow {
+        return follow(&store, &row.id, args.step.as_deref(), args.format);
+    }
     let (steps, events) = match (store.steps_of(&row.id), store.events(&row.id)) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return usage_error(e),
@@ -72,15 +79,7 @@ pub fn logs(args: LogsArgs) -> u8 {
     let steps: Vec<Entry> = steps
         .into_iter()
         .filter(|(_, key, _)| args.step.as_deref().is_none_or(|w| selected(key, w)))
-        .map(|(iteration, step, r): (u32, String, StepRecord)| Entry {
-            iteration,
-            step,
-            status: r.status.to_string(),
-            cost_usd: r.cost_usd,
-            tokens: r.tokens,
-            seconds: r.seconds,
-            record: r.result,
-        })
+        .map(|(iteration, step, r): (u32, String, StepRecord)| Entry::of(iteration, step, r))
         .collect();
     if let Some(wanted) = &args.step {
         if steps.is_empty() {
@@ -113,35 +112,138 @@ impl Report for Logs {
                     out.push_str(&format!("  [{kind}] {message}\n"));
                 }
             }
-            out.push_str(&format!("\n-- {} ({}, {:.2}s", e.step, e.status, e.seconds));
-            if e.cost_usd > 0.0 {
-                out.push_str(&format!(", ${:.4}, {} tokens", e.cost_usd, e.tokens));
-            }
-            out.push_str(")\n");
-            for (field, label) in [
-                ("prompt", "asked"),
-                ("output", "answered"),
-                ("tool_calls", "tool calls"),
-                ("tool", "tool"),
-                ("result", "result"),
-                ("error", "error"),
-            ] {
-                match e.record.get(field) {
-                    None | Some(Value::Null) => {}
-                    Some(Value::Array(a)) if a.is_empty() => {}
-                    Some(Value::String(s)) => out.push_str(&format!("  {label}: {}\n", indent(s))),
-                    Some(v) => out.push_str(&format!(
-                        "  {label}: {}\n",
-                        indent(&serde_json::to_string_pretty(v).unwrap_or_default())
-                    )),
-                }
-            }
+            out.push_str(&e.human());
         }
         out
     }
 
     fn json(&self) -> String {
         format!("{}\n", serde_json::to_string_pretty(self).unwrap_or_default())
+    }
+}
+
+impl Entry {
+    fn of(iteration: u32, step: String, r: StepRecord) -> Entry {
+        Entry {
+            iteration,
+            step,
+            status: r.status.to_string(),
+            cost_usd: r.cost_usd,
+            tokens: r.tokens,
+            seconds: r.seconds,
+            record: r.result,
+        }
+    }
+
+    /// The step as `loopc logs` shows it: a heading, then what it was asked
+    /// and answered, its tool calls, result and error.
+    fn human(&self) -> String {
+        let mut out = format!("\n-- {} ({}, {:.2}s", self.step, self.status, self.seconds);
+        if self.cost_usd > 0.0 {
+            out.push_str(&format!(", ${:.4}, {} tokens", self.cost_usd, self.tokens));
+        }
+        out.push_str(")\n");
+        for (field, label) in [
+            ("prompt", "asked"),
+            ("output", "answered"),
+            ("tool_calls", "tool calls"),
+            ("tool", "tool"),
+            ("result", "result"),
+            ("error", "error"),
+        ] {
+            match self.record.get(field) {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(a)) if a.is_empty() => {}
+                Some(Value::String(s)) => out.push_str(&format!("  {label}: {}\n", indent(s))),
+                Some(v) => out.push_str(&format!(
+                    "  {label}: {}\n",
+                    indent(&serde_json::to_string_pretty(v).unwrap_or_default())
+                )),
+            }
+        }
+        out
+    }
+}
+
+/// `--follow`: print steps and events as the run records them, until it
+/// stops executing (ended, waiting for a person, paused, interrupted).
+/// JSON: one object per line (`{"step": …}` or `{"event": …}`).
+fn follow(store: &loopc_runtime::Store, run_id: &str, wanted: Option<&str>, format: Format) -> u8 {
+    let (mut steps_seen, mut events_seen) = (0usize, 0usize);
+    let mut iteration = None;
+    let json = format == Format::Json;
+    if !json {
+        super::emit(&format!("run {run_id}\n"));
+    }
+    loop {
+        // Read the status first: what was recorded before it stopped is printed below.
+        let row = match store.run(run_id).and_then(|r| r.map(|r| store.observed(r)).transpose()) {
+            Ok(Some(row)) => row,
+            Ok(None) => return usage_error(format!("run {run_id} vanished")),
+            Err(e) => return usage_error(e),
+        };
+        let (steps, events) = match (store.steps_of(run_id), store.events(run_id)) {
+            (Ok(s), Ok(e)) => (s, e),
+            (Err(e), _) | (_, Err(e)) => return usage_error(e),
+        };
+        // This poll's news in iteration order, an iteration's events before its steps (as without --follow).
+        let mut news: Vec<(u32, bool, String)> = Vec::new();
+        for (i, kind, message) in events.iter().skip(events_seen).filter(|_| wanted.is_none()) {
+            news.push((
+                *i,
+                false,
+                if json {
+                    format!(
+                        "{}\n",
+                        serde_json::json!({"event": {"iteration": i, "kind": kind, "message": message}})
+                    )
+                } else {
+                    format!("  [{kind}] {message}\n")
+                },
+            ));
+        }
+        events_seen = events.len();
+        for (i, key, record) in steps.into_iter().skip(steps_seen) {
+            steps_seen += 1;
+            if wanted.is_some_and(|w| !selected(&key, w)) {
+                continue;
+            }
+            let entry = Entry::of(i, key, record);
+            news.push((
+                i,
+                true,
+                if json {
+                    format!("{}\n", serde_json::json!({ "step": entry }))
+                } else {
+                    entry.human()
+                },
+            ));
+        }
+        news.sort_by_key(|(i, is_step, _)| (*i, *is_step));
+        let mut out = String::new();
+        for (i, _, text) in news {
+            if !json && iteration != Some(i) {
+                iteration = Some(i);
+                out.push_str(&format!("\n== iteration {i}\n"));
+            }
+            out.push_str(&text);
+        }
+        super::emit(&out);
+        if row.status != loopc_runtime::Status::Running {
+            if !json {
+                super::emit(&format!(
+                    "\n== {}{}\n",
+                    row.status.as_str(),
+                    if row.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — {}", row.reason)
+                    }
+                ));
+            }
+            return EXIT_OK;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
     }
 }
 

@@ -1,12 +1,13 @@
 //! Command-line interface: argument definitions and one module per command.
 
 pub mod check;
+pub mod control;
 pub mod diagram;
 pub mod explain;
 pub mod fix;
+pub mod gc;
 pub mod logs;
 pub mod lsp;
-pub mod gc;
 pub mod migrate;
 pub mod new;
 pub mod report;
@@ -71,6 +72,13 @@ pub enum Command {
     Approve(run::DecideArgs),
     /// Reject what a waiting run asks a person for; the run ends.
     Reject(run::DecideArgs),
+    /// Cancel a run: its running step's process group is stopped and the run ends `cancelled`.
+    Cancel(control::ControlArgs),
+    /// Pause a running run after its current step (`loopc continue` goes on).
+    Pause(control::ControlArgs),
+    /// Continue a paused or interrupted run (the same as `loopc resume`).
+    #[command(name = "continue")]
+    Continue(run::ResumeArgs),
     /// List runs in the state directory.
     Runs(runs::RunsArgs),
     /// Show where a run stands.

@@ -251,6 +251,11 @@ fn printer(quiet: bool, many: bool) -> loopc_runtime::launch::Observer {
 }
 
 fn launcher(state_dir: &Path, bindings: Bindings, protected: Vec<PathBuf>, quiet: bool, many: bool) -> Launcher {
+    // SIGTERM / SIGINT stop the runs this process executes, marked
+    // `interrupted` (resumable), rather than killing it mid-step.
+    if let Err(e) = loopc_runtime::stop::install_handlers() {
+        eprintln!("loopc: warning: cannot handle SIGTERM/SIGINT ({e}); a signal kills loopc at once (its children die with it)");
+    }
     Launcher {
         state_dir: state_dir.to_path_buf(),
         bindings,

@@ -64,9 +64,13 @@ pub fn finish(results: Vec<(String, Result<RunReport, loopc_runtime::Error>)>, f
             Ok(report) => {
                 status = status.max(match report.status {
                     Status::Succeeded => EXIT_OK,
-                    Status::AwaitingHuman => EXIT_AWAITING_HUMAN,
+                    Status::AwaitingHuman | Status::Paused => EXIT_AWAITING_HUMAN,
                     Status::Running => EXIT_USAGE,
-                    Status::Halted | Status::Rejected => EXIT_FINDINGS,
+                    // 128 + the signal, as a shell reports a signalled process.
+                    Status::Interrupted => loopc_runtime::stop::signal()
+                        .and_then(|s| u8::try_from(128 + s).ok())
+                        .unwrap_or(EXIT_USAGE),
+                    Status::Halted | Status::Rejected | Status::Cancelled => EXIT_FINDINGS,
                 });
                 reports.push(report);
             }
@@ -185,7 +189,10 @@ pub fn runs(args: RunsArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    let rows = match store.runs() {
+    let rows = match store
+        .runs()
+        .and_then(|rows| rows.into_iter().map(|r| store.observed(r)).collect::<Result<Vec<_>, _>>())
+    {
         Ok(r) => r,
         Err(e) => return usage_error(e),
     };
@@ -216,6 +223,15 @@ struct RunStatus<'a> {
     trace: Option<String>,
     /// Where the run works (none for a run from before workspaces).
     workspace: Option<loopc_runtime::workspace::Workspace>,
+    /// The last step that failed, and why.
+    last_error: Option<LastError>,
+}
+
+#[derive(Serialize)]
+struct LastError {
+    iteration: u32,
+    step: String,
+    error: String,
 }
 
 impl Report for RunStatus<'_> {
@@ -258,6 +274,9 @@ impl Report for RunStatus<'_> {
                 out.push_str(&format!("    worker failed: {failure}\n"));
             }
         }
+        if let Some(e) = &self.last_error {
+            out.push_str(&format!("  last error: iteration {}, {}: {}\n", e.iteration, e.step, e.error));
+        }
         let recent = self.events.len().saturating_sub(10);
         for e in &self.events[recent..] {
             out.push_str(&format!("  [{}] {}: {}\n", e.iteration, e.kind, e.message));
@@ -294,8 +313,27 @@ fn workspace_line(ws: &loopc_runtime::workspace::Workspace) -> String {
 }
 
 pub fn status(args: StatusArgs) -> u8 {
-    let (store, row) = match open_run(&args.state, &args.run) {
+    let (store, row) = match open_run(&args.state, &args.run).and_then(|(s, r)| {
+        let row = s.observed(r).map_err(|e| e.to_string())?;
+        Ok((s, row))
+    }) {
         Ok(found) => found,
+        Err(e) => return usage_error(e),
+    };
+    let last_error = match store.steps_of(&row.id) {
+        Ok(steps) => steps
+            .into_iter()
+            .rev()
+            .find(|(_, _, r)| r.status == loopc_runtime::store::StepStatus::Failed)
+            .map(|(iteration, key, r)| LastError {
+                iteration,
+                step: key,
+                error: r
+                    .result
+                    .get("error")
+                    .and_then(|e| e.as_str())
+                    .map_or_else(|| r.result.to_string(), str::to_owned),
+            }),
         Err(e) => return usage_error(e),
     };
     let (iterations, events) = match (store.iterations(&row.id), store.events(&row.id)) {
@@ -325,6 +363,7 @@ pub fn status(args: StatusArgs) -> u8 {
             Ok(w) => w,
             Err(e) => return usage_error(e),
         },
+        last_error,
     };
     report::print(&status, args.format);
     EXIT_OK

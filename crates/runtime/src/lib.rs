@@ -19,6 +19,7 @@ pub mod limits;
 pub mod process;
 pub mod publish;
 pub mod safety;
+pub mod stop;
 pub mod store;
 pub mod tools;
 pub mod trace;
@@ -201,6 +202,78 @@ pub fn decide(store: &mut Store, run_id: &str, approved: bool, note: &str) -> Re
         _ => true,
     };
     Ok(continues)
+}
+
+/// What `loopc cancel` and `loopc pause` came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requested {
+    /// A process executes the run: it was asked (it stops its step's
+    /// process group, or pauses at the next step, and marks the run).
+    Asked { pid: u32 },
+    /// Nothing executed the run: it was cancelled here (leftover process
+    /// groups of a killed loopc ended, trace written).
+    Cancelled,
+}
+
+/// Cancel a run (final). A run another live process executes is asked to
+/// stop (see [`stop`]); one nothing executes — waiting for a person,
+/// paused, interrupted, or left `running` by a killed loopc — is cancelled
+/// here, after ending the process groups an earlier execution left.
+pub fn cancel(store: &mut Store, run_id: &str) -> Result<Requested, Error> {
+    store.request(run_id, store::Control::Cancel)?;
+    match store.claim(run_id) {
+        Err(StoreError::Busy { pid, .. }) => Ok(Requested::Asked { pid }),
+        Err(e) => Err(e.into()),
+        Ok(store::Claim::Ended(row)) => Err(Error::Run(format!(
+            "run {run_id} already ended: {}{}",
+            row.status.as_str(),
+            if row.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", row.reason)
+            }
+        ))),
+        Ok(store::Claim::Claimed(row)) => {
+            let result = (|| -> Result<(), Error> {
+                for pgid in process::end_leftovers(&store.processes(run_id)?) {
+                    store.event(
+                        run_id,
+                        row.iteration,
+                        "process",
+                        &format!("ended process group {pgid} left running by an earlier execution"),
+                    )?;
+                }
+                let reason = stop::Stop::Cancel.to_string();
+                store.set_status(run_id, Status::Cancelled, &reason, None)?;
+                store.event(run_id, row.iteration, "stop", &reason)?;
+                trace::write(store, run_id)?;
+                Ok(())
+            })();
+            store.release(run_id)?;
+            result.map(|()| Requested::Cancelled)
+        }
+    }
+}
+
+/// Pause a run at its next step boundary (`loopc continue` goes on). Only
+/// a run a live process executes can be paused; returns that process's pid.
+pub fn pause(store: &mut Store, run_id: &str) -> Result<u32, Error> {
+    let row = store.run(run_id)?.ok_or_else(|| StoreError::not_found(run_id))?;
+    match store.holder(run_id)? {
+        Some(pid) if row.status == Status::Running => {
+            store.request(run_id, store::Control::Pause)?;
+            Ok(pid)
+        }
+        _ => Err(Error::Run(format!(
+            "run {run_id} is {} and no process executes it: there is nothing to pause{}",
+            row.status.as_str(),
+            if row.status.is_final() {
+                ""
+            } else {
+                " (loopc cancel ends it; loopc resume continues it)"
+            }
+        ))),
+    }
 }
 
 /// The project a working directory belongs to: the nearest directory at or

@@ -153,11 +153,28 @@ impl Spawned {
     /// Wait for the leader until `deadline`. On exit the rest of its group
     /// is killed and the leader reaped: `Some(status)`. At the deadline the
     /// whole group is killed: `None`.
+    /// A stop asked for (see [`crate::stop`]) kills the group too: `None`.
     pub fn wait_until(&mut self, deadline: Option<std::time::Instant>) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.wait(deadline, true)
+    }
+
+    /// Like [`Spawned::wait_until`], but a stop asked for lets the process
+    /// finish: for what must not be cut half-way (a git commit, a publish
+    /// hook), each with its own timeout.
+    pub fn wait_to_end(&mut self, deadline: Option<std::time::Instant>) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.wait(deadline, false)
+    }
+
+    fn wait(&mut self, deadline: Option<std::time::Instant>, stoppable: bool) -> std::io::Result<Option<std::process::ExitStatus>> {
         let mut pause = Duration::from_millis(1);
         loop {
             if exited_unreaped(self.pgid)? {
                 return self.finish().map(Some);
+            }
+            if stoppable && (crate::stop::signal().is_some() || self.log.as_ref().is_some_and(|l| l.cancel_requested())) {
+                // Asked to stop (crate::stop): the step ends here, unrecorded.
+                self.finish()?;
+                return Ok(None);
             }
             let now = std::time::Instant::now();
             if let Some(d) = deadline {
@@ -412,7 +429,12 @@ pub struct ProcessLog {
     conn: Mutex<Option<Connection>>,
     db: PathBuf,
     run_id: String,
+    /// When `loopc cancel` was last looked for, and whether it was found.
+    cancel_checked: Mutex<Option<(std::time::Instant, bool)>>,
 }
+
+/// How often a waiting step looks for `loopc cancel` in the database.
+const CANCEL_POLL: Duration = Duration::from_millis(200);
 
 impl std::fmt::Debug for ProcessLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -426,7 +448,27 @@ impl ProcessLog {
             conn: Mutex::new(None),
             db: db.to_path_buf(),
             run_id: run_id.to_owned(),
+            cancel_checked: Mutex::new(None),
         }
+    }
+
+    /// Whether `loopc cancel` asked for this run (read at most every
+    /// [`CANCEL_POLL`]; a cancel once seen stays seen).
+    pub fn cancel_requested(&self) -> bool {
+        let mut checked = self.cancel_checked.lock().unwrap_or_else(|p| p.into_inner());
+        match *checked {
+            Some((_, true)) => return true,
+            Some((at, false)) if at.elapsed() < CANCEL_POLL => return false,
+            _ => {}
+        }
+        let mut found = false;
+        self.with_conn(|c| {
+            let control: String = c.query_row("SELECT control FROM runs WHERE id = ?1", params![self.run_id], |r| r.get(0))?;
+            found = control == crate::store::Control::Cancel.as_str();
+            Ok(0)
+        });
+        *checked = Some((std::time::Instant::now(), found));
+        found
     }
 
     fn with_conn(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<usize>) {

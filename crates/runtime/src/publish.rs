@@ -157,7 +157,7 @@ impl PublishHook {
         let out = read(stdout.map(|s| Box::new(s) as _));
         let err = read(stderr.map(|s| Box::new(s) as _));
         let deadline = Instant::now() + Duration::from_secs(self.timeout_seconds);
-        let status = match child.wait_until(Some(deadline)) {
+        let status = match child.wait_to_end(Some(deadline)) {
             Ok(Some(status)) => status,
             Ok(None) => return Err(format!("`{program}` timed out after {} s", self.timeout_seconds)),
             Err(e) => return Err(format!("cannot wait for `{program}`: {e}")),

@@ -349,6 +349,15 @@ impl<'a> Runner<'a> {
             .and_then(|()| self.clear_workspace_locks())
             .and_then(|()| self.warn_unisolated())
             .and_then(|()| self.execute_claimed());
+        // A step cut short by a stop surfaces as an error; the run is then
+        // marked for what stopped it, not failed.
+        let result = match result {
+            Err(e) => match self.store.stop_for(&self.run_id)? {
+                Some(stop) => self.stopped(stop),
+                None => Err(e),
+            },
+            ok => ok,
+        };
         self.store.release(&self.run_id)?;
         result.map_err(Error::Run)?;
         self.report()
@@ -411,6 +420,10 @@ impl<'a> Runner<'a> {
     }
 
     fn execute_claimed(&mut self) -> Result<(), String> {
+        if let Some(signal) = crate::stop::signal() {
+            // Signalled while this run waited in the queue: it does not start.
+            return Err(crate::stop::Stop::Signal(signal).to_string());
+        }
         self.store.set_status(&self.run_id, Status::Running, "", None)?;
         // Loaded once; each completed iteration is appended (long runs stay linear).
         let mut history = self.store.iterations(&self.run_id)?;
@@ -451,6 +464,28 @@ impl<'a> Runner<'a> {
             }
         }
         crate::trace::write(self.store, &self.run_id)?;
+        Ok(())
+    }
+
+    /// Mark the run for what stopped it (see [`crate::stop`]) and write its
+    /// trace; the step that was running is not recorded, so a resume runs it.
+    fn stopped(&mut self, stop: crate::stop::Stop) -> Result<(), String> {
+        use crate::stop::Stop;
+        let id = self.run_id.clone();
+        let (status, reason) = match stop {
+            Stop::Signal(_) => (
+                Status::Interrupted,
+                format!("{stop}; `loopc resume {id}` continues at the first unfinished step"),
+            ),
+            Stop::Cancel => (Status::Cancelled, stop.to_string()),
+            Stop::Pause => (Status::Paused, format!("{stop}; `loopc continue {id}` goes on")),
+        };
+        // Stopped inside the iteration after the last one that finished.
+        let iteration = self.store.run(&id)?.map_or(0, |r| r.iteration) + 1;
+        self.store.set_status(&id, status, &reason, None)?;
+        self.event(iteration, "stop", &reason)?;
+        self.say(&format!("outcome: {} — {reason}", status.as_str()));
+        crate::trace::write(self.store, &id)?;
         Ok(())
     }
 

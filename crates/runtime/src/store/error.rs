@@ -34,6 +34,13 @@ pub enum StoreError {
         .path.display()
     )]
     Empty { path: PathBuf },
+    /// The file is not an SQLite database, or its header is damaged. It is
+    /// left as it is.
+    #[error(
+        "{} is not a loopc state database ({why}); move it away to start with a new one, or restore it from a backup",
+        .path.display()
+    )]
+    NotADatabase { path: PathBuf, why: String },
     /// The database has a schema version newer than this code reads.
     #[error(
         "state database {} has schema version {found}; this loopc reads up to {supported} (a newer loopc made it)",
@@ -63,8 +70,27 @@ pub enum StoreError {
     #[error("run `{run}` is being executed by process {pid}{}", busy_advice(*.to_execute))]
     Busy { run: String, pid: u32, to_execute: bool },
     /// A decision was given for a run that does not wait for a person.
-    #[error("run `{run}` is {}, not waiting for a person", .status.as_str())]
+    #[error("run `{run}` is {}, not waiting for a person{}", .status.as_str(), not_waiting_advice(*.status))]
     NotWaiting { run: String, status: Status },
+    /// The run must stop (a signal, `loopc cancel`, `loopc pause`): the
+    /// step was not recorded (for a pause: it was, and nothing more is).
+    #[error("run `{run}` was {stop}")]
+    Stopped { run: String, stop: crate::stop::Stop },
+    /// The database file was deleted or replaced while a run wrote to it:
+    /// what it writes now would be lost with the unlinked file.
+    #[error(
+        "state database {} was deleted or replaced while run `{run}` executed; the run stops (its steps so far are in the file that was open; restore it to resume)",
+        .path.display()
+    )]
+    Lost { run: String, path: PathBuf },
+}
+
+/// What a person who meant to stop a run that does not wait can do instead.
+fn not_waiting_advice(status: Status) -> &'static str {
+    match status {
+        Status::Running | Status::Paused | Status::Interrupted => " (to stop it: loopc cancel)",
+        _ => "",
+    }
 }
 
 impl StoreError {

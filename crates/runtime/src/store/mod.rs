@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use crate::safety::secrets::Redactor;
 
+mod control;
 mod error;
 mod runs;
 mod schema;
@@ -31,6 +32,7 @@ mod steps;
 mod types;
 mod workspaces;
 
+pub use control::Control;
 pub use error::StoreError;
 pub use schema::SCHEMA_VERSION;
 pub use types::{Claim, IterationRecord, MemoryWrite, RunRow, Status, StepRecord, StepStatus};
@@ -40,6 +42,15 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     redactor: Redactor,
+    /// The database file's device and inode when it was opened: a file
+    /// deleted or replaced under a running run is noticed at its next step.
+    identity: Option<(u64, u64)>,
+}
+
+/// Device and inode of `path`.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// What every store method returns.
@@ -93,15 +104,37 @@ impl Store {
         }
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // The first read of the file: one that is not SQLite (or whose
+        // header is damaged) is named, not taken for a new database.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::NotADatabase {
+                    path: path.clone(),
+                    why: e.to_string(),
+                },
+                _ => e.into(),
+            })?;
         // FULL: a committed step survives power loss, not only a killed process.
         conn.pragma_update(None, "synchronous", "FULL")?;
         schema::migrate(&mut conn, &path)?;
         Ok(Store {
             conn,
+            identity: file_identity(&path),
             path,
             redactor: Redactor::default(),
         })
+    }
+
+    /// Refuse to write for `run` into a database file that is no longer
+    /// the one at [`Store::path`] (deleted, or replaced by another file).
+    pub(crate) fn check_file(&self, run: &str) -> Result<()> {
+        if self.identity.is_some() && file_identity(&self.path) != self.identity {
+            return Err(StoreError::Lost {
+                run: run.to_owned(),
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {

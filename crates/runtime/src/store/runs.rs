@@ -92,7 +92,8 @@ impl Store {
             });
         }
         tx.execute(
-            "UPDATE runs SET pid = ?2, pid_start = ?3 WHERE id = ?1",
+            // A cancel or pause asked of an earlier execution is answered by this one's start.
+            "UPDATE runs SET pid = ?2, pid_start = ?3, control = '' WHERE id = ?1",
             params![id, me, my_start as i64],
         )?;
         tx.commit()?;
@@ -106,6 +107,35 @@ impl Store {
             params![id, label, sha256],
         )?;
         Ok(())
+    }
+
+    /// The live process that executes `id`, if one does (pid and start
+    /// time both match: a reused pid is not the holder).
+    pub fn holder(&self, id: &str) -> Result<Option<u32>> {
+        let (pid, start): (u32, i64) = self
+            .conn
+            .query_row("SELECT pid, pid_start FROM runs WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => StoreError::not_found(id),
+                e => e.into(),
+            })?;
+        Ok((pid != 0 && crate::process::is_alive(pid, start as u64)).then_some(pid))
+    }
+
+    /// A run shown as it is: one recorded `running` whose process is gone
+    /// (killed, crashed, the machine restarted) is `interrupted`, which is
+    /// what `loopc resume` continues. The stored row is not changed.
+    pub fn observed(&self, mut row: RunRow) -> Result<RunRow> {
+        if row.status == Status::Running && row.pid != 0 && self.holder(&row.id)?.is_none() {
+            row.status = Status::Interrupted;
+            row.reason = format!(
+                "its process ({}) is gone: killed or crashed mid-run; `loopc resume {}` continues at the first unfinished step",
+                row.pid, row.id
+            );
+        }
+        Ok(row)
     }
 
     /// Give the run up (the process stops executing it).

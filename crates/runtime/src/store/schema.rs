@@ -8,7 +8,7 @@ use super::{Result, StoreError};
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 1
 /// is loopc 0.1's layout, which set no `user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE runs (
@@ -73,6 +73,13 @@ CREATE TABLE workspaces (
 );
 ";
 
+/// Version 3 → 4: a request to a run from another process (`cancel`,
+/// `pause`); the statuses `interrupted`, `cancelled` and `paused`, which an
+/// older loopc would not read (hence the version).
+const MIGRATE_3_TO_4: &str = "
+ALTER TABLE runs ADD COLUMN control TEXT NOT NULL DEFAULT '';
+";
+
 /// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
@@ -104,6 +111,10 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if version == 2 {
         tx.execute_batch(MIGRATE_2_TO_3)?;
         version = 3;
+    }
+    if version == 3 {
+        tx.execute_batch(MIGRATE_3_TO_4)?;
+        version = 4;
     }
     tx.pragma_update(None, "user_version", version)?;
     tx.commit().map_err(StoreError::from)

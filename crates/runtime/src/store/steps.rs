@@ -96,6 +96,15 @@ impl Store {
         record: &mut StepRecord,
         memory: Option<MemoryWrite>,
     ) -> Result<()> {
+        // A step that ends after a stop was asked for may have been cut
+        // short by it: not recorded, so that a resume executes it again.
+        if let Some(signal) = crate::stop::signal() {
+            return Err(StoreError::Stopped {
+                run: run.to_owned(),
+                stop: crate::stop::Stop::Signal(signal),
+            });
+        }
+        self.check_file(run)?;
         self.redactor.value(&mut record.result);
         let result_json = record.result.to_string();
         let memory = memory.map(|mut m| {
@@ -106,6 +115,15 @@ impl Store {
         if let Some(m) = memory {
             write_memory(&tx, &m)?;
         }
+        let control: String = tx.query_row("SELECT control FROM runs WHERE id = ?1", params![run], |r| r.get(0))?;
+        let control = super::Control::parse(&control);
+        if control == Some(super::Control::Cancel) {
+            // Dropping the transaction rolls it back: the step is not recorded.
+            return Err(StoreError::Stopped {
+                run: run.to_owned(),
+                stop: crate::stop::Stop::Cancel,
+            });
+        }
         tx.execute(
             "INSERT INTO steps (run_id, iteration, step, status, result_json, cost_usd, tokens, attempts, seconds, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![run, iteration, step, record.status.as_str(), result_json, record.cost_usd, record.tokens as i64, record.attempts, record.seconds, clock::now_rfc3339()],
@@ -114,7 +132,14 @@ impl Store {
             "UPDATE runs SET cost_usd = cost_usd + ?2, tokens = tokens + ?3, updated_at = ?4 WHERE id = ?1",
             params![run, record.cost_usd, record.tokens as i64, clock::now_rfc3339()],
         )?;
-        tx.commit().map_err(StoreError::from)
+        tx.commit()?;
+        match control {
+            Some(super::Control::Pause) => Err(StoreError::Stopped {
+                run: run.to_owned(),
+                stop: crate::stop::Stop::Pause,
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub fn iterations(&self, run: &str) -> Result<Vec<IterationRecord>> {

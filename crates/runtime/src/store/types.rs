@@ -11,22 +11,32 @@ use super::{Result, StoreError};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
-    /// Executing, or interrupted (a crash leaves this; `resume` continues).
+    /// Executing (or its process died: [`RunRow`] readers check the holder).
     Running,
     /// Waiting for `loopc approve` / `loopc reject`.
     AwaitingHuman,
     Succeeded,
     Halted,
     Rejected,
+    /// Its process was signalled (SIGTERM, SIGINT) and stopped it between
+    /// steps; `loopc resume` continues at the first unfinished step.
+    Interrupted,
+    /// `loopc pause`: stopped at a step boundary until `loopc continue`.
+    Paused,
+    /// `loopc cancel`: ended on a person's word; final.
+    Cancelled,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 8] = [
         Status::Running,
         Status::AwaitingHuman,
         Status::Succeeded,
         Status::Halted,
         Status::Rejected,
+        Status::Interrupted,
+        Status::Paused,
+        Status::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,16 +46,19 @@ impl Status {
             Status::Succeeded => "succeeded",
             Status::Halted => "halted",
             Status::Rejected => "rejected",
+            Status::Interrupted => "interrupted",
+            Status::Paused => "paused",
+            Status::Cancelled => "cancelled",
         }
     }
 
-    /// `None` for anything but the five statuses: the caller reports it.
+    /// `None` for anything but the statuses above: the caller reports it.
     pub fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|status| status.as_str() == s)
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Succeeded | Status::Halted | Status::Rejected)
+        matches!(self, Status::Succeeded | Status::Halted | Status::Rejected | Status::Cancelled)
     }
 }
 

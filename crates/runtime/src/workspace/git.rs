@@ -112,7 +112,7 @@ pub fn output(at: At<'_>, args: &[&str]) -> Result<(bool, String, String), Strin
     let stdout = reader(child.child_mut().stdout.take());
     let stderr = reader(child.child_mut().stderr.take());
     let status = child
-        .wait_until(Some(Instant::now() + TIMEOUT))
+        .wait_to_end(Some(Instant::now() + TIMEOUT))
         .map_err(|e| format!("`git {}`: {e}", shown(args)))?;
     let (stdout, stderr) = (joined(stdout), joined(stderr));
     match status {

@@ -1,0 +1,66 @@
+//! Requests to a run from outside the process that executes it: `loopc
+//! cancel` and `loopc pause` write one; the executing process reads it at
+//! every step it commits (and, for a cancel, while a step's process runs:
+//! [`crate::process::ProcessLog::cancel_requested`]). Claiming a run clears
+//! it, so `loopc continue` (a resume) goes on.
+
+use rusqlite::params;
+
+use super::{Result, Store};
+use crate::stop::Stop;
+
+/// What another process asked of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Cancel,
+    Pause,
+}
+
+impl Control {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Cancel => "cancel",
+            Control::Pause => "pause",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Control> {
+        [Control::Cancel, Control::Pause].into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn stop(self) -> Stop {
+        match self {
+            Control::Cancel => Stop::Cancel,
+            Control::Pause => Stop::Pause,
+        }
+    }
+}
+
+impl Store {
+    /// Ask the process executing `run` to cancel or pause it. A cancel
+    /// outranks a pause already asked for.
+    pub fn request(&self, run: &str, control: Control) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET control = ?2 WHERE id = ?1 AND control <> 'cancel'",
+            params![run, control.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// What was asked of `run`, if anything.
+    pub fn control(&self, run: &str) -> Result<Option<Control>> {
+        let text: String = self
+            .conn
+            .query_row("SELECT control FROM runs WHERE id = ?1", params![run], |r| r.get(0))?;
+        Ok(Control::parse(&text))
+    }
+
+    /// Why the run executing here must stop, if it must: this process's
+    /// signal first, then a request in the database.
+    pub fn stop_for(&self, run: &str) -> Result<Option<Stop>> {
+        if let Some(signal) = crate::stop::signal() {
+            return Ok(Some(Stop::Signal(signal)));
+        }
+        Ok(self.control(run)?.map(Control::stop))
+    }
+}

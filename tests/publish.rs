@@ -2,7 +2,7 @@
 //! repository as its remote and a fake `gh` on PATH: after success the
 //! publish hooks push the run's branch and open a "pull request"; in shadow
 //! mode the same run does everything inside the workspace, and the push,
-//! the `gh` call and a worker's own `git push` are recorded, not done.
+//! the `gh` call and a worker's own `gh issue comment` are recorded, not done.
 
 mod support;
 
@@ -18,19 +18,22 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// The fixer: one write that fixes `add`, and a push of its own.
+/// The fixer: one write that fixes `add`, and a comment on the issue of its
+/// own (an outward command; its own `git push` would be refused outright:
+/// a linked worktree runs only reading git commands).
 const FIXER: &str = r#"import json, sys
 invocation = json.load(sys.stdin)
 print(json.dumps({"output": "fixed add()", "tool_calls": [
     {"tool": "write_file", "args": {"path": "calc.py", "content": "def add(a, b):\n    return a + b\n"}},
-    {"tool": "run_command", "args": {"argv": ["git", "push", "origin", "HEAD:refs/heads/sneaky"]}},
+    {"tool": "run_command", "args": {"argv": ["gh", "issue", "comment", "7", "--body", "fixed"]}},
 ]}))
 "#;
 
 const BINDINGS: &str = r#"[sandbox]
 root = "repo"
-allow_programs = ["python3", "git"]
+allow_programs = ["python3", "git", "gh"]
 isolation = "none"
+pass_env = ["FAKE_GH_LOG"]
 
 [executors.fixer]
 kind = "command"
@@ -141,13 +144,17 @@ fn remote_branches(remote: &Path) -> Vec<String> {
 fn after_success_the_hooks_push_and_open_a_pull_request() {
     let s = setup("live");
     let report = run(&s);
-    assert_eq!(remote_branches(&s.remote), ["loopc/fix-calc", "sneaky"]);
+    assert_eq!(remote_branches(&s.remote), ["loopc/fix-calc"]);
     let gh = std::fs::read_to_string(&s.gh_log).unwrap();
     let run_id = report["run_id"].as_str().unwrap();
     assert_eq!(
         gh.trim(),
-        format!("pr create --head loopc/fix-calc --title Fix fix-calc ({run_id})")
+        format!("issue comment 7 --body fixed\npr create --head loopc/fix-calc --title Fix fix-calc ({run_id})")
     );
+    // The pushed branch is the run's: the fix, committed by loopc, on top of the base.
+    let pushed = git(&s.remote, &["show", "loopc/fix-calc:calc.py"]);
+    assert_eq!(pushed, "def add(a, b):\n    return a + b");
+    assert_eq!(git(&s.remote, &["log", "-1", "--format=%an", "loopc/fix-calc"]), "loopc");
     assert!(report.get("shadowed").is_none(), "{report}");
 }
 
@@ -160,7 +167,7 @@ fn shadow_mode_records_what_would_act_outside_and_does_none_of_it() {
     assert_eq!(report["status"], "succeeded", "{}", String::from_utf8_lossy(&out.stderr));
     // Inside the workspace everything ran: the fix is there and tested.
     assert_eq!(
-        std::fs::read_to_string(s.dir.join("repo/calc.py")).unwrap(),
+        std::fs::read_to_string(Path::new(report["workspace"].as_str().unwrap()).join("calc.py")).unwrap(),
         "def add(a, b):\n    return a + b\n"
     );
     // Outside nothing happened.
@@ -169,7 +176,7 @@ fn shadow_mode_records_what_would_act_outside_and_does_none_of_it() {
     let shadowed: Vec<&str> = report["shadowed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(shadowed.len(), 3, "{shadowed:?}");
     assert!(
-        shadowed[0].contains("tools.fixer.1: would run `git push origin HEAD:refs/heads/sneaky`"),
+        shadowed[0].contains("tools.fixer.1: would run `gh issue comment 7 --body fixed`"),
         "{shadowed:?}"
     );
     assert!(

@@ -353,8 +353,9 @@ impl<'a> Runner<'a> {
         // marked for what stopped it, not failed.
         let result = match result {
             Err(e) => match self.store.stop_for(&self.run_id)? {
-                Some(stop) => self.stopped(stop),
-                None => Err(e),
+                Some(stop) if !self.store.run(&self.run_id)?.is_some_and(|r| r.status.is_final()) => self.stopped(stop),
+                // An error after the run ended (a signal during its publish hooks) is said as it is.
+                _ => Err(e),
             },
             ok => ok,
         };

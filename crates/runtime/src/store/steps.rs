@@ -96,14 +96,6 @@ impl Store {
         record: &mut StepRecord,
         memory: Option<MemoryWrite>,
     ) -> Result<()> {
-        // A step that ends after a stop was asked for may have been cut
-        // short by it: not recorded, so that a resume executes it again.
-        if let Some(signal) = crate::stop::signal() {
-            return Err(StoreError::Stopped {
-                run: run.to_owned(),
-                stop: crate::stop::Stop::Signal(signal),
-            });
-        }
         self.check_file(run)?;
         self.redactor.value(&mut record.result);
         let result_json = record.result.to_string();
@@ -115,8 +107,21 @@ impl Store {
         if let Some(m) = memory {
             write_memory(&tx, &m)?;
         }
-        let control: String = tx.query_row("SELECT control FROM runs WHERE id = ?1", params![run], |r| r.get(0))?;
-        let control = super::Control::parse(&control);
+        let (control, status): (String, String) = tx.query_row("SELECT control, status FROM runs WHERE id = ?1", params![run], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        // A step of a run still executing its iterations that ends after a
+        // stop was asked for may have been cut short by it: not recorded,
+        // so that a resume executes it again. The steps after the run's end
+        // (publish hooks, let finish) are recorded whatever comes.
+        let executing = status == Status::Running.as_str();
+        if let Some(signal) = crate::stop::signal().filter(|_| executing) {
+            return Err(StoreError::Stopped {
+                run: run.to_owned(),
+                stop: crate::stop::Stop::Signal(signal),
+            });
+        }
+        let control = super::Control::parse(&control).filter(|_| executing);
         if control == Some(super::Control::Cancel) {
             // Dropping the transaction rolls it back: the step is not recorded.
             return Err(StoreError::Stopped {

@@ -619,7 +619,7 @@ fn corrupt_state_is_an_error_naming_the_row() {
     let db = state(&dir).join("state.db");
     let cases = [
         ("update runs set options_json = '{\"dry_run\": \"no\"}'", "options_json", "resume"),
-        ("update runs set status = 'paused'", "not a run status", "runs"),
+        ("update runs set status = 'sleeping'", "not a run status", "runs"),
         (
             "update steps set result_json = '{oops' where step = 'workers.fixer'",
             "table `steps`",
@@ -853,6 +853,39 @@ fn the_network_is_cut_by_default() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(dir.join("probe.txt")).unwrap(), "refused");
     drop(listener);
+}
+
+#[test]
+fn credentials_in_the_home_directory_are_hidden_from_the_os_sandbox() {
+    require_bubblewrap();
+    let dir = workdir("home-credentials");
+    // Inside the root, so that it is in sight of the sandbox wherever the
+    // test directory is (a sandbox's /tmp is its own, and CI works in /tmp).
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(home.join(".ssh/id_ed25519"), "canary private key\n").unwrap();
+    std::fs::write(home.join(".netrc"), "machine example.invalid password canary\n").unwrap();
+    std::fs::write(home.join("notes.txt"), "not a secret\n").unwrap();
+    // The paths come from $HOME at run time: no argument names them.
+    let code = "import os\nout = []\nfor p in [('.' + 'ssh', 'id_ed25519'), ('.' + 'netrc',), ('notes.txt',)]:\n    try:\n        out.append(open(os.path.join(os.environ['HOME'], *p)).read().strip() or 'empty')\n    except OSError as e:\n        out.append(type(e).__name__)\nopen('probe.txt', 'w').write(' | '.join(out))\n";
+    python_worker(&dir, code);
+    let out = loopc_env(
+        &dir,
+        &["run", "spec.yaml", "--bindings", "bindings.toml"],
+        &[("LOOPC_STATE_DIR", state(&dir).to_str().unwrap()), ("HOME", home.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // The key's directory is empty, the .netrc an unreadable empty node
+    // (/dev/null); the rest of the home directory is in sight.
+    let probe = std::fs::read_to_string(dir.join("probe.txt")).unwrap();
+    let seen: Vec<&str> = probe.split(" | ").collect();
+    assert_eq!(seen[0], "FileNotFoundError", "{probe}");
+    assert!(["PermissionError", "empty"].contains(&seen[1]), "{probe}");
+    assert_eq!(seen[2], "not a secret", "{probe}");
+    assert_eq!(
+        std::fs::read_to_string(home.join(".ssh/id_ed25519")).unwrap(),
+        "canary private key\n"
+    );
 }
 
 #[test]

@@ -40,13 +40,62 @@ pub(super) fn isolation_for(
     if let Some(all) = crate::default_state_base().and_then(|b| std::fs::canonicalize(b).ok()) {
         hidden_dirs.push(all);
     }
+    let mut hidden_files: Vec<PathBuf> = bindings_file.and_then(|f| std::fs::canonicalize(f).ok()).into_iter().collect();
+    for credentials in home_credentials() {
+        // Not when the workspace itself lies inside one (hiding it would hide the root).
+        if root.starts_with(&credentials) {
+            continue;
+        }
+        if credentials.is_dir() {
+            hidden_dirs.push(credentials);
+        } else if credentials.is_file() {
+            hidden_files.push(credentials);
+        }
+    }
     Ok(crate::process::Isolation {
         bwrap,
         root,
         hidden_dirs,
-        hidden_files: bindings_file.and_then(|f| std::fs::canonicalize(f).ok()).into_iter().collect(),
+        hidden_files,
         read_only: read_only.to_vec(),
         network: sandbox.network,
         pass_env: sandbox.pass_env.clone(),
     })
+}
+
+/// Where a home directory keeps credentials: SSH and GPG keys, cloud and
+/// cluster logins, registry and forge tokens. The OS sandbox mounts the
+/// system read-only, so without this a worker could read (and print, or
+/// send to its model) the user's private keys; each is hidden (an empty
+/// directory, an empty file) from every sandboxed process.
+pub const HOME_CREDENTIALS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".config/gh",
+    ".config/gcloud",
+    ".config/hub",
+    ".config/glab-cli",
+    ".password-store",
+    ".local/share/keyrings",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+];
+
+/// [`HOME_CREDENTIALS`] under `$HOME` that exist, canonical.
+fn home_credentials() -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from) else {
+        return Vec::new();
+    };
+    HOME_CREDENTIALS
+        .iter()
+        .filter_map(|c| std::fs::canonicalize(home.join(c)).ok())
+        .collect()
 }

@@ -264,9 +264,23 @@ fn a_run_whose_process_died_shows_interrupted_and_can_be_cancelled() {
     assert!(s["reason"].as_str().unwrap().contains("is gone"), "{s}");
     let runs = loopc(&dir, &["runs"]);
     assert!(String::from_utf8_lossy(&runs.stdout).contains("interrupted"), "{}", text(&runs));
+    // loopc doctor names the run and how to repair it, and an orphaned worktree.
+    std::fs::create_dir_all(state(&dir).join("worktrees/r-nobody")).unwrap();
+    let doctor = loopc(&dir, &["doctor"]);
+    assert_eq!(doctor.status.code(), Some(1), "{}", text(&doctor));
+    let said = text(&doctor);
+    assert!(said.contains(&format!("run {id} is recorded as running, but its process")), "{said}");
+    assert!(said.contains(&format!("`loopc resume {id}` continues it")), "{said}");
+    assert!(said.contains("worktrees/r-nobody belongs to no run this state knows [orphaned-workspace]"), "{said}");
+    assert!(said.contains("2 problems"), "{said}");
     let out = loopc(&dir, &["cancel", &id]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(status(&dir, &id)["status"], "cancelled");
+    std::fs::remove_dir(state(&dir).join("worktrees/r-nobody")).unwrap();
+    let doctor = loopc(&dir, &["doctor", "--format", "json"]);
+    assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor));
+    let report: Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    assert_eq!(report["findings"], serde_json::json!([]), "{report}");
 }
 
 #[test]
@@ -304,5 +318,14 @@ fn a_state_file_that_is_not_a_database_is_an_error_naming_it() {
         assert!(text(&out).contains(&db.display().to_string()), "{args:?}: {}", text(&out));
         assert!(text(&out).contains("not a loopc state database"), "{args:?}: {}", text(&out));
     }
+    let out = loopc(&dir, &["doctor"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not a loopc state database"), "{}", text(&out));
     assert_eq!(std::fs::read(&db).unwrap(), before, "the file is left as it was");
+    // Where nothing ran yet, doctor creates nothing.
+    let empty = dir.join("no-state-yet");
+    let out = support::loopc_env(&["doctor"], &dir, &[("LOOPC_STATE_DIR", empty.as_os_str())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("no state here yet"), "{}", text(&out));
+    assert!(!empty.exists());
 }

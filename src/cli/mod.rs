@@ -3,6 +3,7 @@
 pub mod check;
 pub mod control;
 pub mod diagram;
+pub mod doctor;
 pub mod explain;
 pub mod fix;
 pub mod gc;
@@ -85,6 +86,8 @@ pub enum Command {
     Status(runs::StatusArgs),
     /// What each step of a run was asked and answered: prompts, model outputs, tool calls, errors.
     Logs(logs::LogsArgs),
+    /// Check the state directory (integrity, runs whose process died, leftover processes and workspaces) and say how to repair it.
+    Doctor(doctor::DoctorArgs),
     /// Remove the worktrees of runs that ended long enough ago (branches are kept unless --branches).
     Gc(gc::GcArgs),
     /// Write a new spec from a template (`loopc new --list`), with dry-run bindings if asked.

@@ -9,6 +9,7 @@
 pub mod atomic;
 pub mod bindings;
 pub mod clock;
+pub mod doctor;
 pub mod error;
 pub mod executor;
 pub mod gate;

@@ -137,6 +137,16 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite's `PRAGMA integrity_check`: the problems it reports (none: healthy).
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let rows: Vec<String> = self
+            .conn
+            .prepare("PRAGMA integrity_check")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

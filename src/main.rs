@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         cli::Command::Cancel(a) => cli::control::cancel(&a),
         cli::Command::Pause(a) => cli::control::pause(&a),
         cli::Command::Continue(a) => cli::run::resume(a, s),
+        cli::Command::AddContext(a) => cli::control::add_context(&a),
         cli::Command::Runs(a) => cli::runs::runs(a),
         cli::Command::Status(a) => cli::runs::status(a),
         cli::Command::Logs(a) => cli::logs::logs(a),

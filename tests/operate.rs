@@ -238,11 +238,33 @@ fn pause_stops_at_the_step_boundary_and_continue_goes_on() {
     let s = status(&dir, &id);
     assert_eq!(s["status"], "paused", "{s}");
     assert_eq!(effects(&dir), (1, 1));
+    // A person adds context while it waits: the next iteration's worker gets it.
+    let out = loopc(&dir, &["add-context", &id, "--note", "add() must return a + b"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     go(&dir, 0);
     let out = loopc(&dir, &["continue", &id]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(status(&dir, &id)["status"], "halted");
     assert_eq!(effects(&dir), (2, 2), "the paused step was not run again");
+    let logs: Value = serde_json::from_slice(&loopc(&dir, &["logs", &id, "--step", "fixer", "--format", "json"]).stdout).unwrap();
+    let prompts: Vec<&Value> = logs["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["record"]["prompt"]["feedback"])
+        .collect();
+    assert_eq!(prompts.len(), 2, "{logs}");
+    assert!(!prompts[0].to_string().contains("a + b"), "{logs}");
+    assert!(
+        prompts[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["note"] == "add() must return a + b"),
+        "{logs}"
+    );
+    let out = loopc(&dir, &["add-context", &id, "--note", "too late"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     // Nothing to pause once it ended.
     let out = loopc(&dir, &["pause", &id]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -269,9 +291,15 @@ fn a_run_whose_process_died_shows_interrupted_and_can_be_cancelled() {
     let doctor = loopc(&dir, &["doctor"]);
     assert_eq!(doctor.status.code(), Some(1), "{}", text(&doctor));
     let said = text(&doctor);
-    assert!(said.contains(&format!("run {id} is recorded as running, but its process")), "{said}");
+    assert!(
+        said.contains(&format!("run {id} is recorded as running, but its process")),
+        "{said}"
+    );
     assert!(said.contains(&format!("`loopc resume {id}` continues it")), "{said}");
-    assert!(said.contains("worktrees/r-nobody belongs to no run this state knows [orphaned-workspace]"), "{said}");
+    assert!(
+        said.contains("worktrees/r-nobody belongs to no run this state knows [orphaned-workspace]"),
+        "{said}"
+    );
     assert!(said.contains("2 problems"), "{said}");
     let out = loopc(&dir, &["cancel", &id]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -94,3 +94,43 @@ fn wait_for(store: &Store, id: &str, seconds: u64, done: impl Fn(Status) -> bool
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[derive(Args, Debug)]
+pub struct AddContextArgs {
+    /// Run id (or a unique prefix).
+    pub run: String,
+    /// What the workers should know (given to every worker of the next iteration as feedback).
+    #[arg(long)]
+    pub note: String,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// `loopc add-context RUN --note TEXT`: a note for the run's next iteration.
+pub fn add_context(args: &AddContextArgs) -> u8 {
+    let (store, row) = match open_run(&args.state, &args.run) {
+        Ok(found) => found,
+        Err(e) => return usage_error(e),
+    };
+    if row.status.is_final() {
+        eprintln!(
+            "loopc: run {} already ended ({}): no iteration will read the note",
+            row.id,
+            row.status.as_str()
+        );
+        return EXIT_FINDINGS;
+    }
+    if args.note.trim().is_empty() {
+        return usage_error("--note is empty");
+    }
+    match store.add_note(&row.id, &args.note) {
+        Ok(()) => {
+            emit(&format!(
+                "run {}: the note reaches the workers of the next iteration to start\n",
+                row.id
+            ));
+            EXIT_OK
+        }
+        Err(e) => usage_error(e),
+    }
+}

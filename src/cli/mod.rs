@@ -80,6 +80,8 @@ pub enum Command {
     /// Continue a paused or interrupted run (the same as `loopc resume`).
     #[command(name = "continue")]
     Continue(run::ResumeArgs),
+    /// Add a note for a run: every worker of its next iteration gets it as feedback.
+    AddContext(control::AddContextArgs),
     /// List runs in the state directory.
     Runs(runs::RunsArgs),
     /// Show where a run stands.

@@ -535,6 +535,18 @@ impl<'a> Runner<'a> {
             }
         }
         let mut state = steps::IterationState::new(i, previous, history);
+        state.notes = self.store.take_notes(&self.run_id, i)?;
+        if !state.notes.is_empty() {
+            let n = state.notes.len();
+            self.event(
+                i,
+                "context",
+                &format!(
+                    "{n} note{} from a person reach this iteration's workers",
+                    if n == 1 { "" } else { "s" }
+                ),
+            )?;
+        }
         let mut early = None;
         for group in self.plan.groups.clone() {
             if let Some(flow) = self.run_group(&mut state, &group)? {

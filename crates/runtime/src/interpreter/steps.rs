@@ -35,6 +35,8 @@ pub(crate) struct IterationState {
     pub incoming: Value,
     /// Optimizer refinements accumulated for each target worker.
     pub refinements: HashMap<String, Vec<Value>>,
+    /// Notes a person added to the run (`loopc add-context`) for this iteration's workers.
+    pub notes: Vec<String>,
 }
 
 impl IterationState {
@@ -60,6 +62,7 @@ impl IterationState {
             human_rejected: false,
             incoming: previous.map_or(Value::Null, |p| p.feedback.clone()),
             refinements,
+            notes: Vec::new(),
         }
     }
 }
@@ -258,12 +261,20 @@ impl Runner<'_> {
             };
             bound.insert(name, value);
         }
-        let feedback = state
+        let mut feedback = state
             .incoming
             .get("workers")
             .and_then(|w| w.get(&worker.id))
             .cloned()
             .unwrap_or(json!([]));
+        if let Value::Array(items) = &mut feedback {
+            items.extend(
+                state
+                    .notes
+                    .iter()
+                    .map(|n| json!({"from": "a person (loopc add-context)", "note": n})),
+            );
+        }
         let refinements = state.refinements.get(&worker.id).cloned().unwrap_or_default();
         Ok(Invocation {
             run_id: self.run_id.clone(),

@@ -64,3 +64,33 @@ impl Store {
         Ok(self.control(run)?.map(Control::stop))
     }
 }
+
+impl Store {
+    /// A person's note for the run (`loopc add-context`), redacted; the
+    /// next iteration to start takes it.
+    pub fn add_note(&self, run: &str, note: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO notes (run_id, note, at, iteration) VALUES (?1, ?2, ?3, NULL)",
+            params![run, self.clean(note), crate::clock::now_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// The notes iteration `i` gives its workers: those it took before (a
+    /// resumed iteration sees the same ones) and, while no worker of it has
+    /// run yet, those nobody took (a note added while an iteration is half
+    /// done, or paused, is for the next one).
+    pub fn take_notes(&self, run: &str, i: u32) -> Result<Vec<String>> {
+        self.conn.execute(
+            "UPDATE notes SET iteration = ?2 WHERE run_id = ?1 AND iteration IS NULL
+             AND NOT EXISTS (SELECT 1 FROM steps WHERE run_id = ?1 AND iteration = ?2 AND step LIKE 'workers.%')",
+            params![run, i],
+        )?;
+        let notes = self
+            .conn
+            .prepare("SELECT note FROM notes WHERE run_id = ?1 AND iteration = ?2 ORDER BY seq")?
+            .query_map(params![run, i], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(notes)
+    }
+}

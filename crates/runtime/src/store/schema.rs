@@ -74,10 +74,14 @@ CREATE TABLE workspaces (
 ";
 
 /// Version 3 → 4: a request to a run from another process (`cancel`,
-/// `pause`); the statuses `interrupted`, `cancelled` and `paused`, which an
+/// `pause`); notes a person adds to a running run (`add-context`); the statuses `interrupted`, `cancelled` and `paused`, which an
 /// older loopc would not read (hence the version).
 const MIGRATE_3_TO_4: &str = "
 ALTER TABLE runs ADD COLUMN control TEXT NOT NULL DEFAULT '';
+CREATE TABLE notes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL,
+  iteration INTEGER
+);
 ";
 
 /// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.

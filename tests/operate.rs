@@ -263,6 +263,16 @@ fn pause_stops_at_the_step_boundary_and_continue_goes_on() {
             .any(|f| f["note"] == "add() must return a + b"),
         "{logs}"
     );
+    let page = loopc(&dir, &["status", &id, "--format", "markdown"]);
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(page.starts_with("# Loop state: fix-calc\n"), "{page}");
+    assert!(page.contains("| Status | **halted** — max_iterations: reached 2 of 2 |"), "{page}");
+    assert!(page.contains("## Next action\n\nNone: the run ended."), "{page}");
+    assert!(page.contains("| 2 | max_iterations: reached 2 of 2 | pass_rate=0.0 |"), "{page}");
+    assert!(
+        page.contains("- [2] context: a note from a person reaches this iteration's workers"),
+        "{page}"
+    );
     let out = loopc(&dir, &["add-context", &id, "--note", "too late"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     // Nothing to pause once it ended.

@@ -424,7 +424,7 @@ impl Report for CheckReport<'_> {
             Format::Sarif => Some(self.sarif()),
             Format::Github => Some(render_github(self.files)),
             Format::Gitlab => Some(render_gitlab(self.files)),
-            Format::Human | Format::Json => None,
+            Format::Human | Format::Json | Format::Markdown => None,
         }
     }
 }

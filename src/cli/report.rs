@@ -21,6 +21,8 @@ pub enum Format {
     Github,
     /// GitLab Code Quality report (merge-request widget).
     Gitlab,
+    /// A Markdown page (`status`: where the run stands and what to do next).
+    Markdown,
 }
 
 /// The formats of a report that has no format of its own.

@@ -26,10 +26,13 @@ pub struct StatusArgs {
     pub run: String,
     #[command(flatten)]
     pub state: StateArgs,
-    /// Output format.
-    #[arg(long, default_value = "human", value_parser = report::offered(report::HUMAN_AND_JSON))]
+    /// Output format (markdown: a LOOP_STATE-style page with the next action).
+    #[arg(long, default_value = "human", value_parser = report::offered(STATUS_FORMATS))]
     pub format: Format,
 }
+
+/// What `loopc status` writes.
+const STATUS_FORMATS: &[Format] = &[Format::Human, Format::Json, Format::Markdown];
 
 /// The state directory's store and the run `run` (an id or a unique prefix) in it.
 pub(super) fn open_run(state: &StateArgs, run: &str) -> Result<(Store, RunRow), String> {
@@ -235,7 +238,11 @@ struct LastError {
 }
 
 impl Report for RunStatus<'_> {
-    const FORMATS: &'static [Format] = report::HUMAN_AND_JSON;
+    const FORMATS: &'static [Format] = STATUS_FORMATS;
+
+    fn other(&self, format: Format) -> Option<String> {
+        (format == Format::Markdown).then(|| self.markdown())
+    }
 
     fn human(&self) -> String {
         let mut out = format!(
@@ -289,6 +296,83 @@ impl Report for RunStatus<'_> {
 
     fn json(&self) -> String {
         report::to_json(self)
+    }
+}
+
+/// A Markdown table cell: one line, no column breaks.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+impl RunStatus<'_> {
+    /// A LOOP_STATE-style page: the run, the next action, the iterations,
+    /// the last error and the recent events.
+    fn markdown(&self) -> String {
+        let id = self.run_id;
+        let mut out = format!("# Loop state: {}\n\n| | |\n|---|---|\n", cell(self.loop_name));
+        out.push_str(&format!("| Run | `{id}` |\n"));
+        let reason = if self.reason.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", cell(self.reason))
+        };
+        out.push_str(&format!("| Status | **{}**{reason} |\n", self.status.as_str()));
+        out.push_str(&format!("| Iterations | {} |\n", self.iterations.len()));
+        out.push_str(&format!("| Spend | ${:.4}, {} tokens |\n", self.cost_usd, self.tokens));
+        if let Some(ws) = &self.workspace {
+            let line = workspace_line(ws);
+            let line = line.trim().trim_start_matches("workspace: ").replace("\n  branch:", "; branch:");
+            out.push_str(&format!("| Workspace | {} |\n", cell(&line)));
+        }
+        if let Some(trace) = &self.trace {
+            out.push_str(&format!("| Trace | `{}` |\n", cell(trace)));
+        }
+        let next = match self.status {
+            Status::AwaitingHuman => format!(
+                "A person decides{}: `loopc approve {id} --note …` or `loopc reject {id} --note …`.",
+                self.waiting_for.map_or_else(String::new, |g| format!(" ({g})"))
+            ),
+            Status::Running => {
+                format!("Nothing: it executes (`loopc logs {id} --follow` to watch, `loopc pause {id}`, `loopc cancel {id}`).")
+            }
+            Status::Paused => format!("`loopc continue {id}` goes on (`loopc add-context {id} --note …` first to steer it)."),
+            Status::Interrupted => format!("`loopc resume {id}` continues at the first unfinished step; `loopc cancel {id}` ends it."),
+            Status::Succeeded => "Review the result (its branch, when it worked in a worktree): loopc never merges it.".to_owned(),
+            Status::Halted | Status::Rejected | Status::Cancelled => {
+                format!("None: the run ended. `loopc logs {id}` shows what each step did.")
+            }
+        };
+        out.push_str(&format!("\n## Next action\n\n{next}\n"));
+        if !self.iterations.is_empty() {
+            out.push_str("\n## Iterations\n\n| # | decision | metrics | cost | worker failures |\n|---|---|---|---|---|\n");
+            for it in self.iterations {
+                let metrics: Vec<String> = it.metrics.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                out.push_str(&format!(
+                    "| {} | {} | {} | ${:.4} | {} |\n",
+                    it.iteration,
+                    cell(&it.decision),
+                    cell(&metrics.join(" ")),
+                    it.cost_usd,
+                    cell(&it.worker_failures.join("; "))
+                ));
+            }
+        }
+        if let Some(e) = &self.last_error {
+            out.push_str(&format!(
+                "\n## Last error\n\nIteration {}, `{}`:\n\n~~~\n{}\n~~~\n",
+                e.iteration,
+                e.step,
+                e.error.replace("~~~", "~ ~ ~")
+            ));
+        }
+        let recent = self.events.len().saturating_sub(10);
+        if recent < self.events.len() {
+            out.push_str("\n## Recent events\n\n");
+            for e in &self.events[recent..] {
+                out.push_str(&format!("- [{}] {}: {}\n", e.iteration, e.kind, cell(e.message)));
+            }
+        }
+        out
     }
 }
 

@@ -541,10 +541,11 @@ impl<'a> Runner<'a> {
             self.event(
                 i,
                 "context",
-                &format!(
-                    "{n} note{} from a person reach this iteration's workers",
-                    if n == 1 { "" } else { "s" }
-                ),
+                &if n == 1 {
+                    "a note from a person reaches this iteration's workers".to_owned()
+                } else {
+                    format!("{n} notes from a person reach this iteration's workers")
+                },
             )?;
         }
         let mut early = None;

@@ -367,3 +367,42 @@ fn a_state_file_that_is_not_a_database_is_an_error_naming_it() {
     assert!(text(&out).contains("no state here yet"), "{}", text(&out));
     assert!(!empty.exists());
 }
+
+#[test]
+fn a_signal_keeps_what_the_rest_of_a_parallel_group_finished() {
+    let dir = setup("parallel");
+    // A second worker in the same group, which finishes at once.
+    let spec = std::fs::read_to_string(dir.join("spec.yaml")).unwrap();
+    let scout = "  - id: scout\n    role: Read the target and note what looks wrong\n    model: {provider: local, name: scripted-scout}\n    inputs:\n      - from: inputs.target\n    outputs: {name: notes, format: text}\n    tools: [read_file]\n    timeout_seconds: 120\nevaluators:\n";
+    std::fs::write(dir.join("spec.yaml"), spec.replacen("evaluators:\n", scout, 1)).unwrap();
+    std::fs::write(
+        dir.join("scout.py"),
+        "import json, os, sys\njson.load(sys.stdin)\nopen(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'scout.log'), 'a').write('scouted\\n')\nprint('add() subtracts')\n",
+    )
+    .unwrap();
+    let bindings = std::fs::read_to_string(dir.join("bindings.toml")).unwrap().replace(
+        "[bind]\n",
+        &format!(
+            "[executors.scout]\nkind = \"command\"\nargv = [\"python3\", \"{}\"]\n\n[bind]\n\"workers.scout\" = \"scout\"\n",
+            dir.join("scout.py").display()
+        ),
+    );
+    std::fs::write(dir.join("bindings.toml"), bindings).unwrap();
+    let scouted = || std::fs::read_to_string(dir.join("scout.log")).unwrap_or_default().lines().count();
+    let child = start(&dir);
+    let loopc_pid = child.id();
+    let worker = running_worker(&dir);
+    wait_until("the scout finished", || scouted() == 1);
+    signal(loopc_pid, 15);
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out));
+    wait_gone(worker);
+    let id = the_run(&dir);
+    go(&dir, 0);
+    let out = loopc(&dir, &["resume", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Two iterations: the scout ran once in each (its first call was kept),
+    // the fixer three times (its first call was cut).
+    assert_eq!(scouted(), 2, "{}", text(&out));
+    assert_eq!(effects(&dir), (3, 2));
+}

@@ -170,6 +170,7 @@ impl Entry {
 /// JSON: one object per line (`{"step": …}` or `{"event": …}`).
 fn follow(store: &loopc_runtime::Store, run_id: &str, wanted: Option<&str>, format: Format) -> u8 {
     let (mut steps_seen, mut events_seen) = (0usize, 0usize);
+    let mut matched = false;
     let mut iteration = None;
     let json = format == Format::Json;
     if !json {
@@ -208,6 +209,7 @@ fn follow(store: &loopc_runtime::Store, run_id: &str, wanted: Option<&str>, form
             if wanted.is_some_and(|w| !selected(&key, w)) {
                 continue;
             }
+            matched = true;
             let entry = Entry::of(i, key, record);
             news.push((
                 i,
@@ -230,6 +232,9 @@ fn follow(store: &loopc_runtime::Store, run_id: &str, wanted: Option<&str>, form
         }
         super::emit(&out);
         if row.status != loopc_runtime::Status::Running {
+            if let (Some(w), false) = (wanted, matched) {
+                return usage_error(format!("run {run_id} has no step `{w}`"));
+            }
             if !json {
                 super::emit(&format!(
                     "\n== {}{}\n",

@@ -146,6 +146,13 @@ impl Spawned {
         self.pgid
     }
 
+    /// Whether the run this process belongs to was asked to stop (a signal
+    /// to loopc, `loopc cancel`): after [`Spawned::wait_until`] returned
+    /// `None`, whether that, and not the deadline, ended it.
+    pub fn stop_requested(&self) -> bool {
+        crate::stop::signal().is_some() || self.log.as_ref().is_some_and(|l| l.cancel_requested())
+    }
+
     pub fn child_mut(&mut self) -> &mut std::process::Child {
         &mut self.child
     }
@@ -171,7 +178,7 @@ impl Spawned {
             if exited_unreaped(self.pgid)? {
                 return self.finish().map(Some);
             }
-            if stoppable && (crate::stop::signal().is_some() || self.log.as_ref().is_some_and(|l| l.cancel_requested())) {
+            if stoppable && self.stop_requested() {
                 // Asked to stop (crate::stop): the step ends here, unrecorded.
                 self.finish()?;
                 return Ok(None);

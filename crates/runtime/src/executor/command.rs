@@ -150,6 +150,7 @@ impl CommandExecutor {
         let deadline = invocation.timeout.map(|t| Instant::now() + t);
         let status = match child.wait_until(deadline) {
             Ok(Some(status)) => status,
+            Ok(None) if child.stop_requested() => return Err(ExecError::Stopped("the run was asked to stop".into())),
             Ok(None) => return Err(ExecError::Timeout(invocation.timeout.unwrap_or_default())),
             Err(e) => return Err(ExecError::Failed(format!("cannot wait for `{}`: {e}", self.program()))),
         };

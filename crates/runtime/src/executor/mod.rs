@@ -96,12 +96,15 @@ pub enum ExecError {
     Transport(String),
     /// Bindings or environment are wrong (missing key, unknown program); retrying will not help.
     Config(String),
+    /// Its process was killed because the run was asked to stop (a signal,
+    /// `loopc cancel`): the step did not finish and is not recorded.
+    Stopped(String),
 }
 
 impl ExecError {
     /// Whether a retry may succeed.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, ExecError::Config(_))
+        !matches!(self, ExecError::Config(_) | ExecError::Stopped(_))
     }
 }
 
@@ -112,6 +115,7 @@ impl std::fmt::Display for ExecError {
             ExecError::Failed(m) => write!(f, "failed: {m}"),
             ExecError::Transport(m) => write!(f, "transport error: {m}"),
             ExecError::Config(m) => write!(f, "configuration error: {m}"),
+            ExecError::Stopped(m) => write!(f, "stopped: {m}"),
         }
     }
 }

@@ -75,7 +75,11 @@ impl Runner<'_> {
                     if let Some(flow) = self.check_deadline(state)? {
                         return Ok(Some(flow));
                     }
+                    self.check_stop()?;
                     let result = invoke_with_retries(executor.as_ref(), &invocation, worker.retries, self.deadline());
+                    if let Err(crate::executor::ExecError::Stopped(why)) = &result.0 {
+                        return Err(format!("worker `{}`: {why}", worker.id));
+                    }
                     let (record, flow) = self.finish_worker(state, worker, &key, &invocation.payload, result)?;
                     if flow.is_some() {
                         return Ok(flow);

@@ -219,6 +219,10 @@ impl Runner<'_> {
         };
         let retries = if self.throttled { 0 } else { 1 };
         let (result, attempts, seconds) = invoke_with_retries(executor.as_ref(), &invocation, retries, self.deadline());
+        if let Err(crate::executor::ExecError::Stopped(why)) = &result {
+            // Cut short by a stop: not recorded, so a resume runs it again.
+            return Err(format!("evaluator `{}`: {why}", e.id));
+        }
         let dimensions = match &e.kind {
             EvaluatorKind::LlmRubric { dimensions, .. } => Some(dimensions.clone()),
             _ => None,

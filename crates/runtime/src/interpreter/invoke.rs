@@ -50,7 +50,7 @@ pub(crate) fn invoke_with_retries(executor: &dyn Executor, invocation: &Invocati
         let result = executor.invoke(capped.as_ref().unwrap_or(invocation));
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         match &result {
-            Err(e) if e.is_retryable() && attempt <= retries && left.is_none_or(|l| !l.is_zero()) => {
+            Err(e) if e.is_retryable() && attempt <= retries && left.is_none_or(|l| !l.is_zero()) && !stop_pending(invocation) => {
                 if let Some(left) = left {
                     let mut next = invocation.clone();
                     next.timeout = Some(invocation.timeout.map_or(left, |t| t.min(left)));
@@ -60,4 +60,9 @@ pub(crate) fn invoke_with_retries(executor: &dyn Executor, invocation: &Invocati
             _ => return (result, attempt, start.elapsed().as_secs_f64()),
         }
     }
+}
+
+/// Whether the run was asked to stop (a signal, `loopc cancel`): no retry starts then.
+fn stop_pending(invocation: &Invocation) -> bool {
+    crate::stop::signal().is_some() || invocation.processes.as_ref().is_some_and(|l| l.cancel_requested())
 }

@@ -89,13 +89,23 @@ pub const HOME_CREDENTIALS: &[&str] = &[
     ".cargo/credentials.toml",
 ];
 
-/// [`HOME_CREDENTIALS`] under `$HOME` that exist, canonical.
+/// [`HOME_CREDENTIALS`] under `$HOME` that exist, canonical; the
+/// `.config/` ones under `$XDG_CONFIG_HOME` too, when it is set elsewhere.
 fn home_credentials() -> Vec<PathBuf> {
-    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from) else {
-        return Vec::new();
-    };
-    HOME_CREDENTIALS
-        .iter()
-        .filter_map(|c| std::fs::canonicalize(home.join(c)).ok())
-        .collect()
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let mut found = Vec::new();
+    if let Some(home) = var("HOME") {
+        found.extend(HOME_CREDENTIALS.iter().filter_map(|c| std::fs::canonicalize(home.join(c)).ok()));
+    }
+    if let Some(config) = var("XDG_CONFIG_HOME").filter(|c| c.is_absolute()) {
+        found.extend(
+            HOME_CREDENTIALS
+                .iter()
+                .filter_map(|c| c.strip_prefix(".config/"))
+                .filter_map(|c| std::fs::canonicalize(config.join(c)).ok()),
+        );
+    }
+    found.sort();
+    found.dedup();
+    found
 }

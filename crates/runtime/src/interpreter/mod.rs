@@ -352,11 +352,7 @@ impl<'a> Runner<'a> {
         // A step cut short by a stop surfaces as an error; the run is then
         // marked for what stopped it, not failed.
         let result = match result {
-            Err(e) => match self.store.stop_for(&self.run_id)? {
-                Some(stop) if !self.store.run(&self.run_id)?.is_some_and(|r| r.status.is_final()) => self.stopped(stop),
-                // An error after the run ended (a signal during its publish hooks) is said as it is.
-                _ => Err(e),
-            },
+            Err(e) => self.stop_or(e),
             ok => ok,
         };
         self.store.release(&self.run_id)?;
@@ -468,6 +464,35 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    /// After an error: when the run was asked to stop (the error is how a
+    /// cut step surfaces) mark it so; else the error as it is — also one
+    /// after the run ended (a signal during its publish hooks).
+    fn stop_or(&mut self, error: String) -> Result<(), String> {
+        let ended = self.store.run(&self.run_id)?.is_some_and(|r| r.status.is_final());
+        match self.store.stop_for(&self.run_id)? {
+            Some(stop) if !ended => self.stopped(stop),
+            _ => Err(error),
+        }
+    }
+
+    /// At a step boundary: stop here when the run was asked to (see
+    /// [`crate::stop`]); the caller's error reaches [`Runner::execute`].
+    pub(crate) fn check_stop(&self) -> Result<(), String> {
+        match self.store.stop_for(&self.run_id)? {
+            Some(stop) => Err(stop.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a cancel or a signal is pending (a pause lets steps finish):
+    /// a tool call that ends now may have been cut short by it.
+    pub(crate) fn cut_short(&self) -> Result<bool, String> {
+        Ok(matches!(
+            self.store.stop_for(&self.run_id)?,
+            Some(crate::stop::Stop::Signal(_) | crate::stop::Stop::Cancel)
+        ))
+    }
+
     /// Mark the run for what stopped it (see [`crate::stop`]) and write its
     /// trace; the step that was running is not recorded, so a resume runs it.
     fn stopped(&mut self, stop: crate::stop::Stop) -> Result<(), String> {
@@ -535,21 +560,19 @@ impl<'a> Runner<'a> {
             }
         }
         let mut state = steps::IterationState::new(i, previous, history);
-        state.notes = self.store.take_notes(&self.run_id, i)?;
-        if !state.notes.is_empty() {
-            let n = state.notes.len();
-            self.event(
-                i,
-                "context",
-                &if n == 1 {
-                    "a note from a person reaches this iteration's workers".to_owned()
-                } else {
-                    format!("{n} notes from a person reach this iteration's workers")
-                },
-            )?;
+        let (notes, taken) = self.store.take_notes(&self.run_id, i)?;
+        state.notes = notes;
+        if taken > 0 {
+            let said = if taken == 1 {
+                "a note from a person reaches this iteration's workers".to_owned()
+            } else {
+                format!("{taken} notes from a person reach this iteration's workers")
+            };
+            self.event(i, "context", &said)?;
         }
         let mut early = None;
         for group in self.plan.groups.clone() {
+            self.check_stop()?;
             if let Some(flow) = self.run_group(&mut state, &group)? {
                 early = Some(flow);
                 break;
@@ -557,6 +580,7 @@ impl<'a> Runner<'a> {
         }
         if early.is_none() {
             for e in self.plan.evaluators.clone() {
+                self.check_stop()?;
                 if let Some(flow) = self.run_evaluator(&mut state, &e)? {
                     early = Some(flow);
                     break;

@@ -108,12 +108,22 @@ impl Runner<'_> {
         }
         let results = invoke_group(&pending, self.throttled, self.deadline());
         let mut flow = None;
+        let mut stopped = None;
         for ((worker, invocation, _), (result, attempts, seconds)) in pending.into_iter().zip(results) {
+            // Cut short by a stop: not recorded (a resume runs it again); the
+            // rest of the group, which finished, is.
+            if let Err(ExecError::Stopped(why)) = &result {
+                stopped = Some(format!("worker `{}`: {why}", worker.id));
+                continue;
+            }
             let key = format!("workers.{}", worker.id);
             let called = (result, attempts, seconds);
             let (record, worker_flow) = self.finish_worker(state, &worker, &key, &invocation.payload, called)?;
             flow = flow.or(worker_flow);
             committed.push((worker, record));
+        }
+        if let Some(why) = stopped {
+            return Err(why);
         }
         for (worker, record) in &mut committed {
             if record.status == StepStatus::Gated {

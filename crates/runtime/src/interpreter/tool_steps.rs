@@ -50,10 +50,11 @@ impl Runner<'_> {
                 }
                 continue;
             }
-            // No tool call starts after the run's wall-clock limit.
+            // No tool call starts after the run's wall-clock limit, or once a stop was asked for.
             if let Some(flow) = self.check_deadline(state)? {
                 return Ok(Some(flow));
             }
+            self.check_stop()?;
             let mut memory = None;
             let outcome = if self.executors.dry_run {
                 Ok((json!({"dry_run": true}), Vec::new()))
@@ -75,6 +76,11 @@ impl Runner<'_> {
                 self.guard.tool(&worker.id, call, &worker.tools)
             };
             self.save_safety()?;
+            if self.cut_short()? {
+                // Its process may have been killed by the stop: not recorded,
+                // so a resume makes the call again.
+                return Err(format!("tool call {key} was stopped with the run"));
+            }
             match outcome {
                 Ok((value, notes)) => {
                     self.note_findings(state, &notes)?;

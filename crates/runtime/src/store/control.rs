@@ -55,13 +55,18 @@ impl Store {
         Ok(Control::parse(&text))
     }
 
-    /// Why the run executing here must stop, if it must: this process's
-    /// signal first, then a request in the database.
+    /// Why the run executing here must stop, if it must: a cancel (a
+    /// person's word, final) before this process's signal, a signal before
+    /// a pause.
     pub fn stop_for(&self, run: &str) -> Result<Option<Stop>> {
+        let control = self.control(run)?;
+        if control == Some(Control::Cancel) {
+            return Ok(Some(Stop::Cancel));
+        }
         if let Some(signal) = crate::stop::signal() {
             return Ok(Some(Stop::Signal(signal)));
         }
-        Ok(self.control(run)?.map(Control::stop))
+        Ok(control.map(Control::stop))
     }
 }
 
@@ -80,8 +85,9 @@ impl Store {
     /// resumed iteration sees the same ones) and, while no worker of it has
     /// run yet, those nobody took (a note added while an iteration is half
     /// done, or paused, is for the next one).
-    pub fn take_notes(&self, run: &str, i: u32) -> Result<Vec<String>> {
-        self.conn.execute(
+    /// The second value: how many of them it took now.
+    pub fn take_notes(&self, run: &str, i: u32) -> Result<(Vec<String>, usize)> {
+        let taken = self.conn.execute(
             "UPDATE notes SET iteration = ?2 WHERE run_id = ?1 AND iteration IS NULL
              AND NOT EXISTS (SELECT 1 FROM steps WHERE run_id = ?1 AND iteration = ?2 AND step LIKE 'workers.%')",
             params![run, i],
@@ -91,6 +97,6 @@ impl Store {
             .prepare("SELECT note FROM notes WHERE run_id = ?1 AND iteration = ?2 ORDER BY seq")?
             .query_map(params![run, i], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(notes)
+        Ok((notes, taken))
     }
 }

@@ -72,10 +72,6 @@ pub enum StoreError {
     /// A decision was given for a run that does not wait for a person.
     #[error("run `{run}` is {}, not waiting for a person{}", .status.as_str(), not_waiting_advice(*.status))]
     NotWaiting { run: String, status: Status },
-    /// The run must stop (a signal, `loopc cancel`, `loopc pause`): the
-    /// step was not recorded (for a pause: it was, and nothing more is).
-    #[error("run `{run}` was {stop}")]
-    Stopped { run: String, stop: crate::stop::Stop },
     /// The database file was deleted or replaced while a run wrote to it:
     /// what it writes now would be lost with the unlinked file.
     #[error(

@@ -41,11 +41,15 @@ impl Store {
         let now = clock::now_rfc3339();
         let options_json = serde_json::to_string(options)?;
         // The run and its workspace are recorded together, or neither is.
+        // The process that records it holds it until it executes it (a run
+        // queued behind --jobs whose process died shows as interrupted).
+        let me = std::process::id();
+        let my_start = crate::process::start_ticks(me).unwrap_or(0) as i64;
         let tx = self.conn.unchecked_transaction()?;
         tx
             .execute(
-                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, started_unix_ms, options_json)
-                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, started_unix_ms, options_json, pid, pid_start)
+                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     id,
                     self.clean(loop_name),
@@ -56,7 +60,9 @@ impl Store {
                     bindings.0,
                     bindings.1,
                     clock::unix_ms(),
-                    options_json
+                    options_json,
+                    me,
+                    my_start
                 ],
             )?;
         super::workspaces::insert(&tx, id, workspace)?;

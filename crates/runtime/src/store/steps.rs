@@ -107,28 +107,6 @@ impl Store {
         if let Some(m) = memory {
             write_memory(&tx, &m)?;
         }
-        let (control, status): (String, String) = tx.query_row("SELECT control, status FROM runs WHERE id = ?1", params![run], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        // A step of a run still executing its iterations that ends after a
-        // stop was asked for may have been cut short by it: not recorded,
-        // so that a resume executes it again. The steps after the run's end
-        // (publish hooks, let finish) are recorded whatever comes.
-        let executing = status == Status::Running.as_str();
-        if let Some(signal) = crate::stop::signal().filter(|_| executing) {
-            return Err(StoreError::Stopped {
-                run: run.to_owned(),
-                stop: crate::stop::Stop::Signal(signal),
-            });
-        }
-        let control = super::Control::parse(&control).filter(|_| executing);
-        if control == Some(super::Control::Cancel) {
-            // Dropping the transaction rolls it back: the step is not recorded.
-            return Err(StoreError::Stopped {
-                run: run.to_owned(),
-                stop: crate::stop::Stop::Cancel,
-            });
-        }
         tx.execute(
             "INSERT INTO steps (run_id, iteration, step, status, result_json, cost_usd, tokens, attempts, seconds, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![run, iteration, step, record.status.as_str(), result_json, record.cost_usd, record.tokens as i64, record.attempts, record.seconds, clock::now_rfc3339()],
@@ -137,14 +115,7 @@ impl Store {
             "UPDATE runs SET cost_usd = cost_usd + ?2, tokens = tokens + ?3, updated_at = ?4 WHERE id = ?1",
             params![run, record.cost_usd, record.tokens as i64, clock::now_rfc3339()],
         )?;
-        tx.commit()?;
-        match control {
-            Some(super::Control::Pause) => Err(StoreError::Stopped {
-                run: run.to_owned(),
-                stop: crate::stop::Stop::Pause,
-            }),
-            _ => Ok(()),
-        }
+        tx.commit().map_err(StoreError::from)
     }
 
     pub fn iterations(&self, run: &str) -> Result<Vec<IterationRecord>> {

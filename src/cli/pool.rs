@@ -60,6 +60,8 @@ pub fn read_items(file: Option<&Path>, command: Option<&str>, root: &Path, id_fi
 /// Run `cmd` with `sh -c` in `root`; its stdout, or why not (a non-zero
 /// exit names the command and the last lines of its stderr).
 fn run_items_command(cmd: &str, root: &Path) -> Result<String, String> {
+    // Bindings read from `bindings.toml` have the base directory ``; that is the working directory.
+    let root = if root.as_os_str().is_empty() { Path::new(".") } else { root };
     let mut child = Command::new("sh")
         .args(["-c", cmd])
         .current_dir(root)

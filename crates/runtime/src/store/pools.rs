@@ -71,3 +71,43 @@ impl Store {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(StoreError::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::report::PoolReport;
+    use crate::pool::Decision;
+
+    #[test]
+    fn a_pool_round_trips_and_reports_without_runs() {
+        let dir = std::env::temp_dir().join(format!("loopc-pool-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let item = |id: &str, decision| PoolItem {
+            id: id.into(),
+            priority: Some(1.0),
+            labels: vec!["x".into()],
+            decision,
+            reason: "why".into(),
+            run_id: None,
+        };
+        let items = vec![
+            item("a", Decision::Skipped),
+            item("b", Decision::Escalated),
+            item("c", Decision::Skipped),
+        ];
+        store.create_pool("p1", "spec.yaml", &items).unwrap();
+        let row = store.pool("p1").unwrap().unwrap();
+        assert_eq!((row.spec.as_str(), &row.items), ("spec.yaml", &items));
+        assert!(store.pool("p2").unwrap().is_none());
+        assert!(store.pool_runs().unwrap().is_empty());
+        let report = PoolReport::load(&store, "p1").unwrap();
+        let t = &report.totals;
+        assert_eq!((t.items, t.run, t.skipped, t.escalated, t.success_rate), (3, 0, 2, 1, 0.0));
+        // Nothing ran and nothing failed: every run item (none) succeeded.
+        assert_eq!(report.waiting_and_all_succeeded(), (false, true));
+        assert!(report.markdown().contains("For a person: b"));
+        assert!(PoolReport::load(&store, "p2").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -235,6 +235,15 @@ fn thirty_items_run_in_priority_order_three_at_a_time_with_the_right_report() {
     let again: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(again["totals"], report["totals"]);
     assert_eq!(again["items"], report["items"]);
+    let human = loopc(&dir, &["pool", pool_id]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("30 items: 19 run (19 succeeded, 0 failed, 0 waiting), 8 skipped, 3 escalated"),
+        "{}",
+        text(&human)
+    );
+    let unknown = loopc(&dir, &["pool", "p-nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown).contains("no pool `p-nope`"), "{}", text(&unknown));
     let md = loopc(&dir, &["pool", pool_id, "--format", "markdown"]);
     assert!(String::from_utf8_lossy(&md.stdout).contains(&format!("# Pool {pool_id}")));
 

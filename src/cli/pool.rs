@@ -163,6 +163,11 @@ pub fn pool(args: PoolArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
+    match store.pool(&args.pool) {
+        Ok(Some(_)) => {}
+        Ok(None) => return usage_error(format!("no pool `{}` in {}", args.pool, store.path().display())),
+        Err(e) => return usage_error(e),
+    }
     match PoolReport::load(&store, &args.pool) {
         Ok(r) => print_report(&r, args.format, None),
         Err(e) => usage_error(e),

@@ -16,6 +16,8 @@ use serde_json::Value;
 const WORKER: &str = r#"import fcntl, json, os, sys, time
 inv = json.load(sys.stdin)
 ticket = inv["payload"]["inputs"]["inputs.ticket"]
+if ticket == 'broken':
+    sys.exit(3)
 here = os.path.dirname(os.path.abspath(__file__))
 def bump(d):
     with open(os.path.join(here, 'lock'), 'a') as lock:
@@ -292,6 +294,27 @@ fn json_array_and_csv_items_parse_and_run() {
     assert_eq!(report["totals"]["succeeded"], 2);
     let starts = std::fs::read_to_string(dir.join("starts.log")).unwrap();
     assert_eq!(starts, "b\na\nd\nc\n");
+}
+
+#[test]
+fn a_failed_item_fails_the_pool_and_the_report_says_which() {
+    let dir = setup("failed", "");
+    std::fs::write(
+        dir.join("items.jsonl"),
+        "{\"id\": \"ok\", \"ticket\": \"fine\"}\n{\"id\": \"bad\", \"ticket\": \"broken\"}\n",
+    )
+    .unwrap();
+    let out = run_pool(&dir, "items.jsonl", &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["items"][0]["outcome"], "succeeded");
+    assert_ne!(report["items"][1]["outcome"], "succeeded");
+    let t = &report["totals"];
+    assert_eq!(
+        (t["run"].as_u64(), t["succeeded"].as_u64(), t["failed"].as_u64()),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(t["success_rate"], 0.5);
 }
 
 #[test]

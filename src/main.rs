@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         cli::Command::Continue(a) => cli::run::resume(a, s),
         cli::Command::AddContext(a) => cli::control::add_context(&a),
         cli::Command::Runs(a) => cli::runs::runs(a),
+        cli::Command::Pool(a) => cli::pool::pool(a),
         cli::Command::Status(a) => cli::runs::status(a),
         cli::Command::Logs(a) => cli::logs::logs(a),
         cli::Command::Gc(a) => cli::gc::run(a),

@@ -11,6 +11,7 @@ pub mod logs;
 pub mod lsp;
 pub mod migrate;
 pub mod new;
+pub mod pool;
 pub mod report;
 pub mod run;
 pub mod runs;
@@ -84,6 +85,8 @@ pub enum Command {
     AddContext(control::AddContextArgs),
     /// List runs in the state directory.
     Runs(runs::RunsArgs),
+    /// The report of a work pool (`loopc run --items`), as its runs stand now.
+    Pool(pool::PoolArgs),
     /// Show where a run stands.
     Status(runs::StatusArgs),
     /// What each step of a run was asked and answered: prompts, model outputs, tool calls, errors.

@@ -69,6 +69,18 @@ pub struct RunArgs {
     /// Input sets, one JSON object per line: each spec runs once per line.
     #[arg(long, value_name = "FILE")]
     pub inputs_file: Option<PathBuf>,
+    /// A work pool: items (JSON array, JSON lines or CSV) each with an `id`, an optional
+    /// `priority` (lower first) and `labels`, run in priority order; `[pool]` rules of the
+    /// bindings skip or escalate items. `--input` pairs are defaults for every item.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["inputs_file", "items_from"])]
+    pub items: Option<PathBuf>,
+    /// A work pool read from a command's stdout (JSON array or lines), run with `sh -c` in
+    /// the project root, e.g. "gh issue list --json number,title,labels" with `[pool] id = "number"`.
+    #[arg(long, value_name = "CMD", conflicts_with = "inputs_file")]
+    pub items_from: Option<String>,
+    /// Also write a pool's report here (Markdown for .md, else JSON).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Bindings file (default: the `[run]` table of loopc.toml).
     #[arg(long)]
     pub bindings: Option<PathBuf>,
@@ -96,8 +108,8 @@ pub struct RunArgs {
     /// Print only the final report.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Output format of the final report.
-    #[arg(long, default_value = "human", value_parser = report::offered(report::HUMAN_AND_JSON))]
+    /// Output format of the final report (markdown: work pools only).
+    #[arg(long, default_value = "human", value_parser = report::offered(super::pool::POOL_FORMATS))]
     pub format: Format,
     /// Checkpoint durability: `full` (default; survives power loss), `normal`, or `off` (benchmarks).
     #[arg(long, default_value = "full", hide = true)]
@@ -214,6 +226,8 @@ fn load_bindings(path: Option<&Path>, settings: &Settings) -> Result<(Bindings, 
 struct Job {
     plan: Plan,
     inputs: Map<String, Value>,
+    /// The pool item this job runs (its index in the pool's items).
+    item: Option<usize>,
 }
 
 fn input_sets(args: &RunArgs) -> Result<Vec<Map<String, Value>>, String> {
@@ -336,6 +350,45 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
+    let pooled = args.items.is_some() || args.items_from.is_some();
+    if !pooled && args.format == Format::Markdown {
+        return usage_error("--format markdown is the report of a work pool (--items or --items-from)");
+    }
+    if !pooled && args.report.is_some() {
+        return usage_error("--report writes the report of a work pool (--items or --items-from)");
+    }
+    if pooled && args.specs.len() != 1 {
+        return usage_error("a work pool (--items, --items-from) runs one spec");
+    }
+    // The pool's items in priority order, each decided by the `[pool]` rules.
+    let mut pool: Vec<(loopc_runtime::pool::Item, loopc_runtime::pool::PoolItem)> = Vec::new();
+    if pooled {
+        let rules = match super::pool::rules(&bindings, &label) {
+            Ok(r) => r,
+            Err(e) => return usage_error(e),
+        };
+        let items = match super::pool::read_items(
+            args.items.as_deref(),
+            args.items_from.as_deref(),
+            &bindings.base_dir,
+            bindings.pool.id_field(),
+        ) {
+            Ok(i) => i,
+            Err(e) => return usage_error(e),
+        };
+        for item in items {
+            let (decision, reason) = loopc_runtime::pool::decide(&item, &rules);
+            let record = loopc_runtime::pool::PoolItem {
+                id: item.id.clone(),
+                priority: item.priority,
+                labels: item.labels.clone(),
+                decision,
+                reason,
+                run_id: None,
+            };
+            pool.push((item, record));
+        }
+    }
     let mut jobs = Vec::new();
     let mut protected: Vec<PathBuf> = args.trace.iter().cloned().chain(settings.file.clone()).collect();
     for spec in &args.specs {
@@ -363,11 +416,30 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
         if !unusable.is_empty() {
             return usage_error(format!("{}: {} (nothing ran)", display_path(spec), unusable.join("; ")));
         }
+        if pooled {
+            let source = args.items.as_ref().map_or_else(|| "--items-from".to_owned(), |p| display_path(p));
+            for (n, (item, record)) in pool.iter().enumerate() {
+                if record.decision != loopc_runtime::pool::Decision::Run {
+                    continue;
+                }
+                let inputs = loopc_runtime::pool::inputs_of(item, &plan.inputs, &sets[0]);
+                match loopc_runtime::inputs::validate(&plan.inputs, inputs) {
+                    Ok(inputs) => jobs.push(Job {
+                        plan: plan.clone(),
+                        inputs,
+                        item: Some(n),
+                    }),
+                    Err(errors) => return usage_error(format!("{source}:{}: item `{}`: {}", item.line, item.id, errors.join("; "))),
+                }
+            }
+            continue;
+        }
         for set in &sets {
             match loopc_runtime::inputs::validate(&plan.inputs, set.clone()) {
                 Ok(inputs) => jobs.push(Job {
                     plan: plan.clone(),
                     inputs,
+                    item: None,
                 }),
                 Err(errors) => return usage_error(format!("{}: {}", display_path(spec), errors.join("; "))),
             }
@@ -397,7 +469,48 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
     // The outer loop: at most `jobs` runs at once, the rest queued; reports
     // in the order the runs were started (specs, then input lines).
     let launcher = launcher(&state_dir, bindings, protected, args.quiet, run_ids.len() > 1);
+    let pool_id = if pooled {
+        let mut records: Vec<_> = pool.into_iter().map(|(_, r)| r).collect();
+        for (job, id) in jobs.iter().zip(&run_ids) {
+            if let Some(n) = job.item {
+                records[n].run_id = Some(id.clone());
+            }
+        }
+        let id = super::pool::new_pool_id();
+        let spec = display_path(&args.specs[0]);
+        let recorded = Store::open(&state_dir).and_then(|s| {
+            s.create_pool(&id, &spec, &records)?;
+            s.update_pool(&id, &records)
+        });
+        if let Err(e) = recorded {
+            return usage_error(format!("cannot record pool {id}: {e}"));
+        }
+        if !args.quiet {
+            eprintln!(
+                "pool {id}: {} items, {} to run (loopc pool {id} shows its report)",
+                records.len(),
+                run_ids.len()
+            );
+        }
+        Some(id)
+    } else {
+        None
+    };
     let results = launcher.run_many(&run_ids, args.jobs);
+    if let Some(pool_id) = pool_id {
+        let mut broken = false;
+        for (id, result) in &results {
+            if let Err(e) = result {
+                eprintln!("loopc: error: run {id}: {e}");
+                broken = true;
+            }
+        }
+        let report = Store::open(&state_dir).and_then(|s| loopc_runtime::pool::report::PoolReport::load(&s, &pool_id));
+        return match report {
+            Ok(r) => super::pool::print_report(&r, args.format, args.report.as_deref()).max(if broken { super::EXIT_USAGE } else { 0 }),
+            Err(e) => usage_error(e),
+        };
+    }
     if let (Some(target), [(id, Ok(_))]) = (&args.trace, results.as_slice()) {
         let source = Store::open(&state_dir).ok().map(|s| loopc_runtime::trace::path(&s, id));
         match source.filter(|s| s.exists()) {

@@ -140,6 +140,11 @@ struct RunLine<'a> {
     cost_usd: f64,
     created_at: &'a str,
     updated_at: &'a str,
+    /// The work pool and item this run is (`loopc run --items`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_id: Option<String>,
 }
 
 impl<'a> From<&'a RunRow> for RunLine<'a> {
@@ -153,6 +158,8 @@ impl<'a> From<&'a RunRow> for RunLine<'a> {
             cost_usd: r.cost_usd,
             created_at: &r.created_at,
             updated_at: &r.updated_at,
+            pool_id: None,
+            item_id: None,
         }
     }
 }
@@ -170,13 +177,17 @@ impl Report for RunList<'_> {
         );
         for r in &self.0 {
             out.push_str(&format!(
-                "{:<30} {:<24} {:<15} {:>5} {:>9.4}  {}\n",
+                "{:<30} {:<24} {:<15} {:>5} {:>9.4}  {}{}\n",
                 r.run_id,
                 r.loop_name,
                 r.status.as_str(),
                 r.iterations,
                 r.cost_usd,
-                r.reason
+                r.reason,
+                match (&r.pool_id, &r.item_id) {
+                    (Some(pool), Some(item)) => format!(" [item {item} of {pool}]"),
+                    _ => String::new(),
+                }
             ));
         }
         out
@@ -199,7 +210,22 @@ pub fn runs(args: RunsArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return usage_error(e),
     };
-    report::print(&RunList(rows.iter().map(RunLine::from).collect()), args.format);
+    let items = match store.pool_runs() {
+        Ok(p) => p,
+        Err(e) => return usage_error(e),
+    };
+    let lines = rows
+        .iter()
+        .map(|row| {
+            let mut line = RunLine::from(row);
+            if let Some((_, pool, item)) = items.iter().find(|(run, _, _)| run == &row.id) {
+                line.pool_id = Some(pool.clone());
+                line.item_id = Some(item.clone());
+            }
+            line
+        })
+        .collect();
+    report::print(&RunList(lines), args.format);
     EXIT_OK
 }
 

@@ -18,6 +18,7 @@ use loopc_check::{Checker, Limits};
 use loopc_diagnostics::render::FileDiagnostics;
 use loopc_plan::{sha256_hex, Plan};
 
+pub use lower::condition as lower_condition;
 pub use verify::load_plan;
 
 /// Why a spec (or a plan) does not compile.

@@ -533,8 +533,8 @@ fn compare(op: when::CompareOp) -> CompareOp {
     }
 }
 
-/// A parsed `when` in the plan's form (offsets dropped).
-fn condition(e: &when::Expr) -> Expr {
+/// A parsed `when` in the plan's form (offsets dropped); also how `loopc run` compiles a `[pool]` rule.
+pub fn condition(e: &when::Expr) -> Expr {
     match e {
         when::Expr::Number(n) => Expr::Number(*n),
         when::Expr::Text(s) => Expr::Text(s.clone()),
@@ -545,6 +545,7 @@ fn condition(e: &when::Expr) -> Expr {
         when::Expr::And(xs) => balanced(xs, true, &|a, b| Expr::And(Box::new(a), Box::new(b))),
         when::Expr::Or(xs) => balanced(xs, false, &|a, b| Expr::Or(Box::new(a), Box::new(b))),
         when::Expr::Compare(a, op, b) => Expr::Compare(Box::new(condition(a)), compare(*op), Box::new(condition(b))),
+        when::Expr::In(a, b) => Expr::In(Box::new(condition(a)), Box::new(condition(b))),
     }
 }
 
@@ -618,7 +619,7 @@ mod tests {
         fn depth(e: &Expr) -> usize {
             match e {
                 Expr::Not(x) => 1 + depth(x),
-                Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(a, _, b) => 1 + depth(a).max(depth(b)),
+                Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(a, _, b) | Expr::In(a, b) => 1 + depth(a).max(depth(b)),
                 _ => 1,
             }
         }

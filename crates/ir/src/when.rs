@@ -17,6 +17,8 @@ pub enum Expr {
     /// `a or b or …` (two or more operands).
     Or(Vec<Expr>),
     Compare(Box<Expr>, CompareOp, Box<Expr>),
+    /// `item in collection`: membership in an array, or a substring of a string.
+    In(Box<Expr>, Box<Expr>),
 }
 
 /// Deepest nesting of `(` and `not` a condition may have. Written
@@ -39,7 +41,7 @@ impl Expr {
     pub fn plan_depth(&self) -> usize {
         match self {
             Expr::Not(a) => 1 + a.plan_depth(),
-            Expr::Compare(a, _, b) => 1 + a.plan_depth().max(b.plan_depth()),
+            Expr::Compare(a, _, b) | Expr::In(a, b) => 1 + a.plan_depth().max(b.plan_depth()),
             Expr::And(xs) | Expr::Or(xs) => chain_depth(xs),
             _ => 1,
         }
@@ -104,6 +106,7 @@ enum Token {
     Text(String),
     Name(String),
     Op(CompareOp),
+    In,
     And,
     Or,
     Not,
@@ -176,6 +179,7 @@ fn tokenize(text: &str) -> Result<(Vec<(Token, usize)>, bool), ParseError> {
                     "and" => Token::And,
                     "or" => Token::Or,
                     "not" => Token::Not,
+                    "in" => Token::In,
                     _ => Token::Name(word.to_owned()),
                 };
                 tokens.push((token, start));
@@ -267,6 +271,11 @@ impl Parser {
             self.position += 1;
             let right = self.operand()?;
             return Ok(Expr::Compare(Box::new(left), op, Box::new(right)));
+        }
+        if self.peek() == Some(&Token::In) {
+            self.position += 1;
+            let right = self.operand()?;
+            return Ok(Expr::In(Box::new(left), Box::new(right)));
         }
         Ok(left)
     }
@@ -366,7 +375,7 @@ pub fn names(expr: &Expr) -> Vec<(&[String], usize)> {
             Expr::Path(p, offset) => out.push((p, *offset)),
             Expr::Not(a) => walk(a, out),
             Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| walk(x, out)),
-            Expr::Compare(a, _, b) => {
+            Expr::Compare(a, _, b) | Expr::In(a, b) => {
                 walk(a, out);
                 walk(b, out);
             }
@@ -404,6 +413,18 @@ mod tests {
         assert_eq!(names, ["passed", "score", "iteration"]);
         assert!(parse("dimension_scores.accuracy < 0.7").is_ok());
         assert!(parse("summary == 'ok'").is_ok());
+    }
+
+    #[test]
+    fn parses_membership() {
+        let e = parse("'maintenance' in labels and files_changed < 5").unwrap();
+        let Expr::And(terms) = &e else { panic!("{e:?}") };
+        assert!(matches!(&terms[0], Expr::In(a, b)
+            if **a == Expr::Text("maintenance".into()) && matches!(&**b, Expr::Path(p, 17) if p == &["labels"])));
+        assert!(matches!(parse("not (x in y)"), Ok(Expr::Not(_))));
+        // `in` needs a value on both sides, and is a keyword, not a name.
+        assert_eq!(parse("'a' in").unwrap_err().offset, 6);
+        assert!(parse("in labels").is_err());
     }
 
     #[test]

@@ -15,6 +15,11 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Compare(Box<Expr>, CompareOp, Box<Expr>),
+    /// `item in collection`: true when the collection is an array holding a
+    /// value equal to the item, or both are strings and the item is a
+    /// substring of the collection; false otherwise (a missing name is null,
+    /// and nothing is in null).
+    In(Box<Expr>, Box<Expr>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -77,7 +82,22 @@ impl Expr {
                     _ => false,
                 })
             }
+            Expr::In(item, collection) => V::Bool(contains(&collection.eval(lookup), &item.eval(lookup))),
         }
+    }
+}
+
+/// Whether `item` is in `collection` (see [`Expr::In`]). Numbers in an
+/// array compare by value, as `==` does (1 is in `[1.0]`).
+fn contains(collection: &serde_json::Value, item: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match (collection, item) {
+        (V::Array(xs), _) => xs.iter().any(|x| match (x.as_f64(), item.as_f64()) {
+            (Some(a), Some(b)) => CompareOp::Eq.holds(a, b),
+            _ => x == item,
+        }),
+        (V::String(text), V::String(part)) => text.contains(part.as_str()),
+        _ => false,
     }
 }
 
@@ -118,5 +138,22 @@ mod tests {
         );
         assert_eq!(f.eval(&|_| json!(false)), json!(true));
         assert_eq!(f.eval(&|_| json!(null)), json!(false));
+    }
+
+    #[test]
+    fn membership_in_arrays_and_strings() {
+        let is_in = |item: Expr, collection: serde_json::Value| {
+            Expr::In(Box::new(item), Box::new(Expr::Path(vec!["c".into()]))).eval(&|_| collection.clone())
+        };
+        let text = |s: &str| Expr::Text(s.into());
+        assert_eq!(is_in(text("bug"), json!(["maintenance", "bug"])), json!(true));
+        assert_eq!(is_in(text("feature"), json!(["maintenance", "bug"])), json!(false));
+        assert_eq!(is_in(Expr::Number(2.0), json!([1, 2, 3])), json!(true));
+        assert_eq!(is_in(text("auth"), json!("src/auth/login.rs")), json!(true));
+        assert_eq!(is_in(text("db"), json!("src/auth/login.rs")), json!(false));
+        // A missing collection is null; nothing is in it, nor in a number or an object.
+        assert_eq!(is_in(text("bug"), json!(null)), json!(false));
+        assert_eq!(is_in(Expr::Number(1.0), json!(1)), json!(false));
+        assert_eq!(is_in(text("k"), json!({"k": 1})), json!(false));
     }
 }

@@ -102,6 +102,9 @@ pub struct Bindings {
     /// Where each run works, and the diff-scope gate.
     #[serde(default)]
     pub workspace: crate::workspace::WorkspaceConfig,
+    /// `[pool]`: which items of a work pool run, which go to a person (`loopc run --items`).
+    #[serde(default)]
+    pub pool: crate::pool::PoolConfig,
     #[serde(default)]
     pub executors: BTreeMap<String, ExecutorConfig>,
     /// Selector → executor name (see the module docs).

@@ -17,6 +17,7 @@ pub mod inputs;
 pub mod interpreter;
 pub mod launch;
 pub mod limits;
+pub mod pool;
 pub mod process;
 pub mod publish;
 pub mod safety;

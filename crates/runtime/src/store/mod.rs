@@ -26,6 +26,7 @@ use crate::safety::secrets::Redactor;
 
 mod control;
 mod error;
+mod pools;
 mod runs;
 mod schema;
 mod steps;
@@ -34,6 +35,7 @@ mod workspaces;
 
 pub use control::Control;
 pub use error::StoreError;
+pub use pools::PoolRow;
 pub use schema::SCHEMA_VERSION;
 pub use types::{Claim, IterationRecord, MemoryWrite, RunRow, Status, StepRecord, StepStatus};
 pub use workspaces::RunWorkspace;

@@ -8,7 +8,7 @@ use super::{Result, StoreError};
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 1
 /// is loopc 0.1's layout, which set no `user_version`.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE runs (
@@ -84,6 +84,17 @@ CREATE TABLE notes (
 );
 ";
 
+/// Version 4 → 5: work pools (`loopc run --items`): each pool's items with
+/// their decisions, and which pool item each run is, so that results map
+/// back to items.
+const MIGRATE_4_TO_5: &str = "
+CREATE TABLE pools (
+  id TEXT PRIMARY KEY, created_at TEXT NOT NULL, spec TEXT NOT NULL, items_json TEXT NOT NULL
+);
+ALTER TABLE runs ADD COLUMN pool_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN item_id TEXT NOT NULL DEFAULT '';
+";
+
 /// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
@@ -119,6 +130,10 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if version == 3 {
         tx.execute_batch(MIGRATE_3_TO_4)?;
         version = 4;
+    }
+    if version == 4 {
+        tx.execute_batch(MIGRATE_4_TO_5)?;
+        version = 5;
     }
     tx.pragma_update(None, "user_version", version)?;
     tx.commit().map_err(StoreError::from)

@@ -85,6 +85,17 @@ fn loopc_with_path(dir: &Path, args: &[&str], path: Option<&std::ffi::OsStr>) ->
     support::loopc_env(args, dir, &env)
 }
 
+/// The ids of a JSON pool report's items, in its order; only those with `outcome` when given.
+fn item_ids<'a>(report: &'a Value, outcome: Option<&str>) -> Vec<&'a str> {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| outcome.is_none_or(|o| l["outcome"] == o))
+        .map(|l| l["id"].as_str().unwrap())
+        .collect()
+}
+
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
@@ -151,30 +162,13 @@ fn thirty_items_run_in_priority_order_three_at_a_time_with_the_right_report() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
 
     let order = priority_order(&items);
-    let listed: Vec<&str> = report["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["id"].as_str().unwrap())
-        .collect();
+    let listed: Vec<&str> = item_ids(&report, None);
     assert_eq!(listed, order, "the report lists every item in priority order");
-    let skipped: Vec<&str> = report["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["outcome"] == "skipped")
-        .map(|l| l["id"].as_str().unwrap())
-        .collect();
+    let skipped: Vec<&str> = item_ids(&report, Some("skipped"));
     let mut skipped_sorted = skipped.clone();
     skipped_sorted.sort();
     assert_eq!(skipped_sorted, ["T00", "T01", "T02", "T03", "T04", "T05", "T06", "T07"]);
-    let mut escalated: Vec<&str> = report["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["outcome"] == "escalated")
-        .map(|l| l["id"].as_str().unwrap())
-        .collect();
+    let mut escalated: Vec<&str> = item_ids(&report, Some("escalated"));
     escalated.sort();
     assert_eq!(escalated, ["T10", "T15", "T20"]);
     let t = &report["totals"];
@@ -273,22 +267,12 @@ fn json_array_and_csv_items_parse_and_run() {
     let out = run_pool(&dir, "items.json", &["--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ids: Vec<&str> = report["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = item_ids(&report, None);
     assert_eq!(ids, ["2", "1"]);
     let out = run_pool(&dir, "items.csv", &["--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ids: Vec<&str> = report["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = item_ids(&report, None);
     assert_eq!(ids, ["c2", "c1"]);
     assert_eq!(report["items"][1]["labels"], serde_json::json!(["x", "y"]));
     assert_eq!(report["totals"]["succeeded"], 2);

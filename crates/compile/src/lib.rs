@@ -8,6 +8,7 @@
 //! here, inside the spec's repository and within a size limit, and embedded
 //! in the plan ([`schemas`]).
 
+mod composition;
 mod lower;
 pub mod schemas;
 mod verify;
@@ -46,6 +47,21 @@ pub struct Options {
 /// Check the spec at `path` (its content is `bytes`) and lower it.
 /// `source` is the path as the user should see it; the plan records it.
 pub fn compile(path: &Path, bytes: &[u8], source: &str, options: &Options) -> Result<Plan, CompileError> {
+    compile_within(path, bytes, source, options, &mut Vec::new())
+}
+
+/// How deep compositions may nest when they are compiled (the checker
+/// stops following at the same depth).
+const MAX_DEPTH: usize = 8;
+
+/// [`compile`], inside the compositions `enclosing` (canonical paths, outermost first).
+fn compile_within(
+    path: &Path,
+    bytes: &[u8],
+    source: &str,
+    options: &Options,
+    enclosing: &mut Vec<std::path::PathBuf>,
+) -> Result<Plan, CompileError> {
     let analysis = Checker::new(options.limits.clone())
         .with_levels(options.levels.clone())
         .analyse(path, bytes);
@@ -57,7 +73,34 @@ pub fn compile(path: &Path, bytes: &[u8], source: &str, options: &Options) -> Re
             diagnostics: errors,
         })));
     };
-    let mut plan = lower::to_plan(&spec, source, path).map_err(CompileError::Refused)?;
+    let here = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut load_child = |reference: &str| -> Result<Plan, String> {
+        let found = loopc_check::candidates(path, reference)
+            .into_iter()
+            .find(|c| c.is_file())
+            .ok_or("not found next to the composing spec or in an enclosing directory")?;
+        let canonical = std::fs::canonicalize(&found).map_err(|e| format!("cannot be read: {e}"))?;
+        if canonical == here || enclosing.contains(&canonical) {
+            return Err("the composition contains itself".into());
+        }
+        if enclosing.len() + 1 >= MAX_DEPTH {
+            return Err(format!("compositions nest deeper than {MAX_DEPTH} levels"));
+        }
+        let child_bytes = std::fs::read(&found).map_err(|e| format!("cannot be read: {e}"))?;
+        let child_source = loopc_check::shown(&found);
+        enclosing.push(here.clone());
+        let compiled = compile_within(&found, &child_bytes, &child_source, options, enclosing);
+        enclosing.pop();
+        compiled.map_err(|e| match e {
+            CompileError::Diagnostics(d) => format!(
+                "has {} error{} (loopc check {child_source})",
+                d.diagnostics.len(),
+                if d.diagnostics.len() == 1 { "" } else { "s" }
+            ),
+            CompileError::Refused(why) => why.join("; "),
+        })
+    };
+    let mut plan = lower::to_plan(&spec, source, path, &mut load_child).map_err(CompileError::Refused)?;
     plan.spec_sha256 = sha256_hex(bytes);
     let unenforced: Vec<String> = plan
         .safety

@@ -12,7 +12,7 @@ use loopc_ir::{self as ir, when, Spec};
 use loopc_plan::*;
 use safety::safety_check;
 
-fn text(t: &ir::Text) -> Option<String> {
+pub(crate) fn text(t: &ir::Text) -> Option<String> {
     t.as_ref().map(|s| s.value.clone())
 }
 
@@ -67,7 +67,12 @@ fn endpoint(path: &str) -> Option<Endpoint> {
 ///
 /// One helper per LSS section, called in the order of the sections: the
 /// errors they report come out in that order.
-pub(crate) fn to_plan(spec: &Spec, source: &str, spec_path: &std::path::Path) -> Result<Plan, Vec<String>> {
+pub(crate) fn to_plan(
+    spec: &Spec,
+    source: &str,
+    spec_path: &std::path::Path,
+    load_child: &mut crate::composition::LoadChild<'_>,
+) -> Result<Plan, Vec<String>> {
     let mut errors = Vec::new();
     let worker_ids: Vec<String> = spec.workers.iter().filter_map(|w| text(&w.id)).collect();
 
@@ -94,11 +99,10 @@ pub(crate) fn to_plan(spec: &Spec, source: &str, spec_path: &std::path::Path) ->
         .filter_map(|s| safety_check(s, &worker_ids, spec_path, &mut errors))
         .collect();
 
-    if spec.composition.is_some() {
-        errors.push(
-            "compositions (LSS 1.1) are checked and drawn but not executed by this runtime yet; run each child spec on its own".into(),
-        );
-    }
+    let composition = spec
+        .composition
+        .as_ref()
+        .and_then(|c| crate::composition::composition(c, &worker_ids, load_child, &mut errors));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -122,6 +126,7 @@ pub(crate) fn to_plan(spec: &Spec, source: &str, spec_path: &std::path::Path) ->
         optimizer,
         budgets,
         safety,
+        composition,
     })
 }
 

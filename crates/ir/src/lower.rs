@@ -370,6 +370,7 @@ fn lower_composition((span, f): Object<'_>) -> Composition {
                 id: c.text("id"),
                 reference: c.text("ref"),
                 role: c.text("role"),
+                trigger: c.text("trigger"),
             })
             .collect(),
         adapters: f
@@ -386,6 +387,7 @@ fn lower_composition((span, f): Object<'_>) -> Composition {
             strategy: m.text("strategy"),
             min_branches_pass: m.integer("min_branches_pass"),
             preserve_dissent: m.boolean("preserve_dissent"),
+            synthesizer: m.text("synthesizer"),
         }),
     }
 }

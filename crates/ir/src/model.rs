@@ -296,6 +296,9 @@ pub struct CompositionChild {
     pub reference: Text,
     /// `stage` (the default), `branch`, `outer` or `inner`.
     pub role: Text,
+    /// An inner child's condition (loopc's extension: run only in the outer
+    /// iterations where it holds).
+    pub trigger: Text,
 }
 
 impl CompositionChild {
@@ -319,4 +322,6 @@ pub struct Merge {
     pub strategy: Text,
     pub min_branches_pass: Integer,
     pub preserve_dissent: Option<Sp<bool>>,
+    /// `synthesize`: the composing loop's worker that merges (`workers.<id>`).
+    pub synthesizer: Text,
 }

@@ -6,12 +6,14 @@
 //! groups that may run concurrently computed, `when` conditions parsed,
 //! defaults of docs/semantics.md applied. The interpreter never looks at LSS.
 
+pub mod composition;
 pub mod expr;
 // `vocabulary!` is defined there and used by the modules after it.
 #[macro_use]
 pub mod names;
 pub mod safety;
 
+pub use composition::*;
 pub use expr::{CompareOp, Expr};
 pub use names::*;
 pub use safety::*;
@@ -58,6 +60,10 @@ pub struct Plan {
     pub optimizer: OptimizerPlan,
     pub budgets: Budgets,
     pub safety: Vec<SafetyCheck>,
+    /// LSS 1.1: the children that run, to their own ends, in each
+    /// iteration before this loop's workers (docs/semantics.md §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composition: Option<CompositionPlan>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -93,9 +93,10 @@ pub struct RunArgs {
     /// (publish hooks, `outward` executors, `git push` and the like); the report lists it.
     #[arg(long, conflicts_with = "dry_run")]
     pub shadow: bool,
-    /// Run at most this many loops at once; the rest wait in a queue.
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
+    /// Run at most this many loops at once (default 1); the rest wait in a queue. Also how many
+    /// branches of a parallel composition run at once (default: all).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
     /// The ref each run's worktree branches from (`[workspace] kind = "git-worktree"`; default HEAD).
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
@@ -457,6 +458,7 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
         allow_unenforced: args.allow_unenforced,
         shadow: args.shadow,
         sync,
+        jobs: args.jobs.unwrap_or(0),
     };
     if let Err(e) = loopc_runtime::check_state_location(&state_dir, &workspace) {
         return usage_error(e);
@@ -496,7 +498,7 @@ pub fn run(args: RunArgs, settings: &Settings) -> u8 {
     } else {
         None
     };
-    let results = launcher.run_many(&run_ids, args.jobs);
+    let results = launcher.run_many(&run_ids, args.jobs.unwrap_or(1) as usize);
     if let Some(pool_id) = pool_id {
         let mut broken = false;
         for (id, result) in &results {
@@ -564,7 +566,21 @@ fn prepare_continuation(
     settings: &Settings,
 ) -> Result<(loopc_runtime::store::RunRow, Bindings), u8> {
     let store = Store::open(state_dir).map_err(usage_error)?;
-    let row = store.find_run(run).map_err(usage_error)?;
+    let asked = store.find_run(run).map_err(usage_error)?;
+    // A composition's child run goes on only as part of the run that composes it.
+    let root = store.root_of(&asked.id).map_err(usage_error)?;
+    let row = if root == asked.id {
+        asked
+    } else {
+        eprintln!(
+            "loopc: run {} is a child of the composition run {root}; continuing that run",
+            asked.id
+        );
+        store
+            .run(&root)
+            .map_err(usage_error)?
+            .ok_or_else(|| usage_error(format!("run {root} vanished")))?
+    };
     let path = bindings
         .map(Path::to_path_buf)
         .or_else(|| (!row.bindings_path.is_empty() && !row.bindings_path.ends_with("[run]")).then(|| PathBuf::from(&row.bindings_path)));
@@ -623,7 +639,15 @@ pub fn decide(args: DecideArgs, approved: bool, settings: &Settings) -> u8 {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    match loopc_runtime::decide(&mut store, &row.id, approved, &args.note) {
+    // The decision is for the run named (a child of a composition may be
+    // named); the execution that follows is of the run that composes it.
+    let decided = match store.find_run(&args.run) {
+        Ok(r) => r.id,
+        Err(e) => return usage_error(e),
+    };
+    let decision = loopc_runtime::decide(&mut store, &decided, approved, &args.note);
+    let decision = decision.map(|go_on| go_on || decided != row.id);
+    match decision {
         Err(e) => usage_error(e),
         Ok(false) => {
             let row = match store.run(&row.id) {

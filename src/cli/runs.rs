@@ -145,6 +145,11 @@ struct RunLine<'a> {
     pool_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     item_id: Option<String>,
+    /// The composition run this run is a child of, and which child.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_key: Option<String>,
 }
 
 impl<'a> From<&'a RunRow> for RunLine<'a> {
@@ -160,6 +165,8 @@ impl<'a> From<&'a RunRow> for RunLine<'a> {
             updated_at: &r.updated_at,
             pool_id: None,
             item_id: None,
+            parent_id: None,
+            child_key: None,
         }
     }
 }
@@ -177,7 +184,7 @@ impl Report for RunList<'_> {
         );
         for r in &self.0 {
             out.push_str(&format!(
-                "{:<30} {:<24} {:<15} {:>5} {:>9.4}  {}{}\n",
+                "{:<30} {:<24} {:<15} {:>5} {:>9.4}  {}{}{}\n",
                 r.run_id,
                 r.loop_name,
                 r.status.as_str(),
@@ -186,6 +193,10 @@ impl Report for RunList<'_> {
                 r.reason,
                 match (&r.pool_id, &r.item_id) {
                     (Some(pool), Some(item)) => format!(" [item {item} of {pool}]"),
+                    _ => String::new(),
+                },
+                match (&r.parent_id, &r.child_key) {
+                    (Some(parent), Some(key)) => format!(" [child {key} of {parent}]"),
                     _ => String::new(),
                 }
             ));
@@ -214,17 +225,23 @@ pub fn runs(args: RunsArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
-    let lines = rows
-        .iter()
-        .map(|row| {
-            let mut line = RunLine::from(row);
-            if let Some((_, pool, item)) = items.iter().find(|(run, _, _)| run == &row.id) {
-                line.pool_id = Some(pool.clone());
-                line.item_id = Some(item.clone());
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut line = RunLine::from(row);
+        if let Some((_, pool, item)) = items.iter().find(|(run, _, _)| run == &row.id) {
+            line.pool_id = Some(pool.clone());
+            line.item_id = Some(item.clone());
+        }
+        match store.parent_of(&row.id) {
+            Ok(Some(link)) => {
+                line.parent_id = Some(link.parent);
+                line.child_key = Some(link.key);
             }
-            line
-        })
-        .collect();
+            Ok(None) => {}
+            Err(e) => return usage_error(e),
+        }
+        lines.push(line);
+    }
     report::print(&RunList(lines), args.format);
     EXIT_OK
 }
@@ -254,6 +271,12 @@ struct RunStatus<'a> {
     workspace: Option<loopc_runtime::workspace::Workspace>,
     /// The last step that failed, and why.
     last_error: Option<LastError>,
+    /// The composition run this run is a child of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<loopc_runtime::store::ParentLink>,
+    /// This run's child runs (a composition), in the order they started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    children: Vec<loopc_runtime::store::ChildRow>,
 }
 
 #[derive(Serialize)]
@@ -291,6 +314,28 @@ impl Report for RunStatus<'_> {
             ));
         }
         out.push_str(&format!("  spend: ${:.4}, {} tokens\n", self.cost_usd, self.tokens));
+        if let Some(p) = &self.parent {
+            out.push_str(&format!(
+                "  child `{}` of run {} (its iteration {})\n",
+                p.key, p.parent, p.iteration
+            ));
+        }
+        for c in &self.children {
+            out.push_str(&format!(
+                "  child {} (iteration {}): run {} ({}) {} · ${:.4}{}\n",
+                c.key,
+                c.iteration,
+                c.id,
+                c.loop_name,
+                c.status,
+                c.cost_usd,
+                if c.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", c.reason)
+                }
+            ));
+        }
         if let Some(ws) = &self.workspace {
             out.push_str(&workspace_line(ws));
         }
@@ -474,6 +519,14 @@ pub fn status(args: StatusArgs) -> u8 {
             Err(e) => return usage_error(e),
         },
         last_error,
+        parent: match store.parent_of(&row.id) {
+            Ok(p) => p,
+            Err(e) => return usage_error(e),
+        },
+        children: match store.children_of(&row.id) {
+            Ok(c) => c,
+            Err(e) => return usage_error(e),
+        },
     };
     report::print(&status, args.format);
     EXIT_OK

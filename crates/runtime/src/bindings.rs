@@ -110,6 +110,14 @@ pub struct Bindings {
     /// Selector → executor name (see the module docs).
     #[serde(default)]
     pub bind: BTreeMap<String, String>,
+    /// `[children.<id>]`: the bindings a composition's child runs with
+    /// (default: these).
+    #[serde(default)]
+    pub children: BTreeMap<String, ChildBindings>,
+    /// `[transforms.<name>]`: the programs a composition adapter's
+    /// `transform` names (the value as JSON on stdin, the new value on stdout).
+    #[serde(default)]
+    pub transforms: BTreeMap<String, TransformConfig>,
     /// Directory the bindings were read from; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -283,6 +291,10 @@ pub enum ExecutorConfig {
     /// An agent CLI (Claude Code, Codex, aider style): the task as text,
     /// its own tools in the workspace.
     Agent(crate::executor::agent::AgentConfig),
+    /// The composition's own verdict: passed when its children ended as
+    /// the composition requires (the `evaluators.children_passed` of the
+    /// loop library's compositions).
+    Children,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -297,6 +309,24 @@ pub struct CommandConfig {
     pub outward: bool,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+}
+
+/// `[children.<id>]`: how a composition's child runs.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildBindings {
+    /// The child's own bindings file (relative to this one); default: these bindings.
+    pub bindings: Option<PathBuf>,
+}
+
+/// `[transforms.<name>]`: a program that turns one child's value into the
+/// next child's input (the value as JSON on stdin, the new value as JSON on stdout).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    pub argv: Vec<String>,
+    /// Default 60.
+    pub timeout_seconds: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -17,6 +17,9 @@ pub enum Gate {
     Check { check: String, worker: String, scope: Scope },
     /// A tool call blocked with `escalate_human` (`safety.tools.<worker>.<n>`).
     ToolCall { worker: String, n: usize },
+    /// A composition's child run waits for a person (`children.<key>`): a
+    /// decision on the composing run is the child's.
+    Child(String),
 }
 
 impl Gate {
@@ -35,6 +38,9 @@ impl Gate {
         }
         if let Some(id) = text.strip_prefix("evaluators.") {
             return (!id.is_empty()).then(|| Gate::Evaluator(id.to_owned()));
+        }
+        if let Some(key) = text.strip_prefix("children.") {
+            return (!key.is_empty()).then(|| Gate::Child(key.to_owned()));
         }
         // LSS ids have no dots, so the parts are unambiguous; a scope is never a number.
         let parts: Vec<&str> = text.strip_prefix("safety.")?.split('.').collect();
@@ -68,6 +74,7 @@ impl std::fmt::Display for Gate {
             Gate::Optimizer => f.write_str("optimizer"),
             Gate::Check { check, worker, scope } => write!(f, "safety.{check}.{worker}.{scope}"),
             Gate::ToolCall { worker, n } => write!(f, "safety.tools.{worker}.{n}"),
+            Gate::Child(key) => write!(f, "children.{key}"),
         }
     }
 }
@@ -91,10 +98,12 @@ mod tests {
                 worker: "fixer".into(),
                 n: 3,
             },
+            Gate::Child("verify".into()),
+            Gate::Child("debug@2".into()),
         ] {
             assert_eq!(Gate::parse(&gate.to_string()), Some(gate.clone()), "{gate}");
         }
-        for bad in ["", "evaluators.", "safety.a.b", "safety.a.b.post_output", "paused"] {
+        for bad in ["", "evaluators.", "children.", "safety.a.b", "safety.a.b.post_output", "paused"] {
             assert_eq!(Gate::parse(bad), None, "{bad}");
         }
     }

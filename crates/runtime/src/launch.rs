@@ -61,7 +61,7 @@ pub fn build_executors(plan: &Plan, bindings: &Bindings, dry_run: bool) -> Vec<S
     let mut problems = Vec::new();
     for name in names {
         let Some(config) = bindings.executors.get(name) else { continue };
-        if dry_run && !matches!(config, ExecutorConfig::Script(_)) {
+        if dry_run && !matches!(config, ExecutorConfig::Script(_) | ExecutorConfig::Children) {
             continue;
         }
         if let Err(e) = crate::executor::build(config, bindings) {

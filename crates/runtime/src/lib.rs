@@ -73,6 +73,9 @@ pub struct RunOptions {
     /// Checkpoint durability: `full`, `normal` or `off`.
     #[serde(default)]
     pub sync: Sync,
+    /// How many branches of a parallel composition run at once (`--jobs`; 0: all).
+    #[serde(default)]
+    pub jobs: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -135,6 +138,19 @@ pub fn start_run(
     bindings: (&bindings::Bindings, &str),
     options: &RunOptions,
 ) -> Result<Started, Error> {
+    start_linked_run(store, plan, inputs, source, bindings, options, None)
+}
+
+/// [`start_run`] of a composition's child run, linked to its parent.
+pub(crate) fn start_linked_run(
+    store: &mut Store,
+    plan: &Plan,
+    inputs: &Map<String, Value>,
+    source: &workspace::Source,
+    bindings: (&bindings::Bindings, &str),
+    options: &RunOptions,
+    parent: Option<&store::ParentLink>,
+) -> Result<Started, Error> {
     if plan.plan_version != loopc_plan::PLAN_VERSION {
         return Err(Error::PlanVersion {
             found: plan.plan_version.clone(),
@@ -159,7 +175,16 @@ pub fn start_run(
     let ws = workspace::create(source, &state_dir, &id, &plan.loop_name)?;
     let (bindings, label) = bindings;
     let digest = bindings.for_workspace(Some(&ws)).digest(plan);
-    let created = store.create_run(&id, &plan.loop_name, &plan_json, &inputs_json, &ws, (label, &digest), options);
+    let created = store.create_run(
+        &id,
+        &plan.loop_name,
+        &plan_json,
+        &inputs_json,
+        &ws,
+        (label, &digest),
+        options,
+        parent,
+    );
     if let Err(e) = created {
         workspace::discard(&ws);
         return Err(e.into());
@@ -180,6 +205,37 @@ pub fn start_run(
 /// wins, the other is told the run no longer waits). Returns whether the
 /// run should now be executed further.
 pub fn decide(store: &mut Store, run_id: &str, approved: bool, note: &str) -> Result<bool, Error> {
+    // A composing run that waits for a child waits for what the child
+    // waits for: the decision is the child's (at any depth).
+    let target = waiting_child(store, run_id)?;
+    let continues = decide_here(store, &target, approved, note)?;
+    // A child's decision always lets the composing run go on: it reads the
+    // child's outcome, whatever it is.
+    Ok(continues || target != run_id)
+}
+
+/// The run a decision on `run_id` is for: the child it waits for, followed down.
+fn waiting_child(store: &Store, run_id: &str) -> Result<String, Error> {
+    let mut at = run_id.to_owned();
+    for _ in 0..16 {
+        let Some(row) = store.run(&at)? else { break };
+        let Some(gate::Gate::Child(key)) = row.waiting_for.clone() else {
+            break;
+        };
+        let link = store::ParentLink {
+            parent: at.clone(),
+            iteration: row.waiting_iteration,
+            key,
+        };
+        match store.child_run(&link)? {
+            Some(child) => at = child,
+            None => break,
+        }
+    }
+    Ok(at)
+}
+
+fn decide_here(store: &mut Store, run_id: &str, approved: bool, note: &str) -> Result<bool, Error> {
     let who = if note.is_empty() { String::new() } else { format!(": {note}") };
     store.decide(run_id, approved, note, |row| {
         let gate = row.waiting_for.as_ref();
@@ -249,12 +305,36 @@ pub fn cancel(store: &mut Store, run_id: &str) -> Result<Requested, Error> {
                 store.set_status(run_id, Status::Cancelled, &reason, None)?;
                 store.event(run_id, row.iteration, "stop", &reason)?;
                 trace::write(store, run_id)?;
-                Ok(())
+                cancel_children(store, run_id)
             })();
             store.release(run_id)?;
             result.map(|()| Requested::Cancelled)
         }
     }
+}
+
+/// A cancelled composition's children that had not ended (waiting for a
+/// person, paused, interrupted) end with it, at every depth.
+fn cancel_children(store: &mut Store, run_id: &str) -> Result<(), Error> {
+    for child in store.children_of(run_id)? {
+        let Some(row) = store.run(&child.id)? else { continue };
+        if !row.status.is_final() {
+            for pgid in process::end_leftovers(&store.processes(&child.id)?) {
+                store.event(
+                    &child.id,
+                    row.iteration,
+                    "process",
+                    &format!("ended process group {pgid} left running"),
+                )?;
+            }
+            let reason = format!("{}: the composition run {run_id} was cancelled", stop::Stop::Cancel);
+            store.set_status(&child.id, Status::Cancelled, &reason, None)?;
+            store.event(&child.id, row.iteration, "stop", &reason)?;
+            trace::write(store, &child.id)?;
+        }
+        cancel_children(store, &child.id)?;
+    }
+    Ok(())
 }
 
 /// Pause a run at its next step boundary (`loopc continue` goes on). Only

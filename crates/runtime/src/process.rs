@@ -470,8 +470,12 @@ impl ProcessLog {
         }
         let mut found = false;
         self.with_conn(|c| {
-            let control: String = c.query_row("SELECT control FROM runs WHERE id = ?1", params![self.run_id], |r| r.get(0))?;
-            found = control == crate::store::Control::Cancel.as_str();
+            // A cancel of a composing run reaches the step of its child.
+            let asked: Vec<String> = c
+                .prepare(crate::store::UP_THE_PARENTS)?
+                .query_map(params![self.run_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            found = crate::store::strongest(asked.iter().map(String::as_str)) == Some(crate::store::Control::Cancel);
             Ok(0)
         });
         *checked = Some((std::time::Instant::now(), found));

@@ -114,6 +114,26 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, Error> {
         "g_target": g_target,
         "human_evaluators": plan.evaluators.iter().filter(|e| matches!(e.kind, EvaluatorKind::Human { .. })).count(),
     });
+    // A composition's child runs have traces of their own: linked here, so
+    // the composing run's trace (whose spend includes theirs) leads to them.
+    let children: Vec<Value> = store
+        .children_of(run_id)?
+        .into_iter()
+        .map(|c| {
+            json!({
+                "key": c.key,
+                "parent_iteration": c.iteration,
+                "run_id": c.id,
+                "loop_name": c.loop_name,
+                "status": c.status,
+                "cost_usd": c.cost_usd,
+                "trace": format!("{}.json", c.id),
+            })
+        })
+        .collect();
+    let parent = store
+        .parent_of(run_id)?
+        .map(|p| json!({"run_id": p.parent, "parent_iteration": p.iteration, "key": p.key, "trace": format!("{}.json", p.parent)}));
     let ended = run.status.is_final() || run.status == Status::AwaitingHuman;
     Ok(Some(Trace {
         trace_version: loopc_trace::TRACE_VERSION.into(),
@@ -133,6 +153,10 @@ pub fn build(store: &Store, run_id: &str) -> Result<Option<Trace>, Error> {
         metadata: match metadata {
             Value::Object(mut m) => {
                 m.extend(workspace.map(|w| ("workspace".to_owned(), w)));
+                if !children.is_empty() {
+                    m.insert("children".to_owned(), Value::Array(children));
+                }
+                m.extend(parent.map(|p| ("parent".to_owned(), p)));
                 m
             }
             _ => Map::new(),

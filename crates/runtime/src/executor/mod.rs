@@ -134,6 +134,7 @@ pub trait Executor: Send + Sync {
 
 pub mod agent;
 pub mod anthropic;
+pub mod children;
 pub mod command;
 pub mod dry_run;
 mod http;
@@ -158,6 +159,7 @@ pub fn build(config: &crate::bindings::ExecutorConfig, bindings: &crate::binding
         ExecutorConfig::Openai(_) => OpenAiExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
         ExecutorConfig::Anthropic(_) => AnthropicExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
         ExecutorConfig::Agent(_) => agent::AgentExecutor::from_config(config, bindings).map(|e| Box::new(e) as _),
+        ExecutorConfig::Children => Ok(Box::new(children::ChildrenVerdict) as _),
     };
     built.map_err(crate::Error::Executor)
 }

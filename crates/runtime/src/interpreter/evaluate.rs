@@ -199,19 +199,23 @@ impl Runner<'_> {
                 })
             }
         };
+        let mut payload = json!({
+            "objective": self.plan.objective,
+            "iteration": state.i,
+            "implementation": implementation,
+            "outputs": outputs,
+            "rubric": rubric.as_ref().map(|(_, r)| r.clone()),
+        });
+        if !state.children.is_null() {
+            payload["children"] = state.children.clone();
+        }
         let invocation = Invocation {
             run_id: self.run_id.clone(),
             iteration: state.i,
             step,
             role: format!("evaluator {} of {}", e.id, e.runs_after.join(", ")),
             model: rubric.as_ref().map(|(m, _)| m.clone()),
-            payload: json!({
-                "objective": self.plan.objective,
-                "iteration": state.i,
-                "implementation": implementation,
-                "outputs": outputs,
-                "rubric": rubric.as_ref().map(|(_, r)| r.clone()),
-            }),
+            payload,
             timeout: self.cap_timeout(Some(Duration::from_secs(600))),
             workspace: self.workspace.clone(),
             processes: Some(self.processes.clone()),

@@ -5,6 +5,7 @@
 
 mod agentic;
 mod aggregate;
+mod compose;
 mod deadline;
 mod evaluate;
 mod guard;
@@ -139,7 +140,13 @@ impl Executors {
             Some(crate::bindings::ExecutorConfig::Command(c)) if self.shadow && c.outward => {
                 Arc::new(crate::executor::dry_run::Shadowed { argv: c.argv.clone() })
             }
-            Some(c) if !self.dry_run || matches!(c, crate::bindings::ExecutorConfig::Script(_)) => {
+            Some(c)
+                if !self.dry_run
+                    || matches!(
+                        c,
+                        crate::bindings::ExecutorConfig::Script(_) | crate::bindings::ExecutorConfig::Children
+                    ) =>
+            {
                 Arc::from(crate::executor::build(c, &self.bindings).map_err(|e| format!("executor `{name}`: {e}"))?)
             }
             _ => Arc::new(crate::executor::dry_run::DryRun),
@@ -181,6 +188,9 @@ pub struct Runner<'a> {
     pub(crate) ws: Option<crate::workspace::Workspace>,
     /// The diff-scope gate of `[workspace]`, when it sets globs.
     pub(crate) scope: Option<crate::workspace::scope::DiffScope>,
+    /// The inner children to run in each iteration, when this run is the
+    /// outer child of a `nested` composition.
+    pub(crate) nested: Option<compose::Nested>,
 }
 
 /// Counter keys of the run's persisted state (`counters` table).
@@ -277,6 +287,7 @@ impl<'a> Runner<'a> {
             saved_safety: guard.safety_changes(),
             ws,
             scope,
+            nested: None,
             sandbox,
             executor_files,
             state_dir,
@@ -570,8 +581,12 @@ impl<'a> Runner<'a> {
             };
             self.event(i, "context", &said)?;
         }
-        let mut early = None;
+        // A composition's children first (semantics §10).
+        let mut early = self.run_composition(&mut state, history)?;
         for group in self.plan.groups.clone() {
+            if early.is_some() {
+                break;
+            }
             self.check_stop()?;
             if let Some(flow) = self.run_group(&mut state, &group)? {
                 early = Some(flow);
@@ -586,6 +601,9 @@ impl<'a> Runner<'a> {
                     break;
                 }
             }
+        }
+        if early.is_none() {
+            early = self.run_inner(&mut state)?;
         }
         if early.is_none() {
             early = self.check_diff_scope(&mut state)?;
@@ -614,7 +632,8 @@ impl<'a> Runner<'a> {
             return Ok((flow, record, state, false));
         }
         let metrics = self.metrics(&state, history, started.elapsed().as_secs_f64())?;
-        let feedback = self.feedback(&state, &metrics);
+        let mut feedback = self.feedback(&state, &metrics);
+        compose::add_inner_feedback(&mut feedback, &self.plan, &state.inner_feedback);
         let mut record = IterationRecord {
             iteration: i,
             metrics,

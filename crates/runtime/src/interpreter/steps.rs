@@ -37,6 +37,12 @@ pub(crate) struct IterationState {
     pub refinements: HashMap<String, Vec<Value>>,
     /// Notes a person added to the run (`loopc add-context`) for this iteration's workers.
     pub notes: Vec<String>,
+    /// What a composition's children did this iteration (`null`: no composition).
+    pub children: Value,
+    /// Inner children (of a nested composition) that did not succeed: each vetoes this iteration's success.
+    pub vetoes: Vec<String>,
+    /// What the inner children did, for the next iteration's workers.
+    pub inner_feedback: Vec<Value>,
 }
 
 impl IterationState {
@@ -63,6 +69,9 @@ impl IterationState {
             incoming: previous.map_or(Value::Null, |p| p.feedback.clone()),
             refinements,
             notes: Vec::new(),
+            children: Value::Null,
+            vetoes: Vec::new(),
+            inner_feedback: Vec::new(),
         }
     }
 }
@@ -286,21 +295,25 @@ impl Runner<'_> {
             );
         }
         let refinements = state.refinements.get(&worker.id).cloned().unwrap_or_default();
+        let mut payload = json!({
+            "objective": self.plan.objective,
+            "iteration": state.i,
+            "inputs": bound,
+            "feedback": feedback,
+            "refinements": refinements,
+            "output": {"name": worker.output_name, "format": worker.output_format},
+            "tools": worker.tools,
+        });
+        if !state.children.is_null() {
+            payload["children"] = state.children.clone();
+        }
         Ok(Invocation {
             run_id: self.run_id.clone(),
             iteration: state.i,
             step: StepRef::Worker(worker.id.clone()),
             role: worker.role.clone(),
             model: Some(worker.model.clone()),
-            payload: json!({
-                "objective": self.plan.objective,
-                "iteration": state.i,
-                "inputs": bound,
-                "feedback": feedback,
-                "refinements": refinements,
-                "output": {"name": worker.output_name, "format": worker.output_format},
-                "tools": worker.tools,
-            }),
+            payload,
             timeout: self.cap_timeout(worker.timeout_seconds.map(Duration::from_secs)),
             workspace: self.workspace.clone(),
             processes: Some(self.processes.clone()),

@@ -159,6 +159,10 @@ impl Runner<'_> {
     ) -> Result<Flow, String> {
         record.worker_failures.clone_from(&state.worker_failures);
         record.verdict = super::aggregate::combined(&self.plan, &state.verdicts);
+        if !state.vetoes.is_empty() {
+            // An inner child that did not succeed vetoes the outer iteration (semantics §10).
+            record.verdict = Some(json!({"passed": false, "score": 0.0, "failed_by": state.vetoes}));
+        }
         let flow = self.decide(record, history, state)?;
         Ok(match flow {
             Flow::Stop(status, reason) if status != Status::Succeeded && !record.worker_failures.is_empty() => {

@@ -36,6 +36,27 @@ impl Control {
     }
 }
 
+/// The `control` of a run and of each run it is a child of, up to the
+/// outermost (compositions nest at most a few levels).
+pub(crate) const UP_THE_PARENTS: &str = "
+WITH RECURSIVE up(id, parent_id, control, depth) AS (
+  SELECT id, parent_id, control, 0 FROM runs WHERE id = ?1
+  UNION ALL
+  SELECT r.id, r.parent_id, r.control, up.depth + 1 FROM runs r JOIN up ON r.id = up.parent_id WHERE up.depth < 16
+) SELECT control FROM up";
+
+/// A cancel anywhere wins over a pause.
+pub(crate) fn strongest<'a>(asked: impl Iterator<Item = &'a str>) -> Option<Control> {
+    let mut found = None;
+    for control in asked.filter_map(Control::parse) {
+        if control == Control::Cancel {
+            return Some(control);
+        }
+        found = Some(control);
+    }
+    found
+}
+
 impl Store {
     /// Ask the process executing `run` to cancel or pause it. A cancel
     /// outranks a pause already asked for.
@@ -47,12 +68,15 @@ impl Store {
         Ok(())
     }
 
-    /// What was asked of `run`, if anything.
+    /// What was asked of `run` or of a composing run it is a child of (a
+    /// cancel before a pause), if anything.
     pub fn control(&self, run: &str) -> Result<Option<Control>> {
-        let text: String = self
+        let asked: Vec<String> = self
             .conn
-            .query_row("SELECT control FROM runs WHERE id = ?1", params![run], |r| r.get(0))?;
-        Ok(Control::parse(&text))
+            .prepare(UP_THE_PARENTS)?
+            .query_map(params![run], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(strongest(asked.iter().map(String::as_str)))
     }
 
     /// Why the run executing here must stop, if it must: a cancel (a

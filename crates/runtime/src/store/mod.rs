@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use crate::safety::secrets::Redactor;
 
+mod children;
 mod control;
 mod error;
 mod pools;
@@ -33,7 +34,9 @@ mod steps;
 mod types;
 mod workspaces;
 
+pub use children::{ChildRow, ParentLink};
 pub use control::Control;
+pub(crate) use control::{strongest, UP_THE_PARENTS};
 pub use error::StoreError;
 pub use pools::PoolRow;
 pub use schema::SCHEMA_VERSION;

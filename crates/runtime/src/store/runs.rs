@@ -37,6 +37,7 @@ impl Store {
         workspace: &crate::workspace::Workspace,
         bindings: (&str, &str),
         options: &crate::RunOptions,
+        parent: Option<&super::ParentLink>,
     ) -> Result<()> {
         let now = clock::now_rfc3339();
         let options_json = serde_json::to_string(options)?;
@@ -66,6 +67,9 @@ impl Store {
                 ],
             )?;
         super::workspaces::insert(&tx, id, workspace)?;
+        if let Some(link) = parent {
+            Store::link_parent(&tx, id, link)?;
+        }
         tx.commit().map_err(StoreError::from)
     }
 
@@ -193,7 +197,7 @@ impl Store {
     pub fn runs(&self) -> Result<Vec<RunRow>> {
         let raws: Vec<RawRun> = self
             .conn
-            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at, id"))
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at, rowid"))
             .and_then(|mut s| s.query_map([], raw_run)?.collect())?;
         raws.into_iter().map(RawRun::decode).collect()
     }

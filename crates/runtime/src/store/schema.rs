@@ -8,7 +8,7 @@ use super::{Result, StoreError};
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 1
 /// is loopc 0.1's layout, which set no `user_version`.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE runs (
@@ -95,6 +95,16 @@ ALTER TABLE runs ADD COLUMN pool_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN item_id TEXT NOT NULL DEFAULT '';
 ";
 
+/// Version 5 → 6: child runs of a composition (LSS 1.1): the composing
+/// run, the iteration of it they belong to, and the child they are
+/// (`<child id>`, or `<inner id>@<outer iteration>` for a nested inner child).
+const MIGRATE_5_TO_6: &str = "
+ALTER TABLE runs ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN parent_iteration INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN child_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_by_parent ON runs (parent_id, parent_iteration, child_key);
+";
+
 /// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
@@ -134,6 +144,10 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if version == 4 {
         tx.execute_batch(MIGRATE_4_TO_5)?;
         version = 5;
+    }
+    if version == 5 {
+        tx.execute_batch(MIGRATE_5_TO_6)?;
+        version = 6;
     }
     tx.pragma_update(None, "user_version", version)?;
     tx.commit().map_err(StoreError::from)

@@ -130,9 +130,10 @@ fn assert_clean(spec: &Path, cwd: &Path, readme: &str) {
 }
 
 /// Check a rendered spec clean, dry-run it if it is a loop and compare how
-/// it ended with what its template declares; a composition (which `loopc
-/// run` does not execute yet) has each of its children checked and dry-run
-/// instead, recursively, each rendered with the values its parent gives it.
+/// it ended with what its template declares; a composition has each of its
+/// children checked and dry-run, recursively, each rendered with the values
+/// its parent gives it, and then runs as a whole (every child a run of its
+/// own), through every person's approval, to success.
 fn check_and_dry_run(t: &'static loopc_templates::Template, set: &BTreeMap<String, String>, spec: &Path, cwd: &Path, readme: &str) {
     assert_clean(spec, cwd, readme);
     if !t.is_composition() {
@@ -153,6 +154,49 @@ fn check_and_dry_run(t: &'static loopc_templates::Template, set: &BTreeMap<Strin
     for (child_path, child, child_set) in t.render(set).unwrap().children {
         check_and_dry_run(child, &child_set, &dir.join(child_path), cwd, readme);
     }
+    dry_run_composition(spec, cwd);
+}
+
+/// A composition dry-run end to end with placeholder inputs (a composition
+/// has no sample files of its own): every child runs, and it ends in success
+/// once people approved what its children ask them.
+fn dry_run_composition(spec: &Path, cwd: &Path) {
+    let shown = spec.to_str().unwrap();
+    let compiled = loopc(&["compile", shown, "--allow-unenforced"], cwd);
+    assert!(compiled.status.success(), "{shown}: {}", text(&compiled));
+    let plan: Value = serde_json::from_slice(&compiled.stdout).unwrap();
+    let inputs: Vec<String> = plan["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let value = match d["kind"]["type"].as_str().or(d["kind"].as_str()) {
+                Some("number" | "integer") => "1".to_owned(),
+                Some("boolean") => "true".to_owned(),
+                Some("array") => "[]".to_owned(),
+                Some("object") => "{}".to_owned(),
+                Some("enum") => d["values"][0].as_str().unwrap().to_owned(),
+                _ => ".".to_owned(),
+            };
+            format!("{}={value}", d["name"].as_str().unwrap())
+        })
+        .collect();
+    let mut args = vec!["run", shown, "--dry-run", "--allow-unenforced", "--format", "json"];
+    for i in &inputs {
+        args.extend(["--input", i]);
+    }
+    let out = loopc(&args, cwd);
+    let report: Value =
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or_else(|_| panic!("{shown}: no JSON report: {}", text(&out)))[0].clone();
+    let run = report["run_id"].as_str().unwrap();
+    if report["status"] == "awaiting_human" {
+        approve_until_done(run, shown, cwd);
+    } else {
+        assert_eq!(report["status"], "succeeded", "{shown}: {report}\n{}", text(&out));
+    }
+    let status: Value = serde_json::from_slice(&loopc(&["status", run, "--format", "json"], cwd).stdout).unwrap();
+    let children = status["children"].as_array().map_or(0, Vec::len);
+    assert!(children > 0, "{shown}: its children ran as runs of their own: {status}");
 }
 
 /// A loop that waits for a person goes on when they approve, and ends in

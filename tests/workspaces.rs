@@ -5,9 +5,12 @@
 //! scripted (the `script` executor) or small commands; the repository's
 //! own work tree, index and HEAD must come out exactly as they went in.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::git;
 
 use serde_json::Value;
 
@@ -19,25 +22,6 @@ const SUB_FIX: &str = "\n\ndef sub(a, b):\n    return a - b\n";
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workspaces/repo")
-}
-
-/// `git args` in `dir`, which must succeed; its stdout, trimmed.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgSign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?} in {}: {}", dir.display(), text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn text(o: &Output) -> String {

@@ -214,17 +214,24 @@ pub fn runs(args: RunsArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    let rows = match store
+    match listing(&store, |lines| report::print(&RunList(lines), args.format)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => usage_error(e),
+    }
+}
+
+/// `loopc runs --format json` as text: what `loopc serve` answers on `GET /api/runs`.
+pub fn runs_json(store: &Store) -> Result<String, String> {
+    listing(store, |lines| report::to_json(&lines))
+}
+
+/// `f` of the lines of `loopc runs`, each run with its pool item and parent.
+fn listing<T>(store: &Store, f: impl FnOnce(Vec<RunLine<'_>>) -> T) -> Result<T, String> {
+    let rows = store
         .runs()
         .and_then(|rows| rows.into_iter().map(|r| store.observed(r)).collect::<Result<Vec<_>, _>>())
-    {
-        Ok(r) => r,
-        Err(e) => return usage_error(e),
-    };
-    let items = match store.pool_runs() {
-        Ok(p) => p,
-        Err(e) => return usage_error(e),
-    };
+        .map_err(|e| e.to_string())?;
+    let items = store.pool_runs().map_err(|e| e.to_string())?;
     let mut lines = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut line = RunLine::from(row);
@@ -232,18 +239,13 @@ pub fn runs(args: RunsArgs) -> u8 {
             line.pool_id = Some(pool.clone());
             line.item_id = Some(item.clone());
         }
-        match store.parent_of(&row.id) {
-            Ok(Some(link)) => {
-                line.parent_id = Some(link.parent);
-                line.child_key = Some(link.key);
-            }
-            Ok(None) => {}
-            Err(e) => return usage_error(e),
+        if let Some(link) = store.parent_of(&row.id).map_err(|e| e.to_string())? {
+            line.parent_id = Some(link.parent);
+            line.child_key = Some(link.key);
         }
         lines.push(line);
     }
-    report::print(&RunList(lines), args.format);
-    EXIT_OK
+    Ok(f(lines))
 }
 
 #[derive(Serialize)]

@@ -118,6 +118,15 @@ pub struct Bindings {
     /// `transform` names (the value as JSON on stdin, the new value on stdout).
     #[serde(default)]
     pub transforms: BTreeMap<String, TransformConfig>,
+    /// `[[schedule]]`: runs `loopc serve` starts when a cron expression is due.
+    #[serde(default)]
+    pub schedule: Vec<crate::triggers::ScheduleConfig>,
+    /// `[[hook]]`: runs `loopc serve` starts for webhook events.
+    #[serde(default)]
+    pub hook: Vec<crate::triggers::HookConfig>,
+    /// `[webhook]`: the secret webhook deliveries are signed with.
+    #[serde(default)]
+    pub webhook: crate::triggers::WebhookConfig,
     /// Directory the bindings were read from; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -25,6 +25,7 @@ pub mod stop;
 pub mod store;
 pub mod tools;
 pub mod trace;
+pub mod triggers;
 pub mod workspace;
 
 use std::path::Path;

@@ -54,14 +54,24 @@ pub fn group_exists(pgid: u32) -> bool {
     })
 }
 
+/// SIGTERM every process of group `pgid`: a `loopc run` among them marks
+/// its runs interrupted and stops its steps before it exits.
+pub fn terminate_group(pgid: u32) {
+    signal_group(pgid, libc::SIGTERM);
+}
+
 /// SIGKILL every process of group `pgid`.
-#[allow(unsafe_code, reason = "kill(2) of a process group has no safe std API")]
 pub fn kill_group(pgid: u32) {
+    signal_group(pgid, libc::SIGKILL);
+}
+
+#[allow(unsafe_code, reason = "kill(2) of a process group has no safe std API")]
+fn signal_group(pgid: u32, signal: libc::c_int) {
     if let Ok(pgid) = i32::try_from(pgid) {
         if pgid > 1 {
             // SAFETY: a plain kill(2) of a process group we started.
             unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
+                libc::kill(-pgid, signal);
             }
         }
     }

@@ -8,7 +8,7 @@ use super::{Result, StoreError};
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 1
 /// is loopc 0.1's layout, which set no `user_version`.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA: &str = "
 CREATE TABLE runs (
@@ -105,6 +105,26 @@ ALTER TABLE runs ADD COLUMN child_key TEXT NOT NULL DEFAULT '';
 CREATE INDEX runs_by_parent ON runs (parent_id, parent_iteration, child_key);
 ";
 
+/// The queue of triggered work (`loopc serve`); a delivery (a webhook's id,
+/// a schedule's due time) is enqueued at most once per source.
+const MIGRATE_6_TO_7: &str = "
+CREATE TABLE queue (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    delivery TEXT NOT NULL,
+    request_json TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    started_at TEXT NOT NULL DEFAULT '',
+    finished_at TEXT NOT NULL DEFAULT '',
+    pid INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER,
+    result TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX queue_by_delivery ON queue (source, delivery);
+CREATE INDEX queue_by_state ON queue (state, created_at);
+";
+
 /// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
@@ -148,6 +168,10 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if version == 5 {
         tx.execute_batch(MIGRATE_5_TO_6)?;
         version = 6;
+    }
+    if version == 6 {
+        tx.execute_batch(MIGRATE_6_TO_7)?;
+        version = 7;
     }
     tx.pragma_update(None, "user_version", version)?;
     tx.commit().map_err(StoreError::from)

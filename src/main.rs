@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         cli::Command::Status(a) => cli::runs::status(a),
         cli::Command::Logs(a) => cli::logs::logs(a),
         cli::Command::Gc(a) => cli::gc::run(a),
+        cli::Command::Serve(a) => cli::serve::run(a, s),
         cli::Command::Doctor(a) => cli::doctor::run(&a),
         cli::Command::Completions(a) => cli::completions(&a),
         cli::Command::Man => cli::man(),

@@ -17,6 +17,7 @@ pub mod run;
 pub mod runs;
 pub mod sarif;
 pub mod score;
+pub mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -101,6 +102,9 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Print the documentation of a rule (`loopc explain L201`), or list all rules.
     Explain(explain::ExplainArgs),
+    /// Start runs from schedules and signed GitHub webhooks, queued in the state directory;
+    /// the run list over HTTP (`GET /api/runs`).
+    Serve(serve::ServeArgs),
     /// Run the language server for editors (LSP over standard input and output).
     Lsp(lsp::LspArgs),
     /// Print the shell completion script (`source <(loopc completions bash)`).

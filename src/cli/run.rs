@@ -202,7 +202,7 @@ pub fn compile(args: CompileArgs, settings: &Settings) -> u8 {
 
 /// Bindings from `--bindings`, else loopc.toml's `[run]`, else none; with
 /// where they came from (empty for none).
-fn load_bindings(path: Option<&Path>, settings: &Settings) -> Result<(Bindings, String), String> {
+pub(super) fn load_bindings(path: Option<&Path>, settings: &Settings) -> Result<(Bindings, String), String> {
     if let Some(p) = path {
         let b = Bindings::load(p).map_err(|e| format!("bindings {}: {e}", p.display()))?;
         return Ok((b, p.display().to_string()));

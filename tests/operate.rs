@@ -406,3 +406,81 @@ fn a_signal_keeps_what_the_rest_of_a_parallel_group_finished() {
     assert_eq!(scouted(), 2, "{}", text(&out));
     assert_eq!(effects(&dir), (3, 2));
 }
+
+/// `[state_page]`: while the run executes, `LOOP_STATE.md` in its worktree
+/// is the page `loopc status --format markdown` prints; the worker can read
+/// it there, and loopc keeps it out of the snapshots and the diff-scope gate.
+#[test]
+fn a_run_keeps_its_state_page_current_in_its_worktree() {
+    let dir = setup("state-page");
+    let repo = dir.join("repo");
+    support::git(&repo, &["init", "-q", "-b", "main"]);
+    support::git(&repo, &["add", "-A"]);
+    support::git(&repo, &["commit", "-q", "-m", "calculator"]);
+    let bindings = std::fs::read_to_string(dir.join("bindings.toml")).unwrap();
+    std::fs::write(
+        dir.join("bindings.toml"),
+        format!("{bindings}\n[state_page]\npath = \"LOOP_STATE.md\"\n\n[workspace]\nallowed_paths = [\"calc.py\"]\n"),
+    )
+    .unwrap();
+    let child = start(&dir);
+    running_worker(&dir);
+    let id = the_run(&dir);
+    let worktree = PathBuf::from(status(&dir, &id)["workspace"]["path"].as_str().unwrap());
+    let page = worktree.join("LOOP_STATE.md");
+    // Mid-step: the page shows the running run and its next action.
+    let mid = std::fs::read_to_string(&page).expect("the page is in the worktree while the run executes");
+    assert!(mid.starts_with("# Loop state: fix-calc\n"), "{mid}");
+    assert!(mid.contains("| Status | **running** |"), "{mid}");
+    assert!(mid.contains(&format!("`loopc pause {id}`")), "{mid}");
+    go(&dir, 0);
+    let out = finish(child);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["status"], "halted", "{}", text(&out));
+    let reason = report[0]["reason"].as_str().unwrap();
+    assert!(!reason.contains("diff_scope"), "the page is not the iteration's change: {reason}");
+    // At the end: the page is exactly what `loopc status --format markdown` prints.
+    let end = std::fs::read_to_string(&page).unwrap();
+    let shown = loopc(&dir, &["status", &id, "--format", "markdown"]);
+    assert_eq!(end, String::from_utf8_lossy(&shown.stdout), "the page is the status page");
+    assert!(end.contains("| Status | **halted** —"), "{end}");
+    assert!(end.contains("| 2 | "), "both iterations are listed: {end}");
+    // Neither snapshot holds it; it is untracked in the worktree.
+    let branch = status(&dir, &id)["workspace"]["branch"].as_str().unwrap().to_owned();
+    let files = support::git(&repo, &["ls-tree", "-r", "--name-only", &branch]);
+    assert!(!files.contains("LOOP_STATE.md"), "{files}");
+    let log = support::git(&repo, &["log", "--format=%s", &branch]);
+    assert_eq!(log.lines().filter(|l| l.starts_with("loopc: ")).count(), 2, "{log}");
+}
+
+/// A `[state_page]` path that names a file loopc did not write is left as
+/// it is; the run goes on and says why once.
+#[test]
+fn a_state_page_path_naming_someone_elses_file_does_not_overwrite_it() {
+    let dir = setup("state-page-taken");
+    let notes = dir.join("notes.md");
+    std::fs::write(&notes, "my notes\n").unwrap();
+    let bindings = std::fs::read_to_string(dir.join("bindings.toml")).unwrap();
+    std::fs::write(
+        dir.join("bindings.toml"),
+        format!("{bindings}\n[state_page]\npath = \"{}\"\n", notes.display()),
+    )
+    .unwrap();
+    go(&dir, 0);
+    let out = finish(start(&dir));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+    let id = the_run(&dir);
+    let events = status(&dir, &id)["events"].clone();
+    let said: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "state_page")
+        .collect();
+    assert_eq!(said.len(), 1, "said once: {events}");
+    assert!(
+        said[0]["message"].as_str().unwrap().contains("is not a loopc state page, so loopc leaves it as it is"),
+        "{events}"
+    );
+}

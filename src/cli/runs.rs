@@ -3,7 +3,8 @@
 //! JSON form names a run `run_id`, as the trace and the run report do.
 
 use clap::Args;
-use loopc_runtime::store::{IterationRecord, RunRow};
+use loopc_runtime::status::{workspace_line, RunStatus};
+use loopc_runtime::store::RunRow;
 use loopc_runtime::{Report as RunReport, Status, Store};
 use serde::Serialize;
 
@@ -248,81 +249,45 @@ fn listing<T>(store: &Store, f: impl FnOnce(Vec<RunLine<'_>>) -> T) -> Result<T,
     Ok(f(lines))
 }
 
-#[derive(Serialize)]
-struct Event<'a> {
-    iteration: u32,
-    kind: &'a str,
-    message: &'a str,
-}
+/// `loopc status RUN`: where a run stands (read and rendered by the runtime).
+struct StatusPage(RunStatus);
 
-/// `loopc status RUN`: where a run stands.
-#[derive(Serialize)]
-struct RunStatus<'a> {
-    run_id: &'a str,
-    loop_name: &'a str,
-    status: Status,
-    reason: &'a str,
-    waiting_for: Option<&'a loopc_runtime::gate::Gate>,
-    iterations: &'a [IterationRecord],
-    cost_usd: f64,
-    tokens: u64,
-    events: Vec<Event<'a>>,
-    /// The run's Loop Trace file, once written.
-    trace: Option<String>,
-    /// Where the run works (none for a run from before workspaces).
-    workspace: Option<loopc_runtime::workspace::Workspace>,
-    /// The last step that failed, and why.
-    last_error: Option<LastError>,
-    /// The composition run this run is a child of.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent: Option<loopc_runtime::store::ParentLink>,
-    /// This run's child runs (a composition), in the order they started.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    children: Vec<loopc_runtime::store::ChildRow>,
-}
-
-#[derive(Serialize)]
-struct LastError {
-    iteration: u32,
-    step: String,
-    error: String,
-}
-
-impl Report for RunStatus<'_> {
+impl Report for StatusPage {
     const FORMATS: &'static [Format] = STATUS_FORMATS;
 
     fn other(&self, format: Format) -> Option<String> {
-        (format == Format::Markdown).then(|| self.markdown())
+        (format == Format::Markdown).then(|| self.0.markdown())
     }
 
     fn human(&self) -> String {
+        let s = &self.0;
         let mut out = format!(
             "run {} ({})\n  status: {}{}\n",
-            self.run_id,
-            self.loop_name,
-            self.status.as_str(),
-            if self.reason.is_empty() {
+            s.run_id,
+            s.loop_name,
+            s.status.as_str(),
+            if s.reason.is_empty() {
                 String::new()
             } else {
-                format!(" — {}", self.reason)
+                format!(" — {}", s.reason)
             }
         );
-        if self.status == Status::AwaitingHuman {
+        if s.status == Status::AwaitingHuman {
             out.push_str(&format!(
                 "  waiting for: {} (loopc approve {} / loopc reject {})\n",
-                self.waiting_for.map_or_else(String::new, ToString::to_string),
-                self.run_id,
-                self.run_id
+                s.waiting_for.as_ref().map_or_else(String::new, ToString::to_string),
+                s.run_id,
+                s.run_id
             ));
         }
-        out.push_str(&format!("  spend: ${:.4}, {} tokens\n", self.cost_usd, self.tokens));
-        if let Some(p) = &self.parent {
+        out.push_str(&format!("  spend: ${:.4}, {} tokens\n", s.cost_usd, s.tokens));
+        if let Some(p) = &s.parent {
             out.push_str(&format!(
                 "  child `{}` of run {} (its iteration {})\n",
                 p.key, p.parent, p.iteration
             ));
         }
-        for c in &self.children {
+        for c in &s.children {
             out.push_str(&format!(
                 "  child {} (iteration {}): run {} ({}) {} · ${:.4}{}\n",
                 c.key,
@@ -338,10 +303,10 @@ impl Report for RunStatus<'_> {
                 }
             ));
         }
-        if let Some(ws) = &self.workspace {
+        if let Some(ws) = &s.workspace {
             out.push_str(&workspace_line(ws));
         }
-        for it in self.iterations {
+        for it in &s.iterations {
             let metrics: Vec<String> = it.metrics.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push_str(&format!(
                 "  iteration {}: {} · {} · ${:.4}\n",
@@ -354,182 +319,33 @@ impl Report for RunStatus<'_> {
                 out.push_str(&format!("    worker failed: {failure}\n"));
             }
         }
-        if let Some(e) = &self.last_error {
+        if let Some(e) = &s.last_error {
             out.push_str(&format!("  last error: iteration {}, {}: {}\n", e.iteration, e.step, e.error));
         }
-        let recent = self.events.len().saturating_sub(10);
-        for e in &self.events[recent..] {
+        for e in s.recent_events() {
             out.push_str(&format!("  [{}] {}: {}\n", e.iteration, e.kind, e.message));
         }
-        if let Some(trace) = &self.trace {
+        if let Some(trace) = &s.trace {
             out.push_str(&format!("  trace: {trace}\n"));
         }
         out
     }
 
     fn json(&self) -> String {
-        report::to_json(self)
-    }
-}
-
-/// A Markdown table cell: one line, no column breaks.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
-impl RunStatus<'_> {
-    /// A LOOP_STATE-style page: the run, the next action, the iterations,
-    /// the last error and the recent events.
-    fn markdown(&self) -> String {
-        let id = self.run_id;
-        let mut out = format!("# Loop state: {}\n\n| | |\n|---|---|\n", cell(self.loop_name));
-        out.push_str(&format!("| Run | `{id}` |\n"));
-        let reason = if self.reason.is_empty() {
-            String::new()
-        } else {
-            format!(" — {}", cell(self.reason))
-        };
-        out.push_str(&format!("| Status | **{}**{reason} |\n", self.status.as_str()));
-        out.push_str(&format!("| Iterations | {} |\n", self.iterations.len()));
-        out.push_str(&format!("| Spend | ${:.4}, {} tokens |\n", self.cost_usd, self.tokens));
-        if let Some(ws) = &self.workspace {
-            let line = workspace_line(ws);
-            let line = line.trim().trim_start_matches("workspace: ").replace("\n  branch:", "; branch:");
-            out.push_str(&format!("| Workspace | {} |\n", cell(&line)));
-        }
-        if let Some(trace) = &self.trace {
-            out.push_str(&format!("| Trace | `{}` |\n", cell(trace)));
-        }
-        let next = match self.status {
-            Status::AwaitingHuman => format!(
-                "A person decides{}: `loopc approve {id} --note …` or `loopc reject {id} --note …`.",
-                self.waiting_for.map_or_else(String::new, |g| format!(" ({g})"))
-            ),
-            Status::Running => {
-                format!("Nothing: it executes (`loopc logs {id} --follow` to watch, `loopc pause {id}`, `loopc cancel {id}`).")
-            }
-            Status::Paused => format!("`loopc continue {id}` goes on (`loopc add-context {id} --note …` first to steer it)."),
-            Status::Interrupted => format!("`loopc resume {id}` continues at the first unfinished step; `loopc cancel {id}` ends it."),
-            Status::Succeeded => "Review the result (its branch, when it worked in a worktree): loopc never merges it.".to_owned(),
-            Status::Halted | Status::Rejected | Status::Cancelled => {
-                format!("None: the run ended. `loopc logs {id}` shows what each step did.")
-            }
-        };
-        out.push_str(&format!("\n## Next action\n\n{next}\n"));
-        if !self.iterations.is_empty() {
-            out.push_str("\n## Iterations\n\n| # | decision | metrics | cost | worker failures |\n|---|---|---|---|---|\n");
-            for it in self.iterations {
-                let metrics: Vec<String> = it.metrics.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                out.push_str(&format!(
-                    "| {} | {} | {} | ${:.4} | {} |\n",
-                    it.iteration,
-                    cell(&it.decision),
-                    cell(&metrics.join(" ")),
-                    it.cost_usd,
-                    cell(&it.worker_failures.join("; "))
-                ));
-            }
-        }
-        if let Some(e) = &self.last_error {
-            out.push_str(&format!(
-                "\n## Last error\n\nIteration {}, `{}`:\n\n~~~\n{}\n~~~\n",
-                e.iteration,
-                e.step,
-                e.error.replace("~~~", "~ ~ ~")
-            ));
-        }
-        let recent = self.events.len().saturating_sub(10);
-        if recent < self.events.len() {
-            out.push_str("\n## Recent events\n\n");
-            for e in &self.events[recent..] {
-                out.push_str(&format!("- [{}] {}: {}\n", e.iteration, e.kind, cell(e.message)));
-            }
-        }
-        out
-    }
-}
-
-fn workspace_line(ws: &loopc_runtime::workspace::Workspace) -> String {
-    use loopc_runtime::workspace::Kind;
-    let gone = if ws.removed_at.is_empty() {
-        String::new()
-    } else {
-        format!(" (removed by loopc gc at {})", ws.removed_at)
-    };
-    match ws.kind {
-        Kind::GitWorktree => format!(
-            "  workspace: worktree {}{gone}\n  branch: {} (from {} {})\n",
-            ws.path.display(),
-            ws.branch,
-            ws.base_ref,
-            ws.base_commit.get(..12).unwrap_or(&ws.base_commit)
-        ),
-        Kind::Copy => format!("  workspace: copy {} of {}{gone}\n", ws.path.display(), ws.repository.display()),
-        Kind::InPlace => format!("  workspace: in place, {}\n", ws.root.display()),
+        report::to_json(&self.0)
     }
 }
 
 pub fn status(args: StatusArgs) -> u8 {
-    let (store, row) = match open_run(&args.state, &args.run).and_then(|(s, r)| {
-        let row = s.observed(r).map_err(|e| e.to_string())?;
-        Ok((s, row))
-    }) {
-        Ok(found) => found,
-        Err(e) => return usage_error(e),
-    };
-    let last_error = match store.steps_of(&row.id) {
-        Ok(steps) => steps
-            .into_iter()
-            .rev()
-            .find(|(_, _, r)| r.status == loopc_runtime::store::StepStatus::Failed)
-            .map(|(iteration, key, r)| LastError {
-                iteration,
-                step: key,
-                error: r
-                    .result
-                    .get("error")
-                    .and_then(|e| e.as_str())
-                    .map_or_else(|| r.result.to_string(), str::to_owned),
-            }),
-        Err(e) => return usage_error(e),
-    };
-    let (iterations, events) = match (store.iterations(&row.id), store.events(&row.id)) {
-        (Ok(i), Ok(e)) => (i, e),
-        (Err(e), _) | (_, Err(e)) => return usage_error(e),
-    };
-    let trace = loopc_runtime::trace::path(&store, &row.id);
-    let status = RunStatus {
-        run_id: &row.id,
-        loop_name: &row.loop_name,
-        status: row.status,
-        reason: &row.reason,
-        waiting_for: row.waiting_for.as_ref(),
-        iterations: &iterations,
-        cost_usd: row.cost_usd,
-        tokens: row.tokens,
-        events: events
-            .iter()
-            .map(|(iteration, kind, message)| Event {
-                iteration: *iteration,
-                kind,
-                message,
-            })
-            .collect(),
-        trace: trace.exists().then(|| trace.display().to_string()),
-        workspace: match store.workspace(&row.id) {
-            Ok(w) => w,
-            Err(e) => return usage_error(e),
-        },
-        last_error,
-        parent: match store.parent_of(&row.id) {
-            Ok(p) => p,
-            Err(e) => return usage_error(e),
-        },
-        children: match store.children_of(&row.id) {
-            Ok(c) => c,
-            Err(e) => return usage_error(e),
-        },
-    };
-    report::print(&status, args.format);
-    EXIT_OK
+    let read = open_run(&args.state, &args.run).and_then(|(store, row)| {
+        let row = store.observed(row).map_err(|e| e.to_string())?;
+        RunStatus::read(&store, row).map_err(|e| e.to_string())
+    });
+    match read {
+        Ok(status) => {
+            report::print(&StatusPage(status), args.format);
+            EXIT_OK
+        }
+        Err(e) => usage_error(e),
+    }
 }

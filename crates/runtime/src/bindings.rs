@@ -127,6 +127,9 @@ pub struct Bindings {
     /// `[webhook]`: the secret webhook deliveries are signed with.
     #[serde(default)]
     pub webhook: crate::triggers::WebhookConfig,
+    /// `[state_page]`: a LOOP_STATE page each run keeps current while it executes.
+    #[serde(default)]
+    pub state_page: crate::status::StatePageConfig,
     /// Directory the bindings were read from; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -21,6 +21,7 @@ pub mod pool;
 pub mod process;
 pub mod publish;
 pub mod safety;
+pub mod status;
 pub mod stop;
 pub mod store;
 pub mod tools;
@@ -256,6 +257,7 @@ fn decide_here(store: &mut Store, run_id: &str, approved: bool, note: &str) -> R
     let continues = match store.run(run_id)?.map(|r| r.status) {
         Some(status) if status.is_final() => {
             trace::write(store, run_id)?;
+            refresh_page(store, run_id)?;
             false
         }
         _ => true,
@@ -306,12 +308,24 @@ pub fn cancel(store: &mut Store, run_id: &str) -> Result<Requested, Error> {
                 store.set_status(run_id, Status::Cancelled, &reason, None)?;
                 store.event(run_id, row.iteration, "stop", &reason)?;
                 trace::write(store, run_id)?;
+                refresh_page(store, run_id)?;
                 cancel_children(store, run_id)
             })();
             store.release(run_id)?;
             result.map(|()| Requested::Cancelled)
         }
     }
+}
+
+/// A run ended outside its process (a decision, a cancel): its state page
+/// says so too. A page that cannot be written is an event of the run, not
+/// a failure of the decision.
+fn refresh_page(store: &Store, run_id: &str) -> Result<(), Error> {
+    if let Err(why) = status::refresh_page(store, run_id) {
+        let iteration = store.run(run_id)?.map_or(0, |r| r.iteration);
+        store.event(run_id, iteration, "state_page", &why)?;
+    }
+    Ok(())
 }
 
 /// A cancelled composition's children that had not ended (waiting for a
@@ -332,6 +346,7 @@ fn cancel_children(store: &mut Store, run_id: &str) -> Result<(), Error> {
             store.set_status(&child.id, Status::Cancelled, &reason, None)?;
             store.event(&child.id, row.iteration, "stop", &reason)?;
             trace::write(store, &child.id)?;
+            refresh_page(store, &child.id)?;
         }
         cancel_children(store, &child.id)?;
     }

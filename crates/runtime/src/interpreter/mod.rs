@@ -191,6 +191,11 @@ pub struct Runner<'a> {
     /// The inner children to run in each iteration, when this run is the
     /// outer child of a `nested` composition.
     pub(crate) nested: Option<compose::Nested>,
+    /// The state page, relative to the worktree, when it is inside it:
+    /// kept out of the snapshots and the diff-scope gate.
+    pub(crate) page_in_worktree: Option<PathBuf>,
+    /// A state page that could not be written was said once.
+    page_failed: bool,
 }
 
 /// Counter keys of the run's persisted state (`counters` table).
@@ -270,6 +275,14 @@ impl<'a> Runner<'a> {
                 .map_err(|e| Error::Executor(format!("executor `{name}`: {e}")))?;
         }
         let (started, _) = store.run_interval(run_id)?;
+        let page = bindings.state_page.file(&workspace, run_id);
+        if let Some(file) = &page {
+            crate::status::keep_page(store, run_id, file)?;
+        }
+        let page_in_worktree = page.as_ref().and_then(|file| {
+            let ws = ws.as_ref().filter(|w| w.is_worktree())?;
+            file.strip_prefix(&ws.path).ok().map(PathBuf::from)
+        });
         let sandbox = bindings.sandbox.clone();
         let bindings_file = bindings.source.clone();
         Ok(Runner {
@@ -288,6 +301,8 @@ impl<'a> Runner<'a> {
             ws,
             scope,
             nested: None,
+            page_in_worktree,
+            page_failed: false,
             sandbox,
             executor_files,
             state_dir,
@@ -339,6 +354,19 @@ impl<'a> Runner<'a> {
 
     pub(crate) fn say(&mut self, line: &str) {
         (self.observer)(line);
+    }
+
+    /// Bring the run's state page (`[state_page]`) up to date. A page that
+    /// cannot be written does not stop the run: it is said once, as an event.
+    pub(crate) fn refresh_state_page(&mut self) -> Result<(), String> {
+        match crate::status::refresh_page(self.store, &self.run_id) {
+            Err(why) if !self.page_failed => {
+                self.page_failed = true;
+                let iteration = self.store.run(&self.run_id)?.map_or(0, |r| r.iteration);
+                self.event(iteration, "state_page", &why)
+            }
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn event(&mut self, iteration: u32, kind: &str, message: &str) -> Result<(), String> {
@@ -433,6 +461,7 @@ impl<'a> Runner<'a> {
             return Err(crate::stop::Stop::Signal(signal).to_string());
         }
         self.store.set_status(&self.run_id, Status::Running, "", None)?;
+        self.refresh_state_page()?;
         // Loaded once; each completed iteration is appended (long runs stay linear).
         let mut history = self.store.iterations(&self.run_id)?;
         loop {
@@ -443,6 +472,7 @@ impl<'a> Runner<'a> {
                     let mut record = record.ok_or("internal: a continuing iteration has no record")?;
                     self.store.finish_iteration(&self.run_id, Some(&mut record), None)?;
                     history.push(record);
+                    self.refresh_state_page()?;
                 }
                 Flow::Stop(status, reason) => {
                     let mut record = record;
@@ -472,7 +502,7 @@ impl<'a> Runner<'a> {
             }
         }
         crate::trace::write(self.store, &self.run_id)?;
-        Ok(())
+        self.refresh_state_page()
     }
 
     /// After an error: when the run was asked to stop (the error is how a
@@ -523,7 +553,7 @@ impl<'a> Runner<'a> {
         self.event(iteration, "stop", &reason)?;
         self.say(&format!("outcome: {} — {reason}", status.as_str()));
         crate::trace::write(self.store, &id)?;
-        Ok(())
+        self.refresh_state_page()
     }
 
     fn report(&self) -> Result<Report, Error> {
@@ -588,6 +618,7 @@ impl<'a> Runner<'a> {
                 break;
             }
             self.check_stop()?;
+            self.refresh_state_page()?;
             if let Some(flow) = self.run_group(&mut state, &group)? {
                 early = Some(flow);
                 break;
@@ -596,6 +627,7 @@ impl<'a> Runner<'a> {
         if early.is_none() {
             for e in self.plan.evaluators.clone() {
                 self.check_stop()?;
+                self.refresh_state_page()?;
                 if let Some(flow) = self.run_evaluator(&mut state, &e)? {
                     early = Some(flow);
                     break;

@@ -52,7 +52,7 @@ impl Runner<'_> {
         let (Some(scope), Some(ws)) = (&self.scope, self.ws.as_ref().filter(|w| w.is_worktree())) else {
             return Ok(None);
         };
-        let outside = scope.check(&snapshot::changed(ws)?);
+        let outside = scope.check(&snapshot::changed(ws, self.page_in_worktree.as_deref())?);
         if outside.is_empty() {
             return Ok(None);
         }
@@ -97,7 +97,7 @@ impl Runner<'_> {
             Some(done) => serde_json::from_value(done.result).map_err(|e| format!("stored snapshot of iteration {i}: {e}"))?,
             None => {
                 let (subject, body) = self.snapshot_message(flow, state);
-                let (commit, parent) = snapshot::commit(&ws, &self.run_id, i, &subject, &body)?;
+                let (commit, parent) = snapshot::commit(&ws, &self.run_id, i, (&subject, &body), self.page_in_worktree.as_deref())?;
                 let rollback = self.rollback_reason(flow, record, history, completed)?.map(|reason| Rollback {
                     to_iteration: snapshot::iteration_of(&ws, &self.run_id, &parent).unwrap_or(0),
                     to: parent.clone(),

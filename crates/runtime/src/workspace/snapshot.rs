@@ -52,15 +52,25 @@ fn on_branch(ws: &Workspace) -> Result<(), String> {
 /// Commit everything in the worktree as iteration `iteration`'s snapshot
 /// (an iteration that changed nothing gets an empty commit): `(commit,
 /// parent)`. When HEAD already is that snapshot (committed just before a
-/// kill), it is returned as it is.
-pub fn commit(ws: &Workspace, run_id: &str, iteration: u32, subject: &str, body: &str) -> Result<(String, String), String> {
+/// kill), it is returned as it is. `skip` (relative to the worktree) is
+/// left out: loopc's own state page, which is not the iteration's work.
+pub fn commit(
+    ws: &Workspace,
+    run_id: &str,
+    iteration: u32,
+    (subject, body): (&str, &str),
+    skip: Option<&Path>,
+) -> Result<(String, String), String> {
     on_branch(ws)?;
     let now = head(ws)?;
     if iteration_of(ws, run_id, &now) == Some(iteration) {
         let parent = git::run(ws.at(), &["rev-parse", "--verify", &format!("{now}^1")])?;
         return Ok((now, parent.trim().to_owned()));
     }
-    git::run(ws.at(), &["add", "--all", "--", "."])?;
+    let excluded = skip.map(|p| format!(":(exclude,literal){}", p.to_string_lossy()));
+    let mut add = vec!["add", "--all", "--", "."];
+    add.extend(excluded.as_deref());
+    git::run(ws.at(), &add)?;
     let trailers = format!("{RUN_TRAILER}: {run_id}\n{ITERATION_TRAILER}: {iteration}");
     let mut args = vec!["commit", "--quiet", "--no-verify", "--allow-empty", "--no-gpg-sign", "-m", subject];
     if !body.is_empty() {
@@ -83,9 +93,10 @@ pub fn reset(ws: &Workspace, commit: &str) -> Result<(), String> {
 
 /// Every file the worktree changed since HEAD (the previous snapshot):
 /// changed, added and deleted tracked files and untracked ones (not
-/// ignored ones). Each relative to the sandbox root, or `None` when it is
-/// outside it, with its path in the worktree.
-pub fn changed(ws: &Workspace) -> Result<Vec<(Option<String>, String)>, String> {
+/// ignored ones), but `skip` (relative to the worktree). Each relative to
+/// the sandbox root, or `None` when it is outside it, with its path in the
+/// worktree.
+pub fn changed(ws: &Workspace, skip: Option<&Path>) -> Result<Vec<(Option<String>, String)>, String> {
     let tracked = git::run(
         ws.at(),
         &["diff", "--name-only", "-z", "--no-renames", "--ignore-submodules=all", "HEAD", "--"],
@@ -93,6 +104,7 @@ pub fn changed(ws: &Workspace) -> Result<Vec<(Option<String>, String)>, String> 
     let untracked = git::run(ws.at(), &["ls-files", "-z", "--others", "--exclude-standard"])?;
     let prefix = ws.root.strip_prefix(&ws.path).unwrap_or(Path::new(""));
     let mut files: Vec<String> = git::names(&tracked).into_iter().chain(git::names(&untracked)).collect();
+    files.retain(|f| skip != Some(Path::new(f)));
     files.sort();
     files.dedup();
     Ok(files

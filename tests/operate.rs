@@ -472,15 +472,85 @@ fn a_state_page_path_naming_someone_elses_file_does_not_overwrite_it() {
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
     let id = the_run(&dir);
     let events = status(&dir, &id)["events"].clone();
-    let said: Vec<&Value> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "state_page")
-        .collect();
+    let said: Vec<&Value> = events.as_array().unwrap().iter().filter(|e| e["kind"] == "state_page").collect();
     assert_eq!(said.len(), 1, "said once: {events}");
     assert!(
-        said[0]["message"].as_str().unwrap().contains("is not a loopc state page, so loopc leaves it as it is"),
+        said[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not a loopc state page, so loopc leaves it as it is"),
         "{events}"
     );
+}
+
+/// Seen from another machine sharing the state (`LOOPC_HOST_ID`), a run's
+/// pid means nothing: the run is held while its holder renews its
+/// heartbeat, shows `interrupted` once the lease (here 1 s) expired, and
+/// can then be taken over there.
+#[test]
+fn seen_from_another_machine_a_run_is_held_while_its_heartbeat_is_fresh() {
+    let dir = setup("lease");
+    let state_dir = state(&dir);
+    let db = state_dir.join("state.db");
+    let elsewhere = |args: &[&str]| {
+        support::loopc_env(
+            args,
+            &dir,
+            &[
+                ("LOOPC_STATE_DIR", state_dir.as_os_str()),
+                ("LOOPC_HOST_ID", std::ffi::OsStr::new("machine-b")),
+            ],
+        )
+    };
+    let status_elsewhere = |id: &str| -> Value { serde_json::from_slice(&elsewhere(&["status", id, "--format", "json"]).stdout).unwrap() };
+    let heartbeat = || -> i64 {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT heartbeat_ms FROM runs').fetchone()[0])",
+            ])
+            .arg(&db)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_loopc"))
+        .args(["run", "spec.yaml", "--bindings", "bindings.toml", "--input", "target=calc.py"])
+        .current_dir(&dir)
+        .env("LOOPC_STATE_DIR", &state_dir)
+        .env("LOOPC_LEASE_SECONDS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let loopc_pid = child.id();
+    let worker = running_worker(&dir);
+    let id = the_run(&dir);
+    // The holder renews its lease while its step runs.
+    let first = heartbeat();
+    wait_until("the heartbeat is renewed", || heartbeat() > first);
+    assert_eq!(status_elsewhere(&id)["status"], "running");
+    let taken = elsewhere(&["resume", &id]);
+    assert_eq!(taken.status.code(), Some(2), "{}", text(&taken));
+    assert!(
+        text(&taken).contains(&format!("is being executed by process {loopc_pid}")),
+        "{}",
+        text(&taken)
+    );
+
+    signal(loopc_pid, 9);
+    finish(child);
+    wait_gone(worker);
+    // Here its process is known to be gone: interrupted at once.
+    assert_eq!(status(&dir, &id)["status"], "interrupted");
+    // There: interrupted once the heartbeat is older than the lease.
+    wait_until("the lease expires", || status_elsewhere(&id)["status"] == "interrupted");
+    let reason = status_elsewhere(&id)["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains(&format!("its lease expired: process {loopc_pid} on ")), "{reason}");
+    // machine-b takes it over and finishes it; the killed step ran again, no finished one did.
+    go(&dir, 0);
+    let out = elsewhere(&["resume", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(status(&dir, &id)["status"], "halted");
+    assert_eq!(effects(&dir), (3, 2), "two worker calls finished, the killed one was redone");
 }

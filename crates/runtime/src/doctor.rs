@@ -46,10 +46,7 @@ pub fn examine(store: &Store) -> Result<Vec<Finding>, StoreError> {
         findings.push(Finding {
             check: "dead-lease",
             run_id: Some(row.id.clone()),
-            problem: format!(
-                "run {} is recorded as running, but its process ({}) is gone: it was killed or crashed mid-run",
-                row.id, row.pid
-            ),
+            problem: format!("run {} is recorded as running, but {}", row.id, store.lease(&row.id)?.why_gone()),
             repair: format!(
                 "`loopc resume {}` continues it at its first unfinished step; `loopc cancel {}` ends it",
                 row.id, row.id

@@ -63,8 +63,10 @@ pub fn new_run_id() -> String {
 }
 
 /// Options a run keeps for its whole life (resume and approve reuse them).
+/// Every field has a default: a run recorded before an option existed (or
+/// by a loopc that wrote `{}`) reads as one started without it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RunOptions {
     pub dry_run: bool,
     pub allow_unenforced: bool,

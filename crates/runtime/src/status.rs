@@ -307,9 +307,7 @@ pub fn keep_page(store: &Store, run_id: &str, file: &Path) -> Result<(), StoreEr
 
 /// The file run `run_id` keeps its state page in, if it keeps one.
 pub fn page_file(store: &Store, run_id: &str) -> Result<Option<PathBuf>, StoreError> {
-    Ok(store
-        .counter(run_id, PAGE_COUNTER)?
-        .and_then(|v| v.as_str().map(PathBuf::from)))
+    Ok(store.counter(run_id, PAGE_COUNTER)?.and_then(|v| v.as_str().map(PathBuf::from)))
 }
 
 /// Bring run `run_id`'s state page up to date, when it keeps one: the

@@ -27,6 +27,7 @@ use crate::safety::secrets::Redactor;
 mod children;
 mod control;
 mod error;
+mod lease;
 mod pools;
 mod queue;
 mod runs;
@@ -39,6 +40,7 @@ pub use children::{ChildRow, ParentLink};
 pub use control::Control;
 pub(crate) use control::{strongest, UP_THE_PARENTS};
 pub use error::StoreError;
+pub use lease::{heartbeat, host_id, lease_ms, Lease, LEASE_MS};
 pub use pools::PoolRow;
 pub use queue::{QueueEntry, QueueRequest, QueueState};
 pub use schema::SCHEMA_VERSION;
@@ -112,15 +114,18 @@ impl Store {
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(Duration::from_secs(30))?;
         // The first read of the file: one that is not SQLite (or whose
-        // header is damaged) is named, not taken for a new database.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::NotADatabase {
-                    path: path.clone(),
-                    why: e.to_string(),
-                },
-                _ => e.into(),
-            })?;
+        // header is damaged) is named, not taken for a new database; one a
+        // newer loopc wrote is refused before anything is written to it.
+        let not_a_database = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::NotADatabase {
+                path: path.clone(),
+                why: e.to_string(),
+            },
+            _ => e.into(),
+        };
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(not_a_database)?;
+        schema::refuse_newer(version, &path)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(not_a_database)?;
         // FULL: a committed step survives power loss, not only a killed process.
         conn.pragma_update(None, "synchronous", "FULL")?;
         schema::migrate(&mut conn, &path)?;

@@ -2,25 +2,22 @@
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::lease::{self, host_id, Lease};
 use super::types::*;
 use super::{Result, Store, StoreError, RUN_COLUMNS};
 use crate::clock;
 use crate::safety::secrets::Redactor;
 
-/// A run and the start time of the process holding it, read inside the
-/// write transaction that decides whether it may be taken.
-fn run_and_holder(tx: &Connection, id: &str) -> Result<(RunRow, i64)> {
+/// A run and its lease, read inside the write transaction that decides
+/// whether it may be taken.
+fn run_and_lease(tx: &Connection, id: &str) -> Result<(RunRow, Lease)> {
     let row = tx
-        .query_row(
-            &format!("SELECT {RUN_COLUMNS}, pid_start FROM runs WHERE id = ?1"),
-            params![id],
-            |r| Ok((raw_run(r)?, r.get::<_, i64>(18)?)),
-        )
+        .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), params![id], raw_run)
         .optional()?;
-    let Some((raw, holder_start)) = row else {
+    let (Some(raw), Some(lease)) = (row, Lease::read(tx, id)?) else {
         return Err(StoreError::not_found(id));
     };
-    Ok((raw.decode()?, holder_start))
+    Ok((raw.decode()?, lease))
 }
 
 impl Store {
@@ -49,8 +46,8 @@ impl Store {
         let tx = self.conn.unchecked_transaction()?;
         tx
             .execute(
-                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, started_unix_ms, options_json, pid, pid_start)
-                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO runs (id, loop_name, status, created_at, updated_at, plan_json, inputs_json, workspace, bindings_path, bindings_sha256, started_unix_ms, options_json, pid, pid_start, host, heartbeat_ms, lease_ms)
+                 VALUES (?1, ?2, 'running', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?9, ?14)",
                 params![
                     id,
                     self.clean(loop_name),
@@ -63,14 +60,18 @@ impl Store {
                     clock::unix_ms(),
                     options_json,
                     me,
-                    my_start
+                    my_start,
+                    host_id(),
+                    lease::lease_ms()
                 ],
             )?;
         super::workspaces::insert(&tx, id, workspace)?;
         if let Some(link) = parent {
             Store::link_parent(&tx, id, link)?;
         }
-        tx.commit().map_err(StoreError::from)
+        tx.commit()?;
+        lease::keep_renewing(&self.path);
+        Ok(())
     }
 
     /// Spend so far, without loading the plan.
@@ -90,23 +91,25 @@ impl Store {
         let me = std::process::id();
         let my_start = crate::process::start_ticks(me).unwrap_or(0);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (row, holder_start) = run_and_holder(&tx, id)?;
+        let (row, lease) = run_and_lease(&tx, id)?;
         if row.status.is_final() {
             return Ok(Claim::Ended(row));
         }
-        if row.pid != 0 && row.pid != me && crate::process::is_alive(row.pid, holder_start as u64) {
+        let mine = lease.pid == me && lease.is_local();
+        if !mine && lease.holds() {
             return Err(StoreError::Busy {
                 run: id.to_owned(),
-                pid: row.pid,
+                pid: lease.pid,
                 to_execute: true,
             });
         }
         tx.execute(
             // A cancel or pause asked of an earlier execution is answered by this one's start.
-            "UPDATE runs SET pid = ?2, pid_start = ?3, control = '' WHERE id = ?1",
-            params![id, me, my_start as i64],
+            "UPDATE runs SET pid = ?2, pid_start = ?3, host = ?4, heartbeat_ms = ?5, lease_ms = ?6, control = '' WHERE id = ?1",
+            params![id, me, my_start as i64, host_id(), crate::clock::unix_ms(), lease::lease_ms()],
         )?;
         tx.commit()?;
+        lease::keep_renewing(&self.path);
         Ok(Claim::Claimed(row))
     }
 
@@ -119,31 +122,35 @@ impl Store {
         Ok(())
     }
 
-    /// The live process that executes `id`, if one does (pid and start
-    /// time both match: a reused pid is not the holder).
+    /// The run's lease as stored.
+    pub fn lease(&self, id: &str) -> Result<Lease> {
+        Lease::read(&self.conn, id)?.ok_or_else(|| StoreError::not_found(id))
+    }
+
+    /// The live process that executes `id`, if one does: on this machine,
+    /// the very process that took it (pid and start time both match: a
+    /// reused pid is not the holder); from another, one whose heartbeat is
+    /// fresh (see [`super::lease`]).
     pub fn holder(&self, id: &str) -> Result<Option<u32>> {
-        let (pid, start): (u32, i64) = self
-            .conn
-            .query_row("SELECT pid, pid_start FROM runs WHERE id = ?1", params![id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .map_err(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => StoreError::not_found(id),
-                e => e.into(),
-            })?;
-        Ok((pid != 0 && crate::process::is_alive(pid, start as u64)).then_some(pid))
+        let lease = self.lease(id)?;
+        Ok(lease.holds().then_some(lease.pid))
     }
 
     /// A run shown as it is: one recorded `running` whose process is gone
-    /// (killed, crashed, the machine restarted) is `interrupted`, which is
-    /// what `loopc resume` continues. The stored row is not changed.
+    /// (killed, crashed, the machine restarted, its lease expired) is
+    /// `interrupted`, which is what `loopc resume` continues. The stored
+    /// row is not changed.
     pub fn observed(&self, mut row: RunRow) -> Result<RunRow> {
-        if row.status == Status::Running && row.pid != 0 && self.holder(&row.id)?.is_none() {
-            row.status = Status::Interrupted;
-            row.reason = format!(
-                "its process ({}) is gone: killed or crashed mid-run; `loopc resume {}` continues at the first unfinished step",
-                row.pid, row.id
-            );
+        if row.status == Status::Running && row.pid != 0 {
+            let lease = self.lease(&row.id)?;
+            if !lease.holds() {
+                row.status = Status::Interrupted;
+                row.reason = format!(
+                    "{}; `loopc resume {}` continues at the first unfinished step",
+                    lease.why_gone(),
+                    row.id
+                );
+            }
         }
         Ok(row)
     }
@@ -151,8 +158,8 @@ impl Store {
     /// Give the run up (the process stops executing it).
     pub fn release(&self, id: &str) -> Result<()> {
         self.conn.execute(
-            "UPDATE runs SET pid = 0, pid_start = 0 WHERE id = ?1 AND pid = ?2",
-            params![id, std::process::id()],
+            "UPDATE runs SET pid = 0, pid_start = 0, heartbeat_ms = 0 WHERE id = ?1 AND pid = ?2 AND host = ?3",
+            params![id, std::process::id(), host_id()],
         )?;
         Ok(())
     }
@@ -254,17 +261,17 @@ impl Store {
     /// are written together. Returns the run as it was while waiting.
     pub fn decide(&mut self, run_id: &str, approved: bool, note: &str, next: impl FnOnce(&RunRow) -> (Status, String)) -> Result<RunRow> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (row, holder_start) = run_and_holder(&tx, run_id)?;
+        let (row, lease) = run_and_lease(&tx, run_id)?;
         if row.status != Status::AwaitingHuman {
             return Err(StoreError::NotWaiting {
                 run: run_id.to_owned(),
                 status: row.status,
             });
         }
-        if row.pid != 0 && crate::process::is_alive(row.pid, holder_start as u64) {
+        if lease.holds() {
             return Err(StoreError::Busy {
                 run: run_id.to_owned(),
-                pid: row.pid,
+                pid: lease.pid,
                 to_execute: false,
             });
         }

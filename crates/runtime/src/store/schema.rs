@@ -8,7 +8,7 @@ use super::{Result, StoreError};
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 1
 /// is loopc 0.1's layout, which set no `user_version`.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const SCHEMA: &str = "
 CREATE TABLE runs (
@@ -125,6 +125,38 @@ CREATE UNIQUE INDEX queue_by_delivery ON queue (source, delivery);
 CREATE INDEX queue_by_state ON queue (state, created_at);
 ";
 
+/// Version 7 → 8: the machine of the process holding a run, its heartbeat
+/// and the lease's length (see [`super::lease`]): a run held from another
+/// machine holds while its heartbeat is fresh.
+const MIGRATE_7_TO_8: &str = "
+ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN heartbeat_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Version `n` → `n + 1` is `MIGRATIONS[n - 1]`.
+const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = [
+    MIGRATE_1_TO_2,
+    MIGRATE_2_TO_3,
+    MIGRATE_3_TO_4,
+    MIGRATE_4_TO_5,
+    MIGRATE_5_TO_6,
+    MIGRATE_6_TO_7,
+    MIGRATE_7_TO_8,
+];
+
+/// A database a newer loopc wrote is not read (nor written) by this one.
+pub(super) fn refuse_newer(version: i64, path: &Path) -> Result<()> {
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
 /// Bring a database to [`SCHEMA_VERSION`], or refuse one this code cannot read.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
@@ -142,37 +174,90 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             version = 1;
         }
     }
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            path: path.to_path_buf(),
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    if version == 1 {
-        tx.execute_batch(MIGRATE_1_TO_2)?;
-        version = 2;
-    }
-    if version == 2 {
-        tx.execute_batch(MIGRATE_2_TO_3)?;
-        version = 3;
-    }
-    if version == 3 {
-        tx.execute_batch(MIGRATE_3_TO_4)?;
-        version = 4;
-    }
-    if version == 4 {
-        tx.execute_batch(MIGRATE_4_TO_5)?;
-        version = 5;
-    }
-    if version == 5 {
-        tx.execute_batch(MIGRATE_5_TO_6)?;
-        version = 6;
-    }
-    if version == 6 {
-        tx.execute_batch(MIGRATE_6_TO_7)?;
-        version = 7;
+    refuse_newer(version, path)?;
+    while let Some(step) = usize::try_from(version - 1).ok().and_then(|i| MIGRATIONS.get(i)) {
+        tx.execute_batch(step)?;
+        version += 1;
     }
     tx.pragma_update(None, "user_version", version)?;
     tx.commit().map_err(StoreError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state directory whose database has schema `version`, as the loopc
+    /// of that version left it, with one waiting run and one of its steps.
+    fn database_at(version: i64, name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("loopc-schema-{}-{name}-{version}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = Connection::open(dir.join("state.db")).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        for step in &MIGRATIONS[..(version - 1) as usize] {
+            conn.execute_batch(step).unwrap();
+        }
+        // loopc 0.1 (version 1) set no user_version.
+        conn.pragma_update(None, "user_version", if version == 1 { 0 } else { version })
+            .unwrap();
+        conn.execute(
+            "INSERT INTO runs (id, loop_name, status, reason, iteration, created_at, updated_at, plan_json, inputs_json, workspace, waiting_for, waiting_iteration)
+             VALUES ('r-old', 'fix-calc', 'awaiting_human', 'a gate', 1, 't', 't', '{}', '{\"target\":\"calc.py\"}', '/w', 'escalation', 1)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO steps (run_id, iteration, step, status, result_json, cost_usd, tokens, attempts, seconds, finished_at)
+             VALUES ('r-old', 1, 'workers.fixer', 'done', '\"patch\"', 0.25, 10, 1, 1.5, 't')",
+            [],
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn every_older_schema_upgrades_and_keeps_its_runs() {
+        for version in 1..SCHEMA_VERSION {
+            let dir = database_at(version, "upgrade");
+            let store = crate::store::Store::open(&dir).unwrap_or_else(|e| panic!("version {version}: {e}"));
+            let runs = store.runs().unwrap();
+            assert_eq!(runs.len(), 1, "version {version}");
+            let run = store.observed(runs[0].clone()).unwrap();
+            assert_eq!(
+                (run.id.as_str(), run.status),
+                ("r-old", crate::store::Status::AwaitingHuman),
+                "version {version}"
+            );
+            assert_eq!(run.reason, "a gate", "version {version}");
+            let step = store.step("r-old", 1, "workers.fixer").unwrap().expect("the step is kept");
+            assert_eq!((step.cost_usd, step.tokens, step.attempts), (0.25, 10, 1), "version {version}");
+            assert_eq!(store.lease("r-old").unwrap().host, "", "version {version}: no holder recorded");
+            let now: i64 = Connection::open(dir.join("state.db"))
+                .unwrap()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(now, SCHEMA_VERSION, "version {version}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_schema_from_a_newer_loopc_is_refused_and_left_as_it_is() {
+        let dir = database_at(SCHEMA_VERSION, "newer");
+        let db = dir.join("state.db");
+        Connection::open(&db)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let before = std::fs::read(&db).unwrap();
+        let err = crate::store::Store::open(&dir).err().expect("refused");
+        assert!(
+            matches!(err, StoreError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&db.display().to_string()), "{err}");
+        assert!(std::fs::read(&db).unwrap() == before, "the database file was rewritten");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

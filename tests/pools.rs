@@ -393,3 +393,46 @@ fn missing_and_duplicate_ids_and_bad_rules_are_usage_errors() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// An item whose run waits for a person makes the pool exit 3 and counts
+/// as waiting; once a person decides, `loopc pool` reports it as it ended.
+#[test]
+fn an_item_waiting_for_a_person_makes_the_pool_exit_3_until_it_is_decided() {
+    let dir = setup("waiting", "");
+    // The evaluator fails the `ask` item's work, and one failed iteration
+    // escalates to a person instead of halting.
+    std::fs::write(
+        dir.join("pass.py"),
+        "import json, sys\ninv = json.load(sys.stdin)\nsys.exit(1 if 'worked on ask' in json.dumps(inv['payload']['outputs']) else 0)\n",
+    )
+    .unwrap();
+    let spec = std::fs::read_to_string(dir.join("spec.yaml")).unwrap();
+    std::fs::write(
+        dir.join("spec.yaml"),
+        spec.replace("value: 5, action: halt", "value: 1, action: escalate_human"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("items.jsonl"),
+        "{\"id\": \"a1\", \"ticket\": \"a\"}\n{\"id\": \"ask\", \"ticket\": \"ask\"}\n{\"id\": \"a2\", \"ticket\": \"b\"}\n",
+    )
+    .unwrap();
+    let out = run_pool(&dir, "items.jsonl", &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(item_ids(&report, Some("awaiting_human")), ["ask"], "{report}");
+    assert_eq!(item_ids(&report, Some("succeeded")), ["a1", "a2"], "{report}");
+    let t = &report["totals"];
+    assert_eq!((t["run"].as_u64(), t["succeeded"].as_u64(), t["waiting"].as_u64()), (Some(3), Some(2), Some(1)), "{t}");
+
+    let waiting = report["items"].as_array().unwrap().iter().find(|l| l["id"] == "ask").unwrap();
+    let run = waiting["run_id"].as_str().unwrap();
+    let approved = loopc(&dir, &["approve", run, "--note", "good enough"]);
+    assert_eq!(approved.status.code(), Some(0), "{}", text(&approved));
+    let pool_id = report["pool_id"].as_str().unwrap();
+    let again = loopc(&dir, &["pool", pool_id, "--format", "json"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let after: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(item_ids(&after, Some("succeeded")), ["a1", "ask", "a2"], "{after}");
+    assert_eq!(after["totals"]["waiting"], 0, "{after}");
+}

@@ -42,18 +42,9 @@ fn setup(name: &str, pool: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(state(&dir));
     std::fs::write(dir.join("worker.py"), WORKER).unwrap();
     std::fs::write(dir.join("pass.py"), "import sys\nsys.exit(0)\n").unwrap();
-    let spec = std::fs::read_to_string(support::repo().join("tests/fixtures/runtime/convergence/spec.yaml")).unwrap();
     std::fs::write(
         dir.join("spec.yaml"),
-        spec.replace(
-            "memory:\n",
-            "    ticket:\n      type: string\n      description: The work item\n      required: true\nmemory:\n",
-        )
-        .replace(
-            "      - from: inputs.target\n",
-            "      - from: inputs.target\n      - from: inputs.ticket\n",
-        )
-        .replace("retries: 1", "retries: 0"),
+        support::convergence_spec_with_input("ticket", "The work item").replace("retries: 1", "retries: 0"),
     )
     .unwrap();
     std::fs::write(
@@ -423,7 +414,11 @@ fn an_item_waiting_for_a_person_makes_the_pool_exit_3_until_it_is_decided() {
     assert_eq!(item_ids(&report, Some("awaiting_human")), ["ask"], "{report}");
     assert_eq!(item_ids(&report, Some("succeeded")), ["a1", "a2"], "{report}");
     let t = &report["totals"];
-    assert_eq!((t["run"].as_u64(), t["succeeded"].as_u64(), t["waiting"].as_u64()), (Some(3), Some(2), Some(1)), "{t}");
+    assert_eq!(
+        (t["run"].as_u64(), t["succeeded"].as_u64(), t["waiting"].as_u64()),
+        (Some(3), Some(2), Some(1)),
+        "{t}"
+    );
 
     let waiting = report["items"].as_array().unwrap().iter().find(|l| l["id"] == "ask").unwrap();
     let run = waiting["run_id"].as_str().unwrap();

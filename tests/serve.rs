@@ -29,17 +29,9 @@ fn setup(name: &str) -> PathBuf {
     let _ = std::fs::remove_file(dir.join("worked.log"));
     std::fs::write(dir.join("worker.py"), WORKER).unwrap();
     std::fs::write(dir.join("pass.py"), "import sys\nsys.exit(0)\n").unwrap();
-    let spec = std::fs::read_to_string(support::repo().join("tests/fixtures/runtime/convergence/spec.yaml")).unwrap();
     std::fs::write(
         dir.join("spec.yaml"),
-        spec.replace(
-            "memory:\n",
-            "    title:\n      type: string\n      description: What to work on\n      required: true\nmemory:\n",
-        )
-        .replace(
-            "      - from: inputs.target\n",
-            "      - from: inputs.target\n      - from: inputs.title\n",
-        ),
+        support::convergence_spec_with_input("title", "What to work on"),
     )
     .unwrap();
     std::fs::write(

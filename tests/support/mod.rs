@@ -204,3 +204,18 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// The convergence fixture's spec (`tests/fixtures/runtime/convergence`)
+/// with one more required string input, `input`, which its worker reads too.
+pub fn convergence_spec_with_input(input: &str, description: &str) -> String {
+    std::fs::read_to_string(repo().join("tests/fixtures/runtime/convergence/spec.yaml"))
+        .expect("the convergence spec")
+        .replace(
+            "memory:\n",
+            &format!("    {input}:\n      type: string\n      description: {description}\n      required: true\nmemory:\n"),
+        )
+        .replace(
+            "      - from: inputs.target\n",
+            &format!("      - from: inputs.target\n      - from: inputs.{input}\n"),
+        )
+}

@@ -3,10 +3,9 @@
 //! JSON form names a run `run_id`, as the trace and the run report do.
 
 use clap::Args;
-use loopc_runtime::status::{workspace_line, RunStatus};
+use loopc_runtime::status::{workspace_line, RunLine, RunStatus};
 use loopc_runtime::store::RunRow;
 use loopc_runtime::{Report as RunReport, Status, Store};
-use serde::Serialize;
 
 use super::report::{self, Format, Report};
 use super::run::{StateArgs, EXIT_AWAITING_HUMAN};
@@ -130,52 +129,10 @@ fn human_report(r: &RunReport) -> String {
     out
 }
 
-/// One line of `loopc runs`.
-#[derive(Serialize)]
-struct RunLine<'a> {
-    run_id: &'a str,
-    loop_name: &'a str,
-    status: Status,
-    reason: &'a str,
-    iterations: u32,
-    cost_usd: f64,
-    created_at: &'a str,
-    updated_at: &'a str,
-    /// The work pool and item this run is (`loopc run --items`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pool_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    item_id: Option<String>,
-    /// The composition run this run is a child of, and which child.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    child_key: Option<String>,
-}
-
-impl<'a> From<&'a RunRow> for RunLine<'a> {
-    fn from(r: &'a RunRow) -> Self {
-        RunLine {
-            run_id: &r.id,
-            loop_name: &r.loop_name,
-            status: r.status,
-            reason: &r.reason,
-            iterations: r.iteration,
-            cost_usd: r.cost_usd,
-            created_at: &r.created_at,
-            updated_at: &r.updated_at,
-            pool_id: None,
-            item_id: None,
-            parent_id: None,
-            child_key: None,
-        }
-    }
-}
-
 /// `loopc runs`: every run in the state directory.
-struct RunList<'a>(Vec<RunLine<'a>>);
+struct RunList(Vec<RunLine>);
 
-impl Report for RunList<'_> {
+impl Report for RunList {
     const FORMATS: &'static [Format] = report::HUMAN_AND_JSON;
 
     fn human(&self) -> String {
@@ -227,26 +184,8 @@ pub fn runs_json(store: &Store) -> Result<String, String> {
 }
 
 /// `f` of the lines of `loopc runs`, each run with its pool item and parent.
-fn listing<T>(store: &Store, f: impl FnOnce(Vec<RunLine<'_>>) -> T) -> Result<T, String> {
-    let rows = store
-        .runs()
-        .and_then(|rows| rows.into_iter().map(|r| store.observed(r)).collect::<Result<Vec<_>, _>>())
-        .map_err(|e| e.to_string())?;
-    let items = store.pool_runs().map_err(|e| e.to_string())?;
-    let mut lines = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut line = RunLine::from(row);
-        if let Some((_, pool, item)) = items.iter().find(|(run, _, _)| run == &row.id) {
-            line.pool_id = Some(pool.clone());
-            line.item_id = Some(item.clone());
-        }
-        if let Some(link) = store.parent_of(&row.id).map_err(|e| e.to_string())? {
-            line.parent_id = Some(link.parent);
-            line.child_key = Some(link.key);
-        }
-        lines.push(line);
-    }
-    Ok(f(lines))
+fn listing<T>(store: &Store, f: impl FnOnce(Vec<RunLine>) -> T) -> Result<T, String> {
+    RunLine::list(store).map(f).map_err(|e| e.to_string())
 }
 
 /// `loopc status RUN`: where a run stands (read and rendered by the runtime).

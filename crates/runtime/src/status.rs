@@ -12,6 +12,58 @@ use serde::{Deserialize, Serialize};
 use crate::store::{ChildRow, IterationRecord, ParentLink, RunRow, Status, StepStatus, Store, StoreError};
 use crate::workspace::{Kind, Workspace};
 
+/// One line of `loopc runs` (and of the web UI's run list).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunLine {
+    pub run_id: String,
+    pub loop_name: String,
+    pub status: Status,
+    pub reason: String,
+    pub iterations: u32,
+    pub cost_usd: f64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The work pool and item this run is (`loopc run --items`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    /// The composition run this run is a child of, and which child.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_key: Option<String>,
+}
+
+impl RunLine {
+    /// Every run of the store, oldest first, as [`Store::observed`] shows
+    /// it, with its pool item and its parent.
+    pub fn list(store: &Store) -> Result<Vec<RunLine>, StoreError> {
+        let items = store.pool_runs()?;
+        let mut lines = Vec::new();
+        for row in store.runs()? {
+            let r = store.observed(row)?;
+            let item = items.iter().find(|(run, _, _)| *run == r.id);
+            let parent = store.parent_of(&r.id)?;
+            lines.push(RunLine {
+                pool_id: item.map(|(_, pool, _)| pool.clone()),
+                item_id: item.map(|(_, _, id)| id.clone()),
+                parent_id: parent.as_ref().map(|p| p.parent.clone()),
+                child_key: parent.map(|p| p.key),
+                run_id: r.id,
+                loop_name: r.loop_name,
+                status: r.status,
+                reason: r.reason,
+                iterations: r.iteration,
+                cost_usd: r.cost_usd,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            });
+        }
+        Ok(lines)
+    }
+}
+
 /// How every state page begins (and how loopc knows a file is one).
 const PAGE_HEADING: &str = "# Loop state: ";
 

@@ -76,7 +76,9 @@ impl Runner<'_> {
                         return Ok(Some(flow));
                     }
                     self.check_stop()?;
+                    self.under_way(state.i, &[key.as_str()])?;
                     let result = invoke_with_retries(executor.as_ref(), &invocation, worker.retries, self.deadline());
+                    self.under_way::<&str>(state.i, &[])?;
                     if let Err(crate::executor::ExecError::Stopped(why)) = &result.0 {
                         return Err(format!("worker `{}`: {why}", worker.id));
                     }

@@ -222,7 +222,9 @@ impl Runner<'_> {
             isolation: Some(self.isolation.clone()),
         };
         let retries = if self.throttled { 0 } else { 1 };
+        self.under_way(state.i, &[format!("evaluators.{}", e.id)])?;
         let (result, attempts, seconds) = invoke_with_retries(executor.as_ref(), &invocation, retries, self.deadline());
+        self.under_way::<&str>(state.i, &[])?;
         if let Err(crate::executor::ExecError::Stopped(why)) = &result {
             // Cut short by a stop: not recorded, so a resume runs it again.
             return Err(format!("evaluator `{}`: {why}", e.id));

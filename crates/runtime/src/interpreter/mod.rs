@@ -369,6 +369,13 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// Say which steps of iteration `i` start now (empty: they ended), for
+    /// live views (`loopc serve --ui`); the steps table has what finished.
+    pub(crate) fn under_way<S: AsRef<str>>(&self, i: u32, steps: &[S]) -> Result<(), String> {
+        let steps: Vec<String> = steps.iter().map(|s| s.as_ref().to_owned()).collect();
+        Ok(self.store.set_under_way(&self.run_id, i, &steps)?)
+    }
+
     pub(crate) fn event(&mut self, iteration: u32, kind: &str, message: &str) -> Result<(), String> {
         let message = self.store.redactor().text(message).into_owned();
         self.say(&format!("  {kind}: {message}"));

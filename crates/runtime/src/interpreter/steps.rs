@@ -115,7 +115,10 @@ impl Runner<'_> {
                 return Ok(Some(flow));
             }
         }
+        let starting: Vec<String> = pending.iter().map(|(w, _, _)| format!("workers.{}", w.id)).collect();
+        self.under_way(state.i, &starting)?;
         let results = invoke_group(&pending, self.throttled, self.deadline());
+        self.under_way::<&str>(state.i, &[])?;
         let mut flow = None;
         let mut stopped = None;
         for ((worker, invocation, _), (result, attempts, seconds)) in pending.into_iter().zip(results) {

@@ -42,9 +42,9 @@ pub(crate) use control::{strongest, UP_THE_PARENTS};
 pub use error::StoreError;
 pub use lease::{heartbeat, host_id, lease_ms, Lease, LEASE_MS};
 pub use pools::PoolRow;
-pub use queue::{QueueEntry, QueueRequest, QueueState};
+pub use queue::{Decision, QueueEntry, QueueRequest, QueueState};
 pub use schema::SCHEMA_VERSION;
-pub use types::{Claim, IterationRecord, MemoryWrite, RunRow, Status, StepRecord, StepStatus};
+pub use types::{Claim, IterationRecord, MemoryWrite, RunRow, Status, StepRecord, StepStatus, UnderWay};
 pub use workspaces::RunWorkspace;
 
 pub struct Store {

@@ -68,6 +68,19 @@ pub struct QueueRequest {
     /// The directory `loopc run` starts in (the bindings' directory).
     #[serde(default)]
     pub cwd: String,
+    /// Not a new run but a person's decision on a waiting one (the web
+    /// UI's approve / reject): executed as `loopc approve|reject RUN --note`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// A person's decision, as `loopc approve` / `loopc reject` take it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub run: String,
+    pub approved: bool,
+    #[serde(default)]
+    pub note: String,
 }
 
 /// One entry as recorded.

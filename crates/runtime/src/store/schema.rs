@@ -127,11 +127,13 @@ CREATE INDEX queue_by_state ON queue (state, created_at);
 
 /// Version 7 → 8: the machine of the process holding a run, its heartbeat
 /// and the lease's length (see [`super::lease`]): a run held from another
-/// machine holds while its heartbeat is fresh.
+/// machine holds while its heartbeat is fresh. And the steps under way
+/// (what live views show as started; the `steps` table has finished ones).
 const MIGRATE_7_TO_8: &str = "
 ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN heartbeat_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN under_way TEXT NOT NULL DEFAULT '';
 ";
 
 /// Version `n` → `n + 1` is `MIGRATIONS[n - 1]`.

@@ -307,3 +307,34 @@ fn write_memory(tx: &rusqlite::Transaction<'_>, m: &MemoryWrite) -> Result<()> {
     }
     Ok(())
 }
+
+impl Store {
+    /// The steps of iteration `iteration` that start now (none: nothing is
+    /// under way any more). Only live views read it: the `steps` table
+    /// holds what finished.
+    pub fn set_under_way(&self, run: &str, iteration: u32, steps: &[String]) -> Result<()> {
+        let value = if steps.is_empty() {
+            String::new()
+        } else {
+            serde_json::json!({"iteration": iteration, "steps": steps, "since": clock::now_rfc3339()}).to_string()
+        };
+        self.conn
+            .execute("UPDATE runs SET under_way = ?2 WHERE id = ?1", params![run, value])?;
+        Ok(())
+    }
+
+    /// What [`Store::set_under_way`] recorded last (`None`: nothing).
+    pub fn under_way(&self, run: &str) -> Result<Option<UnderWay>> {
+        let text: String = self
+            .conn
+            .query_row("SELECT under_way FROM runs WHERE id = ?1", params![run], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StoreError::corrupt(run, "runs", format!("`{run}`"), format!("under_way does not decode: {e}")))
+    }
+}

@@ -330,3 +330,12 @@ impl RawRun {
         })
     }
 }
+
+/// Steps that started and have not finished (see [`super::Store::set_under_way`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnderWay {
+    pub iteration: u32,
+    pub steps: Vec<String>,
+    /// When they started (RFC 3339).
+    pub since: String,
+}

@@ -5,9 +5,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -57,26 +56,11 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_loopc"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--bindings",
-                "bindings.toml",
-                "--clock-start",
-                CLOCK,
-            ])
-            .env("LOOPC_STATE_DIR", dir.with_extension("state"))
-            .env("LOOPC_WEBHOOK_SECRET", SECRET)
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
-            .spawn()
-            .expect("loopc serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").expect("the address first").to_owned();
+        let (child, url) = support::start_serve(
+            dir,
+            &["--listen", "127.0.0.1:0", "--bindings", "bindings.toml", "--clock-start", CLOCK],
+            &[("LOOPC_WEBHOOK_SECRET", SECRET)],
+        );
         Server { child, url }
     }
 

@@ -22,6 +22,11 @@ pub struct ServeArgs {
     pub bindings: Option<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
+    /// Serve the web UI too (runs, live progress, diagrams, approve / reject). Every request
+    /// but the login form, /healthz and the signed webhook then needs the token in
+    /// $LOOPC_UI_TOKEN (Authorization: Bearer, or the login form's cookie).
+    #[arg(long)]
+    pub ui: bool,
     /// Start the server's clock at this instant (RFC 3339) instead of now; it then runs at
     /// the system's pace. For testing schedules.
     #[arg(long, value_name = "TIME", hide = true)]
@@ -54,6 +59,18 @@ pub fn run(args: ServeArgs, settings: &Settings) -> u8 {
             Err(e) => return usage_error(format!("--clock-start {e}")),
         },
     };
+    let ui_token = match (args.ui, std::env::var("LOOPC_UI_TOKEN")) {
+        (false, _) => None,
+        (true, Ok(t)) if t.trim().len() >= 16 => Some(t.trim().to_owned()),
+        (true, Ok(t)) if !t.trim().is_empty() => {
+            return usage_error("$LOOPC_UI_TOKEN is shorter than 16 characters: use a long random one, e.g. `openssl rand -hex 24`")
+        }
+        (true, _) => {
+            return usage_error(
+                "--ui needs a token in $LOOPC_UI_TOKEN (every page asks for it), e.g. `export LOOPC_UI_TOKEN=$(openssl rand -hex 24)`",
+            )
+        }
+    };
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => return usage_error(format!("cannot find the loopc executable: {e}")),
@@ -66,7 +83,9 @@ pub fn run(args: ServeArgs, settings: &Settings) -> u8 {
         exe,
         clock,
         runs_json: super::runs::runs_json,
+        ui_token: ui_token.clone(),
     };
+    let ui = ui_token.is_some();
     let from = if from.is_empty() { "no bindings".to_owned() } else { from };
     let result = loopc_serve::serve(options, |addr| {
         // The first line on stdout, for whoever started the server (a port 0 caller).
@@ -75,6 +94,9 @@ pub fn run(args: ServeArgs, settings: &Settings) -> u8 {
             "loopc serve: listening on http://{addr} (state {}, {from}); GET /api/runs, GET /api/queue, POST /hooks/github",
             state_dir.display()
         );
+        if ui {
+            eprintln!("loopc serve: web UI on http://{addr}/ (log in with $LOOPC_UI_TOKEN)");
+        }
         use std::io::Write;
         let _ = std::io::stdout().flush();
     });

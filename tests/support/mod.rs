@@ -219,3 +219,25 @@ pub fn convergence_spec_with_input(input: &str, description: &str) -> String {
             &format!("      - from: inputs.target\n      - from: inputs.{input}\n"),
         )
 }
+
+/// `loopc serve ARGS` in `dir` with `env`, its runs in `dir.state` and its
+/// log in `dir/serve.log`: the process and the URL it printed first.
+pub fn start_serve(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loopc"))
+        .arg("serve")
+        .args(args)
+        .env("LOOPC_STATE_DIR", dir.with_extension("state"))
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("serve.log")).expect("the server's log"))
+        .spawn()
+        .expect("loopc serve starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("its stdout"))
+        .read_line(&mut line)
+        .expect("its first line");
+    let url = line.trim().strip_prefix("listening on ").expect("the address first").to_owned();
+    (child, url)
+}

@@ -78,10 +78,11 @@ impl Dispatcher {
         match cmd.spawn() {
             Ok(child) => {
                 store.set_queue_pid(&entry.id, child.id()).map_err(|e| e.to_string())?;
-                eprintln!(
-                    "loopc serve: {} ({}) started: loopc run {}",
-                    entry.id, entry.source, entry.request.spec
-                );
+                let what = match &entry.request.decision {
+                    Some(d) => format!("loopc {} {}", if d.approved { "approve" } else { "reject" }, d.run),
+                    None => format!("loopc run {}", entry.request.spec),
+                };
+                eprintln!("loopc serve: {} ({}) started: {what}", entry.id, entry.source);
                 self.running.push(Job {
                     id: entry.id,
                     child,
@@ -150,8 +151,19 @@ impl Dispatcher {
     }
 }
 
-/// `loopc run` arguments for `request`.
+/// `loopc run` arguments for `request` (`loopc approve|reject` for a decision).
 fn run_args(request: &QueueRequest, state_dir: &Path, items: Option<&Path>) -> Vec<String> {
+    if let Some(d) = &request.decision {
+        return vec![
+            if d.approved { "approve" } else { "reject" }.to_owned(),
+            d.run.clone(),
+            "--note".to_owned(),
+            d.note.clone(),
+            "--state-dir".to_owned(),
+            state_dir.display().to_string(),
+            "--quiet".to_owned(),
+        ];
+    }
     let mut args = vec![
         "run".to_owned(),
         request.spec.clone(),

@@ -45,6 +45,7 @@ pub fn requests(bindings: &Bindings, event: &str, payload: &Value) -> Result<Vec
                 items_file: None,
                 items_from: None,
                 cwd: bindings.base_dir.display().to_string(),
+                decision: None,
             },
         ));
     }

@@ -15,6 +15,7 @@ mod dispatch;
 mod hooks;
 mod schedules;
 pub mod signature;
+pub mod ui;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -49,6 +50,9 @@ pub struct Options {
     pub clock: Clock,
     /// `loopc runs --format json` of a store.
     pub runs_json: fn(&Store) -> Result<String, String>,
+    /// Serve the web UI, every request but the login form, `/healthz` and
+    /// the signed webhook needing this token (`LOOPC_UI_TOKEN`).
+    pub ui_token: Option<String>,
 }
 
 /// Serve until SIGTERM or SIGINT; `listening` is told the bound address.
@@ -84,7 +88,12 @@ pub fn serve(options: Options, listening: impl FnOnce(SocketAddr)) -> Result<(),
         .to_ip()
         .ok_or_else(|| format!("{} is not an IP address", options.listen))?;
     if !addr.ip().is_loopback() {
-        eprintln!("loopc serve: warning: listening on {addr}, reachable from other machines; /api/runs has no authentication");
+        let what = if options.ui_token.is_some() {
+            "every page needs the token, but it travels in clear text over plain HTTP: put a TLS proxy in front"
+        } else {
+            "/api/runs has no authentication"
+        };
+        eprintln!("loopc serve: warning: listening on {addr}, reachable from other machines; {what}");
     }
     listening(addr);
     for s in &schedules {
@@ -104,6 +113,10 @@ pub fn serve(options: Options, listening: impl FnOnce(SocketAddr)) -> Result<(),
         let state_dir = options.state_dir.clone();
         let bindings = options.bindings.clone();
         let runs_json = options.runs_json;
+        let ui = match options.ui_token.clone() {
+            Some(token) => Some(ui::Ui::new(token, options.exe.clone(), options.state_dir.clone())?),
+            None => None,
+        };
         std::thread::spawn(move || -> Result<(), String> {
             let store = Store::open(&state_dir).map_err(|e| e.to_string())?;
             let app = App {
@@ -111,6 +124,7 @@ pub fn serve(options: Options, listening: impl FnOnce(SocketAddr)) -> Result<(),
                 bindings,
                 secret,
                 runs_json,
+                ui,
             };
             while !done.load(Ordering::SeqCst) {
                 match server.recv_timeout(TICK) {
@@ -160,11 +174,23 @@ struct App {
     bindings: Bindings,
     secret: Option<Vec<u8>>,
     runs_json: fn(&Store) -> Result<String, String>,
+    ui: Option<ui::Ui>,
 }
 
 impl App {
     fn handle(&self, mut request: Request) {
         let path = request.url().split('?').next().unwrap_or("").to_owned();
+        if let Some(ui) = &self.ui {
+            // The webhook is signed, the health check says nothing, the login form is how one gets the token in.
+            let public = matches!(path.as_str(), "/login" | "/healthz" | "/hooks/github");
+            if !public && !ui.auth().admits(&request) {
+                return ui::unauthorized(ui, request);
+            }
+            request = match ui.handle(&self.store, request) {
+                Some(theirs) => theirs,
+                None => return,
+            };
+        }
         let (status, body) = match (request.method(), path.as_str()) {
             (Method::Get, "/healthz") => (200, json!({"ok": true})),
             (Method::Get, "/api/runs") => match (self.runs_json)(&self.store) {

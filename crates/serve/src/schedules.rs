@@ -55,6 +55,7 @@ impl Schedule {
                 items_file: items.map(|p| p.display().to_string()),
                 items_from: s.items_from.clone(),
                 cwd: bindings.base_dir.display().to_string(),
+                decision: None,
             };
             let next = cron.find_next_occurrence(&whole_seconds(now), false).ok();
             schedules.push(Schedule { name, cron, request, next });

@@ -90,7 +90,13 @@ impl Server {
 
     /// `curl` of `path`: (HTTP status, body), with `headers`.
     fn get(&self, path: &str, headers: &[&str]) -> (u16, String) {
-        let mut args = vec!["-sS".to_owned(), "-w".to_owned(), "\n%{http_code}".to_owned()];
+        let mut args = vec![
+            "-sS".to_owned(),
+            "--max-time".to_owned(),
+            "20".to_owned(),
+            "-w".to_owned(),
+            "\n%{http_code}".to_owned(),
+        ];
         for h in headers {
             args.extend(["-H".to_owned(), (*h).to_owned()]);
         }
@@ -247,6 +253,27 @@ fn a_person_reviews_and_rejects_a_waiting_run_and_watches_another_live() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&forged.stdout), "403");
+
+    // A login's `next` never becomes a header of someone else's choosing.
+    let login = Command::new("curl")
+        .args(["-sS", "-D", "-", "-o", "/dev/null", "--data"])
+        .arg(format!("token={TOKEN}&next=/%0D%0ASet-Cookie:%20evil=1"))
+        .arg(format!("{}/login", server.url))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&login.stdout).to_lowercase();
+    assert!(head.contains("location: /\r\n") && !head.contains("evil=1"), "{head}");
+    // A client that sends half a body holds up one request thread, not the server.
+    let mut slow = std::net::TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    std::io::Write::write_all(
+        &mut slow,
+        b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000\r\n\r\ntoken=",
+    )
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(server.get("/healthz", &[]).0, 200);
+    assert!(started.elapsed() < Duration::from_secs(5), "/healthz waited for the slow client");
+    drop(slow);
 
     let graph: Value = serde_json::from_slice(&loopc(&dir, &["diagram", "gated.yaml", "--format", "json"]).stdout).unwrap();
     // Drawn: every node of the phase graph but an optimizer that nothing

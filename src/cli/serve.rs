@@ -61,6 +61,12 @@ pub fn run(args: ServeArgs, settings: &Settings) -> u8 {
     };
     let ui_token = match (args.ui, std::env::var("LOOPC_UI_TOKEN")) {
         (false, _) => None,
+        // It travels in a cookie and a header: letters, digits and `-._~+/=` only.
+        (true, Ok(t)) if t.trim().bytes().any(|b| !(b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))) => {
+            return usage_error(
+                "$LOOPC_UI_TOKEN may hold letters, digits and -._~+/= only (it is sent as a cookie), e.g. `openssl rand -hex 24`",
+            )
+        }
         (true, Ok(t)) if t.trim().len() >= 16 => Some(t.trim().to_owned()),
         (true, Ok(t)) if !t.trim().is_empty() => {
             return usage_error("$LOOPC_UI_TOKEN is shorter than 16 characters: use a long random one, e.g. `openssl rand -hex 24`")

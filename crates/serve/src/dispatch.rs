@@ -154,14 +154,16 @@ impl Dispatcher {
 /// `loopc run` arguments for `request` (`loopc approve|reject` for a decision).
 fn run_args(request: &QueueRequest, state_dir: &Path, items: Option<&Path>) -> Vec<String> {
     if let Some(d) = &request.decision {
+        // `--note=` and `--`: a note or a run id that starts with `-` is
+        // still the note and the run, never an option.
         return vec![
             if d.approved { "approve" } else { "reject" }.to_owned(),
-            d.run.clone(),
-            "--note".to_owned(),
-            d.note.clone(),
+            format!("--note={}", d.note),
             "--state-dir".to_owned(),
             state_dir.display().to_string(),
             "--quiet".to_owned(),
+            "--".to_owned(),
+            d.run.clone(),
         ];
     }
     let mut args = vec![
@@ -214,6 +216,31 @@ fn outcome(report: &Path, log: &Path) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_decision_note_or_run_that_looks_like_an_option_is_not_one() {
+        let request = QueueRequest {
+            decision: Some(loopc_runtime::store::Decision {
+                run: "-r1".into(),
+                approved: false,
+                note: "--state-dir /elsewhere".into(),
+            }),
+            ..QueueRequest::default()
+        };
+        let args = run_args(&request, Path::new("/s"), None);
+        assert_eq!(
+            args,
+            [
+                "reject",
+                "--note=--state-dir /elsewhere",
+                "--state-dir",
+                "/s",
+                "--quiet",
+                "--",
+                "-r1"
+            ]
+        );
+    }
 
     #[test]
     fn inputs_pass_as_loopc_run_reads_them() {

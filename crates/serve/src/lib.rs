@@ -37,6 +37,8 @@ const MAX_BODY: u64 = 25 * 1024 * 1024;
 const TICK: Duration = Duration::from_millis(200);
 /// How long stopping runs get between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(20);
+/// Threads that answer HTTP requests.
+const HTTP_THREADS: usize = 8;
 
 pub struct Options {
     /// Address to listen on (default 127.0.0.1:8787; port 0 picks a free one).
@@ -108,38 +110,46 @@ pub fn serve(options: Options, listening: impl FnOnce(SocketAddr)) -> Result<(),
     }
 
     let done = Arc::new(AtomicBool::new(false));
-    let http = {
-        let done = Arc::clone(&done);
-        let state_dir = options.state_dir.clone();
-        let bindings = options.bindings.clone();
-        let runs_json = options.runs_json;
-        let ui = match options.ui_token.clone() {
-            Some(token) => Some(ui::Ui::new(token, options.exe.clone(), options.state_dir.clone())?),
-            None => None,
-        };
-        std::thread::spawn(move || -> Result<(), String> {
-            let store = Store::open(&state_dir).map_err(|e| e.to_string())?;
-            let app = App {
-                store,
-                bindings,
-                secret,
-                runs_json,
-                ui,
-            };
-            while !done.load(Ordering::SeqCst) {
-                match server.recv_timeout(TICK) {
-                    Ok(Some(request)) => app.handle(request),
-                    Ok(None) => {}
-                    Err(e) => return Err(format!("accepting a connection: {e}")),
-                }
-            }
-            Ok(())
-        })
+    let ui = match options.ui_token.clone() {
+        Some(token) => Some(ui::Ui::new(token, options.exe.clone(), options.state_dir.clone())?),
+        None => None,
     };
+    let app = Arc::new(App {
+        bindings: options.bindings.clone(),
+        secret,
+        runs_json: options.runs_json,
+        ui,
+    });
+    let server = Arc::new(server);
+    // A few threads take requests, each with its own connection to the
+    // state: a slow client or a slow page holds up one of them, not the
+    // server (nor the dispatcher, which has the main thread).
+    let http: Vec<_> = (0..HTTP_THREADS)
+        .map(|_| {
+            let (done, server, app, state_dir) = (Arc::clone(&done), Arc::clone(&server), Arc::clone(&app), options.state_dir.clone());
+            std::thread::spawn(move || -> Result<(), String> {
+                let store = Store::open(&state_dir).map_err(|e| e.to_string())?;
+                while !done.load(Ordering::SeqCst) {
+                    match server.recv_timeout(TICK) {
+                        Ok(Some(request)) => {
+                            // A bug in one page must not take the server down with it.
+                            let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.handle(&store, request)));
+                            if answered.is_err() {
+                                eprintln!("loopc serve: a request handler panicked; its connection was dropped");
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => return Err(format!("accepting a connection: {e}")),
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
 
     let mut dispatcher = dispatch::Dispatcher::new(options.exe.clone(), options.state_dir.clone(), options.jobs.max(1));
     let mut result = Ok(());
-    while stop::signal().is_none() && !http.is_finished() {
+    while stop::signal().is_none() && !http.iter().any(std::thread::JoinHandle::is_finished) {
         let now = options.clock.now();
         for s in &mut schedules {
             if let Some(due) = s.due(now) {
@@ -165,12 +175,15 @@ pub fn serve(options: Options, listening: impl FnOnce(SocketAddr)) -> Result<(),
     }
     done.store(true, Ordering::SeqCst);
     let stopped = dispatcher.stop(&store, GRACE);
-    let served = http.join().unwrap_or_else(|_| Err("the HTTP thread panicked".to_owned()));
+    let served = http
+        .into_iter()
+        .map(|h| h.join().unwrap_or_else(|_| Err("an HTTP thread panicked".to_owned())))
+        .collect::<Result<Vec<()>, String>>()
+        .map(|_| ());
     result.and(stopped).and(served)
 }
 
 struct App {
-    store: Store,
     bindings: Bindings,
     secret: Option<Vec<u8>>,
     runs_json: fn(&Store) -> Result<String, String>,
@@ -178,7 +191,7 @@ struct App {
 }
 
 impl App {
-    fn handle(&self, mut request: Request) {
+    fn handle(&self, store: &Store, mut request: Request) {
         let path = request.url().split('?').next().unwrap_or("").to_owned();
         if let Some(ui) = &self.ui {
             // The webhook is signed, the health check says nothing, the login form is how one gets the token in.
@@ -186,22 +199,22 @@ impl App {
             if !public && !ui.auth().admits(&request) {
                 return ui::unauthorized(ui, request);
             }
-            request = match ui.handle(&self.store, request) {
+            request = match ui.handle(store, request) {
                 Some(theirs) => theirs,
                 None => return,
             };
         }
         let (status, body) = match (request.method(), path.as_str()) {
             (Method::Get, "/healthz") => (200, json!({"ok": true})),
-            (Method::Get, "/api/runs") => match (self.runs_json)(&self.store) {
+            (Method::Get, "/api/runs") => match (self.runs_json)(store) {
                 Ok(text) => return respond(request, 200, text),
                 Err(e) => (500, json!({"error": e})),
             },
-            (Method::Get, "/api/queue") => match self.store.queue() {
+            (Method::Get, "/api/queue") => match store.queue() {
                 Ok(entries) => (200, json!(entries)),
                 Err(e) => (500, json!({"error": e.to_string()})),
             },
-            (Method::Post, "/hooks/github") => self.github(&mut request),
+            (Method::Post, "/hooks/github") => self.github(store, &mut request),
             (_, "/healthz" | "/api/runs" | "/api/queue" | "/hooks/github") => {
                 (405, json!({"error": format!("{} {path}: method not allowed", request.method())}))
             }
@@ -211,7 +224,7 @@ impl App {
     }
 
     /// `POST /hooks/github`: verify, map the event to `[[hook]]`s, enqueue.
-    fn github(&self, request: &mut Request) -> (u16, Value) {
+    fn github(&self, store: &Store, request: &mut Request) -> (u16, Value) {
         let Some(secret) = &self.secret else {
             return (404, json!({"error": "no [[hook]] in the bindings"}));
         };
@@ -260,7 +273,7 @@ impl App {
         let mut enqueued = Vec::new();
         let mut repeated = Vec::new();
         for (n, req) in requests {
-            match self.store.enqueue(&format!("hook:{event}"), &format!("{delivery}#{}", n + 1), &req) {
+            match store.enqueue(&format!("hook:{event}"), &format!("{delivery}#{}", n + 1), &req) {
                 Ok(Some(id)) => {
                     eprintln!("loopc serve: webhook `{event}` delivery {delivery}: enqueued {id}");
                     enqueued.push(id);

@@ -2,7 +2,7 @@
 //! script, and Mermaid (vendored, see assets/README.md), gzip-compressed
 //! as it is stored.
 
-use tiny_http::{Header, Request, Response};
+use tiny_http::{Request, Response};
 
 pub const CSS: &str = include_str!("../../assets/ui.css");
 const JS: &str = include_str!("../../assets/ui.js");
@@ -19,13 +19,18 @@ pub fn serve(request: Request, name: &str) {
             return;
         }
     };
-    let mut response = Response::from_data(body.to_vec())
-        .with_header(Header::from_bytes("Content-Type", content_type).expect("a valid header"))
-        .with_header(Header::from_bytes("Cache-Control", "private, max-age=3600").expect("a valid header"))
-        .with_header(Header::from_bytes("X-Content-Type-Options", "nosniff").expect("a valid header"));
+    let mut response = Response::from_data(body.to_vec());
+    let mut headers = vec![
+        ("Content-Type", content_type),
+        ("Cache-Control", "private, max-age=3600"),
+        ("X-Content-Type-Options", "nosniff"),
+    ];
     if gzip {
         // Every browser takes gzip; the file is stored compressed.
-        response.add_header(Header::from_bytes("Content-Encoding", "gzip").expect("a valid header"));
+        headers.push(("Content-Encoding", "gzip"));
+    }
+    for h in headers.into_iter().filter_map(|(k, v)| super::header(k, v)) {
+        response.add_header(h);
     }
     let _ = request.respond(response);
 }

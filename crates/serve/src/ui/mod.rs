@@ -175,9 +175,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../../templates/error.html")),
 ];
 
-/// Where a login goes on to: a path of this site only (never `//other`).
+/// Where a login goes on to: a path of this site only, of characters a
+/// URL path and query take as they are — never `//other`, nor a tab, CR
+/// or LF a browser would drop (`/\t/other` is `//other`), nor anything a
+/// `Location` header could not carry.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let plain = next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-.~?=&%+:,".contains(&b));
+    if plain && next.starts_with('/') && !next.starts_with("//") {
         next.to_owned()
     } else {
         "/".to_owned()
@@ -205,8 +209,17 @@ fn page_headers() -> Vec<Header> {
         ("Cache-Control", "no-store"),
     ]
     .into_iter()
-    .map(|(k, v)| Header::from_bytes(k, v).expect("a valid header"))
+    .filter_map(|(k, v)| header(k, v))
     .collect()
+}
+
+/// A header, when `value` can be one (printable ASCII): request data never
+/// reaches a header unchecked, and a bad one is left out, not a panic.
+pub(crate) fn header(name: &str, value: &str) -> Option<Header> {
+    if !value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return None;
+    }
+    Header::from_bytes(name, value).ok()
 }
 
 pub(crate) fn respond_with(request: Request, page: Page) {
@@ -219,11 +232,10 @@ pub(crate) fn respond_with(request: Request, page: Page) {
             r
         }
         Page::Redirect { to, cookie } => {
-            let mut r = Response::from_string(String::new())
-                .with_status_code(303)
-                .with_header(Header::from_bytes("Location", to.as_str()).expect("a valid header"));
-            if let Some(c) = cookie {
-                r.add_header(Header::from_bytes("Set-Cookie", c.as_str()).expect("a valid header"));
+            let mut r = Response::from_string(String::new()).with_status_code(303);
+            r.add_header(header("Location", &to).unwrap_or_else(|| header("Location", "/").expect("a plain header")));
+            if let Some(c) = cookie.as_deref().and_then(|c| header("Set-Cookie", c)) {
+                r.add_header(c);
             }
             r
         }
@@ -234,16 +246,17 @@ pub(crate) fn respond_with(request: Request, page: Page) {
 /// `401` for a request without the token: a page that links to the login
 /// form for a browser, JSON for the API.
 pub fn unauthorized(ui: &Ui, request: Request) {
-    let path = request.url().split('?').next().unwrap_or("/").to_owned();
+    let url = request.url().to_owned();
+    let path = url.split('?').next().unwrap_or("/").to_owned();
     if path.starts_with("/api/") || path.ends_with("/events") || path.starts_with("/assets/") {
         let body = serde_json::json!({"error": "this server needs its token: Authorization: Bearer $LOOPC_UI_TOKEN"}).to_string();
-        let header = Header::from_bytes("Content-Type", "application/json").expect("a valid header");
-        let mut r = Response::from_string(body).with_status_code(401).with_header(header);
-        r.add_header(Header::from_bytes("WWW-Authenticate", "Bearer").expect("a valid header"));
+        let mut r = Response::from_string(body).with_status_code(401);
+        r.add_header(header("Content-Type", "application/json").expect("a plain header"));
+        r.add_header(header("WWW-Authenticate", "Bearer").expect("a plain header"));
         let _ = request.respond(r);
         return;
     }
-    let next = if request.method() == &Method::Get { path } else { "/".to_owned() };
+    let next = if request.method() == &Method::Get { url } else { "/".to_owned() };
     respond_with(request, Page::Html(401, ui.login_page(false, &next)));
 }
 
@@ -254,7 +267,12 @@ pub(crate) fn form(bytes: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The fields of a form body; none when it is larger than a form of these
+/// pages can be (its CSRF check then fails).
 fn read_form(request: &mut Request) -> Vec<(String, String)> {
+    if request.body_length().is_some_and(|n| n as u64 > MAX_FORM) {
+        return Vec::new();
+    }
     let mut body = Vec::new();
     if request.as_reader().take(MAX_FORM).read_to_end(&mut body).is_err() {
         return Vec::new();
@@ -300,6 +318,10 @@ mod tests {
     #[test]
     fn a_login_goes_on_to_this_site_only() {
         assert_eq!(safe_next("/runs/r1"), "/runs/r1");
+        assert_eq!(safe_next("/?status=running&q=a%20b"), "/?status=running&q=a%20b");
+        assert_eq!(safe_next("/\t/evil.example"), "/");
+        assert_eq!(safe_next("/\r\nSet-Cookie: x=1"), "/");
+        assert_eq!(safe_next("/runs/\u{e9}"), "/");
         assert_eq!(safe_next("//evil.example/x"), "/");
         assert_eq!(safe_next("https://evil.example/"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");

@@ -10,7 +10,7 @@ use loopc_runtime::status::{RunLine, RunStatus};
 use loopc_runtime::store::{Decision, QueueRequest, RunRow, Status};
 use loopc_runtime::Store;
 use serde_json::{json, Value};
-use tiny_http::{Header, Request, Response};
+use tiny_http::{Request, Response};
 
 use super::{get, redirect, Page, Ui};
 
@@ -253,7 +253,11 @@ fn diagram(ui: &Ui, spec: &Path) -> (Option<String>, Option<String>) {
     if !spec.is_file() {
         return (None, Some(format!("The spec {} is not there any more.", spec.display())));
     }
-    match Command::new(&ui.exe).args(["diagram", "--format", "mermaid"]).arg(spec).output() {
+    match Command::new(&ui.exe)
+        .args(["diagram", "--format", "mermaid", "--"])
+        .arg(spec)
+        .output()
+    {
         Ok(out) if out.status.success() => (Some(String::from_utf8_lossy(&out.stdout).into_owned()), None),
         Ok(out) => (
             None,
@@ -286,11 +290,17 @@ pub fn trace(request: Request, store: &Store, id: &str) -> Option<Request> {
         (r.id, std::fs::read(path).ok())
     });
     let response = match found {
-        Some((run, Some(bytes))) => Response::from_data(bytes)
-            .with_header(Header::from_bytes("Content-Type", "application/json").expect("a valid header"))
-            .with_header(
-                Header::from_bytes("Content-Disposition", format!("attachment; filename=\"{run}.trace.json\"")).expect("a valid header"),
-            ),
+        Some((run, Some(bytes))) => {
+            let mut r = Response::from_data(bytes);
+            let disposition = format!("attachment; filename=\"{run}.trace.json\"");
+            for h in [("Content-Type", "application/json"), ("Content-Disposition", disposition.as_str())]
+                .into_iter()
+                .filter_map(|(k, v)| super::header(k, v))
+            {
+                r.add_header(h);
+            }
+            r
+        }
         Some((_, None)) => Response::from_string("the run's trace is written when it stops").with_status_code(404),
         None => Response::from_string("no such run").with_status_code(404),
     };

@@ -12,7 +12,8 @@ use crate::suggest;
 
 pub(crate) struct Mapper<'a> {
     pub root: &'a Node,
-    pub vocabulary: &'a [String],
+    /// The schemas' property names, for "did you mean" (built on first use).
+    pub vocabulary: fn() -> &'static [String],
 }
 
 /// Which `oneOf` branch of `Evaluator` each evaluator `type` selects.
@@ -97,7 +98,7 @@ impl Mapper<'_> {
         let d = site
             .diag(format!("unknown field `{key}` in {}", site.place), span)
             .with_label("not allowed here");
-        match suggest::closest(key, self.vocabulary.iter().map(String::as_str)) {
+        match suggest::closest(key, (self.vocabulary)().iter().map(String::as_str)) {
             Some(s) => d.with_help(format!(
                 "did you mean `{s}`? Extensions go under `extensions:` or in `x_`-prefixed top-level keys"
             )),

@@ -10,7 +10,7 @@ mod path;
 
 use std::sync::OnceLock;
 
-use jsonschema::{ValidationError, Validator};
+use jsonschema::ValidationError;
 use loopc_diagnostics::Diagnostic;
 use loopc_syntax::Node;
 
@@ -64,33 +64,28 @@ declare_rule! {
 pub(crate) const LSS_1_0: &str = include_str!("../../../../schemas/lss-1.0.schema.json");
 pub(crate) const LSS_1_1_COMPOSITION: &str = include_str!("../../../../schemas/lss-1.1-composition.schema.json");
 
-struct Validators {
-    lss: Validator,
-    composition: Validator,
-    /// Every property name the LSS schemas know, for "did you mean".
-    vocabulary: Vec<String>,
-}
+/// LSS 1.0, compiled into Rust at build time (jsonschema's `macros`): a
+/// process validates without compiling the schema first.
+#[jsonschema::validator(path = "../../schemas/lss-1.0.schema.json", draft = Draft202012)]
+struct Lss;
 
-fn validators() -> &'static Validators {
-    static VALIDATORS: OnceLock<Validators> = OnceLock::new();
-    VALIDATORS.get_or_init(|| {
-        let compile = |text: &str| {
-            let schema: serde_json::Value = serde_json::from_str(text).expect("bundled schema is JSON");
-            let validator = jsonschema::draft202012::options().build(&schema).expect("bundled schema compiles");
-            (schema, validator)
-        };
-        let (lss_schema, lss) = compile(LSS_1_0);
-        let (composition_schema, composition) = compile(LSS_1_1_COMPOSITION);
+/// The LSS 1.1 composition schema, likewise.
+#[jsonschema::validator(path = "../../schemas/lss-1.1-composition.schema.json", draft = Draft202012)]
+struct Composition;
+
+/// Every property name the LSS schemas know, for "did you mean" (read only
+/// when a message needs it).
+fn vocabulary() -> &'static [String] {
+    static VOCABULARY: OnceLock<Vec<String>> = OnceLock::new();
+    VOCABULARY.get_or_init(|| {
         let mut vocabulary = Vec::new();
-        collect_property_names(&lss_schema, &mut vocabulary);
-        collect_property_names(&composition_schema, &mut vocabulary);
+        for text in [LSS_1_0, LSS_1_1_COMPOSITION] {
+            let schema: serde_json::Value = serde_json::from_str(text).expect("bundled schema is JSON");
+            collect_property_names(&schema, &mut vocabulary);
+        }
         vocabulary.sort();
         vocabulary.dedup();
-        Validators {
-            lss,
-            composition,
-            vocabulary,
-        }
+        vocabulary
     })
 }
 
@@ -107,31 +102,24 @@ fn collect_property_names(schema: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-/// Compile the schemas now rather than on first use (for benchmarks and
-/// for parallel checking, so that no worker thread waits on another).
-pub fn warm_up() {
-    validators();
-}
+/// Nothing to compile at start-up any more (the validators are built into
+/// the binary); kept for the callers that prepare a parallel check.
+pub fn warm_up() {}
 
 /// Whether `json` satisfies both canonical schemas: the verdict alone.
 pub fn is_valid(json: &serde_json::Value) -> bool {
-    let v = validators();
-    v.lss.is_valid(json) && v.composition.is_valid(json)
+    Lss::is_valid(json) && Composition::is_valid(json)
 }
 
 /// Validate a document and map every error to a diagnostic.
 pub fn validate(root: &Node, json: &serde_json::Value) -> Vec<Diagnostic> {
-    let v = validators();
     let mut out = Vec::new();
-    let mapper = messages::Mapper {
-        root,
-        vocabulary: &v.vocabulary,
-    };
-    for error in v.lss.iter_errors(json) {
+    let mapper = messages::Mapper { root, vocabulary };
+    for error in Lss::iter_errors(json) {
         mapper.map(&error, &LssSchema::INFO, &mut out);
     }
     if json.get("composition").is_some() {
-        for error in v.composition.iter_errors(json) {
+        for error in Composition::iter_errors(json) {
             mapper.map(&error, &CompositionSchema::INFO, &mut out);
         }
     }
@@ -142,7 +130,6 @@ pub fn validate(root: &Node, json: &serde_json::Value) -> Vec<Diagnostic> {
 
 /// For tests and tools: the raw error count of the canonical validators.
 pub fn raw_error_count(json: &serde_json::Value) -> usize {
-    let v = validators();
-    let errors: Vec<ValidationError<'_>> = v.lss.iter_errors(json).chain(v.composition.iter_errors(json)).collect();
+    let errors: Vec<ValidationError<'_>> = Lss::iter_errors(json).chain(Composition::iter_errors(json)).collect();
     errors.len()
 }

@@ -243,49 +243,90 @@ pub(crate) fn escape_before(bytes: &[u8], at: usize) -> bool {
     escaped || percent || ansi
 }
 
+/// Every format's prefixes in one automaton, matched in any ASCII case,
+/// with the format and prefix each pattern is: one pass over a text finds
+/// them all (a search per prefix set up a searcher per prefix per text).
+static PREFIXES: std::sync::LazyLock<(aho_corasick::AhoCorasick, Vec<(usize, usize)>)> = std::sync::LazyLock::new(|| {
+    let mut patterns = Vec::new();
+    let mut which = Vec::new();
+    for (fi, f) in FORMATS.iter().enumerate() {
+        for (pi, prefix) in f.prefixes.iter().enumerate() {
+            patterns.push(*prefix);
+            which.push((fi, pi));
+        }
+    }
+    let automaton = aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(&patterns)
+        .expect("the prefixes build an automaton");
+    (automaton, which)
+});
+
+/// Where each prefix occurs in `bytes` (in any case), as (format, prefix,
+/// start), ordered by format, prefix and position, each prefix's
+/// occurrences not overlapping one another — what one left-to-right search
+/// per prefix would find, in that order.
+fn prefix_hits(bytes: &[u8]) -> Vec<(usize, usize, usize)> {
+    let (automaton, which) = &*PREFIXES;
+    let mut hits: Vec<(usize, usize, usize)> = automaton
+        .find_overlapping_iter(bytes)
+        .map(|m| {
+            let (fi, pi) = which[m.pattern().as_usize()];
+            (fi, pi, m.start())
+        })
+        .collect();
+    hits.sort_unstable();
+    let mut next_free = (usize::MAX, usize::MAX, 0);
+    hits.retain(|&(fi, pi, at)| {
+        if (next_free.0, next_free.1) == (fi, pi) && at < next_free.2 {
+            return false;
+        }
+        next_free = (fi, pi, at + FORMATS[fi].prefixes[pi].len());
+        true
+    });
+    hits
+}
+
 fn known_formats(text: &str, out: &mut Vec<SecretMatch>) {
     let bytes = text.as_bytes();
     // Prefixes are matched in any case (`AKIA`, `akia`, `Ghp_`): a key
     // changed in case is still the key to whoever reads it.
-    let folded = text.to_ascii_lowercase();
-    for f in FORMATS {
-        for prefix in f.prefixes {
-            let lower = prefix.to_ascii_lowercase();
-            for (at, _) in folded.match_indices(&lower) {
-                if !left_boundary(bytes, at, prefix) {
-                    continue;
-                }
-                let body = at + prefix.len();
-                if f.not_followed_by
-                    .iter()
-                    .any(|p| folded[body..].starts_with(&p.to_ascii_lowercase()))
-                {
-                    continue;
-                }
-                let n = if f.fold_body {
-                    // In any case, but one case throughout, and a lower-case
-                    // body needs a digit: `AsiaPacificNortheast` is a word.
-                    let n = run_len(bytes, body, |b| upper_digit(b.to_ascii_uppercase()));
-                    let run = &bytes[body..body + n];
-                    let upper = run.iter().all(|b| !b.is_ascii_lowercase());
-                    let lower = run.iter().all(|b| !b.is_ascii_uppercase()) && run.iter().any(u8::is_ascii_digit);
-                    if upper || lower {
-                        n
-                    } else {
-                        0
-                    }
-                } else {
-                    run_len(bytes, body, f.class)
-                };
-                if n >= f.min {
-                    out.push(SecretMatch {
-                        start: at,
-                        end: body + n,
-                        format: f.name,
-                        entropy: None,
-                    });
-                }
+    for (fi, pi, at) in prefix_hits(bytes) {
+        let f = &FORMATS[fi];
+        let prefix = f.prefixes[pi];
+        if !left_boundary(bytes, at, prefix) {
+            continue;
+        }
+        let body = at + prefix.len();
+        if f.not_followed_by.iter().any(|p| {
+            bytes
+                .get(body..body + p.len())
+                .is_some_and(|next| next.eq_ignore_ascii_case(p.as_bytes()))
+        }) {
+            continue;
+        }
+        let n = if f.fold_body {
+            // In any case, but one case throughout, and a lower-case
+            // body needs a digit: `AsiaPacificNortheast` is a word.
+            let n = run_len(bytes, body, |b| upper_digit(b.to_ascii_uppercase()));
+            let run = &bytes[body..body + n];
+            let upper = run.iter().all(|b| !b.is_ascii_lowercase());
+            let lower = run.iter().all(|b| !b.is_ascii_uppercase()) && run.iter().any(u8::is_ascii_digit);
+            if upper || lower {
+                n
+            } else {
+                0
             }
+        } else {
+            run_len(bytes, body, f.class)
+        };
+        if n >= f.min {
+            out.push(SecretMatch {
+                start: at,
+                end: body + n,
+                format: f.name,
+                entropy: None,
+            });
         }
     }
     crate::shaped::private_keys(text, out);
@@ -567,6 +608,37 @@ impl Redactor {
 
 #[cfg(test)]
 mod tests {
+
+    /// One search per prefix over the lower-cased text, as the scanner did
+    /// before the automaton: the automaton must find exactly this.
+    fn hits_one_prefix_at_a_time(text: &str) -> Vec<(usize, usize, usize)> {
+        let folded = text.to_ascii_lowercase();
+        let mut hits = Vec::new();
+        for (fi, f) in FORMATS.iter().enumerate() {
+            for (pi, prefix) in f.prefixes.iter().enumerate() {
+                for (at, _) in folded.match_indices(&prefix.to_ascii_lowercase()) {
+                    hits.push((fi, pi, at));
+                }
+            }
+        }
+        hits
+    }
+
+    #[test]
+    fn the_prefix_automaton_finds_what_a_search_per_prefix_finds() {
+        for text in [
+            "",
+            "no keys here",
+            "AKIAakiaAkIa ASIAASIA",
+            "ghp_ghp_ghp_ GHO_x github_pat_github_pat_",
+            "sk-ant-sk-sk-proj-xoxb-xoxb-",
+            "risk-task-sk-live sk_live_rk_live_ hf_hf_",
+            "é AKIA ü ghp_ \u{1F600} sk-ant-",
+        ] {
+            assert_eq!(prefix_hits(text.as_bytes()), hits_one_prefix_at_a_time(text), "{text:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

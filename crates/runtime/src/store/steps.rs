@@ -318,8 +318,21 @@ impl Store {
         } else {
             serde_json::json!({"iteration": iteration, "steps": steps, "since": clock::now_rfc3339()}).to_string()
         };
-        self.conn
-            .execute("UPDATE runs SET under_way = ?2 WHERE id = ?1", params![run, value])?;
+        // Not a checkpoint: this commit need not survive a power cut, so it
+        // pays no fsync (in WAL mode `normal` syncs at checkpoints only and
+        // keeps the database consistent); the run's own mode comes back after.
+        let mode: i64 = self.conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+        let lowered = mode > 1;
+        if lowered {
+            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        let written = self
+            .conn
+            .execute("UPDATE runs SET under_way = ?2 WHERE id = ?1", params![run, value]);
+        if lowered {
+            self.conn.pragma_update(None, "synchronous", mode)?;
+        }
+        written?;
         Ok(())
     }
 

@@ -100,7 +100,6 @@ const MAX_COMPOSITION_DEPTH: usize = 16;
 
 impl Checker {
     pub fn new(limits: Limits) -> Self {
-        schema::warm_up();
         Checker {
             limits,
             children: ChildCache::default(),

@@ -102,10 +102,6 @@ fn collect_property_names(schema: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-/// Nothing to compile at start-up any more (the validators are built into
-/// the binary); kept for the callers that prepare a parallel check.
-pub fn warm_up() {}
-
 /// Whether `json` satisfies both canonical schemas: the verdict alone.
 pub fn is_valid(json: &serde_json::Value) -> bool {
     Lss::is_valid(json) && Composition::is_valid(json)

@@ -194,6 +194,9 @@ pub struct Runner<'a> {
     /// The state page, relative to the worktree, when it is inside it:
     /// kept out of the snapshots and the diff-scope gate.
     pub(crate) page_in_worktree: Option<PathBuf>,
+    /// Whether the bindings name a state page (without one, a step boundary
+    /// does not read the store for it).
+    keeps_page: bool,
     /// A state page that could not be written was said once.
     page_failed: bool,
 }
@@ -302,6 +305,7 @@ impl<'a> Runner<'a> {
             scope,
             nested: None,
             page_in_worktree,
+            keeps_page: page.is_some(),
             page_failed: false,
             sandbox,
             executor_files,
@@ -359,6 +363,9 @@ impl<'a> Runner<'a> {
     /// Bring the run's state page (`[state_page]`) up to date. A page that
     /// cannot be written does not stop the run: it is said once, as an event.
     pub(crate) fn refresh_state_page(&mut self) -> Result<(), String> {
+        if !self.keeps_page {
+            return Ok(());
+        }
         match crate::status::refresh_page(self.store, &self.run_id) {
             Err(why) if !self.page_failed => {
                 self.page_failed = true;

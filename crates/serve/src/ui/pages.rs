@@ -96,22 +96,32 @@ pub fn waiting(store: &Store) -> Vec<RunRow> {
         .runs()
         .unwrap_or_default()
         .into_iter()
-        .filter(|r| r.status == Status::AwaitingHuman && !matches!(r.waiting_for, Some(Gate::Child(_))))
+        .filter(|r| decided_here(r.status, r.waiting_for.as_ref()))
         .collect()
 }
 
-fn decision_form(row: &RunRow) -> Value {
+/// Whether a person decides on this run itself: it waits at a gate of its
+/// own, not for a child run (whose page carries the form).
+fn decided_here(status: Status, waiting_for: Option<&Gate>) -> bool {
+    status == Status::AwaitingHuman && !matches!(waiting_for, Some(Gate::Child(_)))
+}
+
+/// What the decision form shows of a waiting run.
+fn decision_form(run_id: &str, loop_name: &str, waiting_for: Option<&Gate>, reason: &str) -> Value {
     json!({
-        "run_id": row.id,
-        "loop_name": row.loop_name,
-        "waiting_for": row.waiting_for.as_ref().map(ToString::to_string).unwrap_or_default(),
-        "reason": row.reason,
+        "run_id": run_id,
+        "loop_name": loop_name,
+        "waiting_for": waiting_for.map(ToString::to_string).unwrap_or_default(),
+        "reason": reason,
     })
 }
 
 /// `GET /queue`: every run that waits for a person, each with its form.
 pub fn queue(ui: &Ui, store: &Store, query: &[(String, String)]) -> Page {
-    let decisions: Vec<Value> = waiting(store).iter().map(decision_form).collect();
+    let decisions: Vec<Value> = waiting(store)
+        .iter()
+        .map(|r| decision_form(&r.id, &r.loop_name, r.waiting_for.as_ref(), &r.reason))
+        .collect();
     let notice = decided_notice(get(query, "decided"));
     Page::Html(
         200,
@@ -151,14 +161,8 @@ pub fn run(ui: &Ui, store: &Store, id: &str, query: &[(String, String)]) -> Page
         .into_iter()
         .find(|(run, _, _)| *run == status.run_id)
         .map(|(_, pool, item)| json!({"id": pool, "item": item}));
-    let decision = (status.status == Status::AwaitingHuman && !matches!(status.waiting_for, Some(Gate::Child(_)))).then(|| {
-        json!({
-            "run_id": status.run_id,
-            "loop_name": status.loop_name,
-            "waiting_for": status.waiting_for.as_ref().map(ToString::to_string).unwrap_or_default(),
-            "reason": status.reason,
-        })
-    });
+    let decision = decided_here(status.status, status.waiting_for.as_ref())
+        .then(|| decision_form(&status.run_id, &status.loop_name, status.waiting_for.as_ref(), &status.reason));
     let live = status.status == Status::Running;
     let under_way = if live {
         store.under_way(&status.run_id).ok().flatten().map(|u| json!(u))
